@@ -1,0 +1,17 @@
+# Multi-stage build: compile in the Rust image, run in a small Debian image.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --bin scimd
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --home /var/lib/scimd --create-home scimd
+COPY --from=build /src/target/release/scimd /usr/local/bin/scimd
+USER scimd
+WORKDIR /var/lib/scimd
+ENV SCIMD_LISTEN=0.0.0.0:8080
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/scimd"]
+CMD ["serve"]

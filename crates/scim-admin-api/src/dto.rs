@@ -1,0 +1,354 @@
+//! Request and response bodies of the admin API, with their OpenAPI schemas. No response type
+//! has a field for a hash; only [`CreatedApiKey`] has one for a token value.
+
+use chrono::{DateTime, Utc};
+use scim_auth::keys::{deletion_scheduled_at, key_options, key_status};
+use scim_store::{ApiKey, AuditEvent, Machine, Tenant};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn double_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// An API key as listed and shown. The key's value and hash are never part of it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    /// Unique name within the tenant; immutable.
+    #[schema(example = "entra-prod")]
+    pub name: String,
+    /// Display text.
+    pub label: Option<String>,
+    /// `scim`, `on_premise` or `public_api`; fixed at creation.
+    #[schema(example = "scim")]
+    pub scope: String,
+    /// `active`, `inactive`, `revoked` or `expired`.
+    #[schema(example = "active")]
+    pub status: String,
+    /// Whether the key is switched on (a revoked or expired key is unusable regardless).
+    pub enabled: bool,
+    /// Granted permissions; `*` means all the scope allows.
+    pub permissions: Vec<String>,
+    /// Scope options: `scimCustomAttributes` (scim, tenant-wide), `retrieve`/`push` (on_premise).
+    #[schema(value_type = Object)]
+    pub options: Value,
+    /// Id of the owning machine.
+    pub machine: Option<String>,
+    /// Non-secret start of the value (`scimd_scim_Ab12…`).
+    pub token_hint: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Time of the last change.
+    pub updated_at: DateTime<Utc>,
+    /// When the key stops working.
+    pub expires_at: DateTime<Utc>,
+    /// When an expired or revoked key is purged (expiry + 90 days).
+    pub deletion_scheduled_at: DateTime<Utc>,
+    /// When the key was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Last successful use (recorded at most once a minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Address of the last caller.
+    pub last_used_address: Option<String>,
+    /// Until when the value replaced by the last rotation still works.
+    pub previous_value_valid_until: Option<DateTime<Utc>>,
+}
+
+impl ApiKeyView {
+    /// The view of `key` at `now`, with the tenant's SCIM switch.
+    pub fn new(key: ApiKey, custom_attributes: bool, now: DateTime<Utc>) -> Self {
+        let options = key_options(&key, custom_attributes);
+        let status = key_status(&key, now).to_owned();
+        let deletion = deletion_scheduled_at(&key);
+        let grace = key.previous_valid_until.filter(|until| now < *until);
+        Self {
+            name: key.name,
+            label: key.label,
+            scope: key.scope,
+            status,
+            enabled: key.enabled,
+            permissions: key.permissions,
+            options,
+            machine: key.machine_id,
+            token_hint: key.token_hint,
+            created_at: key.created_at,
+            updated_at: key.updated_at,
+            expires_at: key.expires_at,
+            deletion_scheduled_at: deletion,
+            revoked_at: key.revoked_at,
+            last_used_at: key.last_used_at,
+            last_used_address: key.last_used_addr,
+            previous_value_valid_until: grace,
+        }
+    }
+}
+
+/// A key just created or rotated, with its value: shown this once, never again.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedApiKey {
+    /// The key.
+    #[serde(flatten)]
+    pub key: ApiKeyView,
+    /// The plaintext value. Copy it now: scimd keeps only its SHA-256.
+    #[schema(example = "scimd_scim_...")]
+    pub token: String,
+}
+
+/// Body of `POST /apiKeys`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateApiKeyBody {
+    /// 1–64 of `A-Z a-z 0-9 . _ -`, unique in the tenant.
+    pub name: Option<String>,
+    /// Display text.
+    pub label: Option<String>,
+    /// `scim`, `on_premise` or `public_api` (default `public_api`).
+    pub scope: Option<String>,
+    /// Whether the key is usable at once (default true).
+    pub enabled: Option<bool>,
+    /// Permissions; `["*"]` = all the scope allows. Default: the scope's defaults.
+    pub permissions: Option<Vec<String>>,
+    /// Scope options: `{"scimCustomAttributes": bool}` for scim (tenant-wide),
+    /// `{"retrieve": bool, "push": bool}` for on_premise.
+    #[schema(value_type = Option<Object>)]
+    pub options: Option<Value>,
+    /// Id of the machine the key belongs to.
+    pub machine: Option<String>,
+    /// Lifetime in days, 1–365 (default 365).
+    pub expires_in_days: Option<i64>,
+}
+
+/// Body of `PUT /apiKeys/{keyName}`: `enabled` and `permissions` replace; `label` and `options`
+/// change only when present. Name, scope and value never change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateApiKeyBody {
+    /// Whether the key is usable (required). A revoked key cannot be enabled.
+    pub enabled: Option<bool>,
+    /// New permissions (kept when absent).
+    pub permissions: Option<Vec<String>>,
+    /// New label (`null` clears it; kept when absent).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub label: Option<Option<String>>,
+    /// Scope options to change (see create).
+    #[schema(value_type = Option<Object>)]
+    pub options: Option<Value>,
+    /// Accepted only when equal to the key's name (it is immutable).
+    pub name: Option<String>,
+    /// Accepted only when equal to the key's scope (it is immutable).
+    pub scope: Option<String>,
+}
+
+/// Body of `POST /apiKeys/{keyName}/rotate` (may be empty).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RotateApiKeyBody {
+    /// Minutes the old value keeps working, 0–10080 (default 0: it stops at once).
+    pub grace_period_minutes: Option<i64>,
+    /// Lifetime of the new value in days, 1–365 (default 365).
+    pub expires_in_days: Option<i64>,
+}
+
+/// A machine (service account).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MachineView {
+    /// Machine id.
+    pub id: String,
+    /// Name, unique in the tenant.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Time of the last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Machine> for MachineView {
+    fn from(m: Machine) -> Self {
+        Self {
+            id: m.id,
+            name: m.name,
+            description: m.description,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// Body of `POST /machines`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateMachineBody {
+    /// 1–128 characters, unique in the tenant.
+    pub name: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+}
+
+/// Body of `PATCH /machines/{machineId}`: absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatchMachineBody {
+    /// New name.
+    pub name: Option<String>,
+    /// New description (`null` clears it).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+}
+
+/// The tenant's SCIM settings.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScimSettingsBody {
+    /// The tenant-wide custom-attributes switch (shown on every SCIM key).
+    pub custom_attributes_enabled: Option<bool>,
+    /// The custom extension schema in the RFC 7643 §7 representation (`id` = URN, `name`,
+    /// `description`, `attributes`).
+    #[schema(value_type = Option<Object>)]
+    pub custom_schema: Option<Value>,
+}
+
+/// One audit event.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEventView {
+    /// Event id.
+    pub id: String,
+    /// When the change happened.
+    pub at: DateTime<Utc>,
+    /// `key:<name>`, `operator`, `cli` or `system`.
+    pub actor: String,
+    /// `apiKey.create`, `apiKey.revoke`, `machine.update`, `settings.update`, ...
+    pub action: String,
+    /// `apiKey`, `machine`, `settings` or `tenant`.
+    pub target_type: String,
+    /// The target's name or id.
+    pub target_id: String,
+    /// Fields changed, with old and new values; never a secret.
+    #[schema(value_type = Object)]
+    pub changes: Value,
+    /// The caller's address.
+    pub caller_address: Option<String>,
+}
+
+impl From<AuditEvent> for AuditEventView {
+    fn from(e: AuditEvent) -> Self {
+        Self {
+            id: e.id,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            target_type: e.target_type,
+            target_id: e.target_id,
+            changes: e.changes,
+            caller_address: e.caller_addr,
+        }
+    }
+}
+
+/// A page of audit events, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    /// Events matching the filter, over all pages.
+    pub total_results: u64,
+    /// 1-based index of the first event of this page.
+    pub start_index: u64,
+    /// Events on this page.
+    pub items_per_page: u64,
+    /// The events.
+    pub events: Vec<AuditEventView>,
+}
+
+/// Query of `GET /auditEvents`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// `apiKey`, `machine`, `settings` or `tenant`.
+    pub target_type: Option<String>,
+    /// The target's name or id.
+    pub target_id: Option<String>,
+    /// Events at or after this time (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Events before this time (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// 1-based index of the first event (default 1).
+    pub start_index: Option<u64>,
+    /// Page size, 0–500 (default 50).
+    pub count: Option<u64>,
+}
+
+/// A tenant, as the operator sees it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantView {
+    /// Tenant id.
+    pub id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Address of the global admin (expiry warnings).
+    pub admin_email: Option<String>,
+    /// Language of e-mails.
+    pub locale: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Tenant> for TenantView {
+    fn from(t: Tenant) -> Self {
+        Self {
+            id: t.id.to_string(),
+            display_name: t.display_name,
+            admin_email: t.admin_email,
+            locale: t.locale,
+            created_at: t.created_at,
+        }
+    }
+}
+
+/// Body of `POST /api/tenants`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateTenantBody {
+    /// 1–64 lowercase letters, digits or `-`.
+    pub id: Option<String>,
+    /// Address of the global admin.
+    pub admin_email: Option<String>,
+}
+
+/// Body of `PATCH /api/tenants/{tenantId}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateTenantBody {
+    /// New address of the global admin (`null` clears it).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub admin_email: Option<Option<String>>,
+}
+
+/// The error body of every admin API error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable code (`invalid_name`, `unknown_permission`, `conflict`, ...).
+    pub code: String,
+    /// For people.
+    pub message: String,
+    /// The request field at fault, when there is one.
+    pub field: Option<String>,
+}

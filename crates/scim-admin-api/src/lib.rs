@@ -1,0 +1,201 @@
+//! The admin API of scimd (DESIGN §4): `/api/{tenantId}/admin/...` for tenant administrators
+//! (keys, machines, SCIM settings, audit) and `/api/tenants` for the operator, plus the OpenAPI
+//! document (`/api/openapi.json`) and an offline docs UI (`/api/docs`).
+//!
+//! Routes are registered through `utoipa-actix-web`, so the document is collected from the very
+//! scope that is mounted: a route cannot exist undocumented. Handlers are thin: an
+//! [`scim_auth::Admin`] extractor naming the permission, one store (or key-rule) call, a JSON
+//! answer. Errors become `{ "error": { "code", "message", "field"? } }` in `error.rs` only.
+
+mod audit;
+mod docs;
+mod dto;
+mod error;
+mod keys;
+mod machines;
+mod settings;
+mod tenants;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use utoipa::{
+    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
+    Modify, OpenApi,
+};
+use utoipa_actix_web::{scope, OpenApiFactory};
+
+pub use error::ApiError;
+pub use settings::{check_custom_schema, DEFAULT_CUSTOM_SCHEMA_URN};
+
+/// Largest admin request body.
+const MAX_BODY_BYTES: usize = 256 * 1024;
+
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_BODY_BYTES)
+        .error_handler(|err, _| {
+            use actix_web::error::JsonPayloadError;
+            match err {
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge.into(),
+                other => ApiError::BadRequest(other.to_string()).into(),
+            }
+        })
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _| ApiError::BadRequest(err.to_string()).into())
+}
+
+/// Path shapes of the routes below `/api/{tenantId}/admin` and `/api/tenants` (`*` = one
+/// segment), to tell a wrong method (`405`) from a wrong path (`404`).
+const ADMIN_SHAPES: &[&str] = &[
+    "apiKeys",
+    "apiKeys/*",
+    "apiKeys/*/revoke",
+    "apiKeys/*/rotate",
+    "machines",
+    "machines/*",
+    "machines/*/apiKeys",
+    "settings/scim",
+    "auditEvents",
+];
+const TENANT_SHAPES: &[&str] = &["", "*"];
+
+fn matches_shape(rest: &str, shapes: &[&str]) -> bool {
+    let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
+    shapes.iter().any(|shape| {
+        let parts: Vec<&str> = shape.split('/').collect();
+        parts.len() == segments.len()
+            && parts
+                .iter()
+                .zip(&segments)
+                .all(|(p, s)| *p == "*" && !s.is_empty() || p == s)
+    })
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let path = req.path();
+    let segments: Vec<&str> = path.splitn(5, '/').collect();
+    // ["", "api", tenant, "admin", rest] or ["", "api", "tenants", rest...]
+    let known = match segments.as_slice() {
+        ["", "api", "tenants", rest @ ..] => matches_shape(&rest.join("/"), TENANT_SHAPES),
+        ["", "api", _, "admin", rest] => matches_shape(rest, ADMIN_SHAPES),
+        _ => false,
+    };
+    if known {
+        Err(ApiError::MethodNotAllowed)
+    } else {
+        Err(ApiError::NotFound("No such route in the admin API"))
+    }
+}
+
+/// Every documented route of `/api`, as one scope (also the source of the OpenAPI paths).
+fn api_scope() -> scope::Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    scope("/api")
+        .app_data(json_config())
+        .app_data(query_config())
+        .service(
+            scope("/tenants")
+                .service(tenants::list_tenants)
+                .service(tenants::create_tenant)
+                .service(tenants::get_tenant)
+                .service(tenants::update_tenant)
+                .service(tenants::delete_tenant)
+                .default_service(web::to(not_found)),
+        )
+        .service(
+            scope("/{tenantId}/admin")
+                .service(keys::list_api_keys)
+                .service(keys::create_api_key)
+                .service(keys::get_api_key)
+                .service(keys::update_api_key)
+                .service(keys::delete_api_key)
+                .service(keys::revoke_api_key)
+                .service(keys::rotate_api_key)
+                .service(machines::list_machines)
+                .service(machines::create_machine)
+                .service(machines::get_machine)
+                .service(machines::update_machine)
+                .service(machines::delete_machine)
+                .service(machines::list_machine_api_keys)
+                .service(settings::get_scim_settings)
+                .service(settings::put_scim_settings)
+                .service(audit::list_audit_events)
+                .default_service(web::to(not_found)),
+        )
+}
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut bearer = Http::new(HttpAuthScheme::Bearer);
+        bearer.bearer_format = Some("scimd_api_<43 base62><6 CRC>".into());
+        bearer.description = Some(
+            "A `public_api` key of the path's tenant, in `Authorization: Bearer <key>`. The \
+             scopes listed on each operation are the permissions the key must hold (`*` holds \
+             all). The operator token is accepted too."
+                .into(),
+        );
+        components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+        let mut operator = Http::new(HttpAuthScheme::Bearer);
+        operator.description =
+            Some("The operator token (SCIMD_OPERATOR_TOKEN or SCIMD_OPERATOR_TOKEN_FILE).".into());
+        components.add_security_scheme("operator", SecurityScheme::Http(operator));
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "scimd admin API",
+        description = "Tenant API keys, machines, SCIM settings and audit events; tenants for the \
+                       operator. Errors are `{\"error\": {\"code\", \"message\", \"field\"?}}`. \
+                       Every bad credential gets the same `401`; a key of another tenant gets `404`.",
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "API keys", description = "Keys of the tenant: scim, on_premise, public_api"),
+        (name = "Machines", description = "Service accounts that own keys"),
+        (name = "Settings", description = "Tenant-wide SCIM settings"),
+        (name = "Audit", description = "Who changed what, when"),
+        (name = "Tenants (operator)", description = "Operator token only"),
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI document of every `/api` route, collected from the mounted scope.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let api = api_scope();
+    let mut schemas = Vec::new();
+    api.schemas(&mut schemas);
+    let paths = api.paths();
+    let mut doc = ApiDoc::openapi();
+    doc.paths.paths.extend(paths.paths);
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.schemas.extend(schemas);
+    doc
+}
+
+/// Mounts `/api`: the admin API, the operator routes, the OpenAPI document and the docs UI.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let document = openapi().to_json().unwrap_or_else(|err| {
+        tracing::error!(error = %err, "cannot serialise the OpenAPI document");
+        "{}".into()
+    });
+    cfg.app_data(web::Data::new(docs::Document(document)))
+        .route("/api/openapi.json", web::get().to(docs::openapi_json))
+        .route("/api/docs", web::get().to(docs::docs_page))
+        .route("/api/docs/", web::get().to(docs::docs_page))
+        .route("/api/docs/rapidoc-min.js", web::get().to(docs::docs_script))
+        .service(api_scope().default_service(web::to(not_found)));
+}

@@ -1,0 +1,248 @@
+//! `/api/{tenantId}/admin/machines`: service accounts and their keys.
+
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use chrono::Utc;
+use scim_auth::{
+    admin::{ApiKeyRead, MachineRead, MachineWrite},
+    Admin,
+};
+use scim_store::{MachinePatch, Store};
+
+use crate::{
+    dto::{ApiKeyView, CreateMachineBody, ErrorBody, MachineView, PatchMachineBody},
+    error::ApiError,
+    keys::switch,
+};
+
+const MACHINE: &str = "Machine not found";
+
+fn check_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "invalid_name",
+            "name",
+            "name must be 1-128 printable characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// List the tenant's machines.
+///
+/// Requires `tenant.machine:read`.
+#[utoipa::path(
+    tag = "Machines",
+    params(("tenantId" = String, Path, description = "Tenant id")),
+    security(("bearer" = ["tenant.machine:read"])),
+    responses(
+        (status = 200, description = "The machines", body = [MachineView]),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Missing tenant.machine:read", body = ErrorBody),
+        (status = 404, description = "Not the caller's tenant", body = ErrorBody),
+    )
+)]
+#[get("/machines")]
+pub async fn list_machines(
+    admin: Admin<MachineRead>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let machines = store
+        .list_machines(&admin.tenant)
+        .await
+        .map_err(|e| ApiError::from_store(e, MACHINE))?;
+    let views: Vec<MachineView> = machines.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// Create a machine (service account).
+///
+/// Requires `tenant.machine:write`.
+#[utoipa::path(
+    tag = "Machines",
+    params(("tenantId" = String, Path, description = "Tenant id")),
+    request_body = CreateMachineBody,
+    security(("bearer" = ["tenant.machine:write"])),
+    responses(
+        (status = 201, description = "Created", body = MachineView),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Missing tenant.machine:write", body = ErrorBody),
+        (status = 404, description = "Not the caller's tenant", body = ErrorBody),
+        (status = 409, description = "Name already in use", body = ErrorBody),
+        (status = 422, description = "Invalid name", body = ErrorBody),
+    )
+)]
+#[post("/machines")]
+pub async fn create_machine(
+    admin: Admin<MachineWrite>,
+    store: web::Data<Store>,
+    body: web::Json<CreateMachineBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let name = body
+        .name
+        .ok_or_else(|| ApiError::invalid("missing_field", "name", "name is required"))?;
+    let name = check_name(&name)?;
+    let machine = store
+        .create_machine(
+            &admin.tenant,
+            &name,
+            body.description.as_deref(),
+            &admin.caller.actor,
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| ApiError::from_store(e, "Tenant not found"))?;
+    Ok(HttpResponse::Created().json(MachineView::from(machine)))
+}
+
+/// Get one machine.
+///
+/// Requires `tenant.machine:read`.
+#[utoipa::path(
+    tag = "Machines",
+    params(
+        ("tenantId" = String, Path, description = "Tenant id"),
+        ("machineId" = String, Path, description = "Machine id"),
+    ),
+    security(("bearer" = ["tenant.machine:read"])),
+    responses(
+        (status = 200, description = "The machine", body = MachineView),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Missing tenant.machine:read", body = ErrorBody),
+        (status = 404, description = "No such machine in the tenant", body = ErrorBody),
+    )
+)]
+#[get("/machines/{machineId}")]
+pub async fn get_machine(
+    admin: Admin<MachineRead>,
+    store: web::Data<Store>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, id) = path.into_inner();
+    let machine = store
+        .get_machine(&admin.tenant, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, MACHINE))?;
+    Ok(HttpResponse::Ok().json(MachineView::from(machine)))
+}
+
+/// Rename or re-describe a machine.
+///
+/// Absent fields stay as they are. Requires `tenant.machine:write`.
+#[utoipa::path(
+    tag = "Machines",
+    params(
+        ("tenantId" = String, Path, description = "Tenant id"),
+        ("machineId" = String, Path, description = "Machine id"),
+    ),
+    request_body = PatchMachineBody,
+    security(("bearer" = ["tenant.machine:write"])),
+    responses(
+        (status = 200, description = "Updated", body = MachineView),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Missing tenant.machine:write", body = ErrorBody),
+        (status = 404, description = "No such machine in the tenant", body = ErrorBody),
+        (status = 409, description = "Name already in use", body = ErrorBody),
+        (status = 422, description = "Invalid name", body = ErrorBody),
+    )
+)]
+#[patch("/machines/{machineId}")]
+pub async fn update_machine(
+    admin: Admin<MachineWrite>,
+    store: web::Data<Store>,
+    path: web::Path<(String, String)>,
+    body: web::Json<PatchMachineBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, id) = path.into_inner();
+    let body = body.into_inner();
+    let name = body.name.as_deref().map(check_name).transpose()?;
+    let machine = store
+        .update_machine(
+            &admin.tenant,
+            &id,
+            MachinePatch {
+                name,
+                description: body.description,
+            },
+            &admin.caller.actor,
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| ApiError::from_store(e, MACHINE))?;
+    Ok(HttpResponse::Ok().json(MachineView::from(machine)))
+}
+
+/// Delete a machine and its keys.
+///
+/// Its keys stop working on the next request. Requires `tenant.machine:write`.
+#[utoipa::path(
+    tag = "Machines",
+    params(
+        ("tenantId" = String, Path, description = "Tenant id"),
+        ("machineId" = String, Path, description = "Machine id"),
+    ),
+    security(("bearer" = ["tenant.machine:write"])),
+    responses(
+        (status = 204, description = "Deleted, with its keys"),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Missing tenant.machine:write", body = ErrorBody),
+        (status = 404, description = "No such machine in the tenant", body = ErrorBody),
+    )
+)]
+#[delete("/machines/{machineId}")]
+pub async fn delete_machine(
+    admin: Admin<MachineWrite>,
+    store: web::Data<Store>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, id) = path.into_inner();
+    store
+        .delete_machine(&admin.tenant, &id, &admin.caller.actor, Utc::now())
+        .await
+        .map_err(|e| ApiError::from_store(e, MACHINE))?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// List the keys of one machine.
+///
+/// An empty list when the machine has none. Requires `tenant.apiKey:read`.
+#[utoipa::path(
+    tag = "Machines",
+    params(
+        ("tenantId" = String, Path, description = "Tenant id"),
+        ("machineId" = String, Path, description = "Machine id"),
+    ),
+    security(("bearer" = ["tenant.apiKey:read"])),
+    responses(
+        (status = 200, description = "The machine's keys (possibly none)", body = [ApiKeyView]),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Missing tenant.apiKey:read", body = ErrorBody),
+        (status = 404, description = "No such machine in the tenant", body = ErrorBody),
+    )
+)]
+#[get("/machines/{machineId}/apiKeys")]
+pub async fn list_machine_api_keys(
+    admin: Admin<ApiKeyRead>,
+    store: web::Data<Store>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, id) = path.into_inner();
+    store
+        .get_machine(&admin.tenant, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, MACHINE))?;
+    let switch = switch(&store, &admin.tenant).await?;
+    let now = Utc::now();
+    let keys = store
+        .list_api_keys(&admin.tenant, Some(&id))
+        .await
+        .map_err(|e| ApiError::from_store(e, MACHINE))?;
+    let views: Vec<ApiKeyView> = keys
+        .into_iter()
+        .map(|k| ApiKeyView::new(k, switch, now))
+        .collect();
+    Ok(HttpResponse::Ok().json(views))
+}

@@ -1,0 +1,203 @@
+//! `/api/tenants`: the operator's routes (operator token only).
+
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use chrono::Utc;
+use scim_auth::Operator;
+use scim_store::{Store, TenantId};
+
+use crate::{
+    dto::{CreateTenantBody, ErrorBody, TenantView, UpdateTenantBody},
+    error::ApiError,
+};
+
+const TENANT: &str = "Tenant not found";
+
+/// Ids that would collide with the routes under `/api`.
+const RESERVED: &[&str] = &["tenants", "docs"];
+
+fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
+    TenantId::parse(raw).map_err(|_| ApiError::NotFound(TENANT))
+}
+
+fn check_email(email: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(email) = email.map(|e| e.trim().to_owned()) else {
+        return Ok(None);
+    };
+    let ok = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(user, host)| {
+            !user.is_empty() && host.contains('.') && !host.contains('@')
+        });
+    if ok {
+        Ok(Some(email))
+    } else {
+        Err(ApiError::invalid(
+            "invalid_email",
+            "adminEmail",
+            "adminEmail must be an e-mail address",
+        ))
+    }
+}
+
+/// List tenants.
+///
+/// Requires the operator token.
+#[utoipa::path(
+    tag = "Tenants (operator)",
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "Every tenant", body = [TenantView]),
+        (status = 401, description = "No valid credential", body = ErrorBody),
+        (status = 403, description = "An API key, not the operator token", body = ErrorBody),
+    )
+)]
+#[get("")]
+pub async fn list_tenants(
+    _op: Operator,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let tenants = store
+        .list_tenants()
+        .await
+        .map_err(|e| ApiError::from_store(e, TENANT))?;
+    let views: Vec<TenantView> = tenants.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// Create a tenant.
+///
+/// Requires the operator token.
+#[utoipa::path(
+    tag = "Tenants (operator)",
+    request_body = CreateTenantBody,
+    security(("operator" = [])),
+    responses(
+        (status = 201, description = "Created", body = TenantView),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid credential", body = ErrorBody),
+        (status = 403, description = "An API key, not the operator token", body = ErrorBody),
+        (status = 409, description = "Id already in use", body = ErrorBody),
+        (status = 422, description = "Invalid id or e-mail", body = ErrorBody),
+    )
+)]
+#[post("")]
+pub async fn create_tenant(
+    _op: Operator,
+    store: web::Data<Store>,
+    body: web::Json<CreateTenantBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let raw = body
+        .id
+        .ok_or_else(|| ApiError::invalid("missing_field", "id", "id is required"))?;
+    let id = TenantId::parse(&raw).map_err(|m| ApiError::invalid("invalid_id", "id", m))?;
+    if RESERVED.contains(&id.as_str()) {
+        return Err(ApiError::invalid(
+            "invalid_id",
+            "id",
+            format!("'{id}' is reserved: /api/{id} is a route of its own"),
+        ));
+    }
+    let email = check_email(body.admin_email)?;
+    let tenant = store
+        .create_tenant(&id, email.as_deref(), Utc::now())
+        .await
+        .map_err(|e| ApiError::from_store(e, TENANT))?;
+    Ok(HttpResponse::Created().json(TenantView::from(tenant)))
+}
+
+/// Get a tenant.
+///
+/// Requires the operator token.
+#[utoipa::path(
+    tag = "Tenants (operator)",
+    params(("tenantId" = String, Path, description = "Tenant id")),
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "The tenant", body = TenantView),
+        (status = 401, description = "No valid credential", body = ErrorBody),
+        (status = 403, description = "An API key, not the operator token", body = ErrorBody),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    )
+)]
+#[get("/{tenantId}")]
+pub async fn get_tenant(
+    _op: Operator,
+    store: web::Data<Store>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = tenant_id(&path)?;
+    let tenant = store
+        .get_tenant(&id)
+        .await
+        .map_err(|e| ApiError::from_store(e, TENANT))?;
+    Ok(HttpResponse::Ok().json(TenantView::from(tenant)))
+}
+
+/// Change a tenant's admin e-mail.
+///
+/// Requires the operator token.
+#[utoipa::path(
+    tag = "Tenants (operator)",
+    params(("tenantId" = String, Path, description = "Tenant id")),
+    request_body = UpdateTenantBody,
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "Updated", body = TenantView),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid credential", body = ErrorBody),
+        (status = 403, description = "An API key, not the operator token", body = ErrorBody),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+        (status = 422, description = "Invalid e-mail", body = ErrorBody),
+    )
+)]
+#[patch("/{tenantId}")]
+pub async fn update_tenant(
+    op: Operator,
+    store: web::Data<Store>,
+    path: web::Path<String>,
+    body: web::Json<UpdateTenantBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = tenant_id(&path)?;
+    let body = body.into_inner();
+    let tenant = match body.admin_email {
+        None => store.get_tenant(&id).await,
+        Some(email) => {
+            let email = check_email(email)?;
+            store
+                .update_tenant_admin_email(&id, email.as_deref(), &op.actor, Utc::now())
+                .await
+        }
+    }
+    .map_err(|e| ApiError::from_store(e, TENANT))?;
+    Ok(HttpResponse::Ok().json(TenantView::from(tenant)))
+}
+
+/// Delete a tenant with all its data.
+///
+/// Keys, machines, users, groups and audit events of the tenant are deleted; its keys stop
+/// working at once. Requires the operator token.
+#[utoipa::path(
+    tag = "Tenants (operator)",
+    params(("tenantId" = String, Path, description = "Tenant id")),
+    security(("operator" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid credential", body = ErrorBody),
+        (status = 403, description = "An API key, not the operator token", body = ErrorBody),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    )
+)]
+#[delete("/{tenantId}")]
+pub async fn delete_tenant(
+    _op: Operator,
+    store: web::Data<Store>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = tenant_id(&path)?;
+    store
+        .delete_tenant(&id)
+        .await
+        .map_err(|e| ApiError::from_store(e, TENANT))?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,80 @@
+//! The request body of a SCIM write: read with a size limit, checked for a JSON content type,
+//! parsed with SCIM errors (`413`, `415`, `400 invalidSyntax`) instead of actix's plain ones.
+
+use std::{future::Future, pin::Pin};
+
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use scim_model::ScimError;
+use serde_json::Value;
+
+use crate::{error::ApiError, ScimState};
+
+/// A parsed JSON body.
+#[derive(Debug)]
+pub struct ScimJson(pub Value);
+
+fn content_type_ok(req: &HttpRequest) -> bool {
+    let Some(ct) = req.headers().get(header::CONTENT_TYPE) else {
+        return true;
+    };
+    let Ok(ct) = ct.to_str() else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "application/scim+json" | "application/json"
+    )
+}
+
+impl FromRequest for ScimJson {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<ScimState>>()
+            .map_or(1 << 20, |s| s.max_body_bytes);
+        let ct_ok = content_type_ok(req);
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !ct_ok {
+                return Err(ScimError::new(
+                    415,
+                    None,
+                    "Content-Type must be application/scim+json or application/json",
+                )
+                .into());
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| {
+                    ApiError::from(ScimError::invalid_syntax(
+                        "The request body could not be read",
+                    ))
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ScimError::new(
+                        413,
+                        None,
+                        format!("The request body exceeds the limit of {limit} bytes"),
+                    )
+                    .into());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            if body.is_empty() {
+                return Err(ScimError::invalid_syntax("The request body is empty").into());
+            }
+            serde_json::from_slice(&body).map(ScimJson).map_err(|e| {
+                ScimError::invalid_syntax(format!("The request body is not valid JSON: {e}")).into()
+            })
+        })
+    }
+}

@@ -1,0 +1,76 @@
+//! Discovery endpoints: `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`.
+//!
+//! They need no key (RFC 7644 §4 lets clients discover, among other things, the authentication
+//! scheme before they authenticate) and reveal nothing about any tenant.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use scim_model::{
+    discovery::{resource_type, service_provider_config},
+    list::list_response,
+    ResourceKind, ScimError,
+};
+
+use crate::{error::ApiError, ScimState, SCIM_JSON};
+
+type ApiResult = Result<HttpResponse, ApiError>;
+
+fn ok(body: serde_json::Value) -> ApiResult {
+    Ok(HttpResponse::Ok().content_type(SCIM_JSON).json(body))
+}
+
+/// `GET /ServiceProviderConfig`.
+pub async fn get_service_provider_config(
+    state: web::Data<ScimState>,
+    req: HttpRequest,
+) -> ApiResult {
+    ok(service_provider_config(
+        &state.capabilities(),
+        &state.base_url(&req),
+    ))
+}
+
+/// `GET /ResourceTypes`.
+pub async fn list_resource_types(state: web::Data<ScimState>, req: HttpRequest) -> ApiResult {
+    let base = state.base_url(&req);
+    let all: Vec<_> = [ResourceKind::User, ResourceKind::Group]
+        .into_iter()
+        .map(|k| resource_type(&state.registry, k, &base))
+        .collect();
+    ok(list_response(all.len() as u64, 1, all))
+}
+
+/// `GET /ResourceTypes/{name}`.
+pub async fn get_resource_type(
+    state: web::Data<ScimState>,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> ApiResult {
+    let kind = ResourceKind::parse(&name)
+        .ok_or_else(|| ScimError::not_found(format!("No resource type '{name}'")))?;
+    ok(resource_type(&state.registry, kind, &state.base_url(&req)))
+}
+
+/// `GET /Schemas`.
+pub async fn list_schemas(state: web::Data<ScimState>, req: HttpRequest) -> ApiResult {
+    let base = state.base_url(&req);
+    let all: Vec<_> = state
+        .registry
+        .all()
+        .iter()
+        .map(|s| s.to_json(&base))
+        .collect();
+    ok(list_response(all.len() as u64, 1, all))
+}
+
+/// `GET /Schemas/{urn}`.
+pub async fn get_schema(
+    state: web::Data<ScimState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> ApiResult {
+    let schema = state
+        .registry
+        .by_id(&id)
+        .ok_or_else(|| ScimError::not_found(format!("No schema '{id}'")))?;
+    ok(schema.to_json(&state.base_url(&req)))
+}

@@ -1,0 +1,88 @@
+//! The one place where errors of the SCIM endpoints become HTTP responses.
+
+use actix_web::{http::StatusCode, HttpResponse, ResponseError};
+use scim_model::{ScimError, ScimType};
+use scim_store::StoreError;
+
+/// An error answered with the SCIM error schema (RFC 7644 §3.12).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct ApiError {
+    /// The SCIM error.
+    pub error: ScimError,
+    /// Seconds for `Retry-After` (429, 503).
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// `429`: the tenant is over its rate limit; retry after `seconds`.
+    pub fn rate_limited(seconds: u64) -> Self {
+        Self {
+            error: ScimError::new(429, None, "Too many requests for this tenant; retry later"),
+            retry_after: Some(seconds.max(1)),
+        }
+    }
+}
+
+impl From<ScimError> for ApiError {
+    fn from(error: ScimError) -> Self {
+        let retry_after = (error.status == 503).then_some(5);
+        Self { error, retry_after }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::from(match e {
+            StoreError::Conflict(attr) => {
+                ScimError::uniqueness(format!("{attr} is already in use"))
+            }
+            StoreError::NotFound => ScimError::not_found("Resource not found"),
+            StoreError::InvalidValue(msg) => ScimError::invalid_value(msg),
+            StoreError::InvalidFilter(msg) => ScimError::invalid_filter(msg),
+            StoreError::InvalidCursor => ScimError::bad_request(
+                ScimType::InvalidCursor,
+                "The cursor is not one this server issued for this query",
+            ),
+            StoreError::PreconditionFailed => ScimError::new(
+                412,
+                None,
+                "The resource has changed: its version does not match If-Match",
+            ),
+            StoreError::Unavailable(err) => {
+                tracing::warn!(error = %err, "database unavailable");
+                ScimError::new(
+                    503,
+                    None,
+                    "The service is temporarily unavailable; retry shortly",
+                )
+            }
+            StoreError::Refused(msg) => ScimError::new(409, None, msg),
+            StoreError::Db(err) => {
+                tracing::error!(error = %err, "database error");
+                ScimError::internal()
+            }
+        })
+    }
+}
+
+impl From<scim_filter_parser::ParseError> for ApiError {
+    fn from(e: scim_filter_parser::ParseError) -> Self {
+        Self::from(ScimError::invalid_filter(e.to_string()))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        res.content_type(crate::SCIM_JSON);
+        if let Some(seconds) = self.retry_after {
+            res.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+        }
+        res.json(self.error.to_json())
+    }
+}

@@ -1,0 +1,188 @@
+//! The `/scim/v2` endpoints of scimd (RFC 7644): Users, Groups and discovery.
+//!
+//! Handlers are thin: an authenticated [`scim_auth::ScimPrincipal`], one store call, a
+//! response. Errors become SCIM error bodies in `error.rs` only.
+
+mod body;
+mod bulk;
+mod conditional;
+mod discovery;
+mod error;
+mod operations;
+mod password;
+mod query;
+mod rate_limit;
+mod resources;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use scim_model::{discovery::Capabilities, ResourceKind, SchemaRegistry, ScimError};
+use scim_store::Store;
+
+pub use error::ApiError;
+pub use rate_limit::{RateLimit, RateLimiter};
+
+/// The media type of every SCIM response.
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// Everything the SCIM endpoints need, registered once as `web::Data`.
+#[derive(Debug)]
+pub struct ScimState {
+    /// The database.
+    pub store: Store,
+    /// Schema definitions.
+    pub registry: SchemaRegistry,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Page size when `count` is absent.
+    pub default_page_size: u64,
+    /// Largest page (`filter.maxResults`).
+    pub max_page_size: u64,
+    /// Largest group whose PATCH response carries the group (larger ones answer `204`).
+    pub group_patch_member_limit: u64,
+    /// Most operations one `/Bulk` request may hold.
+    pub bulk_max_operations: usize,
+    /// Per-tenant request budget.
+    pub rate_limiter: RateLimiter,
+    /// Limits on filter text (length, nesting, nodes).
+    pub filter_limits: scim_filter_parser::Limits,
+    /// Externally visible base URL of the service (`https://host`), if configured; otherwise
+    /// taken from the request.
+    pub public_url: Option<String>,
+}
+
+impl ScimState {
+    /// The SCIM base URL (`…/scim/v2`) for links in responses.
+    pub fn base_url(&self, req: &HttpRequest) -> String {
+        match &self.public_url {
+            Some(url) => format!("{}/scim/v2", url.trim_end_matches('/')),
+            None => {
+                let info = req.connection_info();
+                format!("{}://{}/scim/v2", info.scheme(), info.host())
+            }
+        }
+    }
+
+    /// What `/ServiceProviderConfig` advertises.
+    pub fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            max_results: self.max_page_size,
+            default_page_size: self.default_page_size,
+            max_payload_bytes: self.max_body_bytes as u64,
+            bulk_max_operations: self.bulk_max_operations as u64,
+            patch: true,
+            sort: true,
+        }
+    }
+}
+
+/// An authenticated caller within its tenant's rate limit: what every tenant-data handler
+/// takes. Dereferences to the [`ScimPrincipal`](scim_auth::ScimPrincipal).
+#[derive(Debug)]
+pub struct Caller(scim_auth::ScimPrincipal);
+
+impl std::ops::Deref for Caller {
+    type Target = scim_auth::ScimPrincipal;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl actix_web::FromRequest for Caller {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let principal = scim_auth::ScimPrincipal::from_request(req, payload);
+        let state = req.app_data::<web::Data<ScimState>>().cloned();
+        Box::pin(async move {
+            let principal = principal.await?;
+            if let Some(state) = state {
+                if let Err(wait) = state
+                    .rate_limiter
+                    .check(principal.tenant.as_str(), std::time::Instant::now())
+                {
+                    return Err(ApiError::rate_limited(wait.as_secs_f64().ceil() as u64).into());
+                }
+            }
+            Ok(Caller(principal))
+        })
+    }
+}
+
+/// Registers `/scim/v2` on an app or scope.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/scim/v2")
+            .service(
+                web::resource("/Bulk")
+                    .post(bulk::post_bulk)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/.search")
+                    .post(resources::search_all)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(resource_scope(ResourceKind::User))
+            .service(resource_scope(ResourceKind::Group))
+            .service(
+                web::resource("/ServiceProviderConfig")
+                    .get(discovery::get_service_provider_config)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/ResourceTypes")
+                    .get(discovery::list_resource_types)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/ResourceTypes/{name}")
+                    .get(discovery::get_resource_type)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Schemas")
+                    .get(discovery::list_schemas)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Schemas/{id}")
+                    .get(discovery::get_schema)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .default_service(web::to(not_found)),
+    );
+}
+
+fn resource_scope(kind: ResourceKind) -> actix_web::Scope {
+    web::scope(kind.endpoint())
+        .app_data(web::Data::new(kind))
+        .service(
+            web::resource("/.search")
+                .post(resources::search_resources)
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("")
+                .get(resources::list_resources)
+                .post(resources::create_resource)
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/{id}")
+                .get(resources::get_resource)
+                .put(resources::replace_resource)
+                .patch(resources::patch_resource)
+                .delete(resources::delete_resource)
+                .default_service(web::to(method_not_allowed)),
+        )
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ScimError::not_found("No such SCIM endpoint").into())
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ScimError::new(405, None, "Method not allowed on this endpoint").into())
+}

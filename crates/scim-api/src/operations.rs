@@ -1,0 +1,126 @@
+//! The write operations of the SCIM API, shared by the single-resource endpoints and `/Bulk`.
+
+use chrono::Utc;
+use scim_model::{
+    patch::{apply_patch, parse_patch},
+    validate::check_immutable,
+    validate_resource, Resource, ResourceKind, ScimError,
+};
+use scim_store::{PatchFailure, Patched, TenantId};
+use serde_json::Value;
+
+use crate::{
+    conditional::IfMatch,
+    error::ApiError,
+    password::{hash_new_password, hash_new_password_blocking},
+    ScimState,
+};
+
+fn expected_version(condition: IfMatch) -> Result<Option<i64>, ApiError> {
+    match condition {
+        IfMatch::Any => Ok(None),
+        IfMatch::Version(v) => Ok(Some(v)),
+        IfMatch::Never => Err(precondition_failed()),
+    }
+}
+
+/// `412` for an `If-Match` (or bulk `version`) that is not the resource's version.
+pub(crate) fn precondition_failed() -> ApiError {
+    ScimError::new(
+        412,
+        None,
+        "The resource has changed: its version does not match If-Match",
+    )
+    .into()
+}
+
+/// Validates `body` and creates a resource of `kind`.
+pub(crate) async fn create(
+    state: &ScimState,
+    tenant: &TenantId,
+    kind: ResourceKind,
+    body: &Value,
+) -> Result<Resource, ApiError> {
+    let mut input = validate_resource(&state.registry, kind, body)?;
+    hash_new_password(&mut input, None).await?;
+    Ok(state
+        .store
+        .create_resource(tenant, kind, &input, Utc::now())
+        .await?)
+}
+
+/// Validates `body` and replaces resource `id` with it.
+pub(crate) async fn replace(
+    state: &ScimState,
+    tenant: &TenantId,
+    kind: ResourceKind,
+    id: &str,
+    condition: IfMatch,
+    body: &Value,
+) -> Result<Resource, ApiError> {
+    let mut input = validate_resource(&state.registry, kind, body)?;
+    let expected = expected_version(condition)?;
+    if input.attributes.contains_key("password") || state.registry.has_immutable(kind) {
+        let current = state.store.get_resource(tenant, kind, id, false).await?;
+        check_immutable(
+            &state.registry,
+            kind,
+            &current.attributes,
+            &input.attributes,
+        )?;
+        hash_new_password(&mut input, current.attributes.get("password")).await?;
+    }
+    Ok(state
+        .store
+        .replace_resource(tenant, kind, id, expected, &input, Utc::now())
+        .await?)
+}
+
+/// Applies a PatchOp `body` to resource `id`, under its row lock.
+pub(crate) async fn patch(
+    state: &ScimState,
+    tenant: &TenantId,
+    kind: ResourceKind,
+    id: &str,
+    condition: IfMatch,
+    body: &Value,
+) -> Result<Patched, ApiError> {
+    let ops = parse_patch(body)?;
+    let registry = &state.registry;
+    state
+        .store
+        .patch_resource(tenant, kind, id, Utc::now(), |current, _| {
+            match condition {
+                IfMatch::Never => return Err(precondition_failed()),
+                IfMatch::Version(v) if v != current.version => return Err(precondition_failed()),
+                _ => {}
+            }
+            let mut patched = apply_patch(registry, kind, &current.attributes, &ops)?;
+            if patched.resource.attributes == current.attributes && patched.members.is_empty() {
+                // A PATCH that changes nothing succeeds without a new version.
+                return Ok(None);
+            }
+            hash_new_password_blocking(&mut patched.resource, current.attributes.get("password"))?;
+            Ok(Some((patched.resource, patched.members)))
+        })
+        .await
+        .map_err(|e| match e {
+            PatchFailure::Store(e) => ApiError::from(e),
+            PatchFailure::Rejected(e) => e,
+        })
+}
+
+/// Deletes resource `id`.
+pub(crate) async fn delete(
+    state: &ScimState,
+    tenant: &TenantId,
+    kind: ResourceKind,
+    id: &str,
+    condition: IfMatch,
+) -> Result<(), ApiError> {
+    let expected = expected_version(condition)?;
+    Ok(state
+        .store
+        .delete_resource(tenant, kind, id, expected, Utc::now())
+        .await?)
+}

@@ -1,0 +1,312 @@
+//! `/Users` and `/Groups`: thin handlers over the store, one per verb and resource type.
+
+use actix_web::{
+    http::{header, StatusCode},
+    web, HttpRequest, HttpResponse,
+};
+use scim_model::list::Paging;
+use scim_model::{
+    list::list_response,
+    projection::Projection,
+    render::{location, render},
+    Resource, ResourceKind, ScimError,
+};
+use scim_store::{Pagination, StoreError};
+
+use crate::{
+    body::ScimJson,
+    conditional::{if_match, if_none_match},
+    error::ApiError,
+    operations,
+    query::{ListParams, QueryParams},
+    Caller, ScimState, SCIM_JSON,
+};
+
+type ApiResult = Result<HttpResponse, ApiError>;
+
+/// A single resource, projected, with `ETag`.
+fn resource_response(
+    status: StatusCode,
+    state: &ScimState,
+    req: &HttpRequest,
+    res: &Resource,
+    projection: &Projection,
+) -> HttpResponse {
+    let base = state.base_url(req);
+    let body = projection.apply(
+        &state.registry,
+        res.kind,
+        render(&state.registry, res, &base),
+    );
+    let mut builder = HttpResponse::build(status);
+    builder
+        .content_type(SCIM_JSON)
+        .insert_header((header::ETAG, res.etag()));
+    if status == StatusCode::CREATED {
+        builder.insert_header((header::LOCATION, location(&base, res.kind, &res.id)));
+    }
+    builder.json(body)
+}
+
+fn projection_of(req: &HttpRequest) -> Result<Projection, ApiError> {
+    let params = QueryParams::parse(req.query_string())?;
+    Ok(Projection::parse(
+        params.get("attributes"),
+        params.get("excludedAttributes"),
+    )?)
+}
+
+fn relations(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "groups",
+        ResourceKind::Group => "members",
+    }
+}
+
+fn wants_minimal(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all("prefer")
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case("return=minimal"))
+        })
+}
+
+/// `POST /Users`, `POST /Groups`: create; `201` with `Location` and `ETag`.
+pub async fn create_resource(
+    kind: web::Data<ResourceKind>,
+    state: web::Data<ScimState>,
+    principal: Caller,
+    req: HttpRequest,
+    ScimJson(body): ScimJson,
+) -> ApiResult {
+    let projection = projection_of(&req)?;
+    let res = operations::create(&state, &principal.tenant, **kind, &body).await?;
+    Ok(resource_response(
+        StatusCode::CREATED,
+        &state,
+        &req,
+        &res,
+        &projection,
+    ))
+}
+
+/// `GET /Users/{id}`, `GET /Groups/{id}`; `304` when `If-None-Match` names the current version.
+pub async fn get_resource(
+    kind: web::Data<ResourceKind>,
+    state: web::Data<ScimState>,
+    principal: Caller,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> ApiResult {
+    let kind = **kind;
+    let projection = projection_of(&req)?;
+    let with_relations = projection.returns(kind, relations(kind));
+    let res = state
+        .store
+        .get_resource(&principal.tenant, kind, &id, with_relations)
+        .await?;
+    if if_none_match(&req, res.version) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, res.etag()))
+            .finish());
+    }
+    Ok(resource_response(
+        StatusCode::OK,
+        &state,
+        &req,
+        &res,
+        &projection,
+    ))
+}
+
+/// `PUT /Users/{id}`, `PUT /Groups/{id}`: replace every writable attribute (`If-Match`
+/// honoured).
+pub async fn replace_resource(
+    kind: web::Data<ResourceKind>,
+    state: web::Data<ScimState>,
+    principal: Caller,
+    req: HttpRequest,
+    id: web::Path<String>,
+    ScimJson(body): ScimJson,
+) -> ApiResult {
+    let projection = projection_of(&req)?;
+    let res = operations::replace(
+        &state,
+        &principal.tenant,
+        **kind,
+        &id,
+        if_match(&req),
+        &body,
+    )
+    .await?;
+    Ok(resource_response(
+        StatusCode::OK,
+        &state,
+        &req,
+        &res,
+        &projection,
+    ))
+}
+
+/// `DELETE /Users/{id}`, `DELETE /Groups/{id}`: `204` (`If-Match` honoured).
+pub async fn delete_resource(
+    kind: web::Data<ResourceKind>,
+    state: web::Data<ScimState>,
+    principal: Caller,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> ApiResult {
+    operations::delete(&state, &principal.tenant, **kind, &id, if_match(&req)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `PATCH /Users/{id}`, `PATCH /Groups/{id}` (RFC 7644 §3.5.2): all operations or none,
+/// applied while the resource is locked, so that concurrent PATCHes are serialised.
+///
+/// Users answer `200` with the resource. Groups answer `200` with the group while it has at
+/// most `group_patch_member_limit` members or when `attributes`/`excludedAttributes` say what
+/// to return, else `204`, so that a large member list is never serialised by accident.
+/// `Prefer: return=minimal` gives `204` for both.
+pub async fn patch_resource(
+    kind: web::Data<ResourceKind>,
+    state: web::Data<ScimState>,
+    principal: Caller,
+    req: HttpRequest,
+    id: web::Path<String>,
+    ScimJson(body): ScimJson,
+) -> ApiResult {
+    let kind = **kind;
+    let projection = projection_of(&req)?;
+    let patched =
+        operations::patch(&state, &principal.tenant, kind, &id, if_match(&req), &body).await?;
+    let large = patched.member_count > state.group_patch_member_limit;
+    if wants_minimal(&req) || (kind == ResourceKind::Group && large && projection.is_default()) {
+        return Ok(HttpResponse::NoContent()
+            .insert_header((header::ETAG, patched.resource.etag()))
+            .finish());
+    }
+    let res = if projection.returns(kind, relations(kind)) {
+        state
+            .store
+            .get_resource(&principal.tenant, kind, &id, true)
+            .await?
+    } else {
+        patched.resource
+    };
+    Ok(resource_response(
+        StatusCode::OK,
+        &state,
+        &req,
+        &res,
+        &projection,
+    ))
+}
+
+/// `GET /Users`, `GET /Groups`: filter, sort and page (index or cursor).
+pub async fn list_resources(
+    kind: web::Data<ResourceKind>,
+    state: web::Data<ScimState>,
+    principal: Caller,
+    req: HttpRequest,
+) -> ApiResult {
+    let params = QueryParams::parse(req.query_string())?;
+    let list = ListParams::from_query(&params, &state)?;
+    search(**kind, &state, &principal, &req, &list).await
+}
+
+/// `POST /Users/.search`, `POST /Groups/.search` (RFC 7644 §3.4.3).
+pub async fn search_resources(
+    kind: web::Data<ResourceKind>,
+    state: web::Data<ScimState>,
+    principal: Caller,
+    req: HttpRequest,
+    ScimJson(body): ScimJson,
+) -> ApiResult {
+    let list = ListParams::from_search_body(&body, &state)?;
+    search(**kind, &state, &principal, &req, &list).await
+}
+
+/// `POST /.search` at the root: Users, then Groups, paged as one list. A filter that names an
+/// attribute one type does not have matches nothing of that type (it is an error only when
+/// neither type can evaluate it). Cursor paging is offered per resource type only.
+pub async fn search_all(
+    state: web::Data<ScimState>,
+    principal: Caller,
+    req: HttpRequest,
+    ScimJson(body): ScimJson,
+) -> ApiResult {
+    let list = ListParams::from_search_body(&body, &state)?;
+    let Pagination::Index(paging) = list.pagination.clone() else {
+        return Err(ScimError::invalid_value(
+            "Cursor paging is available on /Users/.search and /Groups/.search",
+        )
+        .into());
+    };
+    let base = state.base_url(&req);
+    let (mut total, mut skip, mut room) = (0u64, paging.offset(), paging.count);
+    let mut resources = Vec::new();
+    let (mut refused, mut refusals) = (None, 0);
+    for kind in [ResourceKind::User, ResourceKind::Group] {
+        let mut query = list.query(kind);
+        query.pagination = Pagination::Index(Paging {
+            start_index: skip + 1,
+            count: room,
+        });
+        let page = match state
+            .store
+            .list_resources(&principal.tenant, kind, &state.registry, &query)
+            .await
+        {
+            Ok(page) => page,
+            Err(StoreError::InvalidFilter(msg)) => {
+                refused = Some(msg);
+                refusals += 1;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        total += page.total;
+        skip = skip.saturating_sub(page.total);
+        room -= (page.items.len() as u64).min(room);
+        resources.extend(page.items.iter().map(|r| {
+            list.projection
+                .apply(&state.registry, kind, render(&state.registry, r, &base))
+        }));
+    }
+    if let (Some(msg), 2) = (refused, refusals) {
+        return Err(StoreError::InvalidFilter(msg).into());
+    }
+    Ok(HttpResponse::Ok()
+        .content_type(SCIM_JSON)
+        .json(list_response(total, paging.start_index, resources)))
+}
+
+async fn search(
+    kind: ResourceKind,
+    state: &ScimState,
+    principal: &Caller,
+    req: &HttpRequest,
+    list: &ListParams,
+) -> ApiResult {
+    let query = list.query(kind);
+    let page = state
+        .store
+        .list_resources(&principal.tenant, kind, &state.registry, &query)
+        .await?;
+    let base = state.base_url(req);
+    let resources = page
+        .items
+        .iter()
+        .map(|r| {
+            list.projection
+                .apply(&state.registry, kind, render(&state.registry, r, &base))
+        })
+        .collect();
+    let mut body = list_response(page.total, list.start_index(), resources);
+    if let (Some(obj), Some(next)) = (body.as_object_mut(), page.next_cursor) {
+        obj.insert("nextCursor".into(), serde_json::Value::String(next));
+    }
+    Ok(HttpResponse::Ok().content_type(SCIM_JSON).json(body))
+}

@@ -1,0 +1,22 @@
+//! Authentication of scimd: the token format, key scopes and permissions, the rules of the key
+//! lifecycle, and the actix extractors that turn an `Authorization` header into a tenant-bound
+//! principal (`ScimPrincipal` for `/scim/v2`, `Admin<P>` and `Operator` for `/api`).
+
+pub mod admin;
+mod issue;
+pub mod keys;
+mod principal;
+mod scope;
+mod throttle;
+pub mod token;
+
+pub use admin::{error_body, Admin, AdminAuthError, Operator, Permission};
+pub use issue::{issue_key, valid_key_name, IssueError, KeyRequest, MAX_LIFETIME_DAYS};
+pub use keys::{Caller, ChangeKey, CreateKey, KeyError, RotateKey};
+pub use principal::{AuthError, Authenticator, ScimPrincipal};
+pub use scope::{
+    grants, Scope, ADMIN_PERMISSIONS, ALL, API_KEY_READ, API_KEY_WRITE, AUDIT_READ, MACHINE_READ,
+    MACHINE_WRITE, SCIM_PERMISSIONS, SCIM_READ, SCIM_WRITE, SETTINGS_READ, SETTINGS_WRITE,
+};
+pub use throttle::FailureLimit;
+pub use token::Token;

@@ -1,0 +1,321 @@
+//! The caller of a `/scim/v2` request, established by the [`ScimPrincipal`] extractor.
+//!
+//! A handler that does not take a principal cannot name a tenant, so it cannot reach tenant
+//! data. Every way a key can be bad (missing, malformed, unknown, disabled, revoked, expired)
+//! gives the same `401` body, so the answer is no oracle; a good key without the permission the
+//! request needs gets `403`.
+
+use std::{future::Future, pin::Pin};
+
+use actix_web::{
+    dev::Payload,
+    http::{header, Method, StatusCode},
+    web, FromRequest, HttpRequest, HttpResponse, ResponseError,
+};
+use chrono::{DateTime, Utc};
+use scim_model::ScimError;
+use scim_store::{ApiKey, Store, TenantId};
+
+use crate::{
+    scope::{grants, SCIM_READ, SCIM_WRITE},
+    token::{constant_time_eq, Token},
+    Scope,
+};
+
+/// Verifies keys against the store (no cache: a revoked, disabled or deleted key fails on the
+/// next request on every process sharing the database). Shared by the extractors through
+/// `web::Data`.
+#[derive(Clone)]
+pub struct Authenticator {
+    store: Store,
+    /// SHA-256 of the operator token, if one is configured.
+    operator_hash: Option<String>,
+    /// Failed authentications per client address.
+    failures: std::sync::Arc<crate::throttle::FailureThrottle>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field(
+                "operator_token",
+                &self.operator_hash.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No usable key: the same answer whatever the reason.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// A valid key without the needed scope or permission.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// The key store could not be asked.
+    #[error("authentication unavailable")]
+    Unavailable,
+    /// Too many failed authentications from this address: retry after this many seconds.
+    #[error("too many failed authentications")]
+    Throttled(u64),
+}
+
+impl AuthError {
+    fn scim_error(&self) -> ScimError {
+        match self {
+            Self::Unauthorized => ScimError::new(
+                401,
+                None,
+                "Authentication required: send a valid API key as 'Authorization: Bearer <key>'",
+            ),
+            Self::Forbidden(why) => ScimError::new(403, None, *why),
+            Self::Unavailable => ScimError::new(503, None, "Service temporarily unavailable"),
+            Self::Throttled(_) => ScimError::new(
+                429,
+                None,
+                "Too many failed authentications from this address; retry later",
+            ),
+        }
+    }
+}
+
+impl ResponseError for AuthError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.scim_error().status).unwrap_or(StatusCode::UNAUTHORIZED)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        res.content_type("application/scim+json");
+        if *self == Self::Unauthorized {
+            res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"scimd\""));
+        }
+        match self {
+            Self::Unavailable => {
+                res.insert_header((header::RETRY_AFTER, "5"));
+            }
+            Self::Throttled(seconds) => {
+                res.insert_header((header::RETRY_AFTER, seconds.to_string()));
+            }
+            _ => {}
+        }
+        res.json(self.scim_error().to_json())
+    }
+}
+
+impl Authenticator {
+    /// An authenticator reading keys from `store`.
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            operator_hash: None,
+            failures: Default::default(),
+        }
+    }
+
+    /// Throttles failed authentications per client address with `limit`.
+    pub fn with_failure_limit(mut self, limit: crate::throttle::FailureLimit) -> Self {
+        self.failures = std::sync::Arc::new(crate::throttle::FailureThrottle::new(limit));
+        self
+    }
+
+    /// [`Self::authenticate`] for a request from `peer`: a failure is counted against the
+    /// address, and once it has no failures left the answer is [`AuthError::Throttled`]. A
+    /// valid key is always admitted.
+    pub async fn authenticate_from(
+        &self,
+        peer: Option<&str>,
+        authorization: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<ApiKey, AuthError> {
+        let result = self.authenticate(authorization, now).await;
+        if let (Err(AuthError::Unauthorized), Some(addr)) = (
+            &result,
+            peer.and_then(|p| p.parse::<std::net::IpAddr>().ok()),
+        ) {
+            if let Some(wait) = self.failures.failed(addr, std::time::Instant::now()) {
+                tracing::warn!(%addr, "failed authentications throttled");
+                return Err(AuthError::Throttled(
+                    wait.as_secs_f64().ceil().max(1.0) as u64
+                ));
+            }
+        }
+        result
+    }
+
+    /// Also accepts `token` as the operator token (all tenants, `/api/tenants`).
+    pub fn with_operator_token(mut self, token: Option<&str>) -> Self {
+        self.operator_hash = token.map(crate::token::sha256_hex);
+        self
+    }
+
+    /// Whether `authorization` carries the operator token (constant-time comparison).
+    pub fn is_operator(&self, authorization: Option<&str>) -> bool {
+        let (Some(expected), Some(raw)) = (
+            self.operator_hash.as_deref(),
+            authorization.and_then(bearer_token),
+        ) else {
+            return false;
+        };
+        constant_time_eq(
+            crate::token::sha256_hex(raw).as_bytes(),
+            expected.as_bytes(),
+        )
+    }
+
+    /// The store keys are read from.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Records that `key` was used by `addr`, at most once a minute per key, off the request's
+    /// critical path (a spawned task; a failure is logged, never answered).
+    pub fn note_use(&self, key: &ApiKey, addr: Option<String>, now: DateTime<Utc>) {
+        let recent = key
+            .last_used_at
+            .is_some_and(|at| now - at < scim_store::LAST_USED_RESOLUTION);
+        if recent {
+            return;
+        }
+        let store = self.store.clone();
+        let id = key.id.clone();
+        actix_web::rt::spawn(async move {
+            if let Err(err) = store.touch_api_key(&id, addr.as_deref(), now).await {
+                tracing::warn!(error = %err, "could not record the key's last use");
+            }
+        });
+    }
+
+    /// The key behind `authorization` (an `Authorization` header value), if it is usable at
+    /// `now`. Malformed tokens are refused before any database access.
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<ApiKey, AuthError> {
+        let raw = authorization
+            .and_then(bearer_token)
+            .ok_or(AuthError::Unauthorized)?;
+        let token = Token::parse(raw).ok_or(AuthError::Unauthorized)?;
+        let hash = token.hash();
+        let key = self
+            .store
+            .find_api_key_by_hash(&hash)
+            .await
+            .map_err(|err| {
+                tracing::error!(error = %err, "key lookup failed");
+                AuthError::Unavailable
+            })?
+            .ok_or(AuthError::Unauthorized)?;
+        let current = constant_time_eq(key.token_hash.as_bytes(), hash.as_bytes());
+        let in_grace = !current
+            && key
+                .previous_token_hash
+                .as_deref()
+                .is_some_and(|h| constant_time_eq(h.as_bytes(), hash.as_bytes()))
+            && key.previous_valid_until.is_some_and(|until| now < until);
+        let usable = (current || in_grace)
+            && key.enabled
+            && key.revoked_at.is_none()
+            && now < key.expires_at;
+        if usable {
+            Ok(key)
+        } else {
+            Err(AuthError::Unauthorized)
+        }
+    }
+}
+
+/// The token of a `Bearer` authorization (scheme compared case-insensitively).
+pub(crate) fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// A caller allowed to use `/scim/v2` for this request: a `scim` or `on_premise` key holding
+/// `scim:read` (GET, HEAD, `POST .search`) or `scim:write` (every other write).
+#[derive(Debug, Clone)]
+pub struct ScimPrincipal {
+    /// The key's tenant: the only tenant this request can see.
+    pub tenant: TenantId,
+    /// The key's id (for audit).
+    pub key_id: String,
+    /// The key's name (for logs).
+    pub key_name: String,
+}
+
+/// The permission a SCIM request needs.
+fn scim_permission(req: &HttpRequest) -> &'static str {
+    let read = matches!(*req.method(), Method::GET | Method::HEAD)
+        || (req.method() == Method::POST && req.path().ends_with("/.search"));
+    if read {
+        SCIM_READ
+    } else {
+        SCIM_WRITE
+    }
+}
+
+impl FromRequest for ScimPrincipal {
+    type Error = AuthError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let auth = req.app_data::<web::Data<Authenticator>>().cloned();
+        let header = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let needed = scim_permission(req);
+        let peer = req.peer_addr().map(|a| a.ip().to_string());
+        Box::pin(async move {
+            let Some(auth) = auth else {
+                tracing::error!("Authenticator is not registered as app data");
+                return Err(AuthError::Unavailable);
+            };
+            let now = Utc::now();
+            let key = auth
+                .authenticate_from(peer.as_deref(), header.as_deref(), now)
+                .await?;
+            let scope = Scope::parse(&key.scope);
+            if !scope.is_some_and(Scope::reaches_scim) {
+                return Err(AuthError::Forbidden(
+                    "This key's scope does not give access to the SCIM API",
+                ));
+            }
+            if !grants(&key.permissions, needed) {
+                return Err(AuthError::Forbidden(if needed == SCIM_READ {
+                    "This key lacks the scim:read permission"
+                } else {
+                    "This key lacks the scim:write permission"
+                }));
+            }
+            tracing::Span::current().record("tenant", key.tenant_id.as_str());
+            auth.note_use(&key, peer, now);
+            Ok(Self {
+                tenant: key.tenant_id,
+                key_id: key.id,
+                key_name: key.name,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_required() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer   abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("abc"), None);
+    }
+}

@@ -1,0 +1,9 @@
+//! sea-orm entities, one file per table. Conversions into model types live beside each entity.
+
+pub mod api_key;
+pub mod audit_event;
+pub mod group;
+pub mod group_member;
+pub mod machine;
+pub mod tenant;
+pub mod user;

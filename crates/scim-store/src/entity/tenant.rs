@@ -1,0 +1,35 @@
+//! `tenants`: the unit of isolation.
+
+use sea_orm::entity::prelude::*;
+
+/// A tenant row.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "tenants")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub display_name: String,
+    pub admin_email: Option<String>,
+    pub locale: String,
+    pub scim_custom_attributes: bool,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub custom_schema: Option<Json>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl From<Model> for crate::Tenant {
+    fn from(m: Model) -> Self {
+        Self {
+            id: crate::TenantId::new(m.id),
+            display_name: m.display_name,
+            admin_email: m.admin_email,
+            locale: m.locale,
+            created_at: m.created_at,
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Store errors, classified so that the HTTP layer can answer 404, 409 or 400 precisely.
+
+use sea_orm::{DbErr, SqlErr};
+
+/// What went wrong in a store call.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique attribute (named here) is already taken in the tenant.
+    #[error("{0} is already in use")]
+    Conflict(&'static str),
+    /// The resource does not exist in the caller's tenant.
+    #[error("not found")]
+    NotFound,
+    /// A value the database cannot take (e.g. a group member that does not exist).
+    #[error("{0}")]
+    InvalidValue(String),
+    /// The filter cannot be evaluated by the store.
+    #[error("{0}")]
+    InvalidFilter(String),
+    /// A pagination cursor that this server did not issue (or issued for another query).
+    #[error("invalid cursor")]
+    InvalidCursor,
+    /// The resource changed since the version the client holds (`If-Match`).
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// The database cannot be reached right now (restarting, pool exhausted past the acquire
+    /// timeout, connection lost): worth retrying.
+    #[error("database unavailable: {0}")]
+    Unavailable(DbErr),
+    /// The change contradicts the target's state (e.g. enabling a revoked key).
+    #[error("{0}")]
+    Refused(String),
+    /// Any other database failure; the text is for logs only, never for responses.
+    #[error("database error: {0}")]
+    Db(DbErr),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(err: DbErr) -> Self {
+        if is_unavailable(&err) {
+            Self::Unavailable(err)
+        } else {
+            Self::Db(err)
+        }
+    }
+}
+
+/// Whether `err` means "the database is not there right now" rather than "this statement is
+/// wrong": connection and pool errors, and PostgreSQL's connection-exception (`08…`) and
+/// operator-intervention (`57…`, e.g. a shutdown) classes.
+fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::{sqlx, RuntimeErr};
+    let sqlx_err = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match sqlx_err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+        _ => false,
+    }
+}
+
+impl StoreError {
+    /// Classifies a write error: a unique violation becomes [`StoreError::Conflict`] naming the
+    /// attribute whose index it hit (decided by the database, not by a racy pre-check).
+    pub(crate) fn from_write(err: DbErr, columns: &[(&str, &'static str)]) -> Self {
+        if let Some(SqlErr::UniqueConstraintViolation(msg)) = err.sql_err() {
+            let attribute = columns
+                .iter()
+                .find(|(needle, _)| msg.contains(needle))
+                .map(|(_, attr)| *attr)
+                .unwrap_or("a unique attribute");
+            return Self::Conflict(attribute);
+        }
+        if let Some(SqlErr::ForeignKeyConstraintViolation(_)) = err.sql_err() {
+            return Self::NotFound;
+        }
+        err.into()
+    }
+}

@@ -1,0 +1,260 @@
+//! Group membership as a relation: resolving, inserting, removing and loading members, and a
+//! user's groups. Large lists go in chunks so that no statement exceeds the backends' limits on
+//! bound parameters.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use scim_model::{MemberInput, MemberRef, ResourceKind};
+use sea_orm::{
+    sea_query::{Alias, Expr, JoinType, OnConflict, Query},
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+
+use crate::{
+    entity::{group, group_member, user},
+    StoreError, StoreResult, TenantId,
+};
+
+/// Rows per multi-row statement (4 parameters each; well under SQLite's 32,766).
+const CHUNK: usize = 1000;
+
+/// Decides each member's kind by looking it up in the tenant; unknown ids and a group that
+/// would contain itself are refused.
+pub(crate) async fn resolve<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    group_id: &str,
+    wanted: &[MemberInput],
+) -> StoreResult<Vec<(String, ResourceKind)>> {
+    let mut users = HashSet::new();
+    let mut groups = HashSet::new();
+    for chunk in wanted.chunks(CHUNK) {
+        let ids: Vec<&str> = chunk.iter().map(|m| m.value.as_str()).collect();
+        let found: Vec<String> = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .filter(user::Column::Id.is_in(ids.clone()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        users.extend(found);
+        let found: Vec<String> = group::Entity::find()
+            .select_only()
+            .column(group::Column::Id)
+            .filter(group::Column::TenantId.eq(tenant.as_str()))
+            .filter(group::Column::Id.is_in(ids))
+            .into_tuple()
+            .all(db)
+            .await?;
+        groups.extend(found);
+    }
+    wanted
+        .iter()
+        .map(|m| {
+            if m.value == group_id {
+                return Err(StoreError::InvalidValue(
+                    "A group cannot be a member of itself".into(),
+                ));
+            }
+            let kind = match m.kind {
+                Some(ResourceKind::User) if users.contains(&m.value) => ResourceKind::User,
+                Some(ResourceKind::Group) if groups.contains(&m.value) => ResourceKind::Group,
+                None if users.contains(&m.value) => ResourceKind::User,
+                None if groups.contains(&m.value) => ResourceKind::Group,
+                _ => {
+                    return Err(StoreError::InvalidValue(format!(
+                        "Member '{}' does not exist",
+                        m.value
+                    )))
+                }
+            };
+            Ok((m.value.clone(), kind))
+        })
+        .collect()
+}
+
+/// Adds resolved members to a group; members already there are left as they are. Returns
+/// how many were added.
+pub(crate) async fn insert<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    group_id: &str,
+    members: &[(String, ResourceKind)],
+) -> StoreResult<u64> {
+    let mut added = 0;
+    for chunk in members.chunks(CHUNK) {
+        let rows = chunk.iter().map(|(id, kind)| group_member::ActiveModel {
+            tenant_id: Set(tenant.as_str().to_owned()),
+            group_id: Set(group_id.to_owned()),
+            member_id: Set(id.clone()),
+            member_type: Set(kind.name().to_owned()),
+        });
+        added += group_member::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([
+                    group_member::Column::GroupId,
+                    group_member::Column::MemberId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(added)
+}
+
+/// Removes the listed members of a group; returns how many were there.
+pub(crate) async fn remove<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    group_id: &str,
+    member_ids: &[String],
+) -> StoreResult<u64> {
+    let mut removed = 0;
+    for chunk in member_ids.chunks(CHUNK) {
+        removed += group_member::Entity::delete_many()
+            .filter(group_member::Column::TenantId.eq(tenant.as_str()))
+            .filter(group_member::Column::GroupId.eq(group_id))
+            .filter(group_member::Column::MemberId.is_in(chunk.iter().map(String::as_str)))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(removed)
+}
+
+/// Removes every member of a group.
+pub(crate) async fn clear<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    group_id: &str,
+) -> StoreResult<()> {
+    group_member::Entity::delete_many()
+        .filter(group_member::Column::TenantId.eq(tenant.as_str()))
+        .filter(group_member::Column::GroupId.eq(group_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Removes `member_id` from every group holding it, moving those groups' versions on.
+pub(crate) async fn remove_member_everywhere<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    member_id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let holders = Query::select()
+        .column(group_member::Column::GroupId)
+        .from(group_member::Entity)
+        .and_where(group_member::Column::TenantId.eq(tenant.as_str()))
+        .and_where(group_member::Column::MemberId.eq(member_id))
+        .to_owned();
+    group::Entity::update_many()
+        .col_expr(
+            group::Column::Version,
+            Expr::col(group::Column::Version).add(1),
+        )
+        .col_expr(group::Column::LastModified, Expr::value(now))
+        // Each holder loses exactly one row (the key is (group, member)).
+        .col_expr(
+            group::Column::MemberCount,
+            Expr::col(group::Column::MemberCount).sub(1),
+        )
+        .filter(group::Column::TenantId.eq(tenant.as_str()))
+        .filter(group::Column::Id.in_subquery(holders))
+        .exec(db)
+        .await?;
+    group_member::Entity::delete_many()
+        .filter(group_member::Column::TenantId.eq(tenant.as_str()))
+        .filter(group_member::Column::MemberId.eq(member_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Members of each of `group_ids`, ordered by member id. One index range scan per group: no
+/// join, so reading a large group costs only its member rows.
+pub(crate) async fn members_of<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    group_ids: &[String],
+) -> StoreResult<HashMap<String, Vec<MemberRef>>> {
+    let rows: Vec<(String, String, String)> = group_member::Entity::find()
+        .select_only()
+        .column(group_member::Column::GroupId)
+        .column(group_member::Column::MemberId)
+        .column(group_member::Column::MemberType)
+        .filter(group_member::Column::TenantId.eq(tenant.as_str()))
+        .filter(group_member::Column::GroupId.is_in(group_ids.iter().map(String::as_str)))
+        .order_by_asc(group_member::Column::GroupId)
+        .order_by_asc(group_member::Column::MemberId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut out: HashMap<String, Vec<MemberRef>> = HashMap::new();
+    for (group_id, member_id, member_type) in rows {
+        out.entry(group_id).or_default().push(MemberRef {
+            value: member_id,
+            kind: ResourceKind::parse(&member_type).unwrap_or(ResourceKind::User),
+            display: None,
+        });
+    }
+    Ok(out)
+}
+
+/// Direct groups of each of `member_ids`, ordered by group id.
+pub(crate) async fn groups_of<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    member_ids: &[String],
+) -> StoreResult<HashMap<String, Vec<MemberRef>>> {
+    let (gm, g) = (Alias::new("gm"), Alias::new("g"));
+    let stmt = Query::select()
+        .expr_as(
+            Expr::col((gm.clone(), group_member::Column::MemberId)),
+            Alias::new("member_id"),
+        )
+        .expr_as(
+            Expr::col((gm.clone(), group_member::Column::GroupId)),
+            Alias::new("group_id"),
+        )
+        .expr_as(
+            Expr::col((g.clone(), group::Column::DisplayName)),
+            Alias::new("group_display"),
+        )
+        .from_as(group_member::Entity, gm.clone())
+        .join_as(
+            JoinType::InnerJoin,
+            group::Entity,
+            g.clone(),
+            Expr::col((g, group::Column::Id)).equals((gm.clone(), group_member::Column::GroupId)),
+        )
+        .and_where(Expr::col((gm.clone(), group_member::Column::TenantId)).eq(tenant.as_str()))
+        .and_where(
+            Expr::col((gm.clone(), group_member::Column::MemberId))
+                .is_in(member_ids.iter().map(String::as_str)),
+        )
+        // In the order of ix_group_members_member (each member's groups by id): the planner
+        // then reads that index, never a scan of the tenant's memberships.
+        .order_by(
+            (gm.clone(), group_member::Column::MemberId),
+            sea_orm::Order::Asc,
+        )
+        .order_by((gm, group_member::Column::GroupId), sea_orm::Order::Asc)
+        .to_owned();
+    let rows = db.query_all(db.get_database_backend().build(&stmt)).await?;
+    let mut out: HashMap<String, Vec<MemberRef>> = HashMap::new();
+    for row in rows {
+        let member_id: String = row.try_get("", "member_id")?;
+        out.entry(member_id).or_default().push(MemberRef {
+            value: row.try_get("", "group_id")?,
+            kind: ResourceKind::Group,
+            display: row.try_get("", "group_display")?,
+        });
+    }
+    Ok(out)
+}

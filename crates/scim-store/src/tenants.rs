@@ -1,0 +1,179 @@
+//! Tenants: creation and lookup.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, EntityTrait, IntoActiveModel, ModelTrait, PaginatorTrait, QueryOrder, Set,
+};
+use serde_json::json;
+
+use crate::{
+    audit::{begin_write, record, Actor, Change},
+    entity::tenant,
+    Store, StoreError, StoreResult,
+};
+
+/// A tenant id: 1–64 of `[a-z0-9-]`, starting with a letter or digit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// Wraps an id read from the database (already valid).
+    pub(crate) fn new(id: String) -> Self {
+        Self(id)
+    }
+
+    /// Validates a tenant id given by a person or a URL.
+    pub fn parse(id: &str) -> Result<Self, String> {
+        let ok = !id.is_empty()
+            && id.len() <= 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !id.starts_with('-');
+        if ok {
+            Ok(Self(id.to_owned()))
+        } else {
+            Err(format!(
+                "invalid tenant id '{id}': use 1-64 lowercase letters, digits or '-', not starting with '-'"
+            ))
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TenantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tenant {
+    /// The tenant's id.
+    pub id: TenantId,
+    /// Display name.
+    pub display_name: String,
+    /// Where expiry warnings go.
+    pub admin_email: Option<String>,
+    /// Language of e-mails (`en`, `fr`).
+    pub locale: String,
+    /// When the tenant was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Creates a tenant; an id in use is [`StoreError::Conflict`].
+    pub async fn create_tenant(
+        &self,
+        id: &TenantId,
+        admin_email: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Tenant> {
+        let model = tenant::ActiveModel {
+            id: Set(id.as_str().to_owned()),
+            display_name: Set(id.as_str().to_owned()),
+            admin_email: Set(admin_email.map(str::to_owned)),
+            locale: Set("en".into()),
+            scim_custom_attributes: Set(false),
+            custom_schema: Set(None),
+            created_at: Set(now),
+        }
+        .insert(&self.db)
+        .await
+        .map_err(|e| StoreError::from_write(e, &[("tenants", "tenant id")]))?;
+        Ok(model.into())
+    }
+
+    /// The tenant with this id.
+    pub async fn get_tenant(&self, id: &TenantId) -> StoreResult<Tenant> {
+        tenant::Entity::find_by_id(id.as_str())
+            .one(&self.db)
+            .await?
+            .map(Into::into)
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Every tenant, by id.
+    pub async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        Ok(tenant::Entity::find()
+            .order_by_asc(tenant::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Changes the address that receives expiry warnings.
+    #[tracing::instrument(skip_all, fields(tenant = %id))]
+    pub async fn update_tenant_admin_email(
+        &self,
+        id: &TenantId,
+        admin_email: Option<&str>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Tenant> {
+        let txn = begin_write(&self.db).await?;
+        let row = tenant::Entity::find_by_id(id.as_str())
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if row.admin_email.as_deref() == admin_email {
+            return Ok(row.into());
+        }
+        let from = row.admin_email.clone();
+        let mut active = row.into_active_model();
+        active.admin_email = Set(admin_email.map(str::to_owned));
+        let model = active.update(&txn).await?;
+        record(
+            &txn,
+            id,
+            actor,
+            Change {
+                action: "tenant.update",
+                target_type: "tenant",
+                target_id: id.as_str(),
+                changes: json!({"adminEmail": {"from": from, "to": admin_email}}),
+            },
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(model.into())
+    }
+
+    /// Deletes a tenant with everything it holds (keys, machines, users, groups, audit).
+    #[tracing::instrument(skip_all, fields(tenant = %id))]
+    pub async fn delete_tenant(&self, id: &TenantId) -> StoreResult<()> {
+        let row = tenant::Entity::find_by_id(id.as_str())
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        row.delete(&self.db).await?;
+        Ok(())
+    }
+
+    /// Number of tenants (zero on a fresh database).
+    pub async fn count_tenants(&self) -> StoreResult<u64> {
+        Ok(tenant::Entity::find().count(&self.db).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_ids_are_validated() {
+        assert!(TenantId::parse("default").is_ok());
+        assert!(TenantId::parse("acme-42").is_ok());
+        for bad in ["", "-x", "Acme", "a b", "a/b", &"x".repeat(65)] {
+            assert!(TenantId::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Users: create, read, replace, patch and delete, scoped to a tenant.
+
+use chrono::{DateTime, Utc};
+use scim_model::{Resource, ValidatedResource};
+use sea_orm::{
+    sea_query::Expr, ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, UpdateMany,
+};
+
+use crate::{audit::begin_write, entity::user, members, Store, StoreError, StoreResult, TenantId};
+
+/// Unique indexes of `users` and the attribute each protects.
+pub(crate) const UNIQUE: &[(&str, &str)] =
+    &[("user_name", "userName"), ("external_id", "externalId")];
+
+struct Shadow {
+    user_name: String,
+    external_id: Option<String>,
+    display_name: Option<String>,
+    active: bool,
+}
+
+fn shadow(input: &ValidatedResource) -> StoreResult<Shadow> {
+    let user_name = input
+        .str_attr("userName")
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| StoreError::InvalidValue("userName must not be empty".into()))?;
+    Ok(Shadow {
+        user_name: user_name.to_owned(),
+        external_id: input.str_attr("externalId").map(str::to_owned),
+        display_name: input.str_attr("displayName").map(str::to_owned),
+        active: input.bool_attr("active").unwrap_or(true),
+    })
+}
+
+/// `UPDATE users SET <attributes and shadows>, version + 1` for `input`.
+pub(crate) fn update_attributes(
+    input: &ValidatedResource,
+    now: DateTime<Utc>,
+) -> StoreResult<UpdateMany<user::Entity>> {
+    let s = shadow(input)?;
+    Ok(user::Entity::update_many()
+        .col_expr(
+            user::Column::UserNameLower,
+            Expr::value(s.user_name.to_lowercase()),
+        )
+        .col_expr(user::Column::UserName, Expr::value(s.user_name))
+        .col_expr(user::Column::ExternalId, Expr::value(s.external_id))
+        .col_expr(user::Column::DisplayName, Expr::value(s.display_name))
+        .col_expr(user::Column::Active, Expr::value(s.active))
+        .col_expr(
+            user::Column::Attributes,
+            Expr::value(serde_json::Value::Object(input.attributes.clone())),
+        )
+        .col_expr(
+            user::Column::Version,
+            Expr::col(user::Column::Version).add(1),
+        )
+        .col_expr(user::Column::LastModified, Expr::value(now)))
+}
+
+impl Store {
+    /// Creates a user; a taken `userName` (any case) or `externalId` is a conflict.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn create_user(
+        &self,
+        tenant: &TenantId,
+        input: &ValidatedResource,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Resource> {
+        let s = shadow(input)?;
+        let _turn = self.write_turn().await;
+        let model = user::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            tenant_id: Set(tenant.as_str().to_owned()),
+            user_name_lower: Set(s.user_name.to_lowercase()),
+            user_name: Set(s.user_name),
+            external_id: Set(s.external_id),
+            display_name: Set(s.display_name),
+            active: Set(s.active),
+            attributes: Set(serde_json::Value::Object(input.attributes.clone())),
+            version: Set(1),
+            created_at: Set(now),
+            last_modified: Set(now),
+        }
+        .insert(&self.db)
+        .await
+        .map_err(|e| StoreError::from_write(e, UNIQUE))?;
+        let mut res: Resource = model.into();
+        res.groups = Some(Vec::new());
+        Ok(res)
+    }
+
+    async fn find_user(&self, tenant: &TenantId, id: &str) -> StoreResult<user::Model> {
+        user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .filter(user::Column::Id.eq(id))
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// The user `id` of `tenant`, with its groups when `with_groups`.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn get_user(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        with_groups: bool,
+    ) -> StoreResult<Resource> {
+        let mut res: Resource = self.find_user(tenant, id).await?.into();
+        if with_groups {
+            let mut groups =
+                members::groups_of(&self.db, tenant, std::slice::from_ref(&res.id)).await?;
+            res.groups = Some(groups.remove(&res.id).unwrap_or_default());
+        }
+        Ok(res)
+    }
+
+    /// Replaces the user's attributes (PUT); `id`, `meta.created` and memberships stay. With
+    /// `expected`, the write happens only if the user is still at that version.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn replace_user(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        expected: Option<i64>,
+        input: &ValidatedResource,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Resource> {
+        let mut update = update_attributes(input, now)?
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .filter(user::Column::Id.eq(id));
+        if let Some(v) = expected {
+            update = update.filter(user::Column::Version.eq(v));
+        }
+        let turn = self.write_turn().await;
+        let updated = update
+            .exec(&self.db)
+            .await
+            .map_err(|e| StoreError::from_write(e, UNIQUE))?;
+        drop(turn);
+        if updated.rows_affected == 0 {
+            return Err(self.missing_or_changed_user(tenant, id).await);
+        }
+        self.get_user(tenant, id, true).await
+    }
+
+    /// Deletes the user and its memberships (the groups' versions move on).
+    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn delete_user(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        expected: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
+        let txn = begin_write(&self.db).await?;
+        let mut delete = user::Entity::delete_many()
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .filter(user::Column::Id.eq(id));
+        if let Some(v) = expected {
+            delete = delete.filter(user::Column::Version.eq(v));
+        }
+        if delete.exec(&txn).await?.rows_affected == 0 {
+            drop(txn);
+            return Err(self.missing_or_changed_user(tenant, id).await);
+        }
+        members::remove_member_everywhere(&txn, tenant, id, now).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    async fn missing_or_changed_user(&self, tenant: &TenantId, id: &str) -> StoreError {
+        match self.find_user(tenant, id).await {
+            Ok(_) => StoreError::PreconditionFailed,
+            Err(e) => e,
+        }
+    }
+}

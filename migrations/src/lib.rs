@@ -1,0 +1,39 @@
+//! Append-only migrations of the scimd database, shared by `scimd serve`, `scimd migrate` and
+//! the tests. Each migration declares its own identifiers and never imports entities, so old
+//! migrations keep compiling whatever the entities become.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_tenants;
+mod m20261122_000002_create_api_keys;
+mod m20261122_000003_create_users;
+mod m20261122_000004_create_groups;
+mod m20261122_000005_create_group_members;
+mod m20261122_000010_create_machines;
+mod m20261122_000011_create_audit_events;
+mod m20261122_000012_add_key_rotation;
+mod m20261122_000020_add_group_member_count;
+mod m20261122_000021_index_group_members_by_group;
+mod m20261122_000090_cover_group_members_by_member;
+
+/// The migrator run at start-up.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_tenants::Migration),
+            Box::new(m20261122_000002_create_api_keys::Migration),
+            Box::new(m20261122_000003_create_users::Migration),
+            Box::new(m20261122_000004_create_groups::Migration),
+            Box::new(m20261122_000005_create_group_members::Migration),
+            Box::new(m20261122_000010_create_machines::Migration),
+            Box::new(m20261122_000011_create_audit_events::Migration),
+            Box::new(m20261122_000012_add_key_rotation::Migration),
+            Box::new(m20261122_000020_add_group_member_count::Migration),
+            Box::new(m20261122_000021_index_group_members_by_group::Migration),
+            Box::new(m20261122_000090_cover_group_members_by_member::Migration),
+        ]
+    }
+}

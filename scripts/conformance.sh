@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs the scim2-tester conformance suite against a freshly started scimd, on SQLite and, when
+# SCIMD_TEST_DATABASE_URL names a PostgreSQL server, on PostgreSQL too.
+#
+#   scripts/conformance.sh [path/to/scimd]
+#
+# Against any other deployment: python3 scripts/conformance.py BASE_URL SCIM_KEY (in a
+# virtualenv with scripts/conformance-requirements.txt installed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin="${1:-${CARGO_TARGET_DIR:-target}/debug/scimd}"
+[ -x "$bin" ] || { echo "no scimd binary at $bin (build it first)" >&2; exit 2; }
+
+venv="${SCIMD_CONFORMANCE_VENV:-$HOME/.cache/scimd-conformance-venv}"
+if [ ! -x "$venv/bin/python" ] || ! cmp -s scripts/conformance-requirements.txt "$venv/requirements.txt"; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/conformance-requirements.txt
+  cp scripts/conformance-requirements.txt "$venv/requirements.txt"
+fi
+
+work="$(mktemp -d)"
+server=""
+cleanup() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+run_against() { # label database-url
+  local label="$1" url="$2" port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  SCIMD_DATABASE_URL="$url" SCIMD_LISTEN="127.0.0.1:$port" SCIMD_LOG=warn \
+    "$bin" serve > "$work/$label.out" 2> "$work/$label.err" &
+  server=$!
+  for _ in $(seq 1 100); do
+    grep -q 'scimd_api_' "$work/$label.out" 2>/dev/null && break
+    sleep 0.1
+  done
+  local key
+  key=$(grep -o 'scimd_scim_[A-Za-z0-9]*' "$work/$label.out" | head -1)
+  [ -n "$key" ] || { echo "scimd did not print a bootstrap key" >&2; cat "$work/$label.err" >&2; exit 1; }
+  echo "== scim2-tester on $label"
+  "$venv/bin/python" scripts/conformance.py "http://127.0.0.1:$port/scim/v2" "$key"
+  kill "$server"; wait "$server" 2>/dev/null || true
+  server=""
+}
+
+run_against sqlite "sqlite://$work/conformance.db?mode=rwc"
+
+if [ -n "${SCIMD_TEST_DATABASE_URL:-}" ]; then
+  db="scimd_conformance_$$_$RANDOM"
+  base="${SCIMD_TEST_DATABASE_URL%/*}"
+  psql "$SCIMD_TEST_DATABASE_URL" -qc "CREATE DATABASE $db"
+  trap 'cleanup; psql "$SCIMD_TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"' EXIT
+  run_against postgres "$base/$db"
+fi

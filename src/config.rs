@@ -1,0 +1,396 @@
+//! The one configuration of scimd, read from `SCIMD_*` environment variables, validated once
+//! with every problem reported together, and passed explicitly from then on.
+
+use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf};
+
+/// The database URL used when `SCIMD_DATABASE_URL` is not set: a SQLite file, no setup.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/scimd.db?mode=rwc";
+
+/// Variables scimd reads (and so does not warn about).
+const KNOWN: &[&str] = &[
+    "SCIMD_DATABASE_URL",
+    "SCIMD_DATABASE_URL_FILE",
+    "SCIMD_DB_MAX_CONNECTIONS",
+    "SCIMD_DB_TIMEOUT_SECS",
+    "SCIMD_LISTEN",
+    "SCIMD_PUBLIC_URL",
+    "SCIMD_BOOTSTRAP",
+    "SCIMD_MAX_BODY_BYTES",
+    "SCIMD_DEFAULT_PAGE_SIZE",
+    "SCIMD_MAX_PAGE_SIZE",
+    "SCIMD_WORKERS",
+    "SCIMD_GROUP_PATCH_MEMBER_LIMIT",
+    "SCIMD_BULK_MAX_OPERATIONS",
+    "SCIMD_RATE_LIMIT_PER_SECOND",
+    "SCIMD_RATE_LIMIT_BURST",
+    "SCIMD_FILTER_MAX_LENGTH",
+    "SCIMD_AUTH_FAILURE_BURST",
+    "SCIMD_AUTH_FAILURES_PER_MINUTE",
+    "SCIMD_MAX_VALUE_BYTES",
+    "SCIMD_MAX_MULTI_VALUES",
+    "SCIMD_LOG",
+    "SCIMD_LOG_FORMAT",
+    "SCIMD_OPERATOR_TOKEN",
+    "SCIMD_OPERATOR_TOKEN_FILE",
+    // read by the test suite, not by the service
+    "SCIMD_TEST_DATABASE_URL",
+];
+
+/// A database URL whose password is never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL, for the connection only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the URL names a SQLite database.
+    pub fn is_sqlite(&self) -> bool {
+        self.0.starts_with("sqlite:")
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    /// Prints the URL with any password replaced by `***`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = &self.0;
+        match (url.find("://"), url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let userinfo = &url[scheme_end + 3..at];
+                let user = userinfo.split(':').next().unwrap_or("");
+                write!(f, "{}://{user}:***{}", &url[..scheme_end], &url[at..])
+            }
+            _ => f.write_str(url),
+        }
+    }
+}
+
+/// A secret (the operator token) that `Debug` never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret, for the one place that compares it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Shortest accepted operator token.
+pub const MIN_OPERATOR_TOKEN_LEN: usize = 32;
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the data lives.
+    pub database_url: DatabaseUrl,
+    /// Largest number of pooled database connections.
+    pub db_max_connections: u32,
+    /// How long a request waits for a database connection before it gets `503`.
+    pub db_timeout: std::time::Duration,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Externally visible base URL (`https://scim.example.com`) for `Location` and `meta`.
+    pub public_url: Option<String>,
+    /// Whether the first start creates tenant `default` and prints two keys.
+    pub bootstrap: bool,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Page size when `count` is absent.
+    pub default_page_size: u64,
+    /// Largest page size.
+    pub max_page_size: u64,
+    /// Largest group whose PATCH response includes the group; larger ones answer `204`.
+    pub group_patch_member_limit: u64,
+    /// Most operations in one `/Bulk` request (0 turns Bulk off).
+    pub bulk_max_operations: usize,
+    /// Sustained requests per second per tenant (0: unlimited).
+    pub rate_limit_per_second: f64,
+    /// Burst per tenant.
+    pub rate_limit_burst: f64,
+    /// Longest filter text.
+    pub filter_max_length: usize,
+    /// Failed authentications an address may make at once.
+    pub auth_failure_burst: f64,
+    /// Failed authentications per minute an address earns back (0: no throttling).
+    pub auth_failures_per_minute: f64,
+    /// Longest string attribute value, in bytes.
+    pub max_value_bytes: usize,
+    /// Most values of one multi-valued attribute (group members excepted).
+    pub max_multi_values: usize,
+    /// HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
+    /// The operator token (`/api/tenants`, any tenant's admin API), if configured.
+    pub operator_token: Option<Secret>,
+}
+
+/// Every problem found in the environment.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+pub struct ConfigError(pub Vec<String>);
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<(Self, Vec<String>), ConfigError> {
+        Self::from_vars(std::env::vars().collect())
+    }
+
+    /// Reads the configuration from `vars`; also returns warnings (unknown `SCIMD_*` names).
+    pub fn from_vars(vars: HashMap<String, String>) -> Result<(Self, Vec<String>), ConfigError> {
+        let mut errors = Vec::new();
+        let warnings = vars
+            .keys()
+            .filter(|k| k.starts_with("SCIMD_") && !KNOWN.contains(&k.as_str()))
+            .map(|k| format!("unknown variable {k} is ignored"))
+            .collect();
+        let get = |name: &str| {
+            vars.get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let database_url = match (get("SCIMD_DATABASE_URL"), get("SCIMD_DATABASE_URL_FILE")) {
+            (Some(_), Some(_)) => {
+                errors.push("set SCIMD_DATABASE_URL or SCIMD_DATABASE_URL_FILE, not both".into());
+                String::new()
+            }
+            (Some(url), None) => url,
+            (None, Some(file)) => match std::fs::read_to_string(&file) {
+                Ok(text) => text.trim().to_owned(),
+                Err(e) => {
+                    errors.push(format!("SCIMD_DATABASE_URL_FILE: cannot read {file}: {e}"));
+                    String::new()
+                }
+            },
+            (None, None) => DEFAULT_DATABASE_URL.to_owned(),
+        };
+        if errors.is_empty()
+            && !(database_url.starts_with("sqlite:")
+                || database_url.starts_with("postgres://")
+                || database_url.starts_with("postgresql://"))
+        {
+            errors.push(
+                "SCIMD_DATABASE_URL must start with sqlite:, postgres:// or postgresql://".into(),
+            );
+        }
+
+        let operator_token = match (
+            get("SCIMD_OPERATOR_TOKEN"),
+            get("SCIMD_OPERATOR_TOKEN_FILE"),
+        ) {
+            (Some(_), Some(_)) => {
+                errors
+                    .push("set SCIMD_OPERATOR_TOKEN or SCIMD_OPERATOR_TOKEN_FILE, not both".into());
+                None
+            }
+            (Some(token), None) => Some(token),
+            (None, Some(file)) => match std::fs::read_to_string(&file) {
+                Ok(text) => Some(text.trim().to_owned()),
+                Err(e) => {
+                    errors.push(format!(
+                        "SCIMD_OPERATOR_TOKEN_FILE: cannot read {file}: {e}"
+                    ));
+                    None
+                }
+            },
+            (None, None) => None,
+        };
+        if let Some(token) = &operator_token {
+            if token.len() < MIN_OPERATOR_TOKEN_LEN || token.chars().any(char::is_whitespace) {
+                errors.push(format!(
+                    "the operator token must be at least {MIN_OPERATOR_TOKEN_LEN} characters without spaces"
+                ));
+            }
+        }
+
+        let listen_raw = get("SCIMD_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen_raw.parse::<SocketAddr>().ok();
+        if listen.is_none() {
+            errors.push(format!(
+                "SCIMD_LISTEN: '{listen_raw}' is not an address like 127.0.0.1:8080"
+            ));
+        }
+        let bootstrap = match get("SCIMD_BOOTSTRAP")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("true" | "1" | "yes" | "on") => true,
+            Some("false" | "0" | "no" | "off") => false,
+            Some(other) => {
+                errors.push(format!("SCIMD_BOOTSTRAP: '{other}' is not true or false"));
+                true
+            }
+        };
+        let public_url = get("SCIMD_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(u) = &public_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                errors.push("SCIMD_PUBLIC_URL must start with http:// or https://".into());
+            }
+        }
+        let mut number = |name: &str, default: u64, min: u64, max: u64| -> u64 {
+            let Some(raw) = get(name) else { return default };
+            match raw.parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => n,
+                _ => {
+                    errors.push(format!(
+                        "{name}: '{raw}' must be a whole number from {min} to {max}"
+                    ));
+                    default
+                }
+            }
+        };
+        let db_max_connections = number("SCIMD_DB_MAX_CONNECTIONS", 16, 1, 1024) as u32;
+        let db_timeout = std::time::Duration::from_secs(number("SCIMD_DB_TIMEOUT_SECS", 5, 1, 300));
+        let max_body_bytes = number("SCIMD_MAX_BODY_BYTES", 1 << 20, 1024, 1 << 30) as usize;
+        let default_page_size = number("SCIMD_DEFAULT_PAGE_SIZE", 100, 1, 100_000);
+        let max_page_size = number("SCIMD_MAX_PAGE_SIZE", 1000, 1, 100_000);
+        let group_patch_member_limit =
+            number("SCIMD_GROUP_PATCH_MEMBER_LIMIT", 1000, 0, 10_000_000);
+        let bulk_max_operations = number("SCIMD_BULK_MAX_OPERATIONS", 1000, 0, 100_000) as usize;
+        let rate_limit_per_second = number("SCIMD_RATE_LIMIT_PER_SECOND", 500, 0, 1_000_000) as f64;
+        let rate_limit_burst = number("SCIMD_RATE_LIMIT_BURST", 1000, 1, 10_000_000) as f64;
+        let filter_max_length = number("SCIMD_FILTER_MAX_LENGTH", 8192, 16, 1 << 20) as usize;
+        let auth_failure_burst = number("SCIMD_AUTH_FAILURE_BURST", 20, 1, 1_000_000) as f64;
+        let auth_failures_per_minute =
+            number("SCIMD_AUTH_FAILURES_PER_MINUTE", 10, 0, 1_000_000) as f64;
+        let max_value_bytes = number("SCIMD_MAX_VALUE_BYTES", 65536, 16, 1 << 24) as usize;
+        let max_multi_values = number("SCIMD_MAX_MULTI_VALUES", 1000, 1, 1_000_000) as usize;
+        let workers = get("SCIMD_WORKERS").map(|_| number("SCIMD_WORKERS", 0, 1, 1024) as usize);
+        if default_page_size > max_page_size {
+            errors.push("SCIMD_DEFAULT_PAGE_SIZE must not exceed SCIMD_MAX_PAGE_SIZE".into());
+        }
+
+        match (listen, errors.is_empty()) {
+            (Some(listen), true) => Ok((
+                Self {
+                    database_url: DatabaseUrl(database_url),
+                    db_max_connections,
+                    db_timeout,
+                    listen,
+                    public_url,
+                    bootstrap,
+                    max_body_bytes,
+                    default_page_size,
+                    max_page_size,
+                    group_patch_member_limit,
+                    bulk_max_operations,
+                    rate_limit_per_second,
+                    rate_limit_burst,
+                    filter_max_length,
+                    auth_failure_burst,
+                    auth_failures_per_minute,
+                    max_value_bytes,
+                    max_multi_values,
+                    workers,
+                    operator_token: operator_token.map(Secret),
+                },
+                warnings,
+            )),
+            _ => Err(ConfigError(errors)),
+        }
+    }
+
+    /// The folder a SQLite database file lives in, so it can be created before connecting.
+    pub fn sqlite_dir(&self) -> Option<PathBuf> {
+        let url = self.database_url.expose();
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = path.split('?').next().unwrap_or("");
+        if path.is_empty() || path == ":memory:" {
+            return None;
+        }
+        PathBuf::from(path).parent().map(PathBuf::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_no_setup() {
+        let (c, warnings) = Config::from_vars(vars(&[])).expect("valid");
+        assert_eq!(c.database_url.expose(), DEFAULT_DATABASE_URL);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert!(c.bootstrap);
+        assert!(warnings.is_empty());
+        assert_eq!(c.sqlite_dir(), Some(PathBuf::from("./data")));
+    }
+
+    #[test]
+    fn every_error_is_reported_at_once() {
+        let err = Config::from_vars(vars(&[
+            ("SCIMD_LISTEN", "nowhere"),
+            ("SCIMD_BOOTSTRAP", "maybe"),
+            ("SCIMD_MAX_PAGE_SIZE", "0"),
+            ("SCIMD_DATABASE_URL", "mysql://x"),
+        ]))
+        .expect_err("invalid");
+        assert_eq!(err.0.len(), 4, "{err}");
+    }
+
+    #[test]
+    fn unknown_variables_are_warned_about() {
+        let (_, warnings) = Config::from_vars(vars(&[("SCIMD_LISTN", "x")])).expect("valid");
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("SCIMD_LISTN"));
+    }
+
+    #[test]
+    fn operator_token_comes_from_a_variable_or_a_file_and_is_redacted() {
+        let token = "op-token-0123456789-0123456789-0123456789";
+        let (c, _) = Config::from_vars(vars(&[("SCIMD_OPERATOR_TOKEN", token)])).expect("valid");
+        assert_eq!(c.operator_token.as_ref().map(Secret::expose), Some(token));
+        assert!(!format!("{c:?}").contains(token));
+        let file = std::env::temp_dir().join(format!("scimd-op-{}", std::process::id()));
+        std::fs::write(&file, format!("{token}\n")).expect("write");
+        let path = file.display().to_string();
+        let (c, _) =
+            Config::from_vars(vars(&[("SCIMD_OPERATOR_TOKEN_FILE", &path)])).expect("valid");
+        assert_eq!(c.operator_token.as_ref().map(Secret::expose), Some(token));
+        let err = Config::from_vars(vars(&[
+            ("SCIMD_OPERATOR_TOKEN_FILE", &path),
+            ("SCIMD_OPERATOR_TOKEN", token),
+        ]))
+        .expect_err("both");
+        assert!(err.to_string().contains("not both"));
+        let _ = std::fs::remove_file(file);
+        let err = Config::from_vars(vars(&[("SCIMD_OPERATOR_TOKEN", "short")])).expect_err("short");
+        assert!(err.to_string().contains("at least 32"), "{err}");
+    }
+
+    #[test]
+    fn database_password_is_redacted() {
+        let (c, _) = Config::from_vars(vars(&[(
+            "SCIMD_DATABASE_URL",
+            "postgres://scimd:s3cret@db:5432/scimd",
+        )]))
+        .expect("valid");
+        let shown = format!("{:?} {}", c, c.database_url);
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("postgres://scimd:***@db:5432/scimd"));
+    }
+}

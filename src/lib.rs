@@ -1,0 +1,190 @@
+//! The scimd composition root: configuration, wiring of the crates into one actix app, the
+//! first-start bootstrap. `build_app` is what both `scimd serve` and the black-box tests run.
+
+pub mod bootstrap;
+pub mod config;
+pub mod metrics;
+pub mod telemetry;
+
+use actix_web::{
+    body::MessageBody,
+    dev::{ServiceFactory, ServiceRequest, ServiceResponse},
+    web, App, HttpResponse,
+};
+use scim_auth::Authenticator;
+use scim_model::SchemaRegistry;
+use scim_store::{Store, StoreOptions};
+use tracing::Instrument;
+
+pub use config::Config;
+
+/// Everything the HTTP app shares between workers.
+#[derive(Clone)]
+pub struct AppContext {
+    scim: web::Data<scim_api::ScimState>,
+    auth: web::Data<Authenticator>,
+    metrics: web::Data<metrics::Metrics>,
+    store: Store,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The schema files embedded in the binary are invalid (a build defect).
+    #[error(transparent)]
+    Schema(#[from] scim_model::schema::SchemaLoadError),
+    /// The database could not be reached or migrated.
+    #[error("database: {0}")]
+    Store(#[from] scim_store::StoreError),
+    /// The SQLite folder could not be created.
+    #[error("cannot create the data folder {0}: {1}")]
+    DataDir(String, std::io::Error),
+}
+
+/// Connects to the configured database (creating a SQLite folder) and runs the migrations.
+pub async fn open_store(config: &Config) -> Result<Store, StartError> {
+    if let Some(dir) = config.sqlite_dir() {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| StartError::DataDir(dir.display().to_string(), e))?;
+    }
+    let store = Store::connect(
+        config.database_url.expose(),
+        &StoreOptions {
+            max_connections: config.db_max_connections,
+            acquire_timeout: config.db_timeout,
+        },
+    )
+    .await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+impl AppContext {
+    /// Wires the shared state from a migrated store and the configuration.
+    pub fn new(store: Store, config: &Config) -> Result<Self, StartError> {
+        let scim = scim_api::ScimState {
+            store: store.clone(),
+            registry: SchemaRegistry::core()?.with_value_limits(scim_model::ValueLimits {
+                max_string_bytes: config.max_value_bytes,
+                max_values: config.max_multi_values,
+            }),
+            max_body_bytes: config.max_body_bytes,
+            default_page_size: config.default_page_size,
+            max_page_size: config.max_page_size,
+            group_patch_member_limit: config.group_patch_member_limit,
+            bulk_max_operations: config.bulk_max_operations,
+            rate_limiter: scim_api::RateLimiter::new(scim_api::RateLimit {
+                per_second: config.rate_limit_per_second,
+                burst: config.rate_limit_burst,
+            }),
+            filter_limits: scim_filter_parser::Limits {
+                max_len: config.filter_max_length,
+                ..scim_filter_parser::Limits::default()
+            },
+            public_url: config.public_url.clone(),
+        };
+        Ok(Self {
+            metrics: web::Data::new(metrics::Metrics::default()),
+            scim: web::Data::new(scim),
+            auth: web::Data::new(
+                Authenticator::new(store.clone())
+                    .with_failure_limit(scim_auth::FailureLimit {
+                        burst: config.auth_failure_burst,
+                        per_minute: config.auth_failures_per_minute,
+                    })
+                    .with_operator_token(config.operator_token.as_ref().map(|t| t.expose())),
+            ),
+            store,
+        })
+    }
+}
+
+/// The whole HTTP application.
+pub fn build_app(
+    ctx: AppContext,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let store = ctx.store.clone();
+    let metrics = ctx.metrics.clone();
+    App::new()
+        .app_data(ctx.scim)
+        .app_data(ctx.auth)
+        .app_data(ctx.metrics)
+        .app_data(web::Data::new(store))
+        .wrap_fn(move |req, srv| {
+            use actix_web::dev::Service;
+            let request_id = uuid::Uuid::new_v4().simple().to_string();
+            let span = tracing::info_span!(
+                "request",
+                id = %request_id,
+                method = %req.method(),
+                path = %req.path(),
+                tenant = tracing::field::Empty,
+            );
+            let started = std::time::Instant::now();
+            let metrics = metrics.clone();
+            let fut = srv.call(req);
+            async move {
+                let res = fut.await;
+                match &res {
+                    Ok(r) => {
+                        let elapsed = started.elapsed();
+                        let route = r.request().match_pattern();
+                        let method = r.request().method().as_str().to_owned();
+                        metrics.record(
+                            route.as_deref().unwrap_or("unmatched"),
+                            &method,
+                            r.status().as_u16(),
+                            elapsed,
+                        );
+                        tracing::info!(
+                            status = r.status().as_u16(),
+                            ms = elapsed.as_millis() as u64,
+                            "handled"
+                        )
+                    }
+                    Err(e) => tracing::warn!(error = %e, "failed"),
+                }
+                res
+            }
+            .instrument(span)
+        })
+        .configure(scim_api::configure)
+        .configure(scim_admin_api::configure)
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(get_metrics))
+}
+
+async fn get_metrics(
+    metrics: web::Data<metrics::Metrics>,
+    store: web::Data<Store>,
+) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(metrics.render(store.pool_stats()))
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(store: web::Data<Store>) -> HttpResponse {
+    match store.pending_migrations().await {
+        Ok(0) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
+        Ok(pending) => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"status": "migrations pending", "pending": pending})),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not ready");
+            HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({"status": "database unavailable"}))
+        }
+    }
+}

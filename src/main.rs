@@ -1,0 +1,375 @@
+//! `scimd`: the SCIM 2.0 provisioning service and its command line.
+
+use std::process::ExitCode;
+
+use chrono::Utc;
+use clap::{Parser, Subcommand, ValueEnum};
+use scim_auth::{keys, Caller, ChangeKey, CreateKey, RotateKey, Scope};
+use scim_store::{Actor, Store, TenantId};
+use scimd::{bootstrap, build_app, config::Config, open_store, telemetry, AppContext};
+
+/// Multi-tenant SCIM 2.0 provisioning service.
+///
+/// Configuration comes from SCIMD_* environment variables (see the README); with none set,
+/// scimd keeps its data in ./data/scimd.db and listens on 127.0.0.1:8080.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (the default when no command is given).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage API keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// Tenant id: 1-64 lowercase letters, digits or '-'.
+        id: String,
+        /// Address that receives key expiry warnings.
+        #[arg(long)]
+        admin_email: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create an API key and print its token once.
+    Create {
+        /// The tenant the key belongs to.
+        #[arg(long)]
+        tenant: String,
+        /// Unique key name: 1-64 of A-Z a-z 0-9 . _ -
+        #[arg(long)]
+        name: String,
+        /// What the key is for.
+        #[arg(long, value_enum)]
+        scope: ScopeArg,
+        /// Display label.
+        #[arg(long)]
+        label: Option<String>,
+        /// Lifetime in days (1-365, default 365).
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+        /// Permissions, comma-separated (default: the scope's defaults; '*' = all it allows).
+        #[arg(long, value_delimiter = ',')]
+        permissions: Option<Vec<String>>,
+        /// Id of the machine the key belongs to.
+        #[arg(long)]
+        machine: Option<String>,
+    },
+    /// List the keys of a tenant (never their values).
+    List {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Only the keys of this machine.
+        #[arg(long)]
+        machine: Option<String>,
+    },
+    /// Revoke a key permanently: it stops working at once and can never be enabled again.
+    Revoke(KeyName),
+    /// Disable a key (reversible with `enable`; the value stays the same).
+    Disable(KeyName),
+    /// Enable a disabled key.
+    Enable(KeyName),
+    /// Give a key a new value and print it once.
+    Rotate {
+        #[command(flatten)]
+        key: KeyName,
+        /// Minutes the old value keeps working (0-10080, default 0).
+        #[arg(long)]
+        grace_minutes: Option<i64>,
+        /// Lifetime of the new value in days (1-365, default 365).
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+    },
+    /// Delete a key: it stops working at once.
+    Delete(KeyName),
+}
+
+/// Names one key.
+#[derive(clap::Args)]
+struct KeyName {
+    /// The tenant.
+    #[arg(long)]
+    tenant: String,
+    /// The key's name.
+    #[arg(long)]
+    name: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ScopeArg {
+    /// SCIM provisioning (Entra ID, Okta): scim:read and scim:write.
+    Scim,
+    /// An on-premise directory script: scim:read and scim:write.
+    #[value(name = "on_premise")]
+    OnPremise,
+    /// The admin API, with every permission.
+    #[value(name = "public_api")]
+    PublicApi,
+}
+
+impl From<ScopeArg> for Scope {
+    fn from(s: ScopeArg) -> Self {
+        match s {
+            ScopeArg::Scim => Scope::Scim,
+            ScopeArg::OnPremise => Scope::OnPremise,
+            ScopeArg::PublicApi => Scope::PublicApi,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init();
+    let (config, warnings) = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("scimd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("scimd: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("scimd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let store = open_store(&config).await?;
+    match command {
+        Command::Serve => serve(store, config).await,
+        Command::Migrate => {
+            println!("migrations applied to {}", config.database_url);
+            Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::Create { id, admin_email },
+        } => {
+            let id = TenantId::parse(&id)?;
+            store
+                .create_tenant(&id, admin_email.as_deref(), Utc::now())
+                .await?;
+            println!("tenant '{id}' created");
+            Ok(())
+        }
+        Command::Key { command } => key_command(&store, command).await,
+    }
+}
+
+/// The tenant named on the command line, which must exist.
+async fn existing_tenant(store: &Store, id: &str) -> Result<TenantId, Box<dyn std::error::Error>> {
+    let tenant = TenantId::parse(id)?;
+    store
+        .get_tenant(&tenant)
+        .await
+        .map_err(|_| format!("no tenant '{tenant}'"))?;
+    Ok(tenant)
+}
+
+async fn key_command(store: &Store, command: KeyCommand) -> Result<(), Box<dyn std::error::Error>> {
+    let caller = Caller::operator(Actor::local("cli"));
+    let now = Utc::now();
+    let no_key = |tenant: &TenantId, name: &str| format!("no key '{name}' in tenant '{tenant}'");
+    let store_err = |e: scim_store::StoreError, tenant: &TenantId, name: &str| -> String {
+        match e {
+            scim_store::StoreError::NotFound => no_key(tenant, name),
+            other => other.to_string(),
+        }
+    };
+    let key_err = |e: scim_auth::KeyError, tenant: &TenantId, name: &str| -> String {
+        match e {
+            scim_auth::KeyError::Store(e) => store_err(e, tenant, name),
+            other => other.to_string(),
+        }
+    };
+    match command {
+        KeyCommand::Create {
+            tenant,
+            name,
+            scope,
+            label,
+            expires_in_days,
+            permissions,
+            machine,
+        } => {
+            let tenant = existing_tenant(store, &tenant).await?;
+            let request = CreateKey {
+                name: name.clone(),
+                label,
+                scope: scope.into(),
+                enabled: true,
+                permissions,
+                options: None,
+                machine,
+                expires_in_days,
+            };
+            let (key, token) = keys::create_key(store, &tenant, request, &caller, now)
+                .await
+                .map_err(|e| key_err(e, &tenant, &name))?;
+            eprintln!(
+                "key '{}' created for tenant '{tenant}' (scope {}, expires {}).\n\
+                 The token below is shown only this time:",
+                key.name,
+                key.scope,
+                key.expires_at.format("%Y-%m-%d")
+            );
+            println!("{}", token.expose());
+        }
+        KeyCommand::List { tenant, machine } => {
+            let tenant = existing_tenant(store, &tenant).await?;
+            let list = store.list_api_keys(&tenant, machine.as_deref()).await?;
+            println!(
+                "{:<24} {:<10} {:<8} {:<10} {:<16} LABEL",
+                "NAME", "SCOPE", "STATUS", "EXPIRES", "HINT"
+            );
+            for key in list {
+                println!(
+                    "{:<24} {:<10} {:<8} {:<10} {:<16} {}",
+                    key.name,
+                    key.scope,
+                    keys::key_status(&key, now),
+                    key.expires_at.format("%Y-%m-%d"),
+                    key.token_hint,
+                    key.label.as_deref().unwrap_or("")
+                );
+            }
+        }
+        KeyCommand::Revoke(KeyName { tenant, name }) => {
+            let tenant = existing_tenant(store, &tenant).await?;
+            store
+                .revoke_api_key(&tenant, &name, &caller.actor, now)
+                .await
+                .map_err(|e| store_err(e, &tenant, &name))?;
+            println!("key '{name}' revoked");
+        }
+        KeyCommand::Disable(KeyName { tenant, name }) => {
+            set_enabled(store, &caller, &tenant, &name, false).await?;
+            println!("key '{name}' disabled");
+        }
+        KeyCommand::Enable(KeyName { tenant, name }) => {
+            set_enabled(store, &caller, &tenant, &name, true).await?;
+            println!("key '{name}' enabled");
+        }
+        KeyCommand::Rotate {
+            key: KeyName { tenant, name },
+            grace_minutes,
+            expires_in_days,
+        } => {
+            let tenant = existing_tenant(store, &tenant).await?;
+            let request = RotateKey {
+                grace_minutes,
+                expires_in_days,
+            };
+            let (key, token) = keys::rotate_key(store, &tenant, &name, request, &caller, now)
+                .await
+                .map_err(|e| key_err(e, &tenant, &name))?;
+            let grace = key
+                .previous_valid_until
+                .map(|t| {
+                    format!(
+                        "the old value works until {}",
+                        t.format("%Y-%m-%d %H:%M UTC")
+                    )
+                })
+                .unwrap_or_else(|| "the old value stopped working".into());
+            eprintln!(
+                "key '{name}' rotated ({grace}).\nThe new token below is shown only this time:"
+            );
+            println!("{}", token.expose());
+        }
+        KeyCommand::Delete(KeyName { tenant, name }) => {
+            let tenant = existing_tenant(store, &tenant).await?;
+            store
+                .delete_api_key(&tenant, &name, &caller.actor, now)
+                .await
+                .map_err(|e| store_err(e, &tenant, &name))?;
+            println!("key '{name}' deleted");
+        }
+    }
+    Ok(())
+}
+
+async fn set_enabled(
+    store: &Store,
+    caller: &Caller,
+    tenant: &str,
+    name: &str,
+    enabled: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let tenant = existing_tenant(store, tenant).await?;
+    let change = ChangeKey {
+        enabled: Some(enabled),
+        ..ChangeKey::default()
+    };
+    keys::change_key(store, &tenant, name, change, caller, Utc::now())
+        .await
+        .map_err(|e| match e {
+            scim_auth::KeyError::Store(scim_store::StoreError::NotFound) => {
+                format!("no key '{name}' in tenant '{tenant}'")
+            }
+            other => other.to_string(),
+        })?;
+    Ok(())
+}
+
+async fn serve(store: scim_store::Store, config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    if config.bootstrap {
+        if let Some(keys) = bootstrap::bootstrap(&store, Utc::now()).await? {
+            println!("{}", bootstrap::banner(&keys));
+        }
+    }
+    let ctx = AppContext::new(store.clone(), &config)?;
+    tracing::info!(
+        listen = %config.listen,
+        database = store.backend_name(),
+        "scimd listening"
+    );
+    let mut server = actix_web::HttpServer::new(move || build_app(ctx.clone()))
+        .bind(config.listen)?
+        .shutdown_timeout(30);
+    if let Some(workers) = config.workers {
+        server = server.workers(workers);
+    }
+    // actix-web stops gracefully on SIGINT and SIGTERM: in-flight requests finish first.
+    server.run().await?;
+    store.close().await?;
+    tracing::info!("scimd stopped");
+    Ok(())
+}

@@ -1,0 +1,394 @@
+//! The real `scimd` binary: first-start bootstrap, serving, graceful shutdown, the CLI and
+//! configuration errors.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use crate::common::http::http;
+
+const BIN: &str = env!("CARGO_BIN_EXE_scimd");
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("scimd-cli-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+    fn db_url(&self) -> String {
+        format!(
+            "sqlite://{}?mode=rwc",
+            self.0.join("nested/scimd.db").display()
+        )
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn scimd(db_url: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SCIMD_DATABASE_URL", db_url)
+        .env("SCIMD_LOG", "warn");
+    cmd
+}
+
+/// A running `scimd serve` whose stdout lines arrive on a channel.
+struct Server {
+    child: Child,
+    port: u16,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(db_url: &str) -> Self {
+        let port = free_port();
+        let mut child = scimd(db_url)
+            .env("SCIMD_LISTEN", format!("127.0.0.1:{port}"))
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let server = Self { child, port, lines };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http(port, "GET", "/healthz", None, None).is_none() {
+            assert!(Instant::now() < deadline, "scimd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// Everything printed to stdout so far.
+    fn output(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+
+    /// SIGTERM, then the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "scimd did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn token_in(lines: &[String], prefix: &str) -> Option<String> {
+    lines
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with(prefix))
+        .map(str::to_owned)
+}
+
+fn wait_for_token(server: &Server, prefix: &str) -> (String, Vec<String>) {
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        seen.extend(server.output());
+        if let Some(t) = token_in(&seen, prefix) {
+            return (t, seen);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {prefix} token printed: {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn first_start_prints_keys_once_and_the_scim_key_works() {
+    let dir = TempDir::new();
+    let server = Server::start(&dir.db_url());
+    // the admin key is printed after the SCIM key, in the same banner
+    let (_admin_key, output) = wait_for_token(&server, "scimd_api_");
+    let scim_key = token_in(&output, "scimd_scim_").expect("SCIM key printed");
+    assert!(
+        output.iter().any(|l| l.contains("SHOWN ONLY THIS TIME")),
+        "{output:?}"
+    );
+    assert!(
+        Path::new(&dir.0.join("nested/scimd.db")).exists(),
+        "the data folder was created"
+    );
+
+    let body = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"cli@example.com"}"#;
+    let (status, created) = http(
+        server.port,
+        "POST",
+        "/scim/v2/Users",
+        Some(&scim_key),
+        Some(body),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{created}");
+    let id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, got) = http(
+        server.port,
+        "GET",
+        &format!("/scim/v2/Users/{id}"),
+        Some(&scim_key),
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    assert!(got.contains("cli@example.com"));
+    let (status, _) = http(server.port, "GET", "/scim/v2/Users", None, None).unwrap();
+    assert_eq!(status, 401);
+    assert!(server.stop().success(), "graceful shutdown exits 0");
+
+    // a second start prints no secret, and the data is still there
+    let server = Server::start(&dir.db_url());
+    let (status, got) = http(
+        server.port,
+        "GET",
+        &format!("/scim/v2/Users/{id}"),
+        Some(&scim_key),
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{got}");
+    std::thread::sleep(Duration::from_millis(200));
+    let output = server.output();
+    assert!(output.iter().all(|l| !l.contains("scimd_")), "{output:?}");
+    assert!(server.stop().success());
+}
+
+#[test]
+fn bootstrap_can_be_switched_off() {
+    let dir = TempDir::new();
+    let port = free_port();
+    let child = scimd(&dir.db_url())
+        .env("SCIMD_BOOTSTRAP", "false")
+        .env("SCIMD_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http(port, "GET", "/readyz", None, None).is_none() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("scimd_"));
+}
+
+#[test]
+fn cli_creates_tenants_and_keys_and_reports_errors() {
+    let dir = TempDir::new();
+    let url = dir.db_url();
+    let out = scimd(&url).args(["migrate"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = scimd(&url)
+        .args(["tenant", "create", "acme", "--admin-email", "it@acme.test"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = scimd(&url)
+        .args(["tenant", "create", "acme"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a duplicate tenant is refused");
+    let out = scimd(&url)
+        .args(["tenant", "create", "Not Valid"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid tenant id"));
+
+    let out = scimd(&url)
+        .args([
+            "key",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "okta",
+            "--scope",
+            "on_premise",
+            "--expires-in-days",
+            "30",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(
+        token.starts_with("scimd_onprem_") && token.len() == "scimd_onprem_".len() + 49,
+        "{token}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains(&token),
+        "the token goes to stdout only"
+    );
+
+    for args in [
+        vec![
+            "key", "create", "--tenant", "nope", "--name", "k", "--scope", "scim",
+        ],
+        vec![
+            "key", "create", "--tenant", "acme", "--name", "okta", "--scope", "scim",
+        ],
+        vec![
+            "key", "create", "--tenant", "acme", "--name", "bad name", "--scope", "scim",
+        ],
+        vec![
+            "key",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "k2",
+            "--scope",
+            "scim",
+            "--expires-in-days",
+            "400",
+        ],
+        vec![
+            "key", "create", "--tenant", "acme", "--name", "k3", "--scope", "root",
+        ],
+    ] {
+        let out = scimd(&url).args(&args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+            "{args:?} printed a token"
+        );
+    }
+}
+
+#[test]
+fn invalid_configuration_is_reported_all_at_once() {
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("SCIMD_LISTEN", "nowhere")
+        .env("SCIMD_MAX_PAGE_SIZE", "zero")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("SCIMD_LISTEN") && err.contains("SCIMD_MAX_PAGE_SIZE"),
+        "{err}"
+    );
+}
+
+#[test]
+fn sigterm_lets_a_request_in_flight_finish_and_write_everything() {
+    let dir = TempDir::new();
+    let server = Server::start(&dir.db_url());
+    let (_, output) = wait_for_token(&server, "scimd_api_");
+    let key = token_in(&output, "scimd_scim_").expect("SCIM key printed");
+    // A bulk request long enough to be in flight when the signal comes.
+    let ops: Vec<String> = (0..400)
+        .map(|i| {
+            format!(
+                r#"{{"method":"POST","path":"/Users","bulkId":"b{i}","data":{{"userName":"drain{i}"}}}}"#
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[{}]}}"#,
+        ops.join(",")
+    );
+    let port = server.port;
+    let k = key.clone();
+    let request =
+        std::thread::spawn(move || http(port, "POST", "/scim/v2/Bulk", Some(&k), Some(&body)));
+    std::thread::sleep(Duration::from_millis(150));
+    let status = server.stop();
+    let (code, answer) = request
+        .join()
+        .unwrap()
+        .expect("the request in flight was answered");
+    assert!(status.success(), "graceful shutdown exits 0");
+    assert_eq!(code, 200, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let created = answer["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["status"] == "201")
+        .count();
+    assert_eq!(
+        created, 400,
+        "every operation of the drained request completed"
+    );
+    // and it is all there after a restart
+    let server = Server::start(&dir.db_url());
+    let (code, list) = http(
+        server.port,
+        "GET",
+        "/scim/v2/Users?count=0",
+        Some(&key),
+        None,
+    )
+    .unwrap();
+    assert_eq!(code, 200);
+    let total = serde_json::from_str::<serde_json::Value>(&list).unwrap()["totalResults"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(total, 400);
+    assert!(server.stop().success());
+}

@@ -1,0 +1,252 @@
+//! `/Groups`: members as a relation, user `groups`, uniqueness, replace and delete.
+
+use actix_web::http::StatusCode;
+use serde_json::json;
+
+use crate::common::assert_scim_error;
+use crate::on_each_backend;
+use crate::users::urlencode;
+
+fn group_body(name: &str, members: &[&str]) -> serde_json::Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": name,
+        "externalId": format!("ext-{name}"),
+        "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>(),
+    })
+}
+
+on_each_backend!(create_group_with_members_and_read_back, |app| {
+    let alice = app.create_user("alice").await;
+    let bob = app.create_user("bob").await;
+    let r = app
+        .post("/scim/v2/Groups", group_body("Admins", &[&alice, &bob]))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let gid = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        r.header("location"),
+        Some(format!("https://scim.example.test/scim/v2/Groups/{gid}").as_str())
+    );
+    assert_eq!(r.body["displayName"], "Admins");
+    assert_eq!(r.body["meta"]["resourceType"], "Group");
+    let members = r.body["members"].as_array().unwrap();
+    assert_eq!(members.len(), 2);
+    let alice_ref = members
+        .iter()
+        .find(|m| m["value"] == alice.as_str())
+        .expect("alice");
+    assert_eq!(alice_ref["type"], "User");
+    assert!(
+        alice_ref.get("display").is_none(),
+        "members carry value, $ref and type"
+    );
+    assert_eq!(
+        alice_ref["$ref"],
+        format!("https://scim.example.test/scim/v2/Users/{alice}")
+    );
+
+    // the user's groups attribute is computed from the relation
+    let u = app.get(&format!("/scim/v2/Users/{alice}")).await;
+    assert_eq!(
+        u.body["groups"],
+        json!([{
+            "value": gid, "$ref": format!("https://scim.example.test/scim/v2/Groups/{gid}"),
+            "display": "Admins", "type": "direct"
+        }])
+    );
+});
+
+on_each_backend!(nested_groups_are_members_too, |app| {
+    let inner = app.post("/scim/v2/Groups", group_body("Inner", &[])).await;
+    let inner_id = inner.body["id"].as_str().unwrap().to_owned();
+    let outer = app
+        .post(
+            "/scim/v2/Groups",
+            json!({"displayName": "Outer", "members": [{"value": inner_id, "type": "Group"}]}),
+        )
+        .await;
+    assert_eq!(outer.status, StatusCode::CREATED, "{}", outer.body);
+    assert_eq!(outer.body["members"][0]["type"], "Group");
+});
+
+on_each_backend!(unknown_member_is_refused_and_nothing_is_written, |app| {
+    let alice = app.create_user("alice").await;
+    let r = app
+        .post(
+            "/scim/v2/Groups",
+            group_body("Broken", &[&alice, "no-such-id"]),
+        )
+        .await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    assert!(r.body["detail"].as_str().unwrap().contains("no-such-id"));
+    let list = app.get("/scim/v2/Groups").await;
+    assert_eq!(
+        list.body["totalResults"], 0,
+        "the group row was rolled back"
+    );
+    let u = app.get(&format!("/scim/v2/Users/{alice}")).await;
+    assert!(u.body.get("groups").is_none());
+});
+
+on_each_backend!(wrong_member_type_is_refused, |app| {
+    let alice = app.create_user("alice").await;
+    let r = app
+        .post(
+            "/scim/v2/Groups",
+            json!({"displayName": "G", "members": [{"value": alice, "type": "Group"}]}),
+        )
+        .await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    let r = app
+        .post(
+            "/scim/v2/Groups",
+            json!({"displayName": "G", "members": [{"value": alice, "type": "Robot"}]}),
+        )
+        .await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+});
+
+on_each_backend!(
+    display_name_is_required_and_unique_case_insensitively,
+    |app| {
+        assert_scim_error(
+            &app.post("/scim/v2/Groups", json!({"members": []})).await,
+            400,
+            Some("invalidValue"),
+        );
+        assert_eq!(
+            app.post("/scim/v2/Groups", group_body("Sales", &[]))
+                .await
+                .status,
+            StatusCode::CREATED
+        );
+        let mut dup = group_body("SALES", &[]);
+        dup["externalId"] = json!("another");
+        assert_scim_error(
+            &app.post("/scim/v2/Groups", dup).await,
+            409,
+            Some("uniqueness"),
+        );
+    }
+);
+
+on_each_backend!(put_replaces_the_member_list_atomically, |app| {
+    let a = app.create_user("a").await;
+    let b = app.create_user("b").await;
+    let c = app.create_user("c").await;
+    let g = app
+        .post("/scim/v2/Groups", group_body("Team", &[&a, &b]))
+        .await;
+    let gid = g.body["id"].as_str().unwrap().to_owned();
+    let r = app
+        .put(
+            &format!("/scim/v2/Groups/{gid}"),
+            group_body("Team 2", &[&b, &c]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["displayName"], "Team 2");
+    assert_eq!(r.body["meta"]["version"], "W/\"2\"");
+    let mut got: Vec<&str> = r.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    got.sort();
+    let mut want = vec![b.as_str(), c.as_str()];
+    want.sort();
+    assert_eq!(got, want);
+
+    // a failing PUT (unknown member) changes nothing
+    let r = app
+        .put(
+            &format!("/scim/v2/Groups/{gid}"),
+            group_body("Team 3", &[&a, "missing"]),
+        )
+        .await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    let after = app.get(&format!("/scim/v2/Groups/{gid}")).await;
+    assert_eq!(after.body["displayName"], "Team 2");
+    assert_eq!(after.body["members"].as_array().unwrap().len(), 2);
+});
+
+on_each_backend!(a_group_cannot_contain_itself, |app| {
+    let g = app.post("/scim/v2/Groups", group_body("Loop", &[])).await;
+    let gid = g.body["id"].as_str().unwrap().to_owned();
+    let r = app
+        .put(
+            &format!("/scim/v2/Groups/{gid}"),
+            group_body("Loop", &[&gid]),
+        )
+        .await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+});
+
+on_each_backend!(
+    deleting_a_user_removes_its_memberships_and_moves_the_group_version,
+    |app| {
+        let a = app.create_user("a").await;
+        let b = app.create_user("b").await;
+        let g = app
+            .post("/scim/v2/Groups", group_body("Team", &[&a, &b]))
+            .await;
+        let gid = g.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            app.delete(&format!("/scim/v2/Users/{a}")).await.status,
+            StatusCode::NO_CONTENT
+        );
+        let after = app.get(&format!("/scim/v2/Groups/{gid}")).await;
+        let members = after.body["members"].as_array().unwrap();
+        assert_eq!(members.len(), 1);
+        assert_eq!(members[0]["value"], b.as_str());
+        assert_eq!(after.body["meta"]["version"], "W/\"2\"");
+    }
+);
+
+on_each_backend!(
+    deleting_a_group_leaves_users_and_clears_their_groups,
+    |app| {
+        let a = app.create_user("a").await;
+        let g = app.post("/scim/v2/Groups", group_body("Team", &[&a])).await;
+        let gid = g.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            app.delete(&format!("/scim/v2/Groups/{gid}")).await.status,
+            StatusCode::NO_CONTENT
+        );
+        assert_scim_error(&app.get(&format!("/scim/v2/Groups/{gid}")).await, 404, None);
+        let u = app.get(&format!("/scim/v2/Users/{a}")).await;
+        assert_eq!(u.status, StatusCode::OK);
+        assert!(u.body.get("groups").is_none());
+    }
+);
+
+on_each_backend!(groups_filter_by_display_name_and_external_id, |app| {
+    let g = app
+        .post("/scim/v2/Groups", group_body("Finance Team", &[]))
+        .await;
+    let gid = g.body["id"].as_str().unwrap().to_owned();
+    app.post("/scim/v2/Groups", group_body("Other", &[])).await;
+    for filter in [
+        "displayName eq \"finance team\"",
+        "externalId eq \"ext-Finance Team\"",
+        &format!("id eq \"{gid}\""),
+    ] {
+        let r = app
+            .get(&format!("/scim/v2/Groups?filter={}", urlencode(filter)))
+            .await;
+        assert_eq!(r.body["totalResults"], 1, "{filter}: {}", r.body);
+        assert_eq!(r.body["Resources"][0]["id"], gid.as_str());
+    }
+    let r = app
+        .get(&format!(
+            "/scim/v2/Groups?filter={}",
+            urlencode("userName eq \"x\"")
+        ))
+        .await;
+    assert_scim_error(&r, 400, Some("invalidFilter"));
+    let r = app.get("/scim/v2/Groups?count=1").await;
+    assert_eq!(r.body["totalResults"], 2);
+    assert_eq!(r.body["itemsPerPage"], 1);
+});

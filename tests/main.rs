@@ -1,0 +1,21 @@
+//! Black-box tests of scimd over HTTP: one test binary, the real app, a fresh database per
+//! test, on SQLite always and on PostgreSQL when `SCIMD_TEST_DATABASE_URL` is set.
+
+// A test binary: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+mod admin;
+mod auth;
+mod bulk;
+mod cli;
+mod discovery;
+mod faults;
+mod filters;
+mod groups;
+mod isolation;
+mod limits;
+mod patch;
+mod requests;
+mod users;
