@@ -32,6 +32,12 @@ const KNOWN: &[&str] = &[
     "SCIMD_LOG_FORMAT",
     "SCIMD_OPERATOR_TOKEN",
     "SCIMD_OPERATOR_TOKEN_FILE",
+    "SCIMD_SMTP_URL",
+    "SCIMD_SMTP_URL_FILE",
+    "SCIMD_MAIL_FROM",
+    "SCIMD_MAIL_MAX_ATTEMPTS",
+    "SCIMD_MAIL_RETRY_SECS",
+    "SCIMD_EXPIRY_INTERVAL",
     // read by the test suite, not by the service
     "SCIMD_TEST_DATABASE_URL",
 ];
@@ -136,6 +142,35 @@ pub struct Config {
     pub workers: Option<usize>,
     /// The operator token (`/api/tenants`, any tenant's admin API), if configured.
     pub operator_token: Option<Secret>,
+    /// Where expiry warnings are sent (`smtp://`, `smtps://`; may hold a password).
+    pub smtp_url: Option<Secret>,
+    /// Sender of expiry warnings.
+    pub mail_from: String,
+    /// Tries before an expiry warning is given up.
+    pub mail_max_attempts: u32,
+    /// Wait after a first failed delivery (doubled after each further one).
+    pub mail_retry: std::time::Duration,
+    /// Time between expiry sweeps inside `scimd serve` (`None`: no sweeps, e.g. when cron runs
+    /// `scimd expiry run --once`).
+    pub expiry_interval: Option<std::time::Duration>,
+}
+
+/// Reads `90s`, `15m`, `1h`, `2d` or a number of seconds.
+fn parse_duration(raw: &str) -> Option<std::time::Duration> {
+    let raw = raw.trim();
+    let (digits, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => raw.split_at(i),
+        None => (raw, "s"),
+    };
+    let n: u64 = digits.parse().ok()?;
+    let secs = match unit.trim() {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(secs))
 }
 
 /// Every problem found in the environment.
@@ -217,6 +252,46 @@ impl Config {
             }
         }
 
+        let smtp_url = match (get("SCIMD_SMTP_URL"), get("SCIMD_SMTP_URL_FILE")) {
+            (Some(_), Some(_)) => {
+                errors.push("set SCIMD_SMTP_URL or SCIMD_SMTP_URL_FILE, not both".into());
+                None
+            }
+            (Some(url), None) => Some(url),
+            (None, Some(file)) => match std::fs::read_to_string(&file) {
+                Ok(text) => Some(text.trim().to_owned()),
+                Err(e) => {
+                    errors.push(format!("SCIMD_SMTP_URL_FILE: cannot read {file}: {e}"));
+                    None
+                }
+            },
+            (None, None) => None,
+        };
+        if let Some(url) = &smtp_url {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                errors.push("SCIMD_SMTP_URL must start with smtp:// or smtps://".into());
+            }
+        }
+        let mail_from = get("SCIMD_MAIL_FROM").unwrap_or_else(|| "scimd <scimd@localhost>".into());
+        if !mail_from.contains('@') {
+            errors.push(format!(
+                "SCIMD_MAIL_FROM: '{mail_from}' is not an address like scimd@example.com"
+            ));
+        }
+        let expiry_interval = match get("SCIMD_EXPIRY_INTERVAL") {
+            None => Some(std::time::Duration::from_secs(3600)),
+            Some(raw) => match parse_duration(&raw) {
+                Some(d) if d.is_zero() => None,
+                Some(d) => Some(d),
+                None => {
+                    errors.push(format!(
+                        "SCIMD_EXPIRY_INTERVAL: '{raw}' is not a duration like 1h, 30m or 0 (off)"
+                    ));
+                    None
+                }
+            },
+        };
+
         let listen_raw = get("SCIMD_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen = listen_raw.parse::<SocketAddr>().ok();
         if listen.is_none() {
@@ -270,6 +345,9 @@ impl Config {
             number("SCIMD_AUTH_FAILURES_PER_MINUTE", 10, 0, 1_000_000) as f64;
         let max_value_bytes = number("SCIMD_MAX_VALUE_BYTES", 65536, 16, 1 << 24) as usize;
         let max_multi_values = number("SCIMD_MAX_MULTI_VALUES", 1000, 1, 1_000_000) as usize;
+        let mail_max_attempts = number("SCIMD_MAIL_MAX_ATTEMPTS", 8, 1, 100) as u32;
+        let mail_retry =
+            std::time::Duration::from_secs(number("SCIMD_MAIL_RETRY_SECS", 60, 1, 86_400));
         let workers = get("SCIMD_WORKERS").map(|_| number("SCIMD_WORKERS", 0, 1, 1024) as usize);
         if default_page_size > max_page_size {
             errors.push("SCIMD_DEFAULT_PAGE_SIZE must not exceed SCIMD_MAX_PAGE_SIZE".into());
@@ -298,6 +376,11 @@ impl Config {
                     max_multi_values,
                     workers,
                     operator_token: operator_token.map(Secret),
+                    smtp_url: smtp_url.map(Secret),
+                    mail_from,
+                    mail_max_attempts,
+                    mail_retry,
+                    expiry_interval,
                 },
                 warnings,
             )),
@@ -380,6 +463,36 @@ mod tests {
         let _ = std::fs::remove_file(file);
         let err = Config::from_vars(vars(&[("SCIMD_OPERATOR_TOKEN", "short")])).expect_err("short");
         assert!(err.to_string().contains("at least 32"), "{err}");
+    }
+
+    #[test]
+    fn expiry_and_mail_settings_are_read_and_the_smtp_password_is_redacted() {
+        let (c, _) = Config::from_vars(vars(&[])).expect("valid");
+        assert_eq!(
+            c.expiry_interval,
+            Some(std::time::Duration::from_secs(3600))
+        );
+        assert!(c.smtp_url.is_none());
+        let (c, _) = Config::from_vars(vars(&[
+            (
+                "SCIMD_SMTP_URL",
+                "smtps://scimd:pa55word@mail.example.com:465",
+            ),
+            ("SCIMD_MAIL_FROM", "scimd@example.com"),
+            ("SCIMD_EXPIRY_INTERVAL", "15m"),
+        ]))
+        .expect("valid");
+        assert_eq!(c.expiry_interval, Some(std::time::Duration::from_secs(900)));
+        assert!(!format!("{c:?}").contains("pa55word"));
+        let (c, _) = Config::from_vars(vars(&[("SCIMD_EXPIRY_INTERVAL", "0")])).expect("valid");
+        assert_eq!(c.expiry_interval, None);
+        let err = Config::from_vars(vars(&[
+            ("SCIMD_SMTP_URL", "http://mail"),
+            ("SCIMD_EXPIRY_INTERVAL", "soon"),
+            ("SCIMD_MAIL_FROM", "nobody"),
+        ]))
+        .expect_err("invalid");
+        assert_eq!(err.0.len(), 3, "{err}");
     }
 
     #[test]

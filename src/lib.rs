@@ -3,6 +3,7 @@
 
 pub mod bootstrap;
 pub mod config;
+pub mod expiry;
 pub mod metrics;
 pub mod telemetry;
 
@@ -60,6 +61,11 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
 }
 
 impl AppContext {
+    /// This process's metrics (shared with the expiry scheduler).
+    pub fn metrics(&self) -> web::Data<metrics::Metrics> {
+        self.metrics.clone()
+    }
+
     /// Wires the shared state from a migrated store and the configuration.
     pub fn new(store: Store, config: &Config) -> Result<Self, StartError> {
         let scim = scim_api::ScimState {

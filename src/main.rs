@@ -35,6 +35,27 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Key expiry: warn before, purge after (what `serve` also does on an interval).
+    Expiry {
+        #[command(subcommand)]
+        command: ExpiryCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExpiryCommand {
+    /// Sweep (queue due warnings, purge keys 90 days past expiry) and send queued mail.
+    ///
+    /// With --once: one pass, a summary, exit (for cron). Without: every
+    /// SCIMD_EXPIRY_INTERVAL until SIGINT/SIGTERM, without the HTTP service.
+    Run {
+        /// One pass, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Pretend it is this time (RFC 3339), for tests and catch-up runs; needs --once.
+        #[arg(long, requires = "once")]
+        now: Option<chrono::DateTime<chrono::FixedOffset>>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -190,6 +211,9 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             Ok(())
         }
         Command::Key { command } => key_command(&store, command).await,
+        Command::Expiry {
+            command: ExpiryCommand::Run { once, now },
+        } => expiry_run(store, config, once, now.map(|t| t.with_timezone(&Utc))).await,
     }
 }
 
@@ -349,6 +373,63 @@ async fn set_enabled(
     Ok(())
 }
 
+async fn expiry_run(
+    store: Store,
+    config: Config,
+    once: bool,
+    now: Option<chrono::DateTime<Utc>>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if once {
+        let (sweep, delivery) =
+            scimd::expiry::run_once(&store, &config, now.unwrap_or_else(Utc::now)).await?;
+        println!(
+            "warnings queued: {}, undeliverable (no admin e-mail): {}, keys purged: {}",
+            sweep.warnings_queued, sweep.undeliverable, sweep.purged
+        );
+        match delivery {
+            Some(d) => println!(
+                "mails sent: {}, to retry: {}, given up: {}",
+                d.sent, d.retried, d.gave_up
+            ),
+            None => println!("mails not sent: SCIMD_SMTP_URL is not set"),
+        }
+        store.close().await?;
+        return Ok(());
+    }
+    let metrics = actix_web::web::Data::new(scimd::metrics::Metrics::default());
+    let Some((stop, handle)) = scimd::expiry::spawn(store.clone(), &config, metrics)? else {
+        return Err("SCIMD_EXPIRY_INTERVAL is 0: nothing to run (use --once)".into());
+    };
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    handle.await?;
+    store.close().await?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 async fn serve(store: scim_store::Store, config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if config.bootstrap {
         if let Some(keys) = bootstrap::bootstrap(&store, Utc::now()).await? {
@@ -356,6 +437,7 @@ async fn serve(store: scim_store::Store, config: Config) -> Result<(), Box<dyn s
         }
     }
     let ctx = AppContext::new(store.clone(), &config)?;
+    let scheduler = scimd::expiry::spawn(store.clone(), &config, ctx.metrics())?;
     tracing::info!(
         listen = %config.listen,
         database = store.backend_name(),
@@ -369,6 +451,10 @@ async fn serve(store: scim_store::Store, config: Config) -> Result<(), Box<dyn s
     }
     // actix-web stops gracefully on SIGINT and SIGTERM: in-flight requests finish first.
     server.run().await?;
+    if let Some((stop, handle)) = scheduler {
+        let _ = stop.send(true);
+        let _ = handle.await;
+    }
     store.close().await?;
     tracing::info!("scimd stopped");
     Ok(())

@@ -1,8 +1,17 @@
 //! Prometheus metrics at `/metrics`: requests by route, method and status, latency histograms by
-//! route and method, and the database pool. Kept in this process (each scimd process is one
+//! route and method, the database pool, and the expiry scheduler's warnings (queued, sent,
+//! retried, given up, undeliverable) and purges. Kept in this process (each scimd process is one
 //! Prometheus target).
 
-use std::{collections::BTreeMap, fmt::Write, sync::Mutex, time::Duration};
+use std::{
+    collections::BTreeMap,
+    fmt::Write,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex,
+    },
+    time::Duration,
+};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BOUNDS: [f64; 12] = [
@@ -22,10 +31,39 @@ struct Inner {
     latency: BTreeMap<(String, String), Histogram>,
 }
 
+/// Counters of the expiry scheduler, in the order they are rendered.
+const EXPIRY_COUNTERS: [(&str, &str); 6] = [
+    (
+        "scimd_expiry_warnings_queued_total",
+        "Expiry warnings queued by this process's sweeps.",
+    ),
+    (
+        "scimd_expiry_warnings_undeliverable_total",
+        "Expiry warnings for tenants without an admin e-mail.",
+    ),
+    (
+        "scimd_expiry_warnings_sent_total",
+        "Expiry warnings accepted by the SMTP server.",
+    ),
+    (
+        "scimd_expiry_warnings_retried_total",
+        "Failed expiry warning deliveries that will be retried.",
+    ),
+    (
+        "scimd_expiry_warnings_failed_total",
+        "Expiry warnings given up after the last try.",
+    ),
+    (
+        "scimd_api_keys_purged_total",
+        "Keys deleted 90 days after their expiry.",
+    ),
+];
+
 /// The metrics of this process.
 #[derive(Debug, Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    expiry: [AtomicU64; EXPIRY_COUNTERS.len()],
 }
 
 impl Metrics {
@@ -52,6 +90,20 @@ impl Metrics {
         }
         h.count += 1;
         h.sum += secs;
+    }
+
+    /// Counts what one expiry sweep did.
+    pub fn record_sweep(&self, report: &scim_expiry::SweepReport) {
+        self.expiry[0].fetch_add(report.warnings_queued, Ordering::Relaxed);
+        self.expiry[1].fetch_add(report.undeliverable, Ordering::Relaxed);
+        self.expiry[5].fetch_add(report.purged, Ordering::Relaxed);
+    }
+
+    /// Counts what one delivery pass did.
+    pub fn record_delivery(&self, report: &scim_expiry::DeliveryReport) {
+        self.expiry[2].fetch_add(report.sent, Ordering::Relaxed);
+        self.expiry[3].fetch_add(report.retried, Ordering::Relaxed);
+        self.expiry[4].fetch_add(report.gave_up, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition (version 0.0.4), with the pool's `(size, idle)`.
@@ -110,6 +162,10 @@ impl Metrics {
             out.push_str("# TYPE scimd_db_pool_idle_connections gauge\n");
             let _ = writeln!(out, "scimd_db_pool_idle_connections {idle}");
         }
+        for ((name, help), n) in EXPIRY_COUNTERS.iter().zip(&self.expiry) {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", n.load(Ordering::Relaxed));
+        }
         out
     }
 }
@@ -138,5 +194,23 @@ mod tests {
         assert!(text.contains("scimd_http_request_duration_seconds_bucket{route=\"/scim/v2/Users/{id}\",method=\"GET\",le=\"0.05\"} 2"));
         assert!(text.contains("scimd_http_request_duration_seconds_count{route=\"/scim/v2/Users/{id}\",method=\"GET\"} 2"));
         assert!(text.contains("scimd_db_pool_connections 4"));
+        m.record_delivery(&scim_expiry::DeliveryReport {
+            sent: 2,
+            retried: 1,
+            gave_up: 1,
+        });
+        let text = m.render(None);
+        assert!(
+            text.contains("scimd_expiry_warnings_sent_total 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("scimd_expiry_warnings_failed_total 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("scimd_expiry_warnings_queued_total 0"),
+            "{text}"
+        );
     }
 }

@@ -11,6 +11,7 @@ mod auth;
 mod bulk;
 mod cli;
 mod discovery;
+mod expiry;
 mod faults;
 mod filters;
 mod groups;

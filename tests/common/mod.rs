@@ -3,6 +3,7 @@
 //! the JSON body.
 
 pub mod http;
+pub mod smtp;
 
 use std::collections::HashMap;
 
@@ -229,6 +230,13 @@ pub async fn raw_key(
         .await
         .expect("raw key");
     token.expose().to_owned()
+}
+
+impl<S> TestApp<S> {
+    /// The URL of this test's database (for processes started by the test).
+    pub fn db_url(&self) -> &str {
+        &self._db.url
+    }
 }
 
 impl<S, B> TestApp<S>

@@ -55,6 +55,8 @@ pub struct ApiKeyView {
     pub last_used_address: Option<String>,
     /// Until when the value replaced by the last rotation still works.
     pub previous_value_valid_until: Option<DateTime<Utc>>,
+    /// Expiry warnings queued or sent about this key, oldest first (list and get only).
+    pub expiry_warnings: Vec<crate::expiry::ExpiryWarningView>,
 }
 
 impl ApiKeyView {
@@ -82,6 +84,7 @@ impl ApiKeyView {
             last_used_at: key.last_used_at,
             last_used_address: key.last_used_addr,
             previous_value_valid_until: grace,
+            expiry_warnings: Vec::new(),
         }
     }
 }

@@ -65,10 +65,8 @@ pub async fn list_api_keys(
         .list_api_keys(&admin.tenant, None)
         .await
         .map_err(|e| ApiError::from_store(e, KEY))?;
-    let views: Vec<ApiKeyView> = keys
-        .into_iter()
-        .map(|k| ApiKeyView::new(k, switch, now))
-        .collect();
+    let views =
+        crate::expiry::views_with_warnings(&store, &admin.tenant, keys, switch, now).await?;
     Ok(HttpResponse::Ok().json(views))
 }
 
@@ -154,7 +152,13 @@ pub async fn get_api_key(
         .await
         .map_err(|e| ApiError::from_store(e, KEY))?;
     let switch = switch(&store, &admin.tenant).await?;
-    Ok(HttpResponse::Ok().json(ApiKeyView::new(key, switch, Utc::now())))
+    let views =
+        crate::expiry::views_with_warnings(&store, &admin.tenant, vec![key], switch, Utc::now())
+            .await?;
+    match views.into_iter().next() {
+        Some(view) => Ok(HttpResponse::Ok().json(view)),
+        None => Err(ApiError::NotFound(KEY)),
+    }
 }
 
 /// Update an API key.

@@ -11,6 +11,7 @@ mod audit;
 mod docs;
 mod dto;
 mod error;
+mod expiry;
 mod keys;
 mod machines;
 mod settings;
@@ -58,6 +59,7 @@ const ADMIN_SHAPES: &[&str] = &[
     "machines/*/apiKeys",
     "settings/scim",
     "auditEvents",
+    "expiryNotices",
 ];
 const TENANT_SHAPES: &[&str] = &["", "*"];
 
@@ -129,6 +131,7 @@ fn api_scope() -> scope::Scope<
                 .service(settings::get_scim_settings)
                 .service(settings::put_scim_settings)
                 .service(audit::list_audit_events)
+                .service(expiry::list_expiry_notices)
                 .default_service(web::to(not_found)),
         )
 }

@@ -240,9 +240,7 @@ pub async fn list_machine_api_keys(
         .list_api_keys(&admin.tenant, Some(&id))
         .await
         .map_err(|e| ApiError::from_store(e, MACHINE))?;
-    let views: Vec<ApiKeyView> = keys
-        .into_iter()
-        .map(|k| ApiKeyView::new(k, switch, now))
-        .collect();
+    let views =
+        crate::expiry::views_with_warnings(&store, &admin.tenant, keys, switch, now).await?;
     Ok(HttpResponse::Ok().json(views))
 }

@@ -1,0 +1,59 @@
+//! The sweep: queue the warnings that are due, purge the keys past retention.
+
+use chrono::{DateTime, Duration, Utc};
+use scim_store::{Store, StoreResult};
+
+/// When to warn and how long expired keys are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiryPolicy {
+    /// Days before expiry at which the tenant is warned (once each).
+    pub warn_days: Vec<u32>,
+    /// How long an expired (or revoked) key stays listed before it is purged.
+    pub retention: Duration,
+}
+
+impl Default for ExpiryPolicy {
+    fn default() -> Self {
+        Self {
+            warn_days: vec![30, 7, 1],
+            retention: Duration::days(90),
+        }
+    }
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Warnings (and expiry notices) queued for delivery.
+    pub warnings_queued: u64,
+    /// Warnings that cannot be delivered because the tenant has no admin e-mail.
+    pub undeliverable: u64,
+    /// Keys deleted 90 days after their expiry.
+    pub purged: u64,
+}
+
+/// One pass at `now`: queues each due warning once (per key, expiry and threshold) and purges
+/// keys whose expiry is `retention` or more in the past. Running it again at the same `now` does
+/// nothing more.
+pub async fn sweep(
+    store: &Store,
+    policy: &ExpiryPolicy,
+    now: DateTime<Utc>,
+) -> StoreResult<SweepReport> {
+    let queued = store
+        .queue_expiry_notices(&policy.warn_days, policy.retention, now)
+        .await?;
+    let purged = store.purge_expired_keys(policy.retention, now).await?;
+    let report = SweepReport {
+        warnings_queued: queued.queued,
+        undeliverable: queued.no_recipient,
+        purged,
+    };
+    tracing::info!(
+        warnings_queued = report.warnings_queued,
+        undeliverable = report.undeliverable,
+        purged = report.purged,
+        "expiry sweep"
+    );
+    Ok(report)
+}
