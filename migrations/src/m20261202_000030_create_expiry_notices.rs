@@ -1,7 +1,10 @@
 //! The expiry outbox: one row per key, expiry date and warning threshold (30, 7, 1 days before,
 //! 0 = expired), written in the transaction that decides it and sent by the mailer. The unique
 //! index makes "exactly once per key and threshold" a database fact, whatever number of
-//! processes sweep at once. Also an index on `api_keys.expires_at` for the sweep's range scans.
+//! processes sweep at once. On `api_keys`: `expiry_notified`, the tightest threshold queued
+//! for the key's current expiry (reset by rotation), so finding the keys that are due is a
+//! filter on the key row itself, never a join against a growing outbox; and an index on
+//! `(expires_at, id)`, the order in which the sweep walks each time band.
 
 use sea_orm_migration::prelude::*;
 
@@ -18,6 +21,8 @@ enum Tenants {
 enum ApiKeys {
     Table,
     ExpiresAt,
+    Id,
+    ExpiryNotified,
 }
 
 #[derive(DeriveIden)]
@@ -47,6 +52,14 @@ enum ExpiryNotices {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(ApiKeys::Table)
+                    .add_column(ColumnDef::new(ApiKeys::ExpiryNotified).integer())
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()
@@ -167,6 +180,7 @@ impl MigrationTrait for Migration {
                     .name("ix_api_keys_expires_at")
                     .table(ApiKeys::Table)
                     .col(ApiKeys::ExpiresAt)
+                    .col(ApiKeys::Id)
                     .to_owned(),
             )
             .await
@@ -183,6 +197,14 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .drop_table(Table::drop().table(ExpiryNotices::Table).to_owned())
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(ApiKeys::Table)
+                    .drop_column(ApiKeys::ExpiryNotified)
+                    .to_owned(),
+            )
             .await
     }
 }

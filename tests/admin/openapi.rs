@@ -90,6 +90,11 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
         "/api/{tenantId}/admin/auditEvents",
         Some("tenant.audit:read"),
     ),
+    (
+        "get",
+        "/api/{tenantId}/admin/expiryNotices",
+        Some("tenant.apiKey:read"),
+    ),
     ("get", "/api/tenants", None),
     ("post", "/api/tenants", None),
     ("get", "/api/tenants/{tenantId}", None),

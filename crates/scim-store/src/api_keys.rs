@@ -245,6 +245,7 @@ impl Store {
             previous_token_hash: Set(None),
             previous_valid_until: Set(None),
             updated_at: Set(Some(now)),
+            expiry_notified: Set(None),
         }
         .insert(&txn)
         .await
@@ -421,6 +422,8 @@ impl Store {
         active.token_hash = Set(rotation.token_hash);
         active.token_hint = Set(rotation.token_hint);
         active.expires_at = Set(rotation.expires_at);
+        // A new expiry: its warnings are all still to come.
+        active.expiry_notified = Set(None);
         active.updated_at = Set(Some(now));
         let model = active
             .update(&txn)

@@ -186,15 +186,13 @@ impl Store {
     ) -> StoreResult<QueuedNotices> {
         let mut report = QueuedNotices::default();
         for (threshold, after, until) in bands(thresholds, now, retention) {
-            let mut last_id = String::new();
+            let mut cursor = (after, String::new());
             loop {
-                let (written, last) = self
-                    .queue_batch(threshold, after, until, &last_id, now)
-                    .await?;
+                let (written, last) = self.queue_batch(threshold, &cursor, until, now).await?;
                 report.queued += written.queued;
                 report.no_recipient += written.no_recipient;
                 match last {
-                    Some(id) => last_id = id,
+                    Some(next) => cursor = next,
                     None => break,
                 }
             }
@@ -202,45 +200,39 @@ impl Store {
         Ok(report)
     }
 
-    /// One batch of [`Store::queue_expiry_notices`]: keys after `last_id` in one band; returns
-    /// what was written and the last key id seen (`None` when the band is done).
+    /// One batch of [`Store::queue_expiry_notices`]: the keys of one band after `cursor`
+    /// (`(expires_at, id)`, walked in the order of the `(expires_at, id)` index, so each batch
+    /// reads only its own rows); returns what was written and the cursor of the next batch
+    /// (`None` when the band is done).
     async fn queue_batch(
         &self,
         threshold: i32,
-        after: DateTime<Utc>,
+        cursor: &(DateTime<Utc>, String),
         until: DateTime<Utc>,
-        last_id: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<(QueuedNotices, Option<String>)> {
-        let notified = Query::select()
-            .expr(Expr::val(1))
-            .from(expiry_notice::Entity)
-            .and_where(
-                Expr::col((expiry_notice::Entity, expiry_notice::Column::ApiKeyId))
-                    .equals((api_key::Entity, api_key::Column::Id)),
-            )
-            .and_where(
-                Expr::col((expiry_notice::Entity, expiry_notice::Column::KeyExpiresAt))
-                    .equals((api_key::Entity, api_key::Column::ExpiresAt)),
-            )
-            .and_where(
-                Expr::col((expiry_notice::Entity, expiry_notice::Column::ThresholdDays))
-                    .eq(threshold),
-            )
-            .to_owned();
+    ) -> StoreResult<(QueuedNotices, Option<(DateTime<Utc>, String)>)> {
+        let (after, last_id) = cursor;
         let _turn = self.write_turn().await;
         let txn = begin_write(&self.db).await?;
-        let keys = api_key::Entity::find()
+        let select = api_key::Entity::find()
             .filter(api_key::Column::RevokedAt.is_null())
-            .filter(api_key::Column::ExpiresAt.gt(after))
+            .filter(api_key::Column::ExpiresAt.gte(*after))
+            .filter(
+                Condition::any()
+                    .add(api_key::Column::ExpiresAt.gt(*after))
+                    .add(api_key::Column::Id.gt(last_id.as_str())),
+            )
             .filter(api_key::Column::ExpiresAt.lte(until))
-            .filter(api_key::Column::Id.gt(last_id))
-            .filter(Condition::all().not().add(Expr::exists(notified)))
+            .filter(
+                Condition::any()
+                    .add(api_key::Column::ExpiryNotified.is_null())
+                    .add(api_key::Column::ExpiryNotified.gt(threshold)),
+            )
+            .order_by_asc(api_key::Column::ExpiresAt)
             .order_by_asc(api_key::Column::Id)
-            .limit(BATCH)
-            .all(&txn)
-            .await?;
-        let Some(last) = keys.last().map(|k| k.id.clone()) else {
+            .limit(BATCH);
+        let keys = skip_locked(select, &txn).all(&txn).await?;
+        let Some(last) = keys.last().map(|k| (k.expires_at, k.id.clone())) else {
             txn.commit().await?;
             return Ok((QueuedNotices::default(), None));
         };
@@ -355,6 +347,11 @@ impl Store {
                 .exec_without_returning(&txn)
                 .await?;
         }
+        api_key::Entity::update_many()
+            .col_expr(api_key::Column::ExpiryNotified, Expr::value(threshold))
+            .filter(api_key::Column::Id.is_in(keys.iter().map(|k| k.id.clone())))
+            .exec(&txn)
+            .await?;
         txn.commit().await?;
         Ok((report, Some(last)))
     }
@@ -373,6 +370,7 @@ impl Store {
             let txn = begin_write(&self.db).await?;
             let select = api_key::Entity::find()
                 .filter(api_key::Column::ExpiresAt.lte(now - retention))
+                .order_by_asc(api_key::Column::ExpiresAt)
                 .order_by_asc(api_key::Column::Id)
                 .limit(BATCH);
             let keys = skip_locked(select, &txn).all(&txn).await?;

@@ -29,6 +29,8 @@ pub struct Model {
     pub previous_token_hash: Option<String>,
     pub previous_valid_until: Option<DateTimeUtc>,
     pub updated_at: Option<DateTimeUtc>,
+    /// The tightest expiry threshold (days) already queued for the current `expires_at`.
+    pub expiry_notified: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
