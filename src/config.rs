@@ -32,6 +32,9 @@ const KNOWN: &[&str] = &[
     "SCIMD_LOG_FORMAT",
     "SCIMD_OPERATOR_TOKEN",
     "SCIMD_OPERATOR_TOKEN_FILE",
+    "SCIMD_CONSOLE_IDLE_MINUTES",
+    "SCIMD_CONSOLE_ABSOLUTE_HOURS",
+    "SCIMD_CONSOLE_SECURE_COOKIES",
     // read by the test suite, not by the service
     "SCIMD_TEST_DATABASE_URL",
 ];
@@ -136,6 +139,13 @@ pub struct Config {
     pub workers: Option<usize>,
     /// The operator token (`/api/tenants`, any tenant's admin API), if configured.
     pub operator_token: Option<Secret>,
+    /// Minutes of inactivity after which a console session ends.
+    pub console_idle_minutes: u64,
+    /// Hours after sign-in after which a console session ends, however busy.
+    pub console_absolute_hours: u64,
+    /// Console cookies `Secure`: `Some(true)` always, `Some(false)` never, `None` (`auto`) when
+    /// the request came over TLS or with `X-Forwarded-Proto: https`.
+    pub console_secure_cookies: Option<bool>,
 }
 
 /// Every problem found in the environment.
@@ -270,7 +280,24 @@ impl Config {
             number("SCIMD_AUTH_FAILURES_PER_MINUTE", 10, 0, 1_000_000) as f64;
         let max_value_bytes = number("SCIMD_MAX_VALUE_BYTES", 65536, 16, 1 << 24) as usize;
         let max_multi_values = number("SCIMD_MAX_MULTI_VALUES", 1000, 1, 1_000_000) as usize;
+        let console_idle_minutes = number("SCIMD_CONSOLE_IDLE_MINUTES", 30, 1, 24 * 60);
+        let console_absolute_hours = number("SCIMD_CONSOLE_ABSOLUTE_HOURS", 12, 1, 24 * 30);
         let workers = get("SCIMD_WORKERS").map(|_| number("SCIMD_WORKERS", 0, 1, 1024) as usize);
+        let console_secure_cookies = match get("SCIMD_CONSOLE_SECURE_COOKIES")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("auto") => None,
+            Some("true" | "1" | "yes" | "on") => Some(true),
+            Some("false" | "0" | "no" | "off") => Some(false),
+            Some(other) => {
+                errors.push(format!(
+                    "SCIMD_CONSOLE_SECURE_COOKIES: '{other}' is not auto, true or false"
+                ));
+                None
+            }
+        };
         if default_page_size > max_page_size {
             errors.push("SCIMD_DEFAULT_PAGE_SIZE must not exceed SCIMD_MAX_PAGE_SIZE".into());
         }
@@ -298,6 +325,9 @@ impl Config {
                     max_multi_values,
                     workers,
                     operator_token: operator_token.map(Secret),
+                    console_idle_minutes,
+                    console_absolute_hours,
+                    console_secure_cookies,
                 },
                 warnings,
             )),
