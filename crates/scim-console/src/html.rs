@@ -187,3 +187,17 @@ pub fn switch(name: &str, id: &str, label: &str, checked: bool, extra: &str) -> 
         esc(label)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped_for_content_and_attributes() {
+        assert_eq!(
+            esc(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(url_enc("a b/é"), "a%20b%2F%C3%A9");
+    }
+}

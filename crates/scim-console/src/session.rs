@@ -562,3 +562,30 @@ pub async fn get_lang(
         ))
         .finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_end_after_the_idle_or_the_absolute_timeout() {
+        let config = ConsoleConfig::default();
+        let t0 = Utc::now();
+        let min = chrono::Duration::minutes;
+        assert!(within_timeouts(&config, t0, t0, t0 + min(29)));
+        assert!(!within_timeouts(&config, t0, t0, t0 + min(30)), "idle");
+        let busy = t0 + min(12 * 60);
+        assert!(
+            !within_timeouts(&config, t0, busy - min(1), busy),
+            "absolute"
+        );
+    }
+
+    #[test]
+    fn forms_keep_repeated_names() {
+        let f = Form::parse(b"permissions=a&permissions=b&name=+x+&on=on");
+        assert_eq!(f.all("permissions"), ["a", "b"]);
+        assert_eq!(f.text("name").as_deref(), Some("x"));
+        assert!(f.checked("on") && !f.checked("off"));
+    }
+}
