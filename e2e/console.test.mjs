@@ -163,6 +163,21 @@ test("SCIM key: create and copy, use, disable (401), re-enable (200)", async () 
   await shot("key-detail");
 });
 
+test("rotate with a grace period: old and new values both work", async () => {
+  await page.goto(`${base}/console/keys/entra-prod`);
+  await page.getByRole("link", { name: "Rotate" }).click();
+  const dialog = page.locator("dialog#console-dialog[open]");
+  await dialog.waitFor();
+  await dialog.getByLabel("Grace period for the old value").selectOption("60");
+  await dialog.getByRole("button", { name: "Rotate" }).click();
+  await page.locator("#secret").waitFor();
+  const fresh = await page.locator("#secret").inputValue();
+  assert.notEqual(fresh, scimKey);
+  assert.equal(await scim(fresh), 200, "new value");
+  assert.equal(await scim(scimKey), 200, "old value during the grace period");
+  scimKey = fresh;
+});
+
 test("On Premise key: retrieve only", async () => {
   const key = await createKey("ad-sync", "on_premise", async (d) => {
     await d.locator("label[for=k-push]").click();

@@ -606,3 +606,37 @@ on_each_backend!(
         );
     }
 );
+
+#[actix_web::test]
+async fn the_operator_signs_in_to_a_named_tenant() {
+    let token = "operator-token-0123456789-0123456789";
+    for backend in crate::common::backends() {
+        let vars = HashMap::from([("SCIMD_OPERATOR_TOKEN".to_string(), token.to_string())]);
+        let app = crate::common::spawn_with(backend, vars).await;
+        let browser = Browser::new(&app);
+        let login = browser.get("/console/login").await;
+        let r = browser
+            .post(
+                "/console/login",
+                &[
+                    ("csrf", &login.csrf()),
+                    ("key", token),
+                    ("tenant", "nowhere"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "unknown tenant");
+        let login = browser.get("/console/login").await;
+        let r = browser
+            .post(
+                "/console/login",
+                &[("csrf", &login.csrf()), ("key", token), ("tenant", "acme")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let page = browser.get("/console/settings").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("operator") && page.body.contains("acme"));
+        assert!(!page.body.contains(token));
+    }
+}
