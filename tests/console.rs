@@ -389,6 +389,25 @@ on_each_backend!(a_session_may_do_exactly_what_its_key_may_do, |app| {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Saving a key that holds more than the session keeps what the session cannot grant.
+    let r = browser
+        .post(
+            "/console/keys/admin/edit",
+            &[
+                ("csrf", &csrf),
+                ("enabled", "on"),
+                ("label", "Admin"),
+                ("permissions", "*"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let detail = browser.get("/console/keys/admin").await;
+    assert!(detail
+        .body
+        .contains(r#"<input type="hidden" name="permissions" value="*">"#));
+    let admin = app.store.get_api_key(&app.tenant, "admin").await.unwrap();
+    assert_eq!(admin.permissions, ["*"]);
 
     // Disabling the key (here through the admin API) ends its console session at once.
     let r = app

@@ -303,6 +303,14 @@ fn permission_boxes(ctx: &Ctx, prefix: &str, checked: &[String]) -> String {
             if held { "" } else { " disabled" },
             esc(&text),
         ));
+        // A disabled box is not submitted: carry a permission the caller cannot grant but the
+        // key already has, so saving the form does not silently drop it.
+        if !held && checked.iter().any(|c| c == p) {
+            out.push_str(&format!(
+                r#"<input type="hidden" name="permissions" value="{}">"#,
+                esc(p)
+            ));
+        }
     }
     out
 }
