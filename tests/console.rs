@@ -374,7 +374,7 @@ on_each_backend!(a_session_may_do_exactly_what_its_key_may_do, |app| {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.body.contains("you do not hold it"), "{}", r.body);
+    assert!(r.body.contains("your own key does not hold"), "{}", r.body);
     assert!(app.store.get_api_key(&app.tenant, "wider").await.is_err());
     // What it holds, it can grant.
     let r = browser
@@ -542,6 +542,15 @@ on_each_backend!(french_from_accept_language_and_from_the_switcher, |app| {
         "{}",
         machine.body
     );
+    // Errors of the key rules read in French too.
+    let r = browser
+        .post(
+            "/console/keys",
+            &[("csrf", &csrf), ("name", "pas bon"), ("scope", "scim")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Le nom doit comporter"), "{}", r.body);
     // The switcher wins over the browser's language.
     let r = browser
         .get("/console/lang?l=en&next=/console/machines")

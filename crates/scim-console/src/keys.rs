@@ -77,9 +77,25 @@ pub(crate) fn status_cell(key: &ApiKey, now: DateTime<Utc>, l: Lang) -> String {
     out
 }
 
-/// A key error as text for the page (never a database message: `ApiError` hides those).
-fn key_message(err: KeyError) -> String {
-    ApiError::from_key(err, KEY).to_string()
+/// A key error as text for the page, in the page's language for the common cases (never a
+/// database message: `ApiError` hides those).
+fn key_message(err: KeyError, l: Lang) -> String {
+    use scim_store::StoreError;
+    match &err {
+        KeyError::Invalid {
+            code: "invalid_name",
+            ..
+        } => T::ErrName.get(l).into(),
+        KeyError::Invalid {
+            field: "expiresInDays",
+            ..
+        } => T::ErrLifetime.get(l).into(),
+        KeyError::Escalation(p) => format!("{} {p}", T::ErrEscalation.get(l)),
+        KeyError::Store(StoreError::Conflict(_)) => T::ErrNameTaken.get(l).into(),
+        KeyError::Store(StoreError::Refused(_)) => T::ErrState.get(l).into(),
+        KeyError::Store(StoreError::InvalidValue(_)) => T::ErrMachine.get(l).into(),
+        _ => ApiError::from_key(err, KEY).to_string(),
+    }
 }
 
 /// Whether a key error is a failure of the service rather than of the request.
@@ -494,7 +510,10 @@ pub async fn create_key(
         )
     };
     let Some(scope) = Scope::parse(&draft.scope) else {
-        return Ok(fail(format!("unknown scope '{}'", draft.scope), &draft));
+        return Ok(fail(
+            format!("{}: {}", T::Scope.get(l), draft.scope),
+            &draft,
+        ));
     };
     let lifetime = match draft.lifetime.as_str() {
         "" => None,
@@ -542,7 +561,7 @@ pub async fn create_key(
             "",
         )),
         Err(e) if is_unavailable(&e) => Err(ConsoleError::Unavailable(l)),
-        Err(e) => Ok(fail(key_message(e), &draft)),
+        Err(e) => Ok(fail(key_message(e, l), &draft)),
     }
 }
 
@@ -777,7 +796,7 @@ pub async fn edit_key(
         ))),
         Err(e) if is_unavailable(&e) => Err(ConsoleError::Unavailable(l)),
         Err(e) => {
-            let message = key_message(e);
+            let message = key_message(e, l);
             let switch = switch_value(&ctx, &store).await?;
             let machines = machine_names(&ctx, &store).await?;
             let body = key_detail(&ctx, &key, switch, &machines, Some(&message));
@@ -910,7 +929,7 @@ pub async fn rotate_key(
         }
         Err(e) if is_unavailable(&e) => Err(ConsoleError::Unavailable(l)),
         Err(e) => {
-            let body = rotate_form(&ctx, &key, Some(&key_message(e)));
+            let body = rotate_form(&ctx, &key, Some(&key_message(e, l)));
             Ok(html_status(
                 actix_web::http::StatusCode::CONFLICT,
                 html::page(&ctx, Nav::Keys, T::RotateKey.get(l), None, &body),

@@ -213,6 +213,12 @@ texts! {
     Next => "Next", "Suivant";
     Page => "Page", "Page";
     GraceUntil => "Old value valid until", "Ancienne valeur valable jusqu'au";
+    ErrName => "The name must be 1–64 letters, digits, '.', '_' or '-'.", "Le nom doit comporter 1 à 64 lettres, chiffres, « . », « _ » ou « - ».";
+    ErrNameTaken => "This name is already in use.", "Ce nom est déjà utilisé.";
+    ErrLifetime => "The lifetime must be between 1 and 365 days.", "La durée de vie doit être comprise entre 1 et 365 jours.";
+    ErrEscalation => "You cannot grant a permission that your own key does not hold:", "Vous ne pouvez pas accorder une permission que votre propre clé ne détient pas :";
+    ErrState => "This key is revoked or expired: this action is not possible.", "Cette clé est révoquée ou expirée : cette action est impossible.";
+    ErrMachine => "No such machine.", "Cette machine n'existe pas.";
 }
 
 #[cfg(test)]
