@@ -38,6 +38,9 @@ const KNOWN: &[&str] = &[
     "SCIMD_MAIL_MAX_ATTEMPTS",
     "SCIMD_MAIL_RETRY_SECS",
     "SCIMD_EXPIRY_INTERVAL",
+    "SCIMD_CONSOLE_IDLE_MINUTES",
+    "SCIMD_CONSOLE_ABSOLUTE_HOURS",
+    "SCIMD_CONSOLE_SECURE_COOKIES",
     // read by the test suite, not by the service
     "SCIMD_TEST_DATABASE_URL",
 ];
@@ -142,6 +145,13 @@ pub struct Config {
     pub workers: Option<usize>,
     /// The operator token (`/api/tenants`, any tenant's admin API), if configured.
     pub operator_token: Option<Secret>,
+    /// Minutes of inactivity after which a console session ends.
+    pub console_idle_minutes: u64,
+    /// Hours after sign-in after which a console session ends, however busy.
+    pub console_absolute_hours: u64,
+    /// Console cookies `Secure`: `Some(true)` always, `Some(false)` never, `None` (`auto`) when
+    /// the request came over TLS or with `X-Forwarded-Proto: https`.
+    pub console_secure_cookies: Option<bool>,
     /// Where expiry warnings are sent (`smtp://`, `smtps://`; may hold a password).
     pub smtp_url: Option<Secret>,
     /// Sender of expiry warnings.
@@ -348,7 +358,24 @@ impl Config {
         let mail_max_attempts = number("SCIMD_MAIL_MAX_ATTEMPTS", 8, 1, 100) as u32;
         let mail_retry =
             std::time::Duration::from_secs(number("SCIMD_MAIL_RETRY_SECS", 60, 1, 86_400));
+        let console_idle_minutes = number("SCIMD_CONSOLE_IDLE_MINUTES", 30, 1, 24 * 60);
+        let console_absolute_hours = number("SCIMD_CONSOLE_ABSOLUTE_HOURS", 12, 1, 24 * 30);
         let workers = get("SCIMD_WORKERS").map(|_| number("SCIMD_WORKERS", 0, 1, 1024) as usize);
+        let console_secure_cookies = match get("SCIMD_CONSOLE_SECURE_COOKIES")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("auto") => None,
+            Some("true" | "1" | "yes" | "on") => Some(true),
+            Some("false" | "0" | "no" | "off") => Some(false),
+            Some(other) => {
+                errors.push(format!(
+                    "SCIMD_CONSOLE_SECURE_COOKIES: '{other}' is not auto, true or false"
+                ));
+                None
+            }
+        };
         if default_page_size > max_page_size {
             errors.push("SCIMD_DEFAULT_PAGE_SIZE must not exceed SCIMD_MAX_PAGE_SIZE".into());
         }
@@ -381,6 +408,9 @@ impl Config {
                     mail_max_attempts,
                     mail_retry,
                     expiry_interval,
+                    console_idle_minutes,
+                    console_absolute_hours,
+                    console_secure_cookies,
                 },
                 warnings,
             )),

@@ -26,6 +26,7 @@ pub struct AppContext {
     auth: web::Data<Authenticator>,
     metrics: web::Data<metrics::Metrics>,
     store: Store,
+    console: scim_console::ConsoleConfig,
 }
 
 /// Why the service could not start.
@@ -101,6 +102,12 @@ impl AppContext {
                     .with_operator_token(config.operator_token.as_ref().map(|t| t.expose())),
             ),
             store,
+            console: scim_console::ConsoleConfig {
+                idle_timeout: chrono::Duration::minutes(config.console_idle_minutes as i64),
+                absolute_timeout: chrono::Duration::hours(config.console_absolute_hours as i64),
+                secure_cookies: config.console_secure_cookies,
+                ..scim_console::ConsoleConfig::default()
+            },
         })
     }
 }
@@ -164,6 +171,7 @@ pub fn build_app(
         })
         .configure(scim_api::configure)
         .configure(scim_admin_api::configure)
+        .configure(scim_console::configure(ctx.console))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(get_metrics))

@@ -10,6 +10,7 @@ mod admin;
 mod auth;
 mod bulk;
 mod cli;
+mod console;
 mod discovery;
 mod expiry;
 mod faults;

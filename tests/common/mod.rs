@@ -257,6 +257,19 @@ where
             .await
     }
 
+    /// Sends a prepared request; returns status, headers and the body as text.
+    pub async fn send(&self, req: test::TestRequest) -> (StatusCode, HeaderMap, String) {
+        let res = test::call_service(&self.svc, req.to_request()).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = test::read_body(res).await;
+        (
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
+    }
+
     /// Sends raw bytes with the given content type.
     pub async fn call_raw(
         &self,

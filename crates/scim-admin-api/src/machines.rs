@@ -16,7 +16,8 @@ use crate::{
 
 const MACHINE: &str = "Machine not found";
 
-fn check_name(name: &str) -> Result<String, ApiError> {
+/// Checks a machine name: 1–128 printable characters (trimmed).
+pub fn check_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
         return Err(ApiError::invalid(

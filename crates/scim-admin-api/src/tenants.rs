@@ -19,7 +19,8 @@ fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
     TenantId::parse(raw).map_err(|_| ApiError::NotFound(TENANT))
 }
 
-fn check_email(email: Option<String>) -> Result<Option<String>, ApiError> {
+/// Checks an admin e-mail address (trimmed); `None` stays `None`.
+pub fn check_email(email: Option<String>) -> Result<Option<String>, ApiError> {
     let Some(email) = email.map(|e| e.trim().to_owned()) else {
         return Ok(None);
     };

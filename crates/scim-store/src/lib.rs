@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod audit;
+mod console_sessions;
 pub mod entity;
 mod error;
 mod expiry;
@@ -26,6 +27,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 pub use api_keys::{ApiKey, NewApiKey};
 pub use api_keys::{KeyPlacement, KeyRotation, KeyUpdate, LAST_USED_RESOLUTION};
 pub use audit::{Actor, AuditEvent, AuditQuery};
+pub use console_sessions::ConsoleSession;
 pub use error::StoreError;
 pub use expiry::{ClaimedNotice, ExpiryNotice, NoticeQuery, NoticeStatus, QueuedNotices};
 pub use machines::{Machine, MachinePatch};

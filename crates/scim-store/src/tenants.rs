@@ -147,6 +147,56 @@ impl Store {
         Ok(model.into())
     }
 
+    /// Changes the address that receives expiry warnings and the language of e-mails (and of
+    /// the console's default), in one audited change; nothing is written when neither changes.
+    #[tracing::instrument(skip_all, fields(tenant = %id))]
+    pub async fn update_tenant_contact(
+        &self,
+        id: &TenantId,
+        admin_email: Option<&str>,
+        locale: &str,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Tenant> {
+        let txn = begin_write(&self.db).await?;
+        let row = tenant::Entity::find_by_id(id.as_str())
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut changes = serde_json::Map::new();
+        if row.admin_email.as_deref() != admin_email {
+            changes.insert(
+                "adminEmail".into(),
+                json!({"from": row.admin_email, "to": admin_email}),
+            );
+        }
+        if row.locale != locale {
+            changes.insert("locale".into(), json!({"from": row.locale, "to": locale}));
+        }
+        if changes.is_empty() {
+            return Ok(row.into());
+        }
+        let mut active = row.into_active_model();
+        active.admin_email = Set(admin_email.map(str::to_owned));
+        active.locale = Set(locale.to_owned());
+        let model = active.update(&txn).await?;
+        record(
+            &txn,
+            id,
+            actor,
+            Change {
+                action: "tenant.update",
+                target_type: "tenant",
+                target_id: id.as_str(),
+                changes: serde_json::Value::Object(changes),
+            },
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(model.into())
+    }
+
     /// Deletes a tenant with everything it holds (keys, machines, users, groups, audit).
     #[tracing::instrument(skip_all, fields(tenant = %id))]
     pub async fn delete_tenant(&self, id: &TenantId) -> StoreResult<()> {

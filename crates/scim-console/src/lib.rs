@@ -1,0 +1,144 @@
+//! The admin web console of scimd (issue 8), served at `/console/`: sign-in with an admin key or
+//! the operator token, then keys, machines, settings and audit pages, in English and French.
+//!
+//! Pages are rendered on the server from hand-written templates ([`html`]); a small script
+//! (`assets/console.js`) turns confirmation pages into modal dialogs and adds the Copy button,
+//! and the console works without it. Assets are embedded in the binary; the
+//! Content-Security-Policy admits scripts and styles from this origin only, none inline.
+//!
+//! Every page calls the same key rules (`scim_auth::keys`) and store functions as the admin API,
+//! with a [`scim_auth::Caller`] holding exactly the permissions of the session's key, and checks
+//! the same permission names before acting. No sea-orm here: the store is reached through its
+//! public functions.
+
+mod audit;
+mod html;
+mod keys;
+mod machines;
+mod session;
+mod settings;
+mod text;
+
+use actix_web::{http::header, middleware::DefaultHeaders, web, HttpResponse};
+use chrono::Duration;
+
+pub use session::{sha256_hex, SESSION_COOKIE};
+pub use text::Lang;
+
+/// The Content-Security-Policy of every console response: nothing inline, nothing foreign.
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; \
+img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const CSS: &str = include_str!("../assets/console.css");
+const JS: &str = include_str!("../assets/console.js");
+
+/// Settings of the console sessions.
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    /// A session unused this long ends.
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, however busy.
+    pub absolute_timeout: Duration,
+    /// `Some(true)`: cookies always `Secure`; `Some(false)`: never; `None`: when the request
+    /// came over TLS (directly or per `X-Forwarded-Proto`).
+    pub secure_cookies: Option<bool>,
+    /// How often a session's last activity is written (at most once per this interval).
+    pub touch_every: Duration,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::minutes(30),
+            absolute_timeout: Duration::hours(12),
+            secure_cookies: None,
+            touch_every: Duration::seconds(30),
+        }
+    }
+}
+
+async fn css() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(CSS)
+}
+
+async fn js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(JS)
+}
+
+async fn to_keys() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/console/keys"))
+        .finish()
+}
+
+async fn not_found(ctx: session::Ctx) -> Result<HttpResponse, session::ConsoleError> {
+    Err(session::ConsoleError::NotFound(ctx.lang))
+}
+
+/// Mounts `/console` (the `Store` and `Authenticator` must be app data already).
+pub fn configure(config: ConsoleConfig) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.route("/console", web::get().to(to_keys)).service(
+            web::scope("/console")
+                .app_data(web::Data::new(config))
+                .wrap(
+                    DefaultHeaders::new()
+                        .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                        .add((header::X_FRAME_OPTIONS, "DENY"))
+                        .add((header::REFERRER_POLICY, "no-referrer"))
+                        .add((header::CACHE_CONTROL, "no-store")),
+                )
+                .route("/", web::get().to(to_keys))
+                .route("/assets/console.css", web::get().to(css))
+                .route("/assets/console.js", web::get().to(js))
+                .route("/login", web::get().to(session::get_login))
+                .route("/login", web::post().to(session::post_login))
+                .route("/logout", web::post().to(session::post_logout))
+                .route("/lang", web::get().to(session::get_lang))
+                .route("/keys", web::get().to(keys::list_keys))
+                .route("/keys", web::post().to(keys::create_key))
+                .route("/keys/new", web::get().to(keys::new_key))
+                .route("/keys/{name}", web::get().to(keys::show_key))
+                .route("/keys/{name}/edit", web::post().to(keys::edit_key))
+                .route("/keys/{name}/rotate", web::get().to(keys::confirm_rotate))
+                .route("/keys/{name}/rotate", web::post().to(keys::rotate_key))
+                .route("/keys/{name}/revoke", web::get().to(keys::confirm_revoke))
+                .route("/keys/{name}/revoke", web::post().to(keys::revoke_key))
+                .route("/keys/{name}/delete", web::get().to(keys::confirm_delete))
+                .route("/keys/{name}/delete", web::post().to(keys::delete_key))
+                .route("/machines", web::get().to(machines::list_machines))
+                .route("/machines", web::post().to(machines::create_machine))
+                .route("/machines/new", web::get().to(machines::new_machine))
+                .route("/machines/{id}", web::get().to(machines::show_machine))
+                .route(
+                    "/machines/{id}/delete",
+                    web::get().to(machines::confirm_delete),
+                )
+                .route(
+                    "/machines/{id}/delete",
+                    web::post().to(machines::delete_machine),
+                )
+                .route("/settings", web::get().to(settings::show_settings))
+                .route("/settings/scim", web::post().to(settings::put_switch))
+                .route(
+                    "/settings/attributes",
+                    web::post().to(settings::add_attribute),
+                )
+                .route(
+                    "/settings/attributes/remove",
+                    web::post().to(settings::remove_attribute),
+                )
+                .route("/settings/tenant", web::post().to(settings::put_tenant))
+                .route("/audit", web::get().to(audit::list_events))
+                .default_service(web::to(not_found)),
+        );
+    }
+}

@@ -1,0 +1,591 @@
+//! Console sessions: sign-in with an admin key or the operator token, the session cookie, the
+//! [`Ctx`] extractor that every page takes, CSRF checks and the console's errors.
+//!
+//! The cookie holds a random 256-bit session id; the database holds only its SHA-256, the
+//! tenant, the row id of the key the session was opened with, and the form token. On every
+//! request the key is read again and must still be usable (enabled, not revoked, not expired,
+//! scope Public API), and the session gets exactly the key's current permissions: disabling or
+//! revoking the key ends its console sessions on every process at the next request.
+
+use std::{future::Future, pin::Pin};
+
+use actix_web::{
+    dev::Payload,
+    http::{header, StatusCode},
+    web, FromRequest, HttpRequest, HttpResponse, ResponseError,
+};
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use scim_auth::{grants, Authenticator, Caller, Scope};
+use scim_store::{Actor, Store, StoreError, TenantId};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    html::{self, esc},
+    text::{Lang, T},
+    ConsoleConfig,
+};
+
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "scimd_session";
+/// The pre-session cookie of the sign-in form (double-submit CSRF token).
+pub const LOGIN_COOKIE: &str = "scimd_login";
+/// The language chosen with the switcher.
+pub const LANG_COOKIE: &str = "scimd_lang";
+
+/// A fresh random 256-bit value, hex.
+pub fn random_hex() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hex SHA-256 (the stored form of a session id).
+pub fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Compares two strings in time independent of where they differ.
+pub fn same(a: &str, b: &str) -> bool {
+    scim_auth::token::constant_time_eq(a.as_bytes(), b.as_bytes())
+}
+
+/// A cookie of the request.
+pub fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_owned())
+}
+
+/// Whether the browser reached us over TLS (directly, or through a proxy that says so).
+pub fn is_tls(req: &HttpRequest) -> bool {
+    req.connection_info().scheme() == "https"
+        || req
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, Path=/console, Secure behind TLS.
+pub fn set_cookie(
+    req: &HttpRequest,
+    config: &ConsoleConfig,
+    name: &str,
+    value: &str,
+    max_age: Option<i64>,
+) -> String {
+    let secure = config.secure_cookies.unwrap_or_else(|| is_tls(req));
+    let mut out = format!("{name}={value}; Path=/console; HttpOnly; SameSite=Strict");
+    if let Some(age) = max_age {
+        out.push_str(&format!("; Max-Age={age}"));
+    }
+    if secure {
+        out.push_str("; Secure");
+    }
+    out
+}
+
+/// The language of a request: the switcher's cookie, else `Accept-Language`, else English.
+pub fn lang_of(req: &HttpRequest) -> Lang {
+    cookie(req, LANG_COOKIE)
+        .and_then(|c| Lang::parse(&c))
+        .or_else(|| {
+            req.headers()
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Lang::from_accept_language)
+        })
+        .unwrap_or(Lang::En)
+}
+
+/// What went wrong, answered as an HTML page (or a redirect to the sign-in page).
+#[derive(Debug)]
+pub enum ConsoleError {
+    /// No valid session: go to the sign-in page.
+    SignedOut,
+    /// The session's key lacks this permission.
+    Forbidden(Lang, &'static str),
+    /// The form token is missing or wrong.
+    Csrf(Lang),
+    /// No such key or machine in the tenant.
+    NotFound(Lang),
+    /// The database failed (logged where it happened).
+    Unavailable(Lang),
+}
+
+impl std::fmt::Display for ConsoleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SignedOut => f.write_str("signed out"),
+            Self::Forbidden(_, p) => write!(f, "forbidden: {p}"),
+            Self::Csrf(_) => f.write_str("form token rejected"),
+            Self::NotFound(_) => f.write_str("not found"),
+            Self::Unavailable(_) => f.write_str("unavailable"),
+        }
+    }
+}
+
+impl ConsoleError {
+    /// Maps a store failure (the cause is logged, never shown).
+    pub fn store(lang: Lang, err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => Self::NotFound(lang),
+            other => {
+                tracing::error!(error = %other, "console: store call failed");
+                Self::Unavailable(lang)
+            }
+        }
+    }
+}
+
+impl ResponseError for ConsoleError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::SignedOut => StatusCode::SEE_OTHER,
+            Self::Forbidden(..) | Self::Csrf(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (lang, title, text) = match self {
+            Self::SignedOut => {
+                return HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, "/console/login?ended=1"))
+                    .finish()
+            }
+            Self::Forbidden(l, p) => (
+                *l,
+                T::Forbidden.get(*l),
+                format!("{} {p}.", T::ForbiddenText.get(*l)),
+            ),
+            Self::Csrf(l) => (*l, T::Forbidden.get(*l), T::CsrfRejected.get(*l).to_owned()),
+            Self::NotFound(l) => (*l, T::NotFound.get(*l), T::NotFoundText.get(*l).to_owned()),
+            Self::Unavailable(l) => (*l, T::NotFound.get(*l), T::Unavailable.get(*l).to_owned()),
+        };
+        let title = if matches!(self, Self::Unavailable(_)) {
+            "scimd"
+        } else {
+            title
+        };
+        let body = format!(
+            r#"{}<p><a href="/console/keys">{}</a></p>"#,
+            html::alert(&text),
+            T::BackToKeys.get(lang)
+        );
+        let mut res = HttpResponse::build(self.status_code());
+        if matches!(self, Self::Unavailable(_)) {
+            res.insert_header((header::RETRY_AFTER, "5"));
+        }
+        res.content_type("text/html; charset=utf-8")
+            .body(html::document(lang, title, "", None, &body))
+    }
+}
+
+/// A signed-in request: the tenant, the caller with the permissions of the session's key, the
+/// form token, the language and the path (for the switcher).
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The tenant the session administers.
+    pub tenant: TenantId,
+    /// The caller, holding exactly its key's current permissions.
+    pub caller: Caller,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// The language of the pages.
+    pub lang: Lang,
+    /// The request's path and query, for the language switcher.
+    pub path: String,
+}
+
+impl Ctx {
+    /// Whether the session's key holds `permission`.
+    pub fn may(&self, permission: &str) -> bool {
+        grants(&self.caller.granted, permission)
+    }
+
+    /// Refuses with `403` unless the key holds `permission`: the same check as the admin API's
+    /// `Admin<P>` extractor.
+    pub fn require<P: scim_auth::Permission>(&self) -> Result<(), ConsoleError> {
+        if self.may(P::NAME) {
+            Ok(())
+        } else {
+            Err(ConsoleError::Forbidden(self.lang, P::NAME))
+        }
+    }
+
+    /// Checks a form's `csrf` field against the session's token.
+    pub fn check_csrf(&self, form: &Form) -> Result<(), ConsoleError> {
+        match form.get("csrf") {
+            Some(token) if same(token, &self.csrf) => Ok(()),
+            _ => {
+                tracing::warn!("console: form with a missing or wrong CSRF token refused");
+                Err(ConsoleError::Csrf(self.lang))
+            }
+        }
+    }
+}
+
+/// Whether a stored session is still within its idle and absolute timeouts at `now`.
+pub fn within_timeouts(
+    config: &ConsoleConfig,
+    created_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> bool {
+    now - last_seen_at < config.idle_timeout && now - created_at < config.absolute_timeout
+}
+
+/// Whether a key may hold a console session: usable at `now` and of scope Public API.
+pub fn key_usable(key: &scim_store::ApiKey, now: DateTime<Utc>) -> bool {
+    key.enabled
+        && key.revoked_at.is_none()
+        && now < key.expires_at
+        && Scope::parse(&key.scope) == Some(Scope::PublicApi)
+}
+
+async fn load(req: HttpRequest) -> Result<Ctx, ConsoleError> {
+    let lang = lang_of(&req);
+    let (Some(store), Some(config)) = (
+        req.app_data::<web::Data<Store>>().cloned(),
+        req.app_data::<web::Data<ConsoleConfig>>().cloned(),
+    ) else {
+        tracing::error!("console: Store or ConsoleConfig is not registered as app data");
+        return Err(ConsoleError::Unavailable(lang));
+    };
+    let store: Store = store.get_ref().clone();
+    let Some(id) = cookie(&req, SESSION_COOKIE).filter(|v| v.len() == 64) else {
+        return Err(ConsoleError::SignedOut);
+    };
+    let id_hash = sha256_hex(&id);
+    let session = store
+        .get_console_session(&id_hash)
+        .await
+        .map_err(|e| ConsoleError::store(lang, e))?
+        .ok_or(ConsoleError::SignedOut)?;
+    let now = Utc::now();
+    let end = |store: Store, id_hash: String| async move {
+        if let Err(err) = store.delete_console_session(&id_hash).await {
+            tracing::warn!(error = %err, "console: could not delete an ended session");
+        }
+        ConsoleError::SignedOut
+    };
+    if !within_timeouts(&config, session.created_at, session.last_seen_at, now) {
+        return Err(end(store.clone(), id_hash).await);
+    }
+    let peer = req.peer_addr().map(|a| a.ip().to_string());
+    let caller = match &session.key_id {
+        None => Caller::operator(Actor {
+            name: "operator".into(),
+            addr: peer,
+        }),
+        Some(key_id) => match store.get_api_key_by_id(&session.tenant_id, key_id).await {
+            Ok(key) if key_usable(&key, now) => Caller {
+                actor: Actor {
+                    name: format!("key:{}", key.name),
+                    addr: peer,
+                },
+                granted: key.permissions,
+            },
+            Ok(_) | Err(StoreError::NotFound) => return Err(end(store.clone(), id_hash).await),
+            Err(e) => return Err(ConsoleError::store(lang, e)),
+        },
+    };
+    if now - session.last_seen_at >= config.touch_every {
+        if let Err(err) = store.touch_console_session(&id_hash, now).await {
+            tracing::warn!(error = %err, "console: could not record session activity");
+        }
+    }
+    tracing::Span::current().record("tenant", session.tenant_id.as_str());
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/console/keys".into());
+    Ok(Ctx {
+        tenant: session.tenant_id,
+        caller,
+        csrf: session.csrf_token,
+        lang,
+        path,
+    })
+}
+
+impl FromRequest for Ctx {
+    type Error = ConsoleError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(load(req.clone()))
+    }
+}
+
+/// A form body as name–value pairs (repeated names allowed, as checkboxes send them).
+#[derive(Debug, Default)]
+pub struct Form(pub Vec<(String, String)>);
+
+impl Form {
+    /// Parses `application/x-www-form-urlencoded`; a body that does not parse is empty.
+    pub fn parse(body: &[u8]) -> Self {
+        Self(serde_urlencoded::from_bytes(body).unwrap_or_default())
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of `name`, trimmed, `None` when blank.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.get(name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    }
+
+    /// Every value of `name`.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// Whether a checkbox `name` was checked.
+    pub fn checked(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+}
+
+// ---- sign-in and sign-out -------------------------------------------------------------------
+
+fn login_page(lang: Lang, token: &str, message: Option<&str>, tenant: &str) -> String {
+    let message = message.map(html::alert).unwrap_or_default();
+    let header = format!(
+        r#"<header class="top"><div class="brand"><span class="logo" aria-hidden="true">◆</span> scimd <span class="sub">{}</span></div><div class="who">{}</div></header>"#,
+        T::Console.get(lang),
+        html::switcher(lang, "/console/login")
+    );
+    let body = format!(
+        r#"{message}<form method="post" action="/console/login" class="card narrow" autocomplete="off">
+<input type="hidden" name="csrf" value="{token}">
+<p>{intro}</p>
+<div class="field"><label for="key">{key_label}</label>
+<input type="password" id="key" name="key" required autocomplete="off" spellcheck="false" autofocus></div>
+<div class="field"><label for="tenant">{tenant_label}</label>
+<input type="text" id="tenant" name="tenant" value="{tenant}" autocomplete="off" spellcheck="false"></div>
+<button type="submit" class="btn btn-primary">{sign_in}</button>
+</form>"#,
+        token = esc(token),
+        intro = T::SignInIntro.get(lang),
+        key_label = T::KeyOrToken.get(lang),
+        tenant_label = T::TenantForOperator.get(lang),
+        tenant = esc(tenant),
+        sign_in = T::SignIn.get(lang),
+    );
+    html::document(lang, T::SignIn.get(lang), &header, None, &body)
+}
+
+fn html_response(status: StatusCode) -> actix_web::HttpResponseBuilder {
+    let mut res = HttpResponse::build(status);
+    res.content_type("text/html; charset=utf-8");
+    res
+}
+
+/// `GET /console/login`: the sign-in form, with a fresh double-submit token.
+pub async fn get_login(
+    req: HttpRequest,
+    config: web::Data<ConsoleConfig>,
+    query: web::Query<std::collections::HashMap<String, String>>,
+) -> HttpResponse {
+    let lang = lang_of(&req);
+    let token = random_hex();
+    let message = query
+        .contains_key("ended")
+        .then(|| T::SessionEnded.get(lang));
+    html_response(StatusCode::OK)
+        .insert_header((
+            header::SET_COOKIE,
+            set_cookie(&req, &config, LOGIN_COOKIE, &token, Some(3600)),
+        ))
+        .body(login_page(lang, &token, message, ""))
+}
+
+/// `POST /console/login`: checks the form token, the key (or operator token), opens a session.
+pub async fn post_login(
+    req: HttpRequest,
+    config: web::Data<ConsoleConfig>,
+    auth: web::Data<Authenticator>,
+    store: web::Data<Store>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ConsoleError> {
+    let lang = lang_of(&req);
+    let form = Form::parse(&body);
+    let expected = cookie(&req, LOGIN_COOKIE);
+    let csrf_ok = matches!((form.get("csrf"), expected.as_deref()), (Some(a), Some(b)) if !b.is_empty() && same(a, b));
+    if !csrf_ok {
+        tracing::warn!("console: sign-in form with a missing or wrong CSRF token refused");
+        return Err(ConsoleError::Csrf(lang));
+    }
+    let fail = |message: &str, tenant: &str| {
+        let token = random_hex();
+        html_response(StatusCode::UNAUTHORIZED)
+            .insert_header((
+                header::SET_COOKIE,
+                set_cookie(&req, &config, LOGIN_COOKIE, &token, Some(3600)),
+            ))
+            .body(login_page(lang, &token, Some(message), tenant))
+    };
+    let secret = form.text("key").unwrap_or_default();
+    let tenant_field = form.text("tenant").unwrap_or_default();
+    let authorization = format!("Bearer {secret}");
+    let now = Utc::now();
+    let peer = req.peer_addr().map(|a| a.ip().to_string());
+    let (tenant, key_id) = if auth.is_operator(Some(&authorization)) {
+        let Ok(tenant) = TenantId::parse(&tenant_field) else {
+            return Ok(fail(T::SignInFailed.get(lang), &tenant_field));
+        };
+        match store.get_tenant(&tenant).await {
+            Ok(_) => (tenant, None),
+            Err(StoreError::NotFound) => return Ok(fail(T::SignInFailed.get(lang), &tenant_field)),
+            Err(e) => return Err(ConsoleError::store(lang, e)),
+        }
+    } else {
+        match auth
+            .authenticate_from(peer.as_deref(), Some(&authorization), now)
+            .await
+        {
+            Ok(key) if key_usable(&key, now) => {
+                auth.note_use(&key, peer, now);
+                (key.tenant_id.clone(), Some(key.id))
+            }
+            Ok(_)
+            | Err(scim_auth::AuthError::Unauthorized | scim_auth::AuthError::Forbidden(_)) => {
+                return Ok(fail(T::SignInFailed.get(lang), &tenant_field))
+            }
+            Err(scim_auth::AuthError::Throttled(_)) => {
+                return Ok(fail(T::SignInThrottled.get(lang), &tenant_field))
+            }
+            Err(scim_auth::AuthError::Unavailable) => return Err(ConsoleError::Unavailable(lang)),
+        }
+    };
+    // Sessions past their timeouts are purged here, at the rare moment a new one starts.
+    if let Err(err) = store
+        .purge_console_sessions(now - config.idle_timeout, now - config.absolute_timeout)
+        .await
+    {
+        tracing::warn!(error = %err, "console: could not purge old sessions");
+    }
+    let id = random_hex();
+    store
+        .create_console_session(
+            &sha256_hex(&id),
+            &tenant,
+            key_id.as_deref(),
+            &random_hex(),
+            now,
+        )
+        .await
+        .map_err(|e| ConsoleError::store(lang, e))?;
+    tracing::info!(tenant = %tenant, "console: session opened");
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/console/keys"))
+        .append_header((
+            header::SET_COOKIE,
+            set_cookie(&req, &config, SESSION_COOKIE, &id, None),
+        ))
+        .append_header((
+            header::SET_COOKIE,
+            set_cookie(&req, &config, LOGIN_COOKIE, "", Some(0)),
+        ))
+        .finish())
+}
+
+/// `POST /console/logout`: ends the session (form token required) and clears the cookie.
+pub async fn post_logout(
+    req: HttpRequest,
+    ctx: Ctx,
+    config: web::Data<ConsoleConfig>,
+    store: web::Data<Store>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ConsoleError> {
+    ctx.check_csrf(&Form::parse(&body))?;
+    if let Some(id) = cookie(&req, SESSION_COOKIE) {
+        store
+            .delete_console_session(&sha256_hex(&id))
+            .await
+            .map_err(|e| ConsoleError::store(ctx.lang, e))?;
+    }
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/console/login"))
+        .insert_header((
+            header::SET_COOKIE,
+            set_cookie(&req, &config, SESSION_COOKIE, "", Some(0)),
+        ))
+        .finish())
+}
+
+/// `GET /console/lang?l=fr&next=/console/keys`: remembers the language, goes back.
+pub async fn get_lang(
+    req: HttpRequest,
+    config: web::Data<ConsoleConfig>,
+    query: web::Query<std::collections::HashMap<String, String>>,
+) -> HttpResponse {
+    let lang = query
+        .get("l")
+        .and_then(|l| Lang::parse(l))
+        .unwrap_or(Lang::En);
+    // Only paths of the console: never an open redirect.
+    let next = query
+        .get("next")
+        .filter(|n| n.starts_with("/console/") && !n.starts_with("//") && !n.contains('\\'))
+        .map(String::as_str)
+        .unwrap_or("/console/keys");
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, next.to_owned()))
+        .insert_header((
+            header::SET_COOKIE,
+            set_cookie(&req, &config, LANG_COOKIE, lang.code(), Some(31_536_000)),
+        ))
+        .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_end_after_the_idle_or_the_absolute_timeout() {
+        let config = ConsoleConfig::default();
+        let t0 = Utc::now();
+        let min = chrono::Duration::minutes;
+        assert!(within_timeouts(&config, t0, t0, t0 + min(29)));
+        assert!(!within_timeouts(&config, t0, t0, t0 + min(30)), "idle");
+        let busy = t0 + min(12 * 60);
+        assert!(
+            !within_timeouts(&config, t0, busy - min(1), busy),
+            "absolute"
+        );
+    }
+
+    #[test]
+    fn forms_keep_repeated_names() {
+        let f = Form::parse(b"permissions=a&permissions=b&name=+x+&on=on");
+        assert_eq!(f.all("permissions"), ["a", "b"]);
+        assert_eq!(f.text("name").as_deref(), Some("x"));
+        assert!(f.checked("on") && !f.checked("off"));
+    }
+}

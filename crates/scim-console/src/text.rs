@@ -1,0 +1,241 @@
+//! Every string of the console, in English and French. A string is a variant of [`T`], so a
+//! page cannot use a text that lacks a translation: the `match` would not compile.
+
+/// A language of the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// English (the default).
+    En,
+    /// French.
+    Fr,
+}
+
+impl Lang {
+    /// `en` or `fr`, for `<html lang>` and the switcher.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Fr => "fr",
+        }
+    }
+
+    /// Parses `en`/`fr` (and regional forms like `fr-CA`).
+    pub fn parse(code: &str) -> Option<Self> {
+        let primary = code.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "en" => Some(Self::En),
+            "fr" => Some(Self::Fr),
+            _ => None,
+        }
+    }
+
+    /// The best language of an `Accept-Language` header (by `q`, first wins on ties).
+    pub fn from_accept_language(header: &str) -> Option<Self> {
+        let mut best: Option<(Self, f32)> = None;
+        for part in header.split(',') {
+            let mut pieces = part.split(';');
+            let tag = pieces.next().unwrap_or("");
+            let q = pieces
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if let Some(lang) = Self::parse(tag) {
+                if q > 0.0 && best.is_none_or(|(_, b)| q > b) {
+                    best = Some((lang, q));
+                }
+            }
+        }
+        best.map(|(l, _)| l)
+    }
+
+    /// The other language (for the switcher).
+    pub fn other(self) -> Self {
+        match self {
+            Self::En => Self::Fr,
+            Self::Fr => Self::En,
+        }
+    }
+}
+
+macro_rules! texts {
+    ($($id:ident => $en:literal, $fr:literal;)*) => {
+        /// A text of the console.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[allow(missing_docs)]
+        pub enum T { $($id),* }
+
+        impl T {
+            /// The text in `lang`.
+            pub fn get(self, lang: Lang) -> &'static str {
+                match (self, lang) {
+                    $((T::$id, Lang::En) => $en, (T::$id, Lang::Fr) => $fr,)*
+                }
+            }
+        }
+    };
+}
+
+texts! {
+    SwitchTo => "Français", "English";
+    SkipToContent => "Skip to content", "Aller au contenu";
+    Console => "Admin console", "Console d'administration";
+    Tenant => "Tenant", "Locataire";
+    Keys => "API keys", "Clés d'API";
+    Machines => "Machines", "Machines";
+    Settings => "Settings", "Paramètres";
+    Audit => "Audit", "Audit";
+    SignIn => "Sign in", "Se connecter";
+    SignOut => "Sign out", "Se déconnecter";
+    SignInIntro => "Sign in with an admin key (scope Public API, with tenant.* permissions) or with the operator token.",
+        "Connectez-vous avec une clé d'administration (portée API publique, avec des permissions tenant.*) ou avec le jeton d'opérateur.";
+    KeyOrToken => "Admin key or operator token", "Clé d'administration ou jeton d'opérateur";
+    TenantForOperator => "Tenant (operator token only)", "Locataire (jeton d'opérateur uniquement)";
+    SignInFailed => "Sign-in failed: the key is not valid for the console.", "Échec de la connexion : cette clé n'est pas valable pour la console.";
+    SignInThrottled => "Too many failed attempts from this address; retry later.", "Trop d'échecs depuis cette adresse ; réessayez plus tard.";
+    SessionEnded => "Your session has ended. Please sign in again.", "Votre session a pris fin. Veuillez vous reconnecter.";
+    Forbidden => "Not allowed", "Non autorisé";
+    ForbiddenText => "The key this session was opened with lacks the permission", "La clé de cette session n'a pas la permission";
+    CsrfRejected => "This form was not sent by this console (missing or wrong form token). Nothing was changed.",
+        "Ce formulaire n'a pas été envoyé par cette console (jeton de formulaire absent ou erroné). Rien n'a été modifié.";
+    NotFound => "Not found", "Introuvable";
+    NotFoundText => "There is nothing here.", "Il n'y a rien ici.";
+    Unavailable => "The service is temporarily unavailable; retry in a moment.", "Le service est momentanément indisponible ; réessayez dans un instant.";
+    BackToKeys => "Back to the keys", "Retour aux clés";
+    Name => "Name", "Nom";
+    NameHelp => "1–64 letters, digits, '.', '_' or '-'; cannot be changed later.", "1 à 64 lettres, chiffres, « . », « _ » ou « - » ; ne peut plus être modifié.";
+    Label => "Label", "Libellé";
+    Scope => "Scope", "Portée";
+    Machine => "Machine", "Machine";
+    Status => "Status", "Statut";
+    Created => "Created", "Créée le";
+    Expires => "Expires", "Expire le";
+    LastUsed => "Last used", "Dernière utilisation";
+    Never => "Never", "Jamais";
+    Actions => "Actions", "Actions";
+    All => "All", "Toutes";
+    Filter => "Filter", "Filtrer";
+    ScopeScim => "SCIM", "SCIM";
+    ScopeOnPremise => "On Premise", "On Premise";
+    ScopePublicApi => "Public API", "API publique";
+    StatusActive => "Active", "Active";
+    StatusInactive => "Inactive", "Inactive";
+    StatusExpired => "Expired", "Expirée";
+    StatusRevoked => "Revoked", "Révoquée";
+    WillBeDeletedOn => "will be deleted on", "sera supprimée le";
+    NoKeys => "No API key yet.", "Aucune clé d'API pour l'instant.";
+    NoKeysMatch => "No API key matches these filters.", "Aucune clé d'API ne correspond à ces filtres.";
+    CreateKey => "Create a key", "Créer une clé";
+    Create => "Create", "Créer";
+    Cancel => "Cancel", "Annuler";
+    Save => "Save", "Enregistrer";
+    Edit => "Edit", "Modifier";
+    Rotate => "Rotate", "Renouveler";
+    Revoke => "Revoke", "Révoquer";
+    RevokePermanently => "Revoke permanently", "Révoquer définitivement";
+    Delete => "Delete", "Supprimer";
+    DeletePermanently => "Delete permanently", "Supprimer définitivement";
+    CustomAttributes => "SCIM custom attributes", "Attributs personnalisés SCIM";
+    CustomAttributesNote => "This switch applies to all SCIM keys of the tenant: changing it here changes it for every SCIM key.",
+        "Ce réglage s'applique à toutes les clés SCIM du locataire : le modifier ici le modifie pour toutes les clés SCIM.";
+    OnPremiseOptions => "On Premise options", "Options On Premise";
+    Retrieve => "Retrieve (read the provisioned directory)", "Retrieve (lire l'annuaire provisionné)";
+    Push => "Push (send directory data)", "Push (envoyer les données de l'annuaire)";
+    Permissions => "Permissions", "Permissions";
+    AllPermissions => "All permissions (*)", "Toutes les permissions (*)";
+    ScimOptions => "SCIM options", "Options SCIM";
+    PublicApiOptions => "Public API permissions", "Permissions de l'API publique";
+    LifetimeDays => "Lifetime in days (1–365, default 365)", "Durée de vie en jours (1 à 365, 365 par défaut)";
+    NoMachine => "No machine", "Aucune machine";
+    MachineIdHelp => "Machine id (optional)", "Identifiant de machine (facultatif)";
+    KeyCreated => "Key created", "Clé créée";
+    KeyRotated => "New key value", "Nouvelle valeur de la clé";
+    SecretOnce => "Copy this secret now. It cannot be shown again: once you close this dialog it is unrecoverable.",
+        "Copiez ce secret maintenant. Il ne pourra plus être affiché : une fois cette fenêtre fermée, il est irrécupérable.";
+    Secret => "Secret", "Secret";
+    Copy => "Copy", "Copier";
+    Copied => "Copied", "Copié";
+    CloseSecret => "I have copied it, close", "Je l'ai copié, fermer";
+    Active => "Active", "Active";
+    ActiveHelp => "An inactive key is refused until it is made active again; its value does not change.",
+        "Une clé inactive est refusée jusqu'à ce qu'elle soit réactivée ; sa valeur ne change pas.";
+    RevokedNoEnable => "This key is revoked: it can never be used or enabled again.", "Cette clé est révoquée : elle ne pourra plus jamais être utilisée ni réactivée.";
+    EditKey => "Edit key", "Modifier la clé";
+    RotateKey => "Rotate key", "Renouveler la clé";
+    RotateIntro => "A new value is issued and shown once. The old value can keep working for a grace period, so a connection can be switched without downtime.",
+        "Une nouvelle valeur est émise et affichée une seule fois. L'ancienne valeur peut continuer de fonctionner pendant une période de grâce, pour basculer une connexion sans interruption.";
+    GracePeriod => "Grace period for the old value", "Période de grâce de l'ancienne valeur";
+    GraceNone => "None (the old value stops now)", "Aucune (l'ancienne valeur cesse maintenant)";
+    Grace1h => "1 hour", "1 heure";
+    Grace24h => "24 hours", "24 heures";
+    Grace7d => "7 days", "7 jours";
+    RevokeKey => "Revoke key", "Révoquer la clé";
+    RevokeConfirm => "Revoking is permanent: the key stops working at once and can never be enabled again. It stays listed until its purge date.",
+        "La révocation est définitive : la clé cesse de fonctionner immédiatement et ne pourra jamais être réactivée. Elle reste listée jusqu'à sa date de purge.";
+    DeleteKey => "Delete key", "Supprimer la clé";
+    DeleteKeyConfirm => "The key is removed and stops working at once. This cannot be undone.",
+        "La clé est supprimée et cesse de fonctionner immédiatement. Cette action est irréversible.";
+    Saved => "Saved.", "Enregistré.";
+    KeyRevokedDone => "The key was revoked.", "La clé a été révoquée.";
+    KeyDeletedDone => "The key was deleted.", "La clé a été supprimée.";
+    Hint => "Value", "Valeur";
+    CreateMachine => "Create a machine", "Créer une machine";
+    Description => "Description", "Description";
+    NoMachines => "No machine yet.", "Aucune machine pour l'instant.";
+    MachineKeys => "Keys", "Clés";
+    MachineNoKeys => "No API key is associated with this machine", "Aucune clé API n'est associée à cette machine";
+    CreateKeyForMachine => "Create a key for this machine", "Créer une clé pour cette machine";
+    DeleteMachine => "Delete machine", "Supprimer la machine";
+    DeleteMachineConfirm => "The machine and all its keys are deleted; the keys stop working at once.",
+        "La machine et toutes ses clés sont supprimées ; les clés cessent de fonctionner immédiatement.";
+    MachineDeletedDone => "The machine was deleted.", "La machine a été supprimée.";
+    ScimSettings => "SCIM", "SCIM";
+    CustomSchema => "Custom schema attributes", "Attributs du schéma personnalisé";
+    SchemaUrn => "Schema URN", "URN du schéma";
+    Type => "Type", "Type";
+    MultiValued => "Multi-valued", "Multivalué";
+    Yes => "Yes", "Oui";
+    No => "No", "Non";
+    NoAttributes => "No custom attribute is declared.", "Aucun attribut personnalisé n'est déclaré.";
+    AddAttribute => "Add an attribute", "Ajouter un attribut";
+    Add => "Add", "Ajouter";
+    Remove => "Remove", "Retirer";
+    TenantSettings => "Tenant", "Locataire";
+    AdminEmail => "Admin e-mail (receives expiry warnings)", "E-mail de l'administrateur (reçoit les alertes d'expiration)";
+    Locale => "Language of e-mails", "Langue des e-mails";
+    When => "When", "Quand";
+    Actor => "Actor", "Acteur";
+    Action => "Action", "Action";
+    Target => "Target", "Cible";
+    Changes => "Changes", "Modifications";
+    Address => "Address", "Adresse";
+    NoEvents => "No audit event yet.", "Aucun événement d'audit pour l'instant.";
+    Previous => "Previous", "Précédent";
+    Next => "Next", "Suivant";
+    Page => "Page", "Page";
+    GraceUntil => "Old value valid until", "Ancienne valeur valable jusqu'au";
+    ErrName => "The name must be 1–64 letters, digits, '.', '_' or '-'.", "Le nom doit comporter 1 à 64 lettres, chiffres, « . », « _ » ou « - ».";
+    ErrNameTaken => "This name is already in use.", "Ce nom est déjà utilisé.";
+    ErrLifetime => "The lifetime must be between 1 and 365 days.", "La durée de vie doit être comprise entre 1 et 365 jours.";
+    ErrEscalation => "You cannot grant a permission that your own key does not hold:", "Vous ne pouvez pas accorder une permission que votre propre clé ne détient pas :";
+    ErrState => "This key is revoked or expired: this action is not possible.", "Cette clé est révoquée ou expirée : cette action est impossible.";
+    ErrMachine => "No such machine.", "Cette machine n'existe pas.";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_the_best_supported_language() {
+        assert_eq!(
+            Lang::from_accept_language("fr-FR,fr;q=0.9,en;q=0.8"),
+            Some(Lang::Fr)
+        );
+        assert_eq!(
+            Lang::from_accept_language("de,en;q=0.5,fr;q=0.4"),
+            Some(Lang::En)
+        );
+        assert_eq!(Lang::from_accept_language("de"), None);
+        assert_eq!(Lang::from_accept_language("fr;q=0"), None);
+    }
+}

@@ -1,0 +1,670 @@
+//! The admin web console (`/console/`) as a browser sees it: sign-in, the session cookie, CSRF
+//! tokens, the Content-Security-Policy, permission limits, one-time secrets, French.
+
+use std::{cell::RefCell, collections::HashMap};
+
+use actix_http::Request;
+use actix_web::{
+    body::MessageBody,
+    dev::{Service, ServiceResponse},
+    http::{header::HeaderMap, Method, StatusCode},
+    test,
+};
+use chrono::Duration;
+use scim_auth::Scope;
+
+use crate::{
+    common::{raw_key, TestApp},
+    on_each_backend,
+};
+
+/// A browser: a cookie jar in front of the app.
+struct Browser<'a, S> {
+    app: &'a TestApp<S>,
+    cookies: RefCell<HashMap<String, String>>,
+    accept_language: Option<&'static str>,
+    forwarded_https: bool,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The value of the first hidden `csrf` field.
+    fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find(r#"name="csrf" value=""#)
+            .expect("csrf field");
+        let rest = &self.body[at + r#"name="csrf" value=""#.len()..];
+        rest[..rest.find('"').expect("end")].to_owned()
+    }
+
+    /// The one-time secret of a "key created" page.
+    fn secret(&self) -> String {
+        let at = self.body.find(r#"id="secret""#).expect("secret field");
+        let rest = &self.body[at..];
+        let v = rest.find(r#"value=""#).expect("value") + 7;
+        let rest = &rest[v..];
+        rest[..rest.find('"').expect("end")].to_owned()
+    }
+}
+
+impl<'a, S, B> Browser<'a, S>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    fn new(app: &'a TestApp<S>) -> Self {
+        Self {
+            app,
+            cookies: RefCell::default(),
+            accept_language: None,
+            forwarded_https: false,
+        }
+    }
+
+    async fn request(&self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Page {
+        let mut req = test::TestRequest::default().method(method).uri(path);
+        let jar: Vec<String> = self
+            .cookies
+            .borrow()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !jar.is_empty() {
+            req = req.insert_header(("Cookie", jar.join("; ")));
+        }
+        if let Some(l) = self.accept_language {
+            req = req.insert_header(("Accept-Language", l));
+        }
+        if self.forwarded_https {
+            req = req.insert_header(("X-Forwarded-Proto", "https"));
+        }
+        if let Some(pairs) = form {
+            req = req
+                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+                .set_payload(serde_urlencoded_pairs(pairs));
+        }
+        let (status, headers, body) = self.app.send(req).await;
+        for v in headers.get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            let (pair, _) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = pair.split_once('=').unwrap();
+            if v.contains("Max-Age=0") {
+                self.cookies.borrow_mut().remove(k);
+            } else {
+                self.cookies.borrow_mut().insert(k.into(), val.into());
+            }
+        }
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Page {
+        self.request(Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        self.request(Method::POST, path, Some(form)).await
+    }
+
+    /// Signs in with `key`; returns the answer to the sign-in form.
+    async fn sign_in(&self, key: &str) -> Page {
+        let login = self.get("/console/login").await;
+        assert_eq!(login.status, StatusCode::OK);
+        self.post(
+            "/console/login",
+            &[("csrf", &login.csrf()), ("key", key), ("tenant", "")],
+        )
+        .await
+    }
+}
+
+fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn enc(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+on_each_backend!(
+    sign_in_opens_a_strict_http_only_session_and_pages_carry_the_csp,
+    |app| {
+        let browser = Browser::new(&app);
+        let r = browser.get("/console/keys").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert!(r.location().starts_with("/console/login"));
+
+        let r = browser.sign_in(&app.admin_token).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(r.location(), "/console/keys");
+        let cookie = r
+            .headers
+            .get_all("set-cookie")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|c| c.starts_with("scimd_session="))
+            .expect("session cookie");
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+        assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+
+        let page = browser.get("/console/keys").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let csp = page
+            .headers
+            .get("content-security-policy")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(csp.contains("default-src 'none'"), "{csp}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(
+            page.headers.get("x-content-type-options").unwrap(),
+            "nosniff"
+        );
+        assert!(page.body.contains("entra") && page.body.contains("admin"));
+        assert!(!page.body.contains("<script>"), "no inline script");
+        assert!(!page.body.contains(" style="), "no inline style");
+        // Neither the admin key nor any hash is ever in a page.
+        assert!(!page.body.contains(&app.admin_token));
+        let hash = app
+            .store
+            .get_api_key(&app.tenant, "admin")
+            .await
+            .unwrap()
+            .token_hash;
+        assert!(!page.body.contains(&hash));
+
+        // Sign-out ends the session on the server, not only in the browser.
+        let stolen = browser
+            .cookies
+            .borrow()
+            .get("scimd_session")
+            .cloned()
+            .unwrap();
+        let r = browser
+            .post("/console/logout", &[("csrf", &page.csrf())])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        browser
+            .cookies
+            .borrow_mut()
+            .insert("scimd_session".into(), stolen);
+        let r = browser.get("/console/keys").await;
+        assert_eq!(
+            r.status,
+            StatusCode::SEE_OTHER,
+            "a signed-out session stays dead"
+        );
+    }
+);
+
+on_each_backend!(session_cookie_is_secure_behind_tls, |app| {
+    let mut browser = Browser::new(&app);
+    browser.forwarded_https = true;
+    let r = browser.sign_in(&app.admin_token).await;
+    let cookie = r
+        .headers
+        .get_all("set-cookie")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("scimd_session="))
+        .expect("session cookie");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+});
+
+on_each_backend!(only_the_session_id_hash_is_stored, |app| {
+    let browser = Browser::new(&app);
+    browser.sign_in(&app.admin_token).await;
+    let id = browser
+        .cookies
+        .borrow()
+        .get("scimd_session")
+        .cloned()
+        .unwrap();
+    assert_eq!(id.len(), 64);
+    assert!(app.store.get_console_session(&id).await.unwrap().is_none());
+    let stored = app
+        .store
+        .get_console_session(&scim_console::sha256_hex(&id))
+        .await
+        .unwrap()
+        .expect("stored under the hash");
+    let admin = app.store.get_api_key(&app.tenant, "admin").await.unwrap();
+    assert_eq!(stored.key_id.as_deref(), Some(admin.id.as_str()));
+});
+
+on_each_backend!(forms_without_the_session_csrf_token_are_refused, |app| {
+    let browser = Browser::new(&app);
+    browser.sign_in(&app.admin_token).await;
+    let create = [("name", "forged"), ("scope", "scim")];
+    let r = browser.post("/console/keys", &create).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = browser
+        .post(
+            "/console/keys",
+            &[
+                ("csrf", "0".repeat(64).as_str()),
+                ("name", "forged"),
+                ("scope", "scim"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = browser
+        .post("/console/keys/entra/revoke", &[("csrf", "nope")])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(app.store.get_api_key(&app.tenant, "forged").await.is_err());
+    let entra = app.store.get_api_key(&app.tenant, "entra").await.unwrap();
+    assert!(entra.revoked_at.is_none());
+    // The token of another session does not fit this one.
+    let other = Browser::new(&app);
+    other.sign_in(&app.admin_token).await;
+    let other_csrf = other.get("/console/keys").await.csrf();
+    let r = browser
+        .post(
+            "/console/keys",
+            &[("csrf", &other_csrf), ("name", "forged"), ("scope", "scim")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // The sign-in form has its own token too.
+    let fresh = Browser::new(&app);
+    let r = fresh
+        .post(
+            "/console/login",
+            &[("csrf", "x"), ("key", &app.admin_token)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(!fresh.cookies.borrow().contains_key("scimd_session"));
+});
+
+on_each_backend!(only_admin_keys_and_the_right_tenant_open_a_session, |app| {
+    let browser = Browser::new(&app);
+    let r = browser.sign_in(&app.scim_token).await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "a SCIM key cannot sign in"
+    );
+    assert!(r.body.contains("Sign-in failed"));
+    assert!(!r.body.contains(&app.scim_token), "the key is not echoed");
+    let r = browser.sign_in("scimd_api_nonsense").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(!browser.cookies.borrow().contains_key("scimd_session"));
+});
+
+on_each_backend!(a_session_may_do_exactly_what_its_key_may_do, |app| {
+    let reader = raw_key(
+        &app.store,
+        &app.tenant,
+        "reader",
+        Scope::PublicApi,
+        &["tenant.apiKey:read", "tenant.apiKey:write"],
+        Duration::days(30),
+    )
+    .await;
+    let browser = Browser::new(&app);
+    assert_eq!(browser.sign_in(&reader).await.status, StatusCode::SEE_OTHER);
+    let keys = browser.get("/console/keys").await;
+    assert_eq!(keys.status, StatusCode::OK);
+    assert!(
+        !keys.body.contains("/console/machines\""),
+        "no machine link without the permission"
+    );
+    assert_eq!(
+        browser.get("/console/machines").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        browser.get("/console/settings").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        browser.get("/console/audit").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let csrf = keys.csrf();
+    let r = browser
+        .post("/console/machines", &[("csrf", &csrf), ("name", "m1")])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // It cannot grant what it does not hold, as through the admin API.
+    let r = browser
+        .post(
+            "/console/keys",
+            &[
+                ("csrf", &csrf),
+                ("name", "wider"),
+                ("scope", "public_api"),
+                ("permissions", "tenant.settings:write"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("your own key does not hold"), "{}", r.body);
+    assert!(app.store.get_api_key(&app.tenant, "wider").await.is_err());
+    // What it holds, it can grant.
+    let r = browser
+        .post(
+            "/console/keys",
+            &[
+                ("csrf", &csrf),
+                ("name", "narrow"),
+                ("scope", "public_api"),
+                ("permissions", "tenant.apiKey:read"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Saving a key that holds more than the session keeps what the session cannot grant.
+    let r = browser
+        .post(
+            "/console/keys/admin/edit",
+            &[
+                ("csrf", &csrf),
+                ("enabled", "on"),
+                ("label", "Admin"),
+                ("permissions", "*"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let detail = browser.get("/console/keys/admin").await;
+    assert!(detail
+        .body
+        .contains(r#"<input type="hidden" name="permissions" value="*">"#));
+    let admin = app.store.get_api_key(&app.tenant, "admin").await.unwrap();
+    assert_eq!(admin.permissions, ["*"]);
+
+    // Disabling the key (here through the admin API) ends its console session at once.
+    let r = app
+        .call(
+            Method::PUT,
+            "/api/acme/admin/apiKeys/reader",
+            Some(&app.admin_token),
+            Some(serde_json::json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = browser.get("/console/keys").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.location().starts_with("/console/login"));
+});
+
+on_each_backend!(
+    a_created_secret_is_shown_once_and_works_until_disabled,
+    |app| {
+        let browser = Browser::new(&app);
+        browser.sign_in(&app.admin_token).await;
+        let csrf = browser.get("/console/keys").await.csrf();
+        let created = browser
+            .post(
+                "/console/keys",
+                &[
+                    ("csrf", &csrf),
+                    ("name", "okta"),
+                    ("label", "Okta <prod>"),
+                    ("scope", "scim"),
+                ],
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+        assert_eq!(created.headers.get("cache-control").unwrap(), "no-store");
+        let secret = created.secret();
+        assert!(secret.starts_with("scimd_scim_"), "{secret}");
+        let r = app
+            .call(Method::GET, "/scim/v2/Users", Some(&secret), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+
+        let list = browser.get("/console/keys").await;
+        assert!(
+            !list.body.contains(&secret),
+            "the secret is shown once only"
+        );
+        assert!(
+            list.body.contains("Okta &lt;prod&gt;"),
+            "labels are escaped"
+        );
+        let detail = browser.get("/console/keys/okta").await;
+        assert!(!detail.body.contains(&secret));
+
+        let r = browser
+            .post(
+                "/console/keys/okta/edit",
+                &[("csrf", &csrf), ("label", "Okta")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let r = app
+            .call(Method::GET, "/scim/v2/Users", Some(&secret), None)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "Active switch off");
+        browser
+            .post(
+                "/console/keys/okta/edit",
+                &[("csrf", &csrf), ("label", "Okta"), ("enabled", "on")],
+            )
+            .await;
+        let r = app
+            .call(Method::GET, "/scim/v2/Users", Some(&secret), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "enabled again, same value");
+
+        let r = browser
+            .post("/console/keys/okta/revoke", &[("csrf", &csrf)])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let r = app
+            .call(Method::GET, "/scim/v2/Users", Some(&secret), None)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        let detail = browser.get("/console/keys/okta").await;
+        assert!(
+            !detail.body.contains(r#"name="enabled""#),
+            "no Active switch on a revoked key"
+        );
+        // A forged enable of the revoked key changes nothing.
+        browser
+            .post(
+                "/console/keys/okta/edit",
+                &[("csrf", &csrf), ("enabled", "on")],
+            )
+            .await;
+        let r = app
+            .call(Method::GET, "/scim/v2/Users", Some(&secret), None)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+
+        // The audit page shows who did it.
+        let audit = browser.get("/console/audit").await;
+        assert!(audit.body.contains("apiKey.revoke"), "{}", audit.body);
+        assert!(audit.body.contains("key:admin"));
+    }
+);
+
+on_each_backend!(french_from_accept_language_and_from_the_switcher, |app| {
+    let mut browser = Browser::new(&app);
+    browser.accept_language = Some("fr-FR,fr;q=0.9,en;q=0.5");
+    let login = browser.get("/console/login").await;
+    assert!(login.body.contains(r#"<html lang="fr">"#));
+    assert!(login.body.contains("Se connecter"));
+    browser.sign_in(&app.admin_token).await;
+    let csrf = browser.get("/console/keys").await.csrf();
+    let r = browser
+        .post(
+            "/console/machines",
+            &[("csrf", &csrf), ("name", "serveur-ad")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let machine = browser.get(r.location()).await;
+    assert!(
+        machine
+            .body
+            .contains("Aucune clé API n&#39;est associée à cette machine")
+            || machine
+                .body
+                .contains("Aucune clé API n'est associée à cette machine"),
+        "{}",
+        machine.body
+    );
+    // Errors of the key rules read in French too.
+    let r = browser
+        .post(
+            "/console/keys",
+            &[("csrf", &csrf), ("name", "pas bon"), ("scope", "scim")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Le nom doit comporter"), "{}", r.body);
+    // The switcher wins over the browser's language.
+    let r = browser
+        .get("/console/lang?l=en&next=/console/machines")
+        .await;
+    assert_eq!(r.location(), "/console/machines");
+    let machine = browser.get("/console/keys").await;
+    assert!(machine.body.contains(r#"<html lang="en">"#));
+    // It never redirects elsewhere.
+    let r = browser.get("/console/lang?l=fr&next=//evil.example/").await;
+    assert_eq!(r.location(), "/console/keys");
+});
+
+on_each_backend!(
+    the_switch_flipped_on_one_scim_key_shows_on_every_scim_key,
+    |app| {
+        let browser = Browser::new(&app);
+        browser.sign_in(&app.admin_token).await;
+        let csrf = browser.get("/console/keys").await.csrf();
+        browser
+            .post(
+                "/console/keys",
+                &[("csrf", &csrf), ("name", "second"), ("scope", "scim")],
+            )
+            .await;
+        let r = browser
+            .post(
+                "/console/keys/entra/edit",
+                &[
+                    ("csrf", &csrf),
+                    ("enabled", "on"),
+                    ("scimCustomAttributes", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let other = browser.get("/console/keys/second").await;
+        assert!(
+            other
+                .body
+                .contains(r#"id="e-custom" name="scimCustomAttributes" value="on" checked"#),
+            "{}",
+            other.body
+        );
+        let settings = browser.get("/console/settings").await;
+        assert!(settings
+            .body
+            .contains(r#"id="s-custom" name="enabled" value="on" checked"#));
+        // A custom attribute declared on the settings page is validated by the admin API's rules.
+        let r = browser
+            .post(
+                "/console/settings/attributes",
+                &[("csrf", &csrf), ("name", "badge"), ("type", "string")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let r = browser
+            .post(
+                "/console/settings/attributes",
+                &[("csrf", &csrf), ("name", "1bad"), ("type", "string")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let s = app.store.get_scim_settings(&app.tenant).await.unwrap();
+        assert!(s.custom_attributes_enabled);
+        assert_eq!(s.custom_schema.unwrap()["attributes"][0]["name"], "badge");
+        let r = browser
+            .post(
+                "/console/settings/tenant",
+                &[
+                    ("csrf", &csrf),
+                    ("adminEmail", "ops@acme.test"),
+                    ("locale", "fr"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let t = app.store.get_tenant(&app.tenant).await.unwrap();
+        assert_eq!(
+            (t.admin_email.as_deref(), t.locale.as_str()),
+            (Some("ops@acme.test"), "fr")
+        );
+    }
+);
+
+#[actix_web::test]
+async fn the_operator_signs_in_to_a_named_tenant() {
+    let token = "operator-token-0123456789-0123456789";
+    for backend in crate::common::backends() {
+        let vars = HashMap::from([("SCIMD_OPERATOR_TOKEN".to_string(), token.to_string())]);
+        let app = crate::common::spawn_with(backend, vars).await;
+        let browser = Browser::new(&app);
+        let login = browser.get("/console/login").await;
+        let r = browser
+            .post(
+                "/console/login",
+                &[
+                    ("csrf", &login.csrf()),
+                    ("key", token),
+                    ("tenant", "nowhere"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "unknown tenant");
+        let login = browser.get("/console/login").await;
+        let r = browser
+            .post(
+                "/console/login",
+                &[("csrf", &login.csrf()), ("key", token), ("tenant", "acme")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let page = browser.get("/console/settings").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("operator") && page.body.contains("acme"));
+        assert!(!page.body.contains(token));
+    }
+}
