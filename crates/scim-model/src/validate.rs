@@ -53,6 +53,9 @@ pub struct ValidatedResource {
     pub attributes: Map<String, Value>,
     /// A group's members (always empty for users).
     pub members: Vec<MemberInput>,
+    /// Names of attributes sent under the tenant's custom extension (switch on) that it does
+    /// not declare: ignored, to be logged and audited by the caller.
+    pub ignored: Vec<String>,
 }
 
 impl ValidatedResource {
@@ -80,6 +83,7 @@ pub fn validate_resource(
     let limits = registry.value_limits();
     let mut attributes = Map::new();
     let mut members = Vec::new();
+    let mut ignored = Vec::new();
 
     for (key, value) in obj {
         if key.eq_ignore_ascii_case("schemas") {
@@ -96,7 +100,8 @@ pub fn validate_resource(
                 _ => return Err(type_error("externalId", "a string")),
             }
         } else if let Some(ext) = registry.extension(kind, key) {
-            if let Some(v) = validate_extension(ext, value, limits)? {
+            let undeclared = registry.is_custom(&ext.id).then_some(&mut ignored);
+            if let Some(v) = validate_extension(ext, value, limits, undeclared)? {
                 attributes.insert(ext.id.clone(), v);
             }
         } else if let Some(def) = core.attribute(key) {
@@ -116,9 +121,24 @@ pub fn validate_resource(
             )));
         }
     }
+    for ext in registry.extensions(kind) {
+        for def in ext.attributes.iter().filter(|d| d.required) {
+            if attributes
+                .get(&ext.id)
+                .and_then(|e| e.get(&def.name))
+                .is_none()
+            {
+                return Err(ScimError::invalid_value(format!(
+                    "Attribute '{}:{}' is required",
+                    ext.id, def.name
+                )));
+            }
+        }
+    }
     Ok(ValidatedResource {
         attributes,
         members,
+        ignored,
     })
 }
 
@@ -129,10 +149,12 @@ fn check_schemas(value: &Value) -> Result<(), ScimError> {
     }
 }
 
+/// Validates an extension object; names it does not declare go to `undeclared` when given.
 fn validate_extension(
     ext: &Schema,
     value: &Value,
     limits: &ValueLimits,
+    mut undeclared: Option<&mut Vec<String>>,
 ) -> Result<Option<Value>, ScimError> {
     let obj = match value {
         Value::Null => return Ok(None),
@@ -145,6 +167,10 @@ fn validate_extension(
             let path = format!("{}:{}", ext.id, def.name);
             if let Some(v) = validate_attribute(def, &path, v, limits)? {
                 out.insert(def.name.clone(), v);
+            }
+        } else if let Some(list) = undeclared.as_deref_mut() {
+            if !list.iter().any(|n| n == key) {
+                list.push(key.clone());
             }
         }
     }
