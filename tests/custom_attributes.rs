@@ -677,3 +677,68 @@ on_each_backend!(
             .contains("attributes[0].type"));
     }
 );
+
+/// Measures what reading the tenant switch on every request costs: the key lookup alone, the
+/// key lookup joined with the tenant's settings (what SCIM requests do), a separate settings
+/// read (the alternative), and a whole `GET /Users/{id}` in the same harness. Run with
+/// `xcargo test --test blackbox -- --ignored --nocapture measure_` (add `--release` for
+/// optimised numbers).
+#[actix_web::test]
+#[ignore = "a measurement, not a check"]
+async fn measure_the_per_request_settings_read() {
+    use std::time::{Duration, Instant};
+    for backend in crate::common::backends() {
+        let app = crate::common::spawn(backend.clone()).await;
+        settings(&app, true, Some(declaration())).await;
+        let id = app.create_user("m@acme.test").await;
+        let hash = scim_auth::Token::parse(&app.scim_token).unwrap().hash();
+        let n = 2000u32;
+        let mut key_only = Vec::new();
+        let mut joined = Vec::new();
+        let mut separate = Vec::new();
+        let mut requests = Vec::new();
+        for _ in 0..n {
+            let t = Instant::now();
+            assert!(app
+                .store
+                .find_api_key_by_hash(&hash)
+                .await
+                .unwrap()
+                .is_some());
+            key_only.push(t.elapsed());
+            let t = Instant::now();
+            let (_, s) = app
+                .store
+                .find_api_key_and_scim_settings(&hash)
+                .await
+                .unwrap()
+                .unwrap();
+            joined.push(t.elapsed());
+            assert!(s.custom_attributes_enabled);
+            let t = Instant::now();
+            app.store.get_scim_settings(&app.tenant).await.unwrap();
+            separate.push(t.elapsed());
+            let t = Instant::now();
+            let r = app.get(&format!("/scim/v2/Users/{id}")).await;
+            requests.push(t.elapsed());
+            assert_eq!(r.status, StatusCode::OK);
+        }
+        let p50 = |v: &mut Vec<Duration>| {
+            v.sort();
+            v[v.len() / 2]
+        };
+        let (k, j, s, r) = (
+            p50(&mut key_only),
+            p50(&mut joined),
+            p50(&mut separate),
+            p50(&mut requests),
+        );
+        println!(
+            "{backend:?} p50: key lookup {k:?}; key+settings joined {j:?}; separate settings read {s:?}; \
+             GET /Users/{{id}} {r:?}; join adds {:?} ({:.1}% of a GET), a separate read would add {:.1}%",
+            j.saturating_sub(k),
+            100.0 * j.saturating_sub(k).as_secs_f64() / r.as_secs_f64(),
+            100.0 * s.as_secs_f64() / r.as_secs_f64()
+        );
+    }
+}

@@ -124,15 +124,12 @@ impl actix_web::FromRequest for Caller {
             {
                 return Err(ApiError::rate_limited(wait.as_secs_f64().ceil() as u64).into());
             }
-            let settings = state
-                .store
-                .get_scim_settings(&principal.tenant)
-                .await
-                .map_err(ApiError::from)?;
-            let registry =
-                state
-                    .tenant_schemas
-                    .registry(&state.registry, &principal.tenant, settings);
+            // The settings were read with the key, in the same statement.
+            let registry = state.tenant_schemas.registry(
+                &state.registry,
+                &principal.tenant,
+                &principal.scim_settings,
+            );
             Ok(Caller {
                 principal,
                 registry,

@@ -1,8 +1,8 @@
 //! The schema registry of one tenant: the core schemas plus the tenant's custom User
 //! extension, in force or dormant according to the tenant-wide switch.
 //!
-//! The switch and the declaration are read from the database on every request (one primary-key
-//! read of the tenant row), so a change made through any key, the admin API or the CLI, on any
+//! The switch and the declaration are read from the database on every request (with the key,
+//! in the same statement: a join on the tenant's primary key), so a change made through any key, the admin API or the CLI, on any
 //! process, holds from the next request on every process. Only the *parsing* of the declaration
 //! is cached, keyed by tenant and compared with the stored declaration each time, so a cached
 //! registry is never used for a declaration it was not built from.
@@ -20,6 +20,9 @@ use serde_json::Value;
 /// Cached tenants at most; past it the cache starts again (it only saves parsing).
 const MAX_CACHED: usize = 10_000;
 
+/// The day and the (key id, attribute name) pairs already audited on it by this process.
+type Reported = (Option<NaiveDate>, HashSet<(String, String)>);
+
 struct Entry {
     enabled: bool,
     declaration: Option<Value>,
@@ -31,7 +34,7 @@ struct Entry {
 #[derive(Default)]
 pub struct TenantSchemas {
     built: Mutex<HashMap<String, Entry>>,
-    reported: Mutex<(Option<NaiveDate>, HashSet<(String, String)>)>,
+    reported: Mutex<Reported>,
 }
 
 impl std::fmt::Debug for TenantSchemas {
@@ -46,7 +49,7 @@ impl TenantSchemas {
         &self,
         base: &SchemaRegistry,
         tenant: &TenantId,
-        settings: ScimSettings,
+        settings: &ScimSettings,
     ) -> Arc<SchemaRegistry> {
         let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(e) = built.get(tenant.as_str()) {
@@ -79,7 +82,7 @@ impl TenantSchemas {
             tenant.as_str().to_owned(),
             Entry {
                 enabled: settings.custom_attributes_enabled,
-                declaration: settings.custom_schema,
+                declaration: settings.custom_schema.clone(),
                 registry: registry.clone(),
             },
         );

@@ -481,6 +481,34 @@ impl Store {
             .map(Into::into))
     }
 
+    /// [`Self::find_api_key_by_hash`] with the key's tenant's SCIM settings, read in the same
+    /// statement (a join on the tenant's primary key), so that SCIM requests learn the
+    /// tenant-wide custom-attributes switch without a second round trip.
+    pub async fn find_api_key_and_scim_settings(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(ApiKey, crate::ScimSettings)>> {
+        let found = api_key::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(api_key::Column::TokenHash.eq(token_hash))
+                    .add(api_key::Column::PreviousTokenHash.eq(token_hash)),
+            )
+            .find_also_related(crate::entity::tenant::Entity)
+            .one(&self.db)
+            .await?;
+        Ok(match found {
+            Some((key, Some(tenant))) => Some((
+                key.into(),
+                crate::ScimSettings {
+                    custom_attributes_enabled: tenant.scim_custom_attributes,
+                    custom_schema: tenant.custom_schema,
+                },
+            )),
+            _ => None,
+        })
+    }
+
     /// Records a use of key `id` by `addr`, unless one was recorded less than a minute before
     /// `now` (also across processes: the condition is in the `UPDATE`). Returns whether a row
     /// was written.
