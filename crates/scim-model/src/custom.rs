@@ -564,7 +564,7 @@ mod tests {
             err.detail
         );
 
-        let body = json!({"userName": "a", ACME: {"badge": "B1", "level": 3, "shoeSize": 42}});
+        let body = json!({"userName": "a", ACME: {"badge": "B1", "level": 3, "shoeSize": 42, "schemas": [ACME]}});
         let v = validate_resource(&registry(true), ResourceKind::User, &body).expect("valid");
         assert_eq!(v.attributes[ACME], json!({"badge": "B1", "level": 3}));
         assert_eq!(v.ignored, vec!["shoeSize".to_owned()]);
@@ -587,7 +587,7 @@ mod tests {
         let ops = json!([
             {"op": "Replace", "path": format!("{ACME}:level"), "value": 5},
             {"op": "Add", "path": format!("{ACME}:site.code"), "value": 9},
-            {"op": "Replace", "value": {format!("{ACME}:badge"): "B2", ACME: {"shoeSize": 1}}},
+            {"op": "Replace", "value": {format!("{ACME}:badge"): "B2", ACME: {"shoeSize": 1, "schemas": [ACME]}}},
             {"op": "Add", "path": format!("{ACME}:unknown"), "value": "x"}
         ]);
         let on = patch(&registry(true), ops.clone()).expect("on");

@@ -325,7 +325,9 @@ impl Doc<'_> {
             if let Value::Object(inner) = value {
                 for (k, v) in inner {
                     if custom && ext.attribute(k).is_none() {
-                        self.note_ignored(k);
+                        if !k.eq_ignore_ascii_case("schemas") {
+                            self.note_ignored(k);
+                        }
                         continue;
                     }
                     let path = AttrPath {

@@ -169,7 +169,8 @@ fn validate_extension(
                 out.insert(def.name.clone(), v);
             }
         } else if let Some(list) = undeclared.as_deref_mut() {
-            if !list.iter().any(|n| n == key) {
+            // Some clients repeat `schemas` inside extension objects: not an attribute.
+            if !key.eq_ignore_ascii_case("schemas") && !list.iter().any(|n| n == key) {
                 list.push(key.clone());
             }
         }
