@@ -15,6 +15,7 @@ mod m20261122_000012_add_key_rotation;
 mod m20261122_000020_add_group_member_count;
 mod m20261122_000021_index_group_members_by_group;
 mod m20261122_000090_cover_group_members_by_member;
+mod m20261202_000040_add_tenant_custom_schema_tag;
 
 /// The migrator run at start-up.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000020_add_group_member_count::Migration),
             Box::new(m20261122_000021_index_group_members_by_group::Migration),
             Box::new(m20261122_000090_cover_group_members_by_member::Migration),
+            Box::new(m20261202_000040_add_tenant_custom_schema_tag::Migration),
         ]
     }
 }

@@ -124,12 +124,18 @@ impl actix_web::FromRequest for Caller {
             {
                 return Err(ApiError::rate_limited(wait.as_secs_f64().ceil() as u64).into());
             }
-            // The settings were read with the key, in the same statement.
-            let registry = state.tenant_schemas.registry(
-                &state.registry,
-                &principal.tenant,
-                &principal.scim_settings,
-            );
+            // The switch was read with the key, in the same statement; the declaration is read
+            // only when this process has not parsed it yet.
+            let registry = state
+                .tenant_schemas
+                .registry(
+                    &state.store,
+                    &state.registry,
+                    &principal.tenant,
+                    &principal.scim_switch,
+                )
+                .await
+                .map_err(ApiError::from)?;
             Ok(Caller {
                 principal,
                 registry,

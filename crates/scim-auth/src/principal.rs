@@ -14,7 +14,7 @@ use actix_web::{
 };
 use chrono::{DateTime, Utc};
 use scim_model::ScimError;
-use scim_store::{ApiKey, ScimSettings, Store, TenantId};
+use scim_store::{ApiKey, ScimSwitch, Store, TenantId};
 
 use crate::{
     scope::{grants, SCIM_READ, SCIM_WRITE},
@@ -135,15 +135,15 @@ impl Authenticator {
             .map(|(key, _)| key)
     }
 
-    /// [`Self::authenticate_from`] that also returns the key's tenant's SCIM settings, read in
-    /// the same statement as the key (no second round trip), so that every SCIM request sees
-    /// the tenant-wide custom-attributes switch as it is stored right now.
+    /// [`Self::authenticate_from`] that also returns the key's tenant's SCIM switch and
+    /// declaration tag, read in the same statement as the key (no second round trip), so that
+    /// every SCIM request sees the tenant-wide custom-attributes switch as it is stored now.
     pub async fn authenticate_scim_from(
         &self,
         peer: Option<&str>,
         authorization: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<(ApiKey, ScimSettings), AuthError> {
+    ) -> Result<(ApiKey, ScimSwitch), AuthError> {
         let (key, settings) = self.verify_from(peer, authorization, now, true).await?;
         let settings = settings.ok_or(AuthError::Unavailable)?;
         Ok((key, settings))
@@ -155,7 +155,7 @@ impl Authenticator {
         authorization: Option<&str>,
         now: DateTime<Utc>,
         with_settings: bool,
-    ) -> Result<(ApiKey, Option<ScimSettings>), AuthError> {
+    ) -> Result<(ApiKey, Option<ScimSwitch>), AuthError> {
         let result = self.verify(authorization, now, with_settings).await;
         if let (Err(AuthError::Unauthorized), Some(addr)) = (
             &result,
@@ -231,7 +231,7 @@ impl Authenticator {
         authorization: Option<&str>,
         now: DateTime<Utc>,
         with_settings: bool,
-    ) -> Result<(ApiKey, Option<ScimSettings>), AuthError> {
+    ) -> Result<(ApiKey, Option<ScimSwitch>), AuthError> {
         let raw = authorization
             .and_then(bearer_token)
             .ok_or(AuthError::Unauthorized)?;
@@ -239,7 +239,7 @@ impl Authenticator {
         let hash = token.hash();
         let found = if with_settings {
             self.store
-                .find_api_key_and_scim_settings(&hash)
+                .find_api_key_and_scim_switch(&hash)
                 .await
                 .map(|found| found.map(|(key, settings)| (key, Some(settings))))
         } else {
@@ -292,9 +292,9 @@ pub struct ScimPrincipal {
     pub key_id: String,
     /// The key's name (for logs).
     pub key_name: String,
-    /// The tenant's SCIM settings (custom-attributes switch and declaration) as stored when
-    /// this request was authenticated.
-    pub scim_settings: ScimSettings,
+    /// The tenant's custom-attributes switch and declaration tag as stored when this request
+    /// was authenticated.
+    pub scim_switch: ScimSwitch,
 }
 
 /// The permission a SCIM request needs.
@@ -327,7 +327,7 @@ impl FromRequest for ScimPrincipal {
                 return Err(AuthError::Unavailable);
             };
             let now = Utc::now();
-            let (key, scim_settings) = auth
+            let (key, scim_switch) = auth
                 .authenticate_scim_from(peer.as_deref(), header.as_deref(), now)
                 .await?;
             let scope = Scope::parse(&key.scope);
@@ -349,7 +349,7 @@ impl FromRequest for ScimPrincipal {
                 tenant: key.tenant_id,
                 key_id: key.id,
                 key_name: key.name,
-                scim_settings,
+                scim_switch,
             })
         })
     }

@@ -29,7 +29,7 @@ pub use error::StoreError;
 pub use machines::{Machine, MachinePatch};
 pub use patch::{PatchDecision, PatchFailure, Patched};
 pub use resources::{ListPage, ListQuery, Pagination, SortOrder};
-pub use settings::{ScimSettings, IGNORED_ATTRIBUTE_ACTION};
+pub use settings::{ScimSettings, ScimSwitch, IGNORED_ATTRIBUTE_ACTION};
 pub use tenants::{Tenant, TenantId};
 
 /// Result of a store call.

@@ -36,7 +36,27 @@ pub struct ScimSettings {
     pub custom_schema: Option<Value>,
 }
 
+/// What a SCIM request needs to know of its tenant's settings, read with the key: the switch
+/// and the tag of the declaration (a short value that changes whenever the declaration does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimSwitch {
+    /// Whether declared custom attributes are in force.
+    pub custom_attributes_enabled: bool,
+    /// Tag of the stored declaration; `None` when none is declared.
+    pub custom_schema_tag: Option<String>,
+}
+
 impl Store {
+    /// The tenant's declared custom schema and its tag, read together (so the tag names this
+    /// declaration).
+    pub async fn get_custom_schema(
+        &self,
+        tenant: &TenantId,
+    ) -> StoreResult<(Option<Value>, Option<String>)> {
+        let row = find(&self.db, tenant).await?;
+        Ok((row.custom_schema, row.custom_schema_tag))
+    }
+
     /// The SCIM settings of `tenant`.
     pub async fn get_scim_settings(&self, tenant: &TenantId) -> StoreResult<ScimSettings> {
         let row = find(&self.db, tenant).await?;
@@ -84,9 +104,16 @@ impl Store {
             changes.insert("customSchema".into(), json!("replaced"));
         }
         if !changes.is_empty() {
+            let schema_changed = row.custom_schema != settings.custom_schema;
             let mut active = row.into_active_model();
             active.scim_custom_attributes = Set(settings.custom_attributes_enabled);
-            active.custom_schema = Set(settings.custom_schema.clone());
+            if schema_changed {
+                active.custom_schema = Set(settings.custom_schema.clone());
+                active.custom_schema_tag = Set(settings
+                    .custom_schema
+                    .as_ref()
+                    .map(|_| uuid::Uuid::new_v4().to_string()));
+            }
             active.update(&txn).await?;
             record(
                 &txn,
