@@ -595,6 +595,24 @@ on_each_backend!(
         attrs.sort();
         assert_eq!(attrs, vec!["favouriteColour", "shoeSize"], "{}", r.body);
         assert!(events.iter().all(|e| e["changes"]["schema"] == URN));
+
+        // Once a day also across processes: the store refuses a second event for the same
+        // key, name and day (what another process would try), and takes one the next day.
+        let key = app.store.get_api_key(&app.tenant, "entra").await.unwrap();
+        let note = |at: chrono::DateTime<Utc>| {
+            let store = app.store.clone();
+            let (tenant, key_id) = (app.tenant.clone(), key.id.clone());
+            async move {
+                store
+                    .note_ignored_custom_attribute(&tenant, &key_id, "entra", URN, "shoeSize", at)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(!note(Utc::now()).await, "already recorded today");
+        let tomorrow = Utc::now() + chrono::Duration::days(1);
+        assert!(note(tomorrow).await, "a new day");
+        assert!(!note(tomorrow).await);
     }
 );
 
