@@ -618,4 +618,35 @@ mod tests {
         .expect_err("type");
         assert!(err.detail.contains("level"), "{}", err.detail);
     }
+
+    #[test]
+    fn required_custom_attributes_never_stall_a_patch_of_a_user_without_them() {
+        use crate::patch::{apply_patch, parse_patch};
+        use crate::validate::validate_resource;
+        let mut decl = acme();
+        decl["attributes"][0]["required"] = json!(true);
+        let schema = parse_declaration(&decl).expect("valid");
+        let reg = SchemaRegistry::core()
+            .expect("core")
+            .with_custom(schema, true);
+        let err = validate_resource(&reg, ResourceKind::User, &json!({"userName": "a"}))
+            .expect_err("create without badge");
+        assert!(err.detail.contains("badge"), "{}", err.detail);
+
+        let ops = |v: Value| parse_patch(&json!({"Operations": v})).expect("parse");
+        // Stored while off: no badge. A PATCH of something else goes through.
+        let without = json!({"userName": "a"});
+        let without = without.as_object().expect("object");
+        let title = ops(json!([{"op": "replace", "path": "title", "value": "Boss"}]));
+        assert!(apply_patch(&reg, ResourceKind::User, without, &title).is_ok());
+        // With a badge, a PATCH may change it but not remove it.
+        let with = json!({"userName": "a", ACME: {"badge": "B1"}});
+        let with = with.as_object().expect("object");
+        let change =
+            ops(json!([{"op": "replace", "path": format!("{ACME}:badge"), "value": "B2"}]));
+        assert!(apply_patch(&reg, ResourceKind::User, with, &change).is_ok());
+        let remove = ops(json!([{"op": "remove", "path": format!("{ACME}:badge")}]));
+        let err = apply_patch(&reg, ResourceKind::User, with, &remove).expect_err("required");
+        assert!(err.detail.contains("badge"), "{}", err.detail);
+    }
 }

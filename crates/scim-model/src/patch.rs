@@ -23,7 +23,10 @@ use crate::{
     resource::ResourceKind,
     schema::{AttrType, AttributeDef, Mutability, Schema, SchemaRegistry, SchemaTypes},
     urn,
-    validate::{check_immutable, validate_resource, MemberInput, ValidatedResource},
+    validate::{
+        check_immutable, check_required_extensions, validate_patched, MemberInput,
+        ValidatedResource,
+    },
     ScimType,
 };
 
@@ -169,7 +172,8 @@ pub fn apply_patch(
     for op in ops {
         doc.apply(op)?;
     }
-    let mut resource = validate_resource(registry, kind, &Value::Object(doc.map))?;
+    let mut resource = validate_patched(registry, kind, &Value::Object(doc.map))?;
+    check_required_extensions(registry, kind, &resource.attributes, Some(attributes))?;
     // Only what this request sent counts as ignored, not what was stored before.
     resource.ignored = doc.ignored;
     carry_hidden(registry, kind, attributes, &mut resource.attributes);

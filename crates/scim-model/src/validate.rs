@@ -76,6 +76,18 @@ pub fn validate_resource(
     kind: ResourceKind,
     body: &Value,
 ) -> Result<ValidatedResource, ScimError> {
+    let v = validate_patched(registry, kind, body)?;
+    check_required_extensions(registry, kind, &v.attributes, None)?;
+    Ok(v)
+}
+
+/// [`validate_resource`] without the check of required extension attributes, which a PATCH
+/// makes against the resource's previous state ([`check_required_extensions`]).
+pub(crate) fn validate_patched(
+    registry: &SchemaRegistry,
+    kind: ResourceKind,
+    body: &Value,
+) -> Result<ValidatedResource, ScimError> {
     let obj = body
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("The request body must be a JSON object"))?;
@@ -121,13 +133,30 @@ pub fn validate_resource(
             )));
         }
     }
+    Ok(ValidatedResource {
+        attributes,
+        members,
+        ignored,
+    })
+}
+
+/// Refuses a resource missing a `required` extension attribute. With `before` (a PATCH), only
+/// attributes the resource had before count: a user stored while the tenant's custom attributes
+/// were off (or before an attribute became required) can still be patched, so provisioning
+/// never stalls on it, but a PATCH cannot remove a required value.
+pub fn check_required_extensions(
+    registry: &SchemaRegistry,
+    kind: ResourceKind,
+    attributes: &Map<String, Value>,
+    before: Option<&Map<String, Value>>,
+) -> Result<(), ScimError> {
+    let value = |map: &Map<String, Value>, ext: &str, name: &str| {
+        map.get(ext).and_then(|e| e.get(name)).is_some()
+    };
     for ext in registry.extensions(kind) {
         for def in ext.attributes.iter().filter(|d| d.required) {
-            if attributes
-                .get(&ext.id)
-                .and_then(|e| e.get(&def.name))
-                .is_none()
-            {
+            let had = before.is_none_or(|b| value(b, &ext.id, &def.name));
+            if had && !value(attributes, &ext.id, &def.name) {
                 return Err(ScimError::invalid_value(format!(
                     "Attribute '{}:{}' is required",
                     ext.id, def.name
@@ -135,11 +164,7 @@ pub fn validate_resource(
             }
         }
     }
-    Ok(ValidatedResource {
-        attributes,
-        members,
-        ignored,
-    })
+    Ok(())
 }
 
 fn check_schemas(value: &Value) -> Result<(), ScimError> {
