@@ -232,7 +232,8 @@ pub struct AuditEventView {
     pub at: DateTime<Utc>,
     /// `key:<name>`, `operator`, `cli` or `system`.
     pub actor: String,
-    /// `apiKey.create`, `apiKey.revoke`, `machine.update`, `settings.update`, ...
+    /// `apiKey.create`, `apiKey.revoke`, `machine.update`, `settings.update`,
+    /// `scim.customAttribute.ignored` (an undeclared custom attribute a key sent; once a day), ...
     pub action: String,
     /// `apiKey`, `machine`, `settings` or `tenant`.
     pub target_type: String,

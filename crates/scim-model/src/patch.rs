@@ -207,7 +207,10 @@ impl Doc<'_> {
     /// attribute is not declared (noted in `ignored`).
     fn skip_custom(&mut self, path: &AttrPath) -> bool {
         let registry = self.registry;
-        let Some(custom) = registry.custom_urn() else {
+        let Some(custom) = registry
+            .custom_urn()
+            .filter(|_| self.kind == ResourceKind::User)
+        else {
             return false;
         };
         if path
