@@ -89,6 +89,7 @@ impl AppContext {
                 ..scim_filter_parser::Limits::default()
             },
             public_url: config.public_url.clone(),
+            tenant_schemas: Default::default(),
         };
         Ok(Self {
             metrics: web::Data::new(metrics::Metrics::default()),

@@ -68,6 +68,27 @@ enum TenantCommand {
         #[arg(long)]
         admin_email: Option<String>,
     },
+    /// Show or change the tenant's SCIM custom attributes: the tenant-wide switch (for every
+    /// SCIM and on-premise key at once) and the declared extension schema. Prints the
+    /// resulting settings as JSON.
+    CustomAttributes {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Declare the schema in this file: RFC 7643 §7 schema JSON with `id` (the URN),
+        /// `name`, `description` and `attributes` ('-' reads standard input).
+        #[arg(long, conflicts_with = "reset_schema")]
+        schema: Option<std::path::PathBuf>,
+        /// Go back to the default schema (no attributes; stored values are kept).
+        #[arg(long)]
+        reset_schema: bool,
+        /// Turn the switch on: declared attributes are accepted, stored and returned.
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        /// Turn the switch off: custom attributes are ignored; stored values are kept.
+        #[arg(long)]
+        disable: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -208,6 +229,47 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 .create_tenant(&id, admin_email.as_deref(), Utc::now())
                 .await?;
             println!("tenant '{id}' created");
+            Ok(())
+        }
+        Command::Tenant {
+            command:
+                TenantCommand::CustomAttributes {
+                    tenant,
+                    schema,
+                    reset_schema,
+                    enable,
+                    disable,
+                },
+        } => {
+            let tenant = existing_tenant(&store, &tenant).await?;
+            let mut settings = store.get_scim_settings(&tenant).await?;
+            if let Some(path) = schema {
+                let text = if path.as_os_str() == "-" {
+                    std::io::read_to_string(std::io::stdin())?
+                } else {
+                    std::fs::read_to_string(&path)
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+                };
+                let value: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+                scim_model::custom::parse_declaration(&value)?;
+                settings.custom_schema = Some(value);
+            } else if reset_schema {
+                settings.custom_schema = None;
+            }
+            if enable || disable {
+                settings.custom_attributes_enabled = enable;
+            }
+            let settings = store
+                .put_scim_settings(&tenant, settings, &Actor::local("cli"), Utc::now())
+                .await?;
+            let view = serde_json::json!({
+                "customAttributesEnabled": settings.custom_attributes_enabled,
+                "customSchema": settings
+                    .custom_schema
+                    .unwrap_or_else(scim_model::custom::default_declaration),
+            });
+            println!("{}", serde_json::to_string_pretty(&view)?);
             Ok(())
         }
         Command::Key { command } => key_command(&store, command).await,

@@ -11,6 +11,7 @@ mod auth;
 mod bulk;
 mod cli;
 mod console;
+mod custom_attributes;
 mod discovery;
 mod expiry;
 mod faults;

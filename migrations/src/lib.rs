@@ -16,6 +16,7 @@ mod m20261122_000020_add_group_member_count;
 mod m20261122_000021_index_group_members_by_group;
 mod m20261122_000090_cover_group_members_by_member;
 mod m20261202_000030_create_expiry_notices;
+mod m20261202_000040_add_tenant_custom_schema_tag;
 mod m20261202_000050_create_console_sessions;
 
 /// The migrator run at start-up.
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000021_index_group_members_by_group::Migration),
             Box::new(m20261122_000090_cover_group_members_by_member::Migration),
             Box::new(m20261202_000030_create_expiry_notices::Migration),
+            Box::new(m20261202_000040_add_tenant_custom_schema_tag::Migration),
             Box::new(m20261202_000050_create_console_sessions::Migration),
         ]
     }

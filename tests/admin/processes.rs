@@ -140,6 +140,7 @@ fn scenario(url: &str) {
         assert!(Instant::now() < deadline, "lastUsedAt never recorded: {k}");
         std::thread::sleep(Duration::from_millis(50));
     }
+    custom_attributes_switch(&a, &b, &token);
     admin(&a, "PUT", "", Some(json!({"enabled": false})));
     assert_eq!(users(&b), 401, "disabled on A, refused on B at once");
     admin(&b, "PUT", "", Some(json!({"enabled": true})));
@@ -172,6 +173,74 @@ fn scenario(url: &str) {
         401,
         "deleted on B, refused on A"
     );
+}
+
+/// The tenant-wide custom-attributes switch flipped through process A holds on process B at its
+/// next request (B has served the tenant before, so any cache of B's would show).
+fn custom_attributes_switch(a: &Proc, b: &Proc, token: &str) {
+    const URN: &str = "urn:ietf:params:scim:schemas:extension:scimd:2.0:User";
+    let settings = |p: &Proc, on: bool| {
+        let (s, v) = http(
+            p.port,
+            "PUT",
+            "/api/acme/admin/settings/scim",
+            Some(OPERATOR),
+            Some(json!({"customAttributesEnabled": on, "customSchema": {
+                "id": URN, "attributes": [{"name": "badge", "type": "string"}]}})),
+        );
+        assert_eq!(s, 200, "{v}");
+    };
+    let schemas = |p: &Proc| {
+        let (_, v) = http(p.port, "GET", "/scim/v2/Schemas", Some(token), None);
+        v["totalResults"].as_u64().unwrap()
+    };
+    settings(a, false);
+    assert_eq!(schemas(b), 3);
+    let (s, user) = http(
+        b.port,
+        "POST",
+        "/scim/v2/Users",
+        Some(token),
+        Some(json!({"userName": "two-proc", URN: {"badge": "B1"}})),
+    );
+    assert_eq!(s, 201, "{user}");
+    assert!(user.get(URN).is_none());
+    let id = user["id"].as_str().unwrap().to_owned();
+    settings(a, true);
+    assert_eq!(
+        schemas(b),
+        4,
+        "switched on through A, advertised by B at once"
+    );
+    let (s, user) = http(
+        b.port,
+        "PUT",
+        &format!("/scim/v2/Users/{id}"),
+        Some(token),
+        Some(json!({"userName": "two-proc", URN: {"badge": "B2"}})),
+    );
+    assert_eq!(s, 200, "{user}");
+    assert_eq!(user[URN]["badge"], "B2");
+    settings(b, false);
+    let (_, user) = http(
+        a.port,
+        "GET",
+        &format!("/scim/v2/Users/{id}"),
+        Some(token),
+        None,
+    );
+    assert!(
+        user.get(URN).is_none(),
+        "switched off through B, hidden by A at once"
+    );
+    let (s, _) = http(
+        b.port,
+        "DELETE",
+        &format!("/scim/v2/Users/{id}"),
+        Some(token),
+        None,
+    );
+    assert_eq!(s, 204);
 }
 
 #[test]

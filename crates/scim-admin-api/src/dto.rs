@@ -211,10 +211,16 @@ pub struct PatchMachineBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScimSettingsBody {
-    /// The tenant-wide custom-attributes switch (shown on every SCIM key).
+    /// The tenant-wide custom-attributes switch (shown on every SCIM key; applies to every
+    /// SCIM and on-premise key of the tenant from the next request on). Off: custom attributes
+    /// in requests are ignored and stored values hidden, never deleted.
     pub custom_attributes_enabled: Option<bool>,
-    /// The custom extension schema in the RFC 7643 §7 representation (`id` = URN, `name`,
-    /// `description`, `attributes`).
+    /// The custom User extension schema in the RFC 7643 §7 representation: `id` = the URN
+    /// (default `urn:ietf:params:scim:schemas:extension:scimd:2.0:User`), `name`,
+    /// `description`, `attributes` (each with `name`, `type` = string, boolean, integer,
+    /// decimal, dateTime, reference, binary or complex with `subAttributes`, and optional
+    /// `multiValued`, `required`, `caseExact`, `description`, `mutability`, `returned`,
+    /// `canonicalValues`, `referenceTypes`; `uniqueness` must be `none`).
     #[schema(value_type = Option<Object>)]
     pub custom_schema: Option<Value>,
 }
@@ -229,7 +235,8 @@ pub struct AuditEventView {
     pub at: DateTime<Utc>,
     /// `key:<name>`, `operator`, `cli` or `system`.
     pub actor: String,
-    /// `apiKey.create`, `apiKey.revoke`, `machine.update`, `settings.update`, ...
+    /// `apiKey.create`, `apiKey.revoke`, `machine.update`, `settings.update`,
+    /// `scim.customAttribute.ignored` (an undeclared custom attribute a key sent; once a day), ...
     pub action: String,
     /// `apiKey`, `machine`, `settings` or `tenant`.
     pub target_type: String,

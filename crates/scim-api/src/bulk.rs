@@ -222,7 +222,6 @@ pub async fn post_bulk(
         .collect();
 
     let base = state.base_url(&req);
-    let tenant = &principal.tenant;
     let mut created: HashMap<String, String> = HashMap::new();
     let mut results: Vec<Option<Value>> = vec![None; ops.len()];
     let mut errors = 0u64;
@@ -257,7 +256,7 @@ pub async fn post_bulk(
                 continue;
             }
             progressed = true;
-            let outcome = execute(&state, tenant, op, &created, &base).await;
+            let outcome = execute(&state, &principal, op, &created, &base).await;
             match outcome {
                 Ok((result, new_id)) => {
                     if let (Some(b), Some(id)) = (&op.bulk_id, new_id) {
@@ -293,7 +292,7 @@ pub async fn post_bulk(
 /// Runs one operation; returns its result entry and, for a POST, the new id.
 async fn execute(
     state: &ScimState,
-    tenant: &scim_store::TenantId,
+    caller: &Caller,
     op: &Operation,
     created: &HashMap<String, String>,
     base: &str,
@@ -329,23 +328,23 @@ async fn execute(
             }
             (
                 201,
-                Some(operations::create(state, tenant, kind, &data).await?),
+                Some(operations::create(state, caller, kind, &data).await?),
             )
         }
         Method::Put => (
             200,
-            Some(operations::replace(state, tenant, kind, need_id()?, condition, &data).await?),
+            Some(operations::replace(state, caller, kind, need_id()?, condition, &data).await?),
         ),
         Method::Patch => (
             200,
             Some(
-                operations::patch(state, tenant, kind, need_id()?, condition, &data)
+                operations::patch(state, caller, kind, need_id()?, condition, &data)
                     .await?
                     .resource,
             ),
         ),
         Method::Delete => {
-            operations::delete(state, tenant, kind, need_id()?, condition).await?;
+            operations::delete(state, caller, kind, need_id()?, condition).await?;
             (204, None)
         }
     };

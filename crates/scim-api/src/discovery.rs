@@ -1,16 +1,31 @@
 //! Discovery endpoints: `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`.
 //!
 //! They need no key (RFC 7644 §4 lets clients discover, among other things, the authentication
-//! scheme before they authenticate) and reveal nothing about any tenant.
+//! scheme before they authenticate); without one they show the core schemas only and reveal
+//! nothing about any tenant. With a usable SCIM key, `/Schemas` and `/ResourceTypes` are the
+//! key's tenant's: its custom User extension appears while the tenant switch is on.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use std::sync::Arc;
+
+use actix_web::{http::header, web, FromRequest, HttpRequest, HttpResponse};
 use scim_model::{
     discovery::{resource_type, service_provider_config},
     list::list_response,
-    ResourceKind, ScimError,
+    ResourceKind, SchemaRegistry, ScimError,
 };
 
-use crate::{error::ApiError, ScimState, SCIM_JSON};
+use crate::{error::ApiError, Caller, ScimState, SCIM_JSON};
+
+/// The registry the caller sees: its tenant's when it sent a usable key, else the core one.
+/// Anonymous requests do not try to authenticate (so they never count as failures).
+async fn registry_of(state: &ScimState, req: &HttpRequest) -> Arc<SchemaRegistry> {
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        if let Ok(caller) = Caller::extract(req).await {
+            return caller.registry;
+        }
+    }
+    Arc::new(state.registry.clone())
+}
 
 type ApiResult = Result<HttpResponse, ApiError>;
 
@@ -32,9 +47,10 @@ pub async fn get_service_provider_config(
 /// `GET /ResourceTypes`.
 pub async fn list_resource_types(state: web::Data<ScimState>, req: HttpRequest) -> ApiResult {
     let base = state.base_url(&req);
+    let registry = registry_of(&state, &req).await;
     let all: Vec<_> = [ResourceKind::User, ResourceKind::Group]
         .into_iter()
-        .map(|k| resource_type(&state.registry, k, &base))
+        .map(|k| resource_type(&registry, k, &base))
         .collect();
     ok(list_response(all.len() as u64, 1, all))
 }
@@ -47,18 +63,15 @@ pub async fn get_resource_type(
 ) -> ApiResult {
     let kind = ResourceKind::parse(&name)
         .ok_or_else(|| ScimError::not_found(format!("No resource type '{name}'")))?;
-    ok(resource_type(&state.registry, kind, &state.base_url(&req)))
+    let registry = registry_of(&state, &req).await;
+    ok(resource_type(&registry, kind, &state.base_url(&req)))
 }
 
 /// `GET /Schemas`.
 pub async fn list_schemas(state: web::Data<ScimState>, req: HttpRequest) -> ApiResult {
     let base = state.base_url(&req);
-    let all: Vec<_> = state
-        .registry
-        .all()
-        .iter()
-        .map(|s| s.to_json(&base))
-        .collect();
+    let registry = registry_of(&state, &req).await;
+    let all: Vec<_> = registry.all().iter().map(|s| s.to_json(&base)).collect();
     ok(list_response(all.len() as u64, 1, all))
 }
 
@@ -68,8 +81,8 @@ pub async fn get_schema(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> ApiResult {
-    let schema = state
-        .registry
+    let registry = registry_of(&state, &req).await;
+    let schema = registry
         .by_id(&id)
         .ok_or_else(|| ScimError::not_found(format!("No schema '{id}'")))?;
     ok(schema.to_json(&state.base_url(&req)))

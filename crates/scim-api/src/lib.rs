@@ -13,6 +13,7 @@ mod password;
 mod query;
 mod rate_limit;
 mod resources;
+mod tenant_schema;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use scim_model::{discovery::Capabilities, ResourceKind, SchemaRegistry, ScimError};
@@ -20,6 +21,7 @@ use scim_store::Store;
 
 pub use error::ApiError;
 pub use rate_limit::{RateLimit, RateLimiter};
+pub use tenant_schema::TenantSchemas;
 
 /// The media type of every SCIM response.
 pub const SCIM_JSON: &str = "application/scim+json";
@@ -29,8 +31,11 @@ pub const SCIM_JSON: &str = "application/scim+json";
 pub struct ScimState {
     /// The database.
     pub store: Store,
-    /// Schema definitions.
+    /// The core schema definitions; a request sees them through its tenant's registry
+    /// ([`Caller::registry`]), which adds the tenant's custom extension.
     pub registry: SchemaRegistry,
+    /// Tenants' registries and the undeclared custom attributes reported today.
+    pub tenant_schemas: TenantSchemas,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// Page size when `count` is absent.
@@ -75,16 +80,28 @@ impl ScimState {
     }
 }
 
-/// An authenticated caller within its tenant's rate limit: what every tenant-data handler
-/// takes. Dereferences to the [`ScimPrincipal`](scim_auth::ScimPrincipal).
+/// An authenticated caller within its tenant's rate limit, with its tenant's schema registry:
+/// what every tenant-data handler takes. Dereferences to the
+/// [`ScimPrincipal`](scim_auth::ScimPrincipal).
 #[derive(Debug)]
-pub struct Caller(scim_auth::ScimPrincipal);
+pub struct Caller {
+    principal: scim_auth::ScimPrincipal,
+    registry: std::sync::Arc<SchemaRegistry>,
+}
+
+impl Caller {
+    /// The schemas this request sees: the core ones and, when the tenant switch is on, the
+    /// tenant's custom User extension (read from the database for this request).
+    pub fn registry(&self) -> &SchemaRegistry {
+        &self.registry
+    }
+}
 
 impl std::ops::Deref for Caller {
     type Target = scim_auth::ScimPrincipal;
 
     fn deref(&self) -> &Self::Target {
-        &self.0
+        &self.principal
     }
 }
 
@@ -97,15 +114,32 @@ impl actix_web::FromRequest for Caller {
         let state = req.app_data::<web::Data<ScimState>>().cloned();
         Box::pin(async move {
             let principal = principal.await?;
-            if let Some(state) = state {
-                if let Err(wait) = state
-                    .rate_limiter
-                    .check(principal.tenant.as_str(), std::time::Instant::now())
-                {
-                    return Err(ApiError::rate_limited(wait.as_secs_f64().ceil() as u64).into());
-                }
+            let Some(state) = state else {
+                tracing::error!("ScimState is not registered as app data");
+                return Err(ApiError::from(ScimError::internal()).into());
+            };
+            if let Err(wait) = state
+                .rate_limiter
+                .check(principal.tenant.as_str(), std::time::Instant::now())
+            {
+                return Err(ApiError::rate_limited(wait.as_secs_f64().ceil() as u64).into());
             }
-            Ok(Caller(principal))
+            // The switch was read with the key, in the same statement; the declaration is read
+            // only when this process has not parsed it yet.
+            let registry = state
+                .tenant_schemas
+                .registry(
+                    &state.store,
+                    &state.registry,
+                    &principal.tenant,
+                    &principal.scim_switch,
+                )
+                .await
+                .map_err(ApiError::from)?;
+            Ok(Caller {
+                principal,
+                registry,
+            })
         })
     }
 }

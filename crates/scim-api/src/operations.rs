@@ -1,20 +1,40 @@
 //! The write operations of the SCIM API, shared by the single-resource endpoints and `/Bulk`.
 
 use chrono::Utc;
+use scim_model::custom::carry_hidden;
 use scim_model::{
     patch::{apply_patch, parse_patch},
     validate::check_immutable,
     validate_resource, Resource, ResourceKind, ScimError,
 };
-use scim_store::{PatchFailure, Patched, TenantId};
+use scim_store::{PatchFailure, Patched};
 use serde_json::Value;
 
 use crate::{
     conditional::IfMatch,
     error::ApiError,
     password::{hash_new_password, hash_new_password_blocking},
-    ScimState,
+    Caller, ScimState,
 };
+
+/// Warns about and audits the undeclared custom attributes a write sent (never fails it).
+async fn report_ignored(state: &ScimState, caller: &Caller, names: &[String]) {
+    let Some(urn) = caller.registry().custom_urn().filter(|_| !names.is_empty()) else {
+        return;
+    };
+    state
+        .tenant_schemas
+        .report_ignored(
+            &state.store,
+            &caller.tenant,
+            &caller.key_id,
+            &caller.key_name,
+            urn,
+            names,
+            Utc::now(),
+        )
+        .await;
+}
 
 fn expected_version(condition: IfMatch) -> Result<Option<i64>, ApiError> {
     match condition {
@@ -37,65 +57,74 @@ pub(crate) fn precondition_failed() -> ApiError {
 /// Validates `body` and creates a resource of `kind`.
 pub(crate) async fn create(
     state: &ScimState,
-    tenant: &TenantId,
+    caller: &Caller,
     kind: ResourceKind,
     body: &Value,
 ) -> Result<Resource, ApiError> {
-    let mut input = validate_resource(&state.registry, kind, body)?;
+    let mut input = validate_resource(caller.registry(), kind, body)?;
     hash_new_password(&mut input, None).await?;
-    Ok(state
+    let res = state
         .store
-        .create_resource(tenant, kind, &input, Utc::now())
-        .await?)
+        .create_resource(&caller.tenant, kind, &input, Utc::now())
+        .await?;
+    report_ignored(state, caller, &input.ignored).await;
+    Ok(res)
 }
 
 /// Validates `body` and replaces resource `id` with it.
 pub(crate) async fn replace(
     state: &ScimState,
-    tenant: &TenantId,
+    caller: &Caller,
     kind: ResourceKind,
     id: &str,
     condition: IfMatch,
     body: &Value,
 ) -> Result<Resource, ApiError> {
-    let mut input = validate_resource(&state.registry, kind, body)?;
+    let registry = caller.registry();
+    let tenant = &caller.tenant;
+    let mut input = validate_resource(registry, kind, body)?;
     let expected = expected_version(condition)?;
-    if input.attributes.contains_key("password") || state.registry.has_immutable(kind) {
+    // Users may hold values the request cannot see (the custom extension while the switch is
+    // off): read them so that the replace keeps them.
+    if kind == ResourceKind::User
+        || input.attributes.contains_key("password")
+        || registry.has_immutable(kind)
+    {
         let current = state.store.get_resource(tenant, kind, id, false).await?;
-        check_immutable(
-            &state.registry,
-            kind,
-            &current.attributes,
-            &input.attributes,
-        )?;
+        check_immutable(registry, kind, &current.attributes, &input.attributes)?;
         hash_new_password(&mut input, current.attributes.get("password")).await?;
+        carry_hidden(registry, kind, &current.attributes, &mut input.attributes);
     }
-    Ok(state
+    let res = state
         .store
         .replace_resource(tenant, kind, id, expected, &input, Utc::now())
-        .await?)
+        .await?;
+    report_ignored(state, caller, &input.ignored).await;
+    Ok(res)
 }
 
 /// Applies a PatchOp `body` to resource `id`, under its row lock.
 pub(crate) async fn patch(
     state: &ScimState,
-    tenant: &TenantId,
+    caller: &Caller,
     kind: ResourceKind,
     id: &str,
     condition: IfMatch,
     body: &Value,
 ) -> Result<Patched, ApiError> {
     let ops = parse_patch(body)?;
-    let registry = &state.registry;
-    state
+    let registry = caller.registry();
+    let mut ignored = Vec::new();
+    let patched = state
         .store
-        .patch_resource(tenant, kind, id, Utc::now(), |current, _| {
+        .patch_resource(&caller.tenant, kind, id, Utc::now(), |current, _| {
             match condition {
                 IfMatch::Never => return Err(precondition_failed()),
                 IfMatch::Version(v) if v != current.version => return Err(precondition_failed()),
                 _ => {}
             }
             let mut patched = apply_patch(registry, kind, &current.attributes, &ops)?;
+            ignored = std::mem::take(&mut patched.resource.ignored);
             if patched.resource.attributes == current.attributes && patched.members.is_empty() {
                 // A PATCH that changes nothing succeeds without a new version.
                 return Ok(None);
@@ -107,13 +136,15 @@ pub(crate) async fn patch(
         .map_err(|e| match e {
             PatchFailure::Store(e) => ApiError::from(e),
             PatchFailure::Rejected(e) => e,
-        })
+        })?;
+    report_ignored(state, caller, &ignored).await;
+    Ok(patched)
 }
 
 /// Deletes resource `id`.
 pub(crate) async fn delete(
     state: &ScimState,
-    tenant: &TenantId,
+    caller: &Caller,
     kind: ResourceKind,
     id: &str,
     condition: IfMatch,
@@ -121,6 +152,6 @@ pub(crate) async fn delete(
     let expected = expected_version(condition)?;
     Ok(state
         .store
-        .delete_resource(tenant, kind, id, expected, Utc::now())
+        .delete_resource(&caller.tenant, kind, id, expected, Utc::now())
         .await?)
 }

@@ -70,6 +70,7 @@ mod tests {
                 .cloned()
                 .expect("object"),
             members: Vec::new(),
+            ignored: Vec::new(),
         };
         hash_new_password_blocking(&mut input, None).expect("hash");
         let hashed = input.attributes["password"]

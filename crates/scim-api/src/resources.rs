@@ -28,16 +28,14 @@ type ApiResult = Result<HttpResponse, ApiError>;
 fn resource_response(
     status: StatusCode,
     state: &ScimState,
+    caller: &Caller,
     req: &HttpRequest,
     res: &Resource,
     projection: &Projection,
 ) -> HttpResponse {
     let base = state.base_url(req);
-    let body = projection.apply(
-        &state.registry,
-        res.kind,
-        render(&state.registry, res, &base),
-    );
+    let registry = caller.registry();
+    let body = projection.apply(registry, res.kind, render(registry, res, &base));
     let mut builder = HttpResponse::build(status);
     builder
         .content_type(SCIM_JSON)
@@ -82,10 +80,11 @@ pub async fn create_resource(
     ScimJson(body): ScimJson,
 ) -> ApiResult {
     let projection = projection_of(&req)?;
-    let res = operations::create(&state, &principal.tenant, **kind, &body).await?;
+    let res = operations::create(&state, &principal, **kind, &body).await?;
     Ok(resource_response(
         StatusCode::CREATED,
         &state,
+        &principal,
         &req,
         &res,
         &projection,
@@ -115,6 +114,7 @@ pub async fn get_resource(
     Ok(resource_response(
         StatusCode::OK,
         &state,
+        &principal,
         &req,
         &res,
         &projection,
@@ -132,18 +132,11 @@ pub async fn replace_resource(
     ScimJson(body): ScimJson,
 ) -> ApiResult {
     let projection = projection_of(&req)?;
-    let res = operations::replace(
-        &state,
-        &principal.tenant,
-        **kind,
-        &id,
-        if_match(&req),
-        &body,
-    )
-    .await?;
+    let res = operations::replace(&state, &principal, **kind, &id, if_match(&req), &body).await?;
     Ok(resource_response(
         StatusCode::OK,
         &state,
+        &principal,
         &req,
         &res,
         &projection,
@@ -158,7 +151,7 @@ pub async fn delete_resource(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> ApiResult {
-    operations::delete(&state, &principal.tenant, **kind, &id, if_match(&req)).await?;
+    operations::delete(&state, &principal, **kind, &id, if_match(&req)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -179,8 +172,7 @@ pub async fn patch_resource(
 ) -> ApiResult {
     let kind = **kind;
     let projection = projection_of(&req)?;
-    let patched =
-        operations::patch(&state, &principal.tenant, kind, &id, if_match(&req), &body).await?;
+    let patched = operations::patch(&state, &principal, kind, &id, if_match(&req), &body).await?;
     let large = patched.member_count > state.group_patch_member_limit;
     if wants_minimal(&req) || (kind == ResourceKind::Group && large && projection.is_default()) {
         return Ok(HttpResponse::NoContent()
@@ -198,6 +190,7 @@ pub async fn patch_resource(
     Ok(resource_response(
         StatusCode::OK,
         &state,
+        &principal,
         &req,
         &res,
         &projection,
@@ -256,7 +249,7 @@ pub async fn search_all(
         });
         let page = match state
             .store
-            .list_resources(&principal.tenant, kind, &state.registry, &query)
+            .list_resources(&principal.tenant, kind, principal.registry(), &query)
             .await
         {
             Ok(page) => page,
@@ -271,8 +264,9 @@ pub async fn search_all(
         skip = skip.saturating_sub(page.total);
         room -= (page.items.len() as u64).min(room);
         resources.extend(page.items.iter().map(|r| {
+            let registry = principal.registry();
             list.projection
-                .apply(&state.registry, kind, render(&state.registry, r, &base))
+                .apply(registry, kind, render(registry, r, &base))
         }));
     }
     if let (Some(msg), 2) = (refused, refusals) {
@@ -293,15 +287,16 @@ async fn search(
     let query = list.query(kind);
     let page = state
         .store
-        .list_resources(&principal.tenant, kind, &state.registry, &query)
+        .list_resources(&principal.tenant, kind, principal.registry(), &query)
         .await?;
     let base = state.base_url(req);
     let resources = page
         .items
         .iter()
         .map(|r| {
+            let registry = principal.registry();
             list.projection
-                .apply(&state.registry, kind, render(&state.registry, r, &base))
+                .apply(registry, kind, render(registry, r, &base))
         })
         .collect();
     let mut body = list_response(page.total, list.start_index(), resources);

@@ -14,7 +14,7 @@ use actix_web::{
 };
 use chrono::{DateTime, Utc};
 use scim_model::ScimError;
-use scim_store::{ApiKey, Store, TenantId};
+use scim_store::{ApiKey, ScimSwitch, Store, TenantId};
 
 use crate::{
     scope::{grants, SCIM_READ, SCIM_WRITE},
@@ -130,7 +130,33 @@ impl Authenticator {
         authorization: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<ApiKey, AuthError> {
-        let result = self.authenticate(authorization, now).await;
+        self.verify_from(peer, authorization, now, false)
+            .await
+            .map(|(key, _)| key)
+    }
+
+    /// [`Self::authenticate_from`] that also returns the key's tenant's SCIM switch and
+    /// declaration tag, read in the same statement as the key (no second round trip), so that
+    /// every SCIM request sees the tenant-wide custom-attributes switch as it is stored now.
+    pub async fn authenticate_scim_from(
+        &self,
+        peer: Option<&str>,
+        authorization: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(ApiKey, ScimSwitch), AuthError> {
+        let (key, settings) = self.verify_from(peer, authorization, now, true).await?;
+        let settings = settings.ok_or(AuthError::Unavailable)?;
+        Ok((key, settings))
+    }
+
+    async fn verify_from(
+        &self,
+        peer: Option<&str>,
+        authorization: Option<&str>,
+        now: DateTime<Utc>,
+        with_settings: bool,
+    ) -> Result<(ApiKey, Option<ScimSwitch>), AuthError> {
+        let result = self.verify(authorization, now, with_settings).await;
         if let (Err(AuthError::Unauthorized), Some(addr)) = (
             &result,
             peer.and_then(|p| p.parse::<std::net::IpAddr>().ok()),
@@ -195,15 +221,34 @@ impl Authenticator {
         authorization: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<ApiKey, AuthError> {
+        self.verify(authorization, now, false)
+            .await
+            .map(|(key, _)| key)
+    }
+
+    async fn verify(
+        &self,
+        authorization: Option<&str>,
+        now: DateTime<Utc>,
+        with_settings: bool,
+    ) -> Result<(ApiKey, Option<ScimSwitch>), AuthError> {
         let raw = authorization
             .and_then(bearer_token)
             .ok_or(AuthError::Unauthorized)?;
         let token = Token::parse(raw).ok_or(AuthError::Unauthorized)?;
         let hash = token.hash();
-        let key = self
-            .store
-            .find_api_key_by_hash(&hash)
-            .await
+        let found = if with_settings {
+            self.store
+                .find_api_key_and_scim_switch(&hash)
+                .await
+                .map(|found| found.map(|(key, settings)| (key, Some(settings))))
+        } else {
+            self.store
+                .find_api_key_by_hash(&hash)
+                .await
+                .map(|found| found.map(|key| (key, None)))
+        };
+        let (key, settings) = found
             .map_err(|err| {
                 tracing::error!(error = %err, "key lookup failed");
                 AuthError::Unavailable
@@ -221,7 +266,7 @@ impl Authenticator {
             && key.revoked_at.is_none()
             && now < key.expires_at;
         if usable {
-            Ok(key)
+            Ok((key, settings))
         } else {
             Err(AuthError::Unauthorized)
         }
@@ -247,6 +292,9 @@ pub struct ScimPrincipal {
     pub key_id: String,
     /// The key's name (for logs).
     pub key_name: String,
+    /// The tenant's custom-attributes switch and declaration tag as stored when this request
+    /// was authenticated.
+    pub scim_switch: ScimSwitch,
 }
 
 /// The permission a SCIM request needs.
@@ -279,8 +327,8 @@ impl FromRequest for ScimPrincipal {
                 return Err(AuthError::Unavailable);
             };
             let now = Utc::now();
-            let key = auth
-                .authenticate_from(peer.as_deref(), header.as_deref(), now)
+            let (key, scim_switch) = auth
+                .authenticate_scim_from(peer.as_deref(), header.as_deref(), now)
                 .await?;
             let scope = Scope::parse(&key.scope);
             if !scope.is_some_and(Scope::reaches_scim) {
@@ -301,6 +349,7 @@ impl FromRequest for ScimPrincipal {
                 tenant: key.tenant_id,
                 key_id: key.id,
                 key_name: key.name,
+                scim_switch,
             })
         })
     }

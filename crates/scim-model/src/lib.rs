@@ -1,6 +1,7 @@
 //! The SCIM 2.0 model of scimd: schemas as data, resources, validation, rendering, list
 //! messages, discovery documents and the SCIM error type. No I/O lives here.
 
+pub mod custom;
 pub mod discovery;
 pub mod error;
 pub mod list;

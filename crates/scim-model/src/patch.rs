@@ -18,11 +18,15 @@ use scim_filter_parser::{
 use serde_json::{Map, Value};
 
 use crate::{
+    custom::carry_hidden,
     error::ScimError,
     resource::ResourceKind,
     schema::{AttrType, AttributeDef, Mutability, Schema, SchemaRegistry, SchemaTypes},
     urn,
-    validate::{check_immutable, validate_resource, MemberInput, ValidatedResource},
+    validate::{
+        check_immutable, check_required_extensions, validate_patched, MemberInput,
+        ValidatedResource,
+    },
     ScimType,
 };
 
@@ -163,11 +167,16 @@ pub fn apply_patch(
         kind,
         map: attributes.clone(),
         members: Vec::new(),
+        ignored: Vec::new(),
     };
     for op in ops {
         doc.apply(op)?;
     }
-    let resource = validate_resource(registry, kind, &Value::Object(doc.map))?;
+    let mut resource = validate_patched(registry, kind, &Value::Object(doc.map))?;
+    check_required_extensions(registry, kind, &resource.attributes, Some(attributes))?;
+    // Only what this request sent counts as ignored, not what was stored before.
+    resource.ignored = doc.ignored;
+    carry_hidden(registry, kind, attributes, &mut resource.attributes);
     check_immutable(registry, kind, attributes, &resource.attributes)?;
     Ok(Patched {
         resource,
@@ -188,9 +197,51 @@ struct Doc<'a> {
     kind: ResourceKind,
     map: Map<String, Value>,
     members: Vec<MemberChange>,
+    /// Undeclared attributes named under the custom extension (switch on).
+    ignored: Vec<String>,
 }
 
 impl Doc<'_> {
+    /// Whether `path` lies under the tenant's custom extension and is to be skipped: the
+    /// switch is off (the request succeeds, nothing changes), or the switch is on and the
+    /// attribute is not declared (noted in `ignored`).
+    fn skip_custom(&mut self, path: &AttrPath) -> bool {
+        let registry = self.registry;
+        let Some(custom) = registry
+            .custom_urn()
+            .filter(|_| self.kind == ResourceKind::User)
+        else {
+            return false;
+        };
+        if path
+            .as_schema_urn()
+            .is_some_and(|u| u.eq_ignore_ascii_case(custom))
+        {
+            return registry.custom().is_none();
+        }
+        if !path
+            .urn
+            .as_deref()
+            .is_some_and(|u| u.eq_ignore_ascii_case(custom))
+        {
+            return false;
+        }
+        match registry.custom() {
+            None => true,
+            Some(schema) if schema.attribute(&path.name).is_none() => {
+                self.note_ignored(&path.name);
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    fn note_ignored(&mut self, name: &str) {
+        if !self.ignored.iter().any(|n| n == name) {
+            self.ignored.push(name.to_owned());
+        }
+    }
+
     fn apply(&mut self, op: &PatchOperation) -> Result<(), ScimError> {
         match &op.path {
             None => {
@@ -203,6 +254,9 @@ impl Doc<'_> {
                 Ok(())
             }
             Some(PatchPath::Attr(path)) => {
+                if self.skip_custom(path) {
+                    return Ok(());
+                }
                 let whole = path
                     .as_schema_urn()
                     .and_then(|u| self.registry.extension(self.kind, &u));
@@ -213,6 +267,9 @@ impl Doc<'_> {
                 self.apply_attr(op.op, &target, op.value.as_ref())
             }
             Some(PatchPath::Value { path, sub }) => {
+                if self.skip_custom(&path.attr) {
+                    return Ok(());
+                }
                 let attr = AttrPath {
                     sub: None,
                     ..path.attr.clone()
@@ -271,8 +328,15 @@ impl Doc<'_> {
         }
         if let Some(ext) = self.registry.extension(self.kind, key) {
             let ext_id = ext.id.clone();
+            let custom = self.registry.is_custom(&ext_id);
             if let Value::Object(inner) = value {
                 for (k, v) in inner {
+                    if custom && ext.attribute(k).is_none() {
+                        if !k.eq_ignore_ascii_case("schemas") {
+                            self.note_ignored(k);
+                        }
+                        continue;
+                    }
                     let path = AttrPath {
                         urn: Some(ext_id.clone()),
                         name: k.clone(),
@@ -287,6 +351,9 @@ impl Doc<'_> {
         }
         let path = scim_filter_parser::parse_attr_path(key)
             .map_err(|e| ScimError::bad_request(ScimType::InvalidPath, e.to_string()))?;
+        if self.skip_custom(&path) {
+            return Ok(());
+        }
         match self.resolve(&path) {
             Ok(target) => self.apply_attr(op, &target, Some(value)),
             // Unknown attributes in a body are ignored, as on POST and PUT.

@@ -171,6 +171,8 @@ pub struct SchemaRegistry {
     user: Schema,
     group: Schema,
     enterprise_user: Schema,
+    /// The tenant's custom User extension and whether the tenant switch is on.
+    custom: Option<(Schema, bool)>,
     limits: crate::validate::ValueLimits,
 }
 
@@ -188,6 +190,7 @@ impl SchemaRegistry {
                 "enterprise_user.json",
                 include_str!("../schemas/enterprise_user.json"),
             )?,
+            custom: None,
             limits: Default::default(),
         })
     }
@@ -198,8 +201,34 @@ impl SchemaRegistry {
             user,
             group,
             enterprise_user,
+            custom: None,
             limits: Default::default(),
         }
+    }
+
+    /// The same registry with a tenant's custom User extension. `enabled` is the tenant
+    /// switch: when off the extension is dormant — not advertised, validated, returned or
+    /// filterable, but its URN is known, so that requests naming it are accepted and their
+    /// custom parts ignored (see [`Self::custom_urn`]).
+    pub fn with_custom(mut self, schema: Schema, enabled: bool) -> Self {
+        self.custom = Some((schema, enabled));
+        self
+    }
+
+    /// The URN of the tenant's custom extension, in force or dormant.
+    pub fn custom_urn(&self) -> Option<&str> {
+        self.custom.as_ref().map(|(s, _)| s.id.as_str())
+    }
+
+    /// The tenant's custom extension, when the switch is on.
+    pub fn custom(&self) -> Option<&Schema> {
+        self.custom.as_ref().filter(|(_, on)| *on).map(|(s, _)| s)
+    }
+
+    /// Whether `urn` is the tenant's custom extension URN (in force or dormant).
+    pub fn is_custom(&self, urn: &str) -> bool {
+        self.custom_urn()
+            .is_some_and(|u| u.eq_ignore_ascii_case(urn))
     }
 
     /// The same registry with these limits on values.
@@ -235,7 +264,9 @@ impl SchemaRegistry {
     /// The extension schemas of a resource type.
     pub fn extensions(&self, kind: ResourceKind) -> Vec<&Schema> {
         match kind {
-            ResourceKind::User => vec![&self.enterprise_user],
+            ResourceKind::User => std::iter::once(&self.enterprise_user)
+                .chain(self.custom())
+                .collect(),
             ResourceKind::Group => vec![],
         }
     }
@@ -249,7 +280,10 @@ impl SchemaRegistry {
 
     /// Every schema, in the order `/Schemas` lists them.
     pub fn all(&self) -> Vec<&Schema> {
-        vec![&self.user, &self.group, &self.enterprise_user]
+        [&self.user, &self.group, &self.enterprise_user]
+            .into_iter()
+            .chain(self.custom())
+            .collect()
     }
 
     /// The schema with id `urn`, compared case-insensitively.

@@ -6,6 +6,8 @@ pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 /// Enterprise User extension schema.
 pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+/// The custom User extension of a tenant that has declared no URN of its own.
+pub const CUSTOM_USER_DEFAULT: &str = "urn:ietf:params:scim:schemas:extension:scimd:2.0:User";
 /// Schema of schema definitions served by `/Schemas`.
 pub const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 /// Schema of `/ResourceTypes` entries.

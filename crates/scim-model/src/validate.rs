@@ -53,6 +53,9 @@ pub struct ValidatedResource {
     pub attributes: Map<String, Value>,
     /// A group's members (always empty for users).
     pub members: Vec<MemberInput>,
+    /// Names of attributes sent under the tenant's custom extension (switch on) that it does
+    /// not declare: ignored, to be logged and audited by the caller.
+    pub ignored: Vec<String>,
 }
 
 impl ValidatedResource {
@@ -73,6 +76,18 @@ pub fn validate_resource(
     kind: ResourceKind,
     body: &Value,
 ) -> Result<ValidatedResource, ScimError> {
+    let v = validate_patched(registry, kind, body)?;
+    check_required_extensions(registry, kind, &v.attributes, None)?;
+    Ok(v)
+}
+
+/// [`validate_resource`] without the check of required extension attributes, which a PATCH
+/// makes against the resource's previous state ([`check_required_extensions`]).
+pub(crate) fn validate_patched(
+    registry: &SchemaRegistry,
+    kind: ResourceKind,
+    body: &Value,
+) -> Result<ValidatedResource, ScimError> {
     let obj = body
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("The request body must be a JSON object"))?;
@@ -80,6 +95,7 @@ pub fn validate_resource(
     let limits = registry.value_limits();
     let mut attributes = Map::new();
     let mut members = Vec::new();
+    let mut ignored = Vec::new();
 
     for (key, value) in obj {
         if key.eq_ignore_ascii_case("schemas") {
@@ -96,7 +112,8 @@ pub fn validate_resource(
                 _ => return Err(type_error("externalId", "a string")),
             }
         } else if let Some(ext) = registry.extension(kind, key) {
-            if let Some(v) = validate_extension(ext, value, limits)? {
+            let undeclared = registry.is_custom(&ext.id).then_some(&mut ignored);
+            if let Some(v) = validate_extension(ext, value, limits, undeclared)? {
                 attributes.insert(ext.id.clone(), v);
             }
         } else if let Some(def) = core.attribute(key) {
@@ -119,7 +136,35 @@ pub fn validate_resource(
     Ok(ValidatedResource {
         attributes,
         members,
+        ignored,
     })
+}
+
+/// Refuses a resource missing a `required` extension attribute. With `before` (a PATCH), only
+/// attributes the resource had before count: a user stored while the tenant's custom attributes
+/// were off (or before an attribute became required) can still be patched, so provisioning
+/// never stalls on it, but a PATCH cannot remove a required value.
+pub fn check_required_extensions(
+    registry: &SchemaRegistry,
+    kind: ResourceKind,
+    attributes: &Map<String, Value>,
+    before: Option<&Map<String, Value>>,
+) -> Result<(), ScimError> {
+    let value = |map: &Map<String, Value>, ext: &str, name: &str| {
+        map.get(ext).and_then(|e| e.get(name)).is_some()
+    };
+    for ext in registry.extensions(kind) {
+        for def in ext.attributes.iter().filter(|d| d.required) {
+            let had = before.is_none_or(|b| value(b, &ext.id, &def.name));
+            if had && !value(attributes, &ext.id, &def.name) {
+                return Err(ScimError::invalid_value(format!(
+                    "Attribute '{}:{}' is required",
+                    ext.id, def.name
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_schemas(value: &Value) -> Result<(), ScimError> {
@@ -129,10 +174,12 @@ fn check_schemas(value: &Value) -> Result<(), ScimError> {
     }
 }
 
+/// Validates an extension object; names it does not declare go to `undeclared` when given.
 fn validate_extension(
     ext: &Schema,
     value: &Value,
     limits: &ValueLimits,
+    mut undeclared: Option<&mut Vec<String>>,
 ) -> Result<Option<Value>, ScimError> {
     let obj = match value {
         Value::Null => return Ok(None),
@@ -145,6 +192,11 @@ fn validate_extension(
             let path = format!("{}:{}", ext.id, def.name);
             if let Some(v) = validate_attribute(def, &path, v, limits)? {
                 out.insert(def.name.clone(), v);
+            }
+        } else if let Some(list) = undeclared.as_deref_mut() {
+            // Some clients repeat `schemas` inside extension objects: not an attribute.
+            if !key.eq_ignore_ascii_case("schemas") && !list.iter().any(|n| n == key) {
+                list.push(key.clone());
             }
         }
     }

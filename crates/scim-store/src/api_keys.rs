@@ -6,7 +6,8 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, ModelTrait, QueryFilter, QueryOrder, Set,
+    IntoActiveModel, JoinType, ModelTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    Set,
 };
 use serde_json::{json, Map, Value};
 
@@ -484,6 +485,35 @@ impl Store {
             .map(Into::into))
     }
 
+    /// [`Self::find_api_key_by_hash`] with the key's tenant's SCIM switch and declaration tag,
+    /// read in the same statement (a join on the tenant's primary key, two small columns), so
+    /// that SCIM requests learn the tenant-wide custom-attributes switch without a second round
+    /// trip and without decoding the declaration.
+    pub async fn find_api_key_and_scim_switch(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(ApiKey, crate::ScimSwitch)>> {
+        let found = api_key::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(api_key::Column::TokenHash.eq(token_hash))
+                    .add(api_key::Column::PreviousTokenHash.eq(token_hash)),
+            )
+            .join(JoinType::InnerJoin, api_key::Relation::Tenant.def())
+            .column_as(
+                crate::entity::tenant::Column::ScimCustomAttributes,
+                "t_custom_attributes",
+            )
+            .column_as(
+                crate::entity::tenant::Column::CustomSchemaTag,
+                "t_schema_tag",
+            )
+            .into_model::<KeyAndSwitch>()
+            .one(&self.db)
+            .await?;
+        Ok(found.map(|row| (row.key.into(), row.switch)))
+    }
+
     /// Records a use of key `id` by `addr`, unless one was recorded less than a minute before
     /// `now` (also across processes: the condition is in the `UPDATE`). Returns whether a row
     /// was written.
@@ -508,5 +538,23 @@ impl Store {
             .exec(&self.db)
             .await?;
         Ok(res.rows_affected > 0)
+    }
+}
+
+/// A key row with two columns of its tenant (see [`Store::find_api_key_and_scim_switch`]).
+struct KeyAndSwitch {
+    key: api_key::Model,
+    switch: crate::ScimSwitch,
+}
+
+impl sea_orm::FromQueryResult for KeyAndSwitch {
+    fn from_query_result(res: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
+        Ok(Self {
+            key: api_key::Model::from_query_result(res, pre)?,
+            switch: crate::ScimSwitch {
+                custom_attributes_enabled: res.try_get(pre, "t_custom_attributes")?,
+                custom_schema_tag: res.try_get(pre, "t_schema_tag")?,
+            },
+        })
     }
 }

@@ -1,16 +1,31 @@
 //! Tenant SCIM settings: the tenant-wide custom-attributes switch and the custom extension
 //! schema. One stored value per tenant, shown on every SCIM key as
 //! `options.scimCustomAttributes`, so flipping it anywhere flips it for all SCIM keys.
+//!
+//! A new declaration is checked against the values users already hold under its URN, in the
+//! same transaction as the write: a declaration that stored data does not fit is refused
+//! ([`StoreError::Refused`]) rather than leaving values the schema cannot describe.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set};
+use scim_model::{custom, schema::Schema};
+use sea_orm::{
+    sea_query::Expr, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::{
     audit::{begin_write, record, Actor, Change},
-    entity::tenant,
+    entity::{audit_event, tenant, user},
     Store, StoreError, StoreResult, TenantId,
 };
+
+/// Users read per round trip when a declaration is checked against stored values.
+const CHECK_BATCH: u64 = 500;
+
+/// The audit action of an undeclared custom attribute that a request sent.
+pub const IGNORED_ATTRIBUTE_ACTION: &str = "scim.customAttribute.ignored";
 
 /// The SCIM settings of a tenant.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +36,27 @@ pub struct ScimSettings {
     pub custom_schema: Option<Value>,
 }
 
+/// What a SCIM request needs to know of its tenant's settings, read with the key: the switch
+/// and the tag of the declaration (a short value that changes whenever the declaration does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimSwitch {
+    /// Whether declared custom attributes are in force.
+    pub custom_attributes_enabled: bool,
+    /// Tag of the stored declaration; `None` when none is declared.
+    pub custom_schema_tag: Option<String>,
+}
+
 impl Store {
+    /// The tenant's declared custom schema and its tag, read together (so the tag names this
+    /// declaration).
+    pub async fn get_custom_schema(
+        &self,
+        tenant: &TenantId,
+    ) -> StoreResult<(Option<Value>, Option<String>)> {
+        let row = find(&self.db, tenant).await?;
+        Ok((row.custom_schema, row.custom_schema_tag))
+    }
+
     /// The SCIM settings of `tenant`.
     pub async fn get_scim_settings(&self, tenant: &TenantId) -> StoreResult<ScimSettings> {
         let row = find(&self.db, tenant).await?;
@@ -50,12 +85,35 @@ impl Store {
             );
         }
         if row.custom_schema != settings.custom_schema {
+            if let Some(value) = &settings.custom_schema {
+                let schema = custom::parse_declaration(value)
+                    .map_err(|e| StoreError::InvalidValue(e.to_string()))?;
+                let old_urn = row
+                    .custom_schema
+                    .as_ref()
+                    .and_then(|v| v.get("id"))
+                    .and_then(Value::as_str)
+                    .unwrap_or(scim_model::urn::CUSTOM_USER_DEFAULT);
+                if old_urn != schema.id && old_urn.eq_ignore_ascii_case(&schema.id) {
+                    return Err(StoreError::Refused(format!(
+                        "The schema URN '{old_urn}' cannot change only in letter case"
+                    )));
+                }
+                check_stored_values(&txn, tenant, &schema).await?;
+            }
             changes.insert("customSchema".into(), json!("replaced"));
         }
         if !changes.is_empty() {
+            let schema_changed = row.custom_schema != settings.custom_schema;
             let mut active = row.into_active_model();
             active.scim_custom_attributes = Set(settings.custom_attributes_enabled);
-            active.custom_schema = Set(settings.custom_schema.clone());
+            if schema_changed {
+                active.custom_schema = Set(settings.custom_schema.clone());
+                active.custom_schema_tag = Set(settings
+                    .custom_schema
+                    .as_ref()
+                    .map(|_| uuid::Uuid::new_v4().to_string()));
+            }
             active.update(&txn).await?;
             record(
                 &txn,
@@ -109,6 +167,110 @@ pub(crate) async fn set_custom_attributes<C: ConnectionTrait>(
         now,
     )
     .await
+}
+
+/// Refuses `schema` when a user of `tenant` holds a value under its URN that does not fit
+/// its declared type; the error names the user and the attribute.
+async fn check_stored_values<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    schema: &Schema,
+) -> StoreResult<()> {
+    if schema.attributes.is_empty() {
+        return Ok(());
+    }
+    let has_key = match conn.get_database_backend() {
+        DbBackend::Postgres => Expr::cust_with_values(
+            "(\"users\".\"attributes\" -> $1) IS NOT NULL",
+            [schema.id.clone()],
+        ),
+        _ => Expr::cust_with_values(
+            "json_extract(\"users\".\"attributes\", ?) IS NOT NULL",
+            [format!("$.\"{}\"", schema.id.replace('"', ""))],
+        ),
+    };
+    let mut after = String::new();
+    loop {
+        let rows = user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .filter(has_key.clone())
+            .filter(user::Column::Id.gt(after.as_str()))
+            .order_by_asc(user::Column::Id)
+            .limit(CHECK_BATCH)
+            .all(conn)
+            .await?;
+        for row in &rows {
+            if let Some(stored) = row.attributes.get(&schema.id) {
+                custom::check_stored(schema, stored).map_err(|why| {
+                    StoreError::Refused(format!(
+                        "The declaration does not fit data already stored: user '{}' (id {}): {why}. \
+                         Change or remove that value first, or keep the attribute's previous type",
+                        row.user_name, row.id
+                    ))
+                })?;
+            }
+        }
+        match rows.last() {
+            Some(last) if rows.len() as u64 == CHECK_BATCH => after = last.id.clone(),
+            _ => return Ok(()),
+        }
+    }
+}
+
+impl Store {
+    /// Records that the request of key `key_name` (id `key_id`) sent the undeclared custom
+    /// attribute `name` under `urn`: at most one audit event per tenant, key, attribute name
+    /// and UTC day, also across processes (the event id is derived from them, so a second
+    /// insert is a unique violation and is skipped). Returns whether an event was written.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn note_ignored_custom_attribute(
+        &self,
+        tenant: &TenantId,
+        key_id: &str,
+        key_name: &str,
+        urn: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let day = now.date_naive().to_string();
+        let mut hash = Sha256::new();
+        for part in [tenant.as_str(), key_id, name, &day] {
+            hash.update(part.as_bytes());
+            hash.update([0]);
+        }
+        let digest: String = hash
+            .finalize()
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let _turn = self.write_turn().await;
+        let inserted = audit_event::ActiveModel {
+            id: Set(format!("ign-{digest}")),
+            tenant_id: Set(tenant.as_str().to_owned()),
+            at: Set(now),
+            actor: Set(format!("key:{key_name}")),
+            action: Set(IGNORED_ATTRIBUTE_ACTION.to_owned()),
+            target_type: Set("apiKey".to_owned()),
+            target_id: Set(key_name.to_owned()),
+            changes: Set(json!({"schema": urn, "attribute": name, "day": day})),
+            caller_addr: Set(None),
+        }
+        .insert(&self.db)
+        .await;
+        match inserted {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 async fn find<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> StoreResult<tenant::Model> {

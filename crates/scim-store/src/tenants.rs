@@ -81,6 +81,7 @@ impl Store {
             locale: Set("en".into()),
             scim_custom_attributes: Set(false),
             custom_schema: Set(None),
+            custom_schema_tag: Set(None),
             created_at: Set(now),
         }
         .insert(&self.db)

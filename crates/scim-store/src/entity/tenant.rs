@@ -14,6 +14,8 @@ pub struct Model {
     pub scim_custom_attributes: bool,
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub custom_schema: Option<Json>,
+    /// Changes whenever `custom_schema` does (see migration 000040).
+    pub custom_schema_tag: Option<String>,
     pub created_at: DateTimeUtc,
 }
 
