@@ -2,8 +2,8 @@
 
 pub mod api_key;
 pub mod audit_event;
-pub mod expiry_notice;
 pub mod console_session;
+pub mod expiry_notice;
 pub mod group;
 pub mod group_member;
 pub mod machine;
