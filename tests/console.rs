@@ -668,3 +668,43 @@ async fn the_operator_signs_in_to_a_named_tenant() {
         assert!(!page.body.contains(token));
     }
 }
+
+on_each_backend!(a_key_page_shows_which_expiry_warnings_went_out, |app| {
+    use scim_expiry::{deliver, sweep, DeliveryPolicy, ExpiryPolicy, SmtpMailer};
+    let browser = Browser::new(&app);
+    browser.sign_in(&app.admin_token).await;
+    let page = browser.get("/console/keys/entra").await;
+    assert!(page.body.contains("Expiry warnings"), "{}", page.body);
+    assert!(page.body.contains("None yet"), "{}", page.body);
+
+    let key = app.store.get_api_key(&app.tenant, "entra").await.unwrap();
+    let now = key.expires_at - chrono::Duration::days(30) + chrono::Duration::hours(1);
+    sweep(&app.store, &ExpiryPolicy::default(), now)
+        .await
+        .unwrap();
+    let page = browser.get("/console/keys/entra").await;
+    assert!(
+        page.body
+            .contains("<strong>30 days before</strong>: waiting to be sent"),
+        "{}",
+        page.body
+    );
+    let smtp = crate::common::smtp::SmtpServer::start();
+    let mailer = SmtpMailer::new(
+        &smtp.url(),
+        "scimd@example.test",
+        std::time::Duration::from_secs(10),
+    )
+    .unwrap();
+    let d = deliver(&app.store, &mailer, &DeliveryPolicy::default(), now)
+        .await
+        .unwrap();
+    assert!(d.sent >= 1, "{d:?}");
+    let page = browser.get("/console/keys/entra").await;
+    assert!(
+        page.body.contains("<strong>30 days before</strong>: sent"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("admin@acme.test"));
+});

@@ -13,7 +13,7 @@ use scim_auth::{
     ChangeKey, CreateKey, KeyError, RotateKey, Scope, ADMIN_PERMISSIONS, ALL, MACHINE_READ,
     SCIM_READ, SCIM_WRITE,
 };
-use scim_store::{ApiKey, Machine, Store};
+use scim_store::{ApiKey, ExpiryNotice, Machine, NoticeStatus, Store};
 use serde_json::json;
 
 use crate::{
@@ -746,7 +746,12 @@ pub async fn show_key(
     let key = load_key(&ctx, &store, &path).await?;
     let switch = switch_value(&ctx, &store).await?;
     let machines = machine_names(&ctx, &store).await?;
-    let body = key_detail(&ctx, &key, switch, &machines, None);
+    let notices = store
+        .expiry_notices_of_keys(&ctx.tenant, std::slice::from_ref(&key.id))
+        .await
+        .map_err(|e| ConsoleError::store(ctx.lang, e))?;
+    let mut body = key_detail(&ctx, &key, switch, &machines, None);
+    body.push_str(&warnings_card(ctx.lang, &notices));
     Ok(ok_html(html::page(
         &ctx,
         Nav::Keys,
@@ -754,6 +759,49 @@ pub async fn show_key(
         done_message(&query, ctx.lang),
         &body,
     )))
+}
+
+/// The expiry warnings of a key: which went out, when, and to whom.
+fn warnings_card(l: Lang, notices: &[ExpiryNotice]) -> String {
+    let mut items = String::new();
+    for n in notices {
+        let when_t = match n.threshold_days {
+            0 => T::AtExpiry.get(l).to_owned(),
+            1 => T::OneDayBefore.get(l).to_owned(),
+            d => format!("{d} {}", T::DaysBefore.get(l)),
+        };
+        let state = match n.status {
+            NoticeStatus::Sent => format!(
+                "{} {} — {}",
+                T::WarningSent.get(l),
+                n.sent_at.map(when).unwrap_or_default(),
+                esc(n.recipient.as_deref().unwrap_or(""))
+            ),
+            NoticeStatus::Queued if n.attempts > 0 => format!(
+                "{} ({} {}: {})",
+                T::WarningQueued.get(l),
+                n.attempts,
+                T::Attempts.get(l),
+                esc(n.last_error.as_deref().unwrap_or(""))
+            ),
+            NoticeStatus::Queued => T::WarningQueued.get(l).to_owned(),
+            NoticeStatus::Failed => format!(
+                "{} ({})",
+                T::WarningFailed.get(l),
+                esc(n.last_error.as_deref().unwrap_or(""))
+            ),
+            NoticeStatus::NoRecipient => T::WarningNoRecipient.get(l).to_owned(),
+            NoticeStatus::Cancelled => T::WarningCancelled.get(l).to_owned(),
+        };
+        items.push_str(&format!("<li><strong>{when_t}</strong>: {state}</li>"));
+    }
+    if items.is_empty() {
+        items = format!("<li>{}</li>", T::NoExpiryWarnings.get(l));
+    }
+    format!(
+        r#"<section class="card" aria-labelledby="warnings-title"><h2 id="warnings-title">{}</h2><ul class="warnings">{items}</ul></section>"#,
+        T::ExpiryWarnings.get(l)
+    )
 }
 
 /// `POST /console/keys/{name}/edit`: label, Active switch and options; the value never changes.

@@ -122,6 +122,17 @@ texts! {
     StatusExpired => "Expired", "Expirée";
     StatusRevoked => "Revoked", "Révoquée";
     WillBeDeletedOn => "will be deleted on", "sera supprimée le";
+    ExpiryWarnings => "Expiry warnings", "Avertissements d'expiration";
+    NoExpiryWarnings => "None yet: the tenant's admin e-mail is warned 30, 7 and 1 day(s) before expiry.", "Aucun pour l'instant : l'adresse d'administration du tenant est prévenue 30, 7 et 1 jour(s) avant l'expiration.";
+    AtExpiry => "At expiry", "À l'expiration";
+    DaysBefore => "days before", "jours avant";
+    OneDayBefore => "1 day before", "1 jour avant";
+    WarningSent => "sent", "envoyé";
+    WarningQueued => "waiting to be sent", "en attente d'envoi";
+    WarningFailed => "not delivered (given up)", "non remis (abandonné)";
+    WarningNoRecipient => "not sent: the tenant has no admin e-mail (see Settings)", "non envoyé : le tenant n'a pas d'adresse d'administration (voir Paramètres)";
+    WarningCancelled => "cancelled (key revoked, deleted or rotated)", "annulé (clé révoquée, supprimée ou renouvelée)";
+    Attempts => "attempts", "tentatives";
     NoKeys => "No API key yet.", "Aucune clé d'API pour l'instant.";
     NoKeysMatch => "No API key matches these filters.", "Aucune clé d'API ne correspond à ces filtres.";
     CreateKey => "Create a key", "Créer une clé";
