@@ -43,6 +43,7 @@ const KNOWN: &[&str] = &[
     "SCIMD_CONSOLE_SECURE_COOKIES",
     // read by the test suite, not by the service
     "SCIMD_TEST_DATABASE_URL",
+    "SCIMD_TEST_PROCESSES",
 ];
 
 /// A database URL whose password is never printed.

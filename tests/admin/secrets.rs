@@ -2,6 +2,7 @@
 //! response that shows the new value) or in a log line.
 
 use std::{
+    collections::HashMap,
     io::Write,
     sync::{Arc, Mutex},
 };
@@ -11,7 +12,7 @@ use scim_auth::Token;
 use serde_json::{json, Value};
 
 use super::BASE;
-use crate::{common::user_body, on_each_backend};
+use crate::common::user_body;
 
 /// A log sink shared with the subscriber.
 #[derive(Clone, Default)]
@@ -27,130 +28,137 @@ impl Write for Captured {
     }
 }
 
-on_each_backend!(no_token_or_hash_in_any_response_or_log_line, |app| {
-    let logs = Captured::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+#[actix_web::test]
+async fn no_token_or_hash_in_any_response_or_log_line() {
+    for backend in crate::common::backends() {
+        // In process mode the serving processes log everything too, to their own output.
+        let vars = HashMap::from([("SCIMD_LOG".to_owned(), "trace".to_owned())]);
+        let app = crate::common::spawn_with(backend, vars).await;
+        let logs = Captured::default();
+        let sink = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
 
-    let admin = app.admin_token.clone();
-    let mut tokens = vec![admin.clone(), app.scim_token.clone()];
-    let mut responses: Vec<String> = Vec::new();
-    let mut shown: Vec<(String, usize)> = Vec::new();
-    macro_rules! call {
-        ($token:expr, $method:expr, $path:expr, $body:expr) => {{
-            let r = app.call($method, &$path, Some($token), $body).await;
-            let mut text = format!("{} {:?} {}", r.status, r.headers, r.body);
-            if let Some(t) = r.body.get("token").and_then(Value::as_str) {
-                // The one place a value may appear: remove it, remember it was shown here.
-                shown.push((t.to_owned(), responses.len()));
-                tokens.push(t.to_owned());
-                text = text.replace(t, "<shown once>");
-            }
-            responses.push(text);
-            r
-        }};
-    }
-    let a = admin.as_str();
-    let k = |p: &str| format!("{BASE}{p}");
-    call!(
-        a,
-        Method::POST,
-        k("/apiKeys"),
-        Some(json!({"name": "s", "scope": "scim"}))
-    );
-    call!(
-        a,
-        Method::POST,
-        k("/apiKeys"),
-        Some(json!({"name": "o", "scope": "on_premise"}))
-    );
-    call!(
-        a,
-        Method::POST,
-        k("/apiKeys"),
-        Some(json!({"name": "p", "permissions": ["tenant.apiKey:read"]}))
-    );
-    call!(
-        a,
-        Method::POST,
-        k("/apiKeys"),
-        Some(json!({"name": "s", "scope": "scim"}))
-    );
-    call!(
-        a,
-        Method::POST,
-        k("/apiKeys"),
-        Some(json!({"name": "bad name"}))
-    );
-    call!(
-        a,
-        Method::POST,
-        k("/apiKeys/s/rotate"),
-        Some(json!({"gracePeriodMinutes": 5}))
-    );
-    call!(
-        a,
-        Method::PUT,
-        k("/apiKeys/o"),
-        Some(json!({"enabled": false, "label": "x"}))
-    );
-    call!(a, Method::GET, k("/apiKeys"), None);
-    for name in ["s", "o", "p", "admin", "entra"] {
-        call!(a, Method::GET, k(&format!("/apiKeys/{name}")), None);
-    }
-    let all: Vec<String> = tokens.clone();
-    for t in &all {
-        call!(t, Method::GET, "/scim/v2/Users", None);
-        call!(
-            t,
-            Method::POST,
-            "/scim/v2/Users",
-            Some(user_body(&format!("u{}", t.len())))
-        );
-        call!(t, Method::GET, k("/apiKeys"), None);
-        call!(t, Method::GET, "/api/tenants", None);
-        let mistyped = format!("{}0", &t[..t.len() - 1]);
-        call!(&mistyped, Method::GET, "/scim/v2/Users", None);
-        call!(&mistyped, Method::GET, k("/apiKeys"), None);
-    }
-    call!(a, Method::POST, k("/apiKeys/s/revoke"), None);
-    call!(a, Method::DELETE, k("/apiKeys/p"), None);
-    call!(a, Method::GET, k("/auditEvents?count=500"), None);
-    call!(a, Method::GET, k("/settings/scim"), None);
-    call!(a, Method::GET, "/api/openapi.json", None);
-    for t in &all {
-        call!(t, Method::GET, "/scim/v2/Users", None);
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await; // last-used tasks
-
-    let log_text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
-    assert!(
-        log_text.contains("apiKey") || log_text.contains("tenant"),
-        "logs were captured"
-    );
-    assert!(tokens.len() >= 6, "{tokens:?}");
-    for t in &tokens {
-        let hash = Token::parse(t).expect("a token of ours").hash();
-        for (i, text) in responses.iter().enumerate() {
-            assert!(!text.contains(t.as_str()), "token in response {i}: {text}");
-            assert!(!text.contains(&hash), "hash in response {i}: {text}");
-            assert!(!text.contains(&hash[..16]), "hash prefix in response {i}");
+        let admin = app.admin_token.clone();
+        let mut tokens = vec![admin.clone(), app.scim_token.clone()];
+        let mut responses: Vec<String> = Vec::new();
+        let mut shown: Vec<(String, usize)> = Vec::new();
+        macro_rules! call {
+            ($token:expr, $method:expr, $path:expr, $body:expr) => {{
+                let r = app.call($method, &$path, Some($token), $body).await;
+                let mut text = format!("{} {:?} {}", r.status, r.headers, r.body);
+                if let Some(t) = r.body.get("token").and_then(Value::as_str) {
+                    // The one place a value may appear: remove it, remember it was shown here.
+                    shown.push((t.to_owned(), responses.len()));
+                    tokens.push(t.to_owned());
+                    text = text.replace(t, "<shown once>");
+                }
+                responses.push(text);
+                r
+            }};
         }
-        assert!(!log_text.contains(t.as_str()), "token in the logs");
-        assert!(!log_text.contains(&hash), "hash in the logs");
+        let a = admin.as_str();
+        let k = |p: &str| format!("{BASE}{p}");
+        call!(
+            a,
+            Method::POST,
+            k("/apiKeys"),
+            Some(json!({"name": "s", "scope": "scim"}))
+        );
+        call!(
+            a,
+            Method::POST,
+            k("/apiKeys"),
+            Some(json!({"name": "o", "scope": "on_premise"}))
+        );
+        call!(
+            a,
+            Method::POST,
+            k("/apiKeys"),
+            Some(json!({"name": "p", "permissions": ["tenant.apiKey:read"]}))
+        );
+        call!(
+            a,
+            Method::POST,
+            k("/apiKeys"),
+            Some(json!({"name": "s", "scope": "scim"}))
+        );
+        call!(
+            a,
+            Method::POST,
+            k("/apiKeys"),
+            Some(json!({"name": "bad name"}))
+        );
+        call!(
+            a,
+            Method::POST,
+            k("/apiKeys/s/rotate"),
+            Some(json!({"gracePeriodMinutes": 5}))
+        );
+        call!(
+            a,
+            Method::PUT,
+            k("/apiKeys/o"),
+            Some(json!({"enabled": false, "label": "x"}))
+        );
+        call!(a, Method::GET, k("/apiKeys"), None);
+        for name in ["s", "o", "p", "admin", "entra"] {
+            call!(a, Method::GET, k(&format!("/apiKeys/{name}")), None);
+        }
+        let all: Vec<String> = tokens.clone();
+        for t in &all {
+            call!(t, Method::GET, "/scim/v2/Users", None);
+            call!(
+                t,
+                Method::POST,
+                "/scim/v2/Users",
+                Some(user_body(&format!("u{}", t.len())))
+            );
+            call!(t, Method::GET, k("/apiKeys"), None);
+            call!(t, Method::GET, "/api/tenants", None);
+            let mistyped = format!("{}0", &t[..t.len() - 1]);
+            call!(&mistyped, Method::GET, "/scim/v2/Users", None);
+            call!(&mistyped, Method::GET, k("/apiKeys"), None);
+        }
+        call!(a, Method::POST, k("/apiKeys/s/revoke"), None);
+        call!(a, Method::DELETE, k("/apiKeys/p"), None);
+        call!(a, Method::GET, k("/auditEvents?count=500"), None);
+        call!(a, Method::GET, k("/settings/scim"), None);
+        call!(a, Method::GET, "/api/openapi.json", None);
+        for t in &all {
+            call!(t, Method::GET, "/scim/v2/Users", None);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await; // last-used tasks
+
+        let log_text =
+            String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned() + &app.process_logs();
+        assert!(
+            log_text.contains("apiKey") || log_text.contains("tenant"),
+            "logs were captured"
+        );
+        assert!(tokens.len() >= 6, "{tokens:?}");
+        for t in &tokens {
+            let hash = Token::parse(t).expect("a token of ours").hash();
+            for (i, text) in responses.iter().enumerate() {
+                assert!(!text.contains(t.as_str()), "token in response {i}: {text}");
+                assert!(!text.contains(&hash), "hash in response {i}: {text}");
+                assert!(!text.contains(&hash[..16]), "hash prefix in response {i}");
+            }
+            assert!(!log_text.contains(t.as_str()), "token in the logs");
+            assert!(!log_text.contains(&hash), "hash in the logs");
+        }
+        // Each shown value was shown exactly once.
+        for (t, _) in &shown {
+            assert_eq!(shown.iter().filter(|(x, _)| x == t).count(), 1);
+        }
+        assert_eq!(
+            shown.len(),
+            4,
+            "three creates and one rotation showed a value"
+        );
     }
-    // Each shown value was shown exactly once.
-    for (t, _) in &shown {
-        assert_eq!(shown.iter().filter(|(x, _)| x == t).count(), 1);
-    }
-    assert_eq!(
-        shown.len(),
-        4,
-        "three creates and one rotation showed a value"
-    );
-});
+}

@@ -1,8 +1,13 @@
 //! The black-box harness: the real app (`build_app`) on a fresh database per test, SQLite always
 //! and PostgreSQL too when `SCIMD_TEST_DATABASE_URL` is set. Helpers return status, headers and
 //! the JSON body.
+//!
+//! By default the app runs in the test process. With `SCIMD_TEST_PROCESSES=N` (N ≥ 1) each test
+//! runs against N real `scimd serve` processes on its database instead, its requests sent to
+//! them in turn (see `procs`).
 
 pub mod http;
+pub mod procs;
 pub mod smtp;
 
 use std::collections::HashMap;
@@ -13,6 +18,7 @@ use actix_web::{
     dev::{Service, ServiceResponse},
     http::{header::HeaderMap, Method, StatusCode},
     test,
+    web::Bytes,
 };
 use chrono::{Duration, Utc};
 use scim_auth::{issue_key, KeyRequest, Scope, Token};
@@ -27,8 +33,15 @@ pub enum Backend {
     Postgres(String),
 }
 
-/// SQLite, plus PostgreSQL when `SCIMD_TEST_DATABASE_URL` names a server.
+/// SQLite, plus PostgreSQL when `SCIMD_TEST_DATABASE_URL` names a server. None, with a line on
+/// the terminal saying why, for a test excluded in process mode (`procs::EXCLUDED`).
 pub fn backends() -> Vec<Backend> {
+    if procs::configured() > 0 {
+        if let Some(reason) = procs::excluded() {
+            procs::report_skip(reason);
+            return Vec::new();
+        }
+    }
     let mut all = vec![Backend::Sqlite];
     if let Ok(url) = std::env::var("SCIMD_TEST_DATABASE_URL") {
         if !url.trim().is_empty() {
@@ -132,9 +145,11 @@ impl Resp {
     }
 }
 
-/// The app under test, its store, and a tenant `acme` with a SCIM key and an admin key.
+/// The app under test (in this process, or `scimd serve` processes in process mode), its store,
+/// and a tenant `acme` with a SCIM key and an admin key.
 pub struct TestApp<S> {
-    svc: S,
+    svc: Option<S>,
+    procs: Option<procs::Processes>,
     pub store: Store,
     pub tenant: TenantId,
     pub scim_token: String,
@@ -166,7 +181,7 @@ pub async fn spawn_with(
         .or_insert_with(|| "2".into());
     vars.entry("SCIMD_PUBLIC_URL".into())
         .or_insert_with(|| "https://scim.example.test".into());
-    let (config, _) = Config::from_vars(vars).expect("test config");
+    let (config, _) = Config::from_vars(vars.clone()).expect("test config");
     let store = open_store(&config).await.expect("open store");
     let tenant = TenantId::parse("acme").expect("id");
     store
@@ -175,10 +190,16 @@ pub async fn spawn_with(
         .expect("tenant");
     let scim_token = new_key(&store, &tenant, "entra", Scope::Scim).await;
     let admin_token = new_key(&store, &tenant, "admin", Scope::PublicApi).await;
-    let ctx = AppContext::new(store.clone(), &config).expect("context");
-    let svc = test::init_service(build_app(ctx)).await;
+    let (svc, procs) = match procs::configured() {
+        0 => {
+            let ctx = AppContext::new(store.clone(), &config).expect("context");
+            (Some(test::init_service(build_app(ctx)).await), None)
+        }
+        n => (None, Some(procs::Processes::start(n, &vars).await)),
+    };
     TestApp {
         svc,
+        procs,
         store,
         tenant,
         scim_token,
@@ -237,6 +258,22 @@ impl<S> TestApp<S> {
     pub fn db_url(&self) -> &str {
         &self._db.url
     }
+
+    /// How many processes serve the requests: 1 in-process, N with `SCIMD_TEST_PROCESSES=N`.
+    /// State that each process keeps for itself (rate limits, failed-authentication budgets,
+    /// metrics) is N times as large across them.
+    pub fn processes(&self) -> usize {
+        self.procs.as_ref().map_or(1, procs::Processes::count)
+    }
+
+    /// What the serving processes logged so far (empty in-process: there the test's own
+    /// subscriber sees the app's events).
+    pub fn process_logs(&self) -> String {
+        self.procs
+            .as_ref()
+            .map(procs::Processes::logs)
+            .unwrap_or_default()
+    }
 }
 
 impl<S, B> TestApp<S>
@@ -257,12 +294,38 @@ where
             .await
     }
 
+    /// Sends a request to the app (in-process), or to the next process (process mode).
+    async fn dispatch(&self, req: test::TestRequest) -> (StatusCode, HeaderMap, Bytes) {
+        match (&self.svc, &self.procs) {
+            (_, Some(procs)) => procs.send(req.to_request()).await,
+            (Some(svc), None) => {
+                let res = test::call_service(svc, req.to_request()).await;
+                let status = res.status();
+                let headers = res.headers().clone();
+                (status, headers, test::read_body(res).await)
+            }
+            (None, None) => unreachable!("a TestApp has an app or processes"),
+        }
+    }
+
+    /// Sends a copy of the request to every serving process (once in-process), for state that
+    /// each process keeps for itself, such as `/metrics`.
+    pub async fn call_each(&self, method: Method, path: &str) -> Vec<Resp> {
+        let req = || {
+            test::TestRequest::default()
+                .method(method.clone())
+                .uri(path)
+        };
+        let answers = match &self.procs {
+            Some(procs) => procs.send_each(req().to_request()).await,
+            None => vec![self.dispatch(req()).await],
+        };
+        answers.into_iter().map(to_resp).collect()
+    }
+
     /// Sends a prepared request; returns status, headers and the body as text.
     pub async fn send(&self, req: test::TestRequest) -> (StatusCode, HeaderMap, String) {
-        let res = test::call_service(&self.svc, req.to_request()).await;
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = test::read_body(res).await;
+        let (status, headers, bytes) = self.dispatch(req).await;
         (
             status,
             headers,
@@ -289,21 +352,7 @@ where
             }
             req = req.set_payload(b);
         }
-        let res = test::call_service(&self.svc, req.to_request()).await;
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = test::read_body(res).await;
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        to_resp(self.dispatch(req).await)
     }
 
     /// A request with the tenant's SCIM key and extra headers.
@@ -326,15 +375,7 @@ where
                 .insert_header(("Content-Type", "application/scim+json"))
                 .set_payload(b.to_string());
         }
-        let res = test::call_service(&self.svc, req.to_request()).await;
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = serde_json::from_slice(&test::read_body(res).await).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        json_resp(self.dispatch(req).await)
     }
 
     /// `GET` from client address `peer` with an optional bearer token.
@@ -345,32 +386,15 @@ where
         if let Some(t) = token {
             req = req.insert_header(("Authorization", format!("Bearer {t}")));
         }
-        let res = test::call_service(&self.svc, req.to_request()).await;
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = serde_json::from_slice(&test::read_body(res).await).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        json_resp(self.dispatch(req).await)
     }
 
     /// `GET` with a hand-written `Authorization` header.
     pub async fn get_with_authorization(&self, path: &str, authorization: &str) -> Resp {
         let req = test::TestRequest::get()
             .uri(path)
-            .insert_header(("Authorization", authorization))
-            .to_request();
-        let res = test::call_service(&self.svc, req).await;
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = serde_json::from_slice(&test::read_body(res).await).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            body,
-        }
+            .insert_header(("Authorization", authorization));
+        json_resp(self.dispatch(req).await)
     }
 
     /// `GET` with the tenant's SCIM key.
@@ -412,6 +436,30 @@ where
         let r = self.post("/scim/v2/Users", user_body(user_name)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         r.body["id"].as_str().expect("id").to_owned()
+    }
+}
+
+/// A response with its body as JSON, as text when it is not JSON, `Value::Null` when empty.
+fn to_resp((status, headers, bytes): (StatusCode, HeaderMap, Bytes)) -> Resp {
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A response with its body as JSON, `Value::Null` when it is not JSON.
+fn json_resp((status, headers, bytes): (StatusCode, HeaderMap, Bytes)) -> Resp {
+    Resp {
+        status,
+        headers,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     }
 }
 
