@@ -4,13 +4,16 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde_json::Value;
 
-use crate::{entity::audit_event, Page, Store, StoreResult, TenantId};
+use crate::{
+    db::{Db, Txn},
+    entity::audit_event,
+    Page, Store, StoreResult, TenantId,
+};
 
 /// Who makes a change: a key name (`key:<name>`), `operator`, `cli` or `system`, and the caller's
 /// address when the change came over HTTP.
@@ -70,17 +73,13 @@ pub struct AuditQuery {
     pub limit: u64,
 }
 
-/// Begins a transaction that will write. On SQLite it takes the write lock first (what
-/// `BEGIN IMMEDIATE` does): a deferred transaction that reads and then writes fails at once with
+/// Begins a transaction that will write. On SQLite it takes the write lock first
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes fails at once with
 /// `SQLITE_BUSY` when another connection committed in between (for instance the `lastUsedAt`
 /// stamp), whereas waiting for the lock up front is covered by the busy timeout.
-pub(crate) async fn begin_write(db: &DatabaseConnection) -> StoreResult<DatabaseTransaction> {
-    let txn = db.begin().await?;
-    if txn.get_database_backend() == DbBackend::Sqlite {
-        txn.execute_unprepared("UPDATE tenants SET id = id WHERE 1 = 0")
-            .await?;
-    }
-    Ok(txn)
+pub(crate) async fn begin_write(db: &Db) -> StoreResult<Txn> {
+    // scimd's SQLite driver begins with `BEGIN IMMEDIATE`; PostgreSQL orders writers by row locks.
+    Ok(db.begin().await?)
 }
 
 /// What to record; written by [`record`].
@@ -137,7 +136,7 @@ impl Store {
         if let Some(to) = query.to {
             select = select.filter(audit_event::Column::At.lt(to));
         }
-        let total = select.clone().count(&self.db).await?;
+        let total = crate::db::count(select.clone(), &self.db).await?;
         let items = select
             .order_by_desc(audit_event::Column::At)
             .order_by_desc(audit_event::Column::Id)
@@ -165,14 +164,19 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let store = Store::connect(&url, &Default::default()).await.unwrap();
         store.migrate().await.unwrap();
-        Migrator::down(&store.db, Some(3)).await.unwrap();
-        let pending = Migrator::get_pending_migrations(&store.db).await.unwrap();
+        let (db, _) = store.migration_connection().await.unwrap();
+        Migrator::down(&db, Some(3)).await.unwrap();
+        let pending = Migrator::get_pending_migrations(&db).await.unwrap();
         assert_eq!(pending.len(), 3);
-        Migrator::up(&store.db, None).await.unwrap();
-        assert!(Migrator::get_pending_migrations(&store.db)
+        // The store's own reading of the migrator's table agrees.
+        assert_eq!(store.pending_migrations().await.unwrap(), 3);
+        Migrator::up(&db, None).await.unwrap();
+        assert!(Migrator::get_pending_migrations(&db)
             .await
             .unwrap()
             .is_empty());
+        assert_eq!(store.pending_migrations().await.unwrap(), 0);
+        db.close().await.unwrap();
         store.close().await.unwrap();
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

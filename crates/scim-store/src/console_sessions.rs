@@ -52,7 +52,6 @@ impl Store {
         csrf_token: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<ConsoleSession> {
-        let _turn = self.write_turn().await;
         let model = console_session::ActiveModel {
             id_hash: Set(id_hash.to_owned()),
             tenant_id: Set(tenant.as_str().to_owned()),
@@ -81,7 +80,6 @@ impl Store {
         id_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let _turn = self.write_turn().await;
         console_session::Entity::update_many()
             .col_expr(console_session::Column::LastSeenAt, Expr::value(now))
             .filter(console_session::Column::IdHash.eq(id_hash))
@@ -92,7 +90,6 @@ impl Store {
 
     /// Ends a session (sign-out); ending an unknown session is not an error.
     pub async fn delete_console_session(&self, id_hash: &str) -> StoreResult<()> {
-        let _turn = self.write_turn().await;
         console_session::Entity::delete_by_id(id_hash)
             .exec(&self.db)
             .await?;
@@ -106,7 +103,6 @@ impl Store {
         idle_before: DateTime<Utc>,
         created_before: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        let _turn = self.write_turn().await;
         let res = console_session::Entity::delete_many()
             .filter(
                 Condition::any()

@@ -50,6 +50,11 @@ impl From<DbErr> for StoreError {
 /// operator-intervention (`57…`, e.g. a shutdown) classes.
 fn is_unavailable(err: &DbErr) -> bool {
     use sea_orm::{sqlx, RuntimeErr};
+    if let Some((code, _)) = crate::sqlite::error_code(err) {
+        use crate::sqlite::codes::*;
+        // The primary code is the low byte of the extended one.
+        return matches!(code & 0xff, BUSY | LOCKED | IOERR | FULL | CANTOPEN);
+    }
     let sqlx_err = match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
@@ -73,17 +78,40 @@ impl StoreError {
     /// Classifies a write error: a unique violation becomes [`StoreError::Conflict`] naming the
     /// attribute whose index it hit (decided by the database, not by a racy pre-check).
     pub(crate) fn from_write(err: DbErr, columns: &[(&str, &'static str)]) -> Self {
+        if let Some((code, msg)) = crate::sqlite::error_code(&err) {
+            use crate::sqlite::codes::*;
+            match code {
+                CONSTRAINT_UNIQUE | CONSTRAINT_PRIMARYKEY => {
+                    return Self::Conflict(unique_attribute(msg, columns))
+                }
+                CONSTRAINT_FOREIGNKEY => return Self::NotFound,
+                _ => return err.into(),
+            }
+        }
         if let Some(SqlErr::UniqueConstraintViolation(msg)) = err.sql_err() {
-            let attribute = columns
-                .iter()
-                .find(|(needle, _)| msg.contains(needle))
-                .map(|(_, attr)| *attr)
-                .unwrap_or("a unique attribute");
-            return Self::Conflict(attribute);
+            return Self::Conflict(unique_attribute(&msg, columns));
         }
         if let Some(SqlErr::ForeignKeyConstraintViolation(_)) = err.sql_err() {
             return Self::NotFound;
         }
         err.into()
     }
+}
+
+/// The attribute whose unique index a violation message names.
+fn unique_attribute(msg: &str, columns: &[(&str, &'static str)]) -> &'static str {
+    columns
+        .iter()
+        .find(|(needle, _)| msg.contains(needle))
+        .map(|(_, attr)| *attr)
+        .unwrap_or("a unique attribute")
+}
+
+/// Whether `err` is a unique-index violation, on either backend.
+pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
+    if let Some((code, _)) = crate::sqlite::error_code(err) {
+        use crate::sqlite::codes::*;
+        return matches!(code, CONSTRAINT_UNIQUE | CONSTRAINT_PRIMARYKEY);
+    }
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }

@@ -11,8 +11,8 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     sea_query::{Expr, LockBehavior, LockType, OnConflict, Query},
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, Set,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select, Set,
 };
 use serde_json::json;
 
@@ -212,7 +212,6 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<(QueuedNotices, Option<(DateTime<Utc>, String)>)> {
         let (after, last_id) = cursor;
-        let _turn = self.write_turn().await;
         let txn = begin_write(&self.db).await?;
         let select = api_key::Entity::find()
             .filter(api_key::Column::RevokedAt.is_null())
@@ -366,7 +365,6 @@ impl Store {
     ) -> StoreResult<u64> {
         let mut purged = 0;
         loop {
-            let _turn = self.write_turn().await;
             let txn = begin_write(&self.db).await?;
             let select = api_key::Entity::find()
                 .filter(api_key::Column::ExpiresAt.lte(now - retention))
@@ -433,7 +431,6 @@ impl Store {
             )
             .and_where(Expr::col((api_key::Entity, api_key::Column::RevokedAt)).is_null())
             .to_owned();
-        let _turn = self.write_turn().await;
         let txn = begin_write(&self.db).await?;
         expiry_notice::Entity::update_many()
             .col_expr(
@@ -489,7 +486,6 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let n = &claimed.notice;
-        let _turn = self.write_turn().await;
         let txn = begin_write(&self.db).await?;
         let updated = expiry_notice::Entity::update_many()
             .col_expr(
@@ -551,7 +547,6 @@ impl Store {
             NoticeStatus::Failed
         };
         let error: String = error.chars().take(1000).collect();
-        let _turn = self.write_turn().await;
         let txn = begin_write(&self.db).await?;
         let updated = expiry_notice::Entity::update_many()
             .col_expr(expiry_notice::Column::Status, Expr::value(status.as_str()))
@@ -612,7 +607,7 @@ impl Store {
         if let Some(name) = &query.key_name {
             select = select.filter(expiry_notice::Column::KeyName.eq(name.as_str()));
         }
-        let total = select.clone().count(&self.db).await?;
+        let total = crate::db::count(select.clone(), &self.db).await?;
         let items = select
             .order_by_desc(expiry_notice::Column::CreatedAt)
             .order_by_desc(expiry_notice::Column::Id)

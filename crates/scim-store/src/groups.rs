@@ -61,7 +61,6 @@ impl Store {
     ) -> StoreResult<Resource> {
         let name = display_name(input)?;
         let id = uuid::Uuid::now_v7().to_string();
-        let _turn = self.write_turn().await;
         let txn = begin_write(&self.db).await?;
         let resolved = members::resolve(&txn, tenant, &id, &input.members).await?;
         group::ActiveModel {
@@ -121,7 +120,6 @@ impl Store {
         input: &ValidatedResource,
         now: DateTime<Utc>,
     ) -> StoreResult<Resource> {
-        let _turn = self.write_turn().await;
         let txn = begin_write(&self.db).await?;
         let resolved = members::resolve(&txn, tenant, id, &input.members).await?;
         let mut update = update_attributes(input, now)?
@@ -157,7 +155,6 @@ impl Store {
         expected: Option<i64>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let _turn = self.write_turn().await;
         let txn = begin_write(&self.db).await?;
         let mut delete = group::Entity::delete_many()
             .filter(group::Column::TenantId.eq(tenant.as_str()))

@@ -5,6 +5,7 @@
 mod api_keys;
 mod audit;
 mod console_sessions;
+mod db;
 pub mod entity;
 mod error;
 mod expiry;
@@ -15,6 +16,7 @@ mod members;
 mod patch;
 mod resources;
 mod settings;
+mod sqlite;
 mod tenants;
 mod users;
 
@@ -69,47 +71,60 @@ impl Default for StoreOptions {
 /// The scimd database: a pooled connection to SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct Store {
-    db: DatabaseConnection,
-    /// SQLite only: the turn of this process's writers. SQLite admits one writer at a time and
-    /// makes the others retry on a sleeping back-off (up to 100 ms a try), which under
-    /// concurrent writes turns into p99 latencies of hundreds of milliseconds; queueing the
-    /// writers here instead hands the write lock over the moment it is released.
-    writers: Option<Arc<tokio::sync::Mutex<()>>>,
+    db: db::Db,
+    /// The URL connected to (migrations on SQLite open their own sqlx connection with it).
+    url: Arc<str>,
 }
 
 impl Store {
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`).
     pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Self> {
+        let db = if url.starts_with("sqlite:") {
+            let target = sqlite::SqliteTarget::parse(url)?;
+            db::Db::Sqlite(sqlite::SqliteDb::open(
+                target,
+                options.max_connections as usize,
+            )?)
+        } else {
+            db::Db::Sqlx(Database::connect(Self::sqlx_options(url, options)).await?)
+        };
+        Ok(Self {
+            db,
+            url: Arc::from(url),
+        })
+    }
+
+    fn sqlx_options(url: &str, options: &StoreOptions) -> ConnectOptions {
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.max_connections(options.max_connections)
             .min_connections(1)
             .acquire_timeout(options.acquire_timeout)
             .connect_timeout(options.acquire_timeout)
             .sqlx_logging(false);
-        let db = Database::connect(opts).await?;
-        if db.get_database_backend() == DbBackend::Sqlite {
-            // WAL lets readers proceed while one writer commits; the setting is kept in the file.
-            db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
-        }
-        let writers = (db.get_database_backend() == DbBackend::Sqlite)
-            .then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Self { db, writers })
+        opts
     }
 
-    /// Waits for this process's turn to write (SQLite), held until the guard is dropped; on
-    /// PostgreSQL writers proceed at once and row locks order them. Never taken twice by one
-    /// call chain: the functions that take it call no other function that does.
-    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.writers {
-            Some(m) => Some(m.lock().await),
-            None => None,
+    /// A sea-orm connection for the migrator: the pool itself on PostgreSQL, a short-lived
+    /// sqlx connection on SQLite.
+    pub(crate) async fn migration_connection(&self) -> StoreResult<(DatabaseConnection, bool)> {
+        match &self.db {
+            db::Db::Sqlx(db) => Ok((db.clone(), false)),
+            db::Db::Sqlite(_) => {
+                let mut opts = Self::sqlx_options(&self.url, &StoreOptions::default());
+                opts.max_connections(1).min_connections(0);
+                Ok((Database::connect(opts).await?, true))
+            }
         }
     }
 
     /// Applies every pending migration.
     pub async fn migrate(&self) -> StoreResult<()> {
-        Migrator::up(&self.db, None).await?;
-        Ok(())
+        let (conn, temporary) = self.migration_connection().await?;
+        let result = Migrator::up(&conn, None).await;
+        if temporary {
+            conn.close().await?;
+        }
+        Ok(result?)
     }
 
     /// `sqlite` or `postgres`.
@@ -124,33 +139,51 @@ impl Store {
     /// How many migrations this binary knows that the database has not applied (for readiness:
     /// an old schema is not ready). Also checks that the database answers.
     pub async fn pending_migrations(&self) -> StoreResult<usize> {
-        Ok(Migrator::get_pending_migrations(&self.db).await?.len())
+        match &self.db {
+            db::Db::Sqlx(db) => Ok(Migrator::get_pending_migrations(db).await?.len()),
+            db::Db::Sqlite(_) => {
+                // Read the migrator's table directly (no second connection per probe).
+                let stmt = sea_orm::Statement::from_string(
+                    DbBackend::Sqlite,
+                    "SELECT version FROM seaql_migrations",
+                );
+                let applied: std::collections::HashSet<String> = match self.db.query_all(stmt).await
+                {
+                    Ok(rows) => rows
+                        .iter()
+                        .map(|r| r.try_get::<String>("", "version"))
+                        .collect::<Result<_, _>>()?,
+                    Err(_) => Default::default(),
+                };
+                Ok(Migrator::migrations()
+                    .iter()
+                    .filter(|m| !applied.contains(m.name()))
+                    .count())
+            }
+        }
     }
 
     /// Checks that the database answers (for readiness probes).
     pub async fn ping(&self) -> StoreResult<()> {
-        self.db.ping().await?;
+        match &self.db {
+            db::Db::Sqlx(db) => db.ping().await?,
+            db::Db::Sqlite(db) => db.ping()?,
+        }
         Ok(())
     }
 
     /// The pool's `(open, idle)` connections, for metrics.
     pub fn pool_stats(&self) -> Option<(u32, u32)> {
-        match self.db.get_database_backend() {
-            DbBackend::Postgres => {
-                let pool = self.db.get_postgres_connection_pool();
+        match &self.db {
+            db::Db::Sqlx(db) if db.get_database_backend() == DbBackend::Postgres => {
+                let pool = db.get_postgres_connection_pool();
                 Some((
                     pool.size(),
                     u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
                 ))
             }
-            DbBackend::Sqlite => {
-                let pool = self.db.get_sqlite_connection_pool();
-                Some((
-                    pool.size(),
-                    u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
-                ))
-            }
-            DbBackend::MySql => None,
+            db::Db::Sqlx(_) => None,
+            db::Db::Sqlite(db) => Some(db.pool_stats()),
         }
     }
 
@@ -163,7 +196,10 @@ impl Store {
 
     /// Closes the pool.
     pub async fn close(self) -> StoreResult<()> {
-        self.db.close().await?;
+        match self.db {
+            db::Db::Sqlx(db) => db.close().await?,
+            db::Db::Sqlite(db) => db.close(),
+        }
         Ok(())
     }
 }

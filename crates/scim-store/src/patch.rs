@@ -4,11 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use scim_model::{patch::MemberChange, Resource, ResourceKind, ValidatedResource};
-use sea_orm::{
-    sea_query::Expr, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::{
+    db::Txn,
     entity::{group, user},
     groups, members, users, Store, StoreError, TenantId,
 };
@@ -59,7 +58,6 @@ impl Store {
         now: DateTime<Utc>,
         decide: impl FnOnce(&Resource, u64) -> Result<PatchDecision, E>,
     ) -> Result<Patched, PatchFailure<E>> {
-        let _turn = self.write_turn().await;
         let txn = self.db.begin().await?;
         // A no-op write takes the row lock (PostgreSQL) or the write lock (SQLite) first, so
         // that the read below cannot be overtaken by another writer.
@@ -125,11 +123,7 @@ impl Store {
     }
 }
 
-async fn read(
-    txn: &DatabaseTransaction,
-    kind: ResourceKind,
-    id: &str,
-) -> Result<(Resource, u64), StoreError> {
+async fn read(txn: &Txn, kind: ResourceKind, id: &str) -> Result<(Resource, u64), StoreError> {
     match kind {
         ResourceKind::User => {
             let m = user::Entity::find_by_id(id)
@@ -151,7 +145,7 @@ async fn read(
 
 /// Applies member deltas in order and moves `member_count` by what actually changed.
 async fn apply_member_changes(
-    txn: &DatabaseTransaction,
+    txn: &Txn,
     tenant: &TenantId,
     id: &str,
     changes: &[MemberChange],

@@ -5,8 +5,7 @@ use chrono::{DateTime, Utc};
 use scim_filter_parser::{AttrPath, Filter};
 use scim_model::{list::Paging, schema::SchemaRegistry, Resource, ResourceKind, ValidatedResource};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::{
@@ -185,7 +184,7 @@ where
     if let Some(f) = query.filter {
         select = select.filter(translator.filter(f)?.into_expr(backend));
     }
-    let total = select.clone().count(&store.db).await?;
+    let total = crate::db::count(select.clone(), &store.db).await?;
     if let Some((path, order)) = query.sort {
         let key = translator.sort_key(path)?;
         let null_key = Sql::null_last(&key);

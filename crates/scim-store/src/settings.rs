@@ -244,7 +244,6 @@ impl Store {
             .take(16)
             .map(|b| format!("{b:02x}"))
             .collect();
-        let _turn = self.write_turn().await;
         let inserted = audit_event::ActiveModel {
             id: Set(format!("ign-{digest}")),
             tenant_id: Set(tenant.as_str().to_owned()),
@@ -260,14 +259,7 @@ impl Store {
         .await;
         match inserted {
             Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.sql_err(),
-                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                ) =>
-            {
-                Ok(false)
-            }
+            Err(e) if crate::error::is_unique_violation(&e) => Ok(false),
             Err(e) => Err(e.into()),
         }
     }

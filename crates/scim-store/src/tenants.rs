@@ -1,9 +1,7 @@
 //! Tenants: creation and lookup.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, EntityTrait, IntoActiveModel, ModelTrait, PaginatorTrait, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, ModelTrait, QueryOrder, Set};
 use serde_json::json;
 
 use crate::{
@@ -211,7 +209,7 @@ impl Store {
 
     /// Number of tenants (zero on a fresh database).
     pub async fn count_tenants(&self) -> StoreResult<u64> {
-        Ok(tenant::Entity::find().count(&self.db).await?)
+        Ok(crate::db::count(tenant::Entity::find(), &self.db).await?)
     }
 }
 

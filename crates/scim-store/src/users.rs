@@ -68,7 +68,6 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<Resource> {
         let s = shadow(input)?;
-        let _turn = self.write_turn().await;
         let model = user::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
             tenant_id: Set(tenant.as_str().to_owned()),
@@ -133,12 +132,10 @@ impl Store {
         if let Some(v) = expected {
             update = update.filter(user::Column::Version.eq(v));
         }
-        let turn = self.write_turn().await;
         let updated = update
             .exec(&self.db)
             .await
             .map_err(|e| StoreError::from_write(e, UNIQUE))?;
-        drop(turn);
         if updated.rows_affected == 0 {
             return Err(self.missing_or_changed_user(tenant, id).await);
         }
@@ -154,7 +151,6 @@ impl Store {
         expected: Option<i64>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let _turn = self.write_turn().await;
         let txn = begin_write(&self.db).await?;
         let mut delete = user::Entity::delete_many()
             .filter(user::Column::TenantId.eq(tenant.as_str()))
