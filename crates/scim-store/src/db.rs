@@ -65,7 +65,7 @@ impl Txn {
     pub(crate) async fn commit(self) -> Result<(), DbErr> {
         match self {
             Self::Sqlx(txn) => txn.commit().await,
-            Self::Sqlite(txn) => txn.commit(),
+            Self::Sqlite(txn) => txn.commit().await,
         }
     }
 }

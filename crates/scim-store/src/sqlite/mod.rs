@@ -9,13 +9,15 @@
 //! Readers take any idle connection (WAL lets them read while one writer commits). Writers take
 //! this process's write turn (an async lock, so a waiting writer never blocks its thread), then
 //! the one writer connection; a transaction holds the turn until it commits or is dropped
-//! (rolled back). `BEGIN IMMEDIATE` takes SQLite's write lock up front, so another process
-//! writing the same file makes it wait (busy timeout), never fail half-way.
+//! (rolled back), and concurrent writes share their commits ([`writer`]: group commit).
+//! `BEGIN IMMEDIATE` takes SQLite's write lock up front, so another process writing the same
+//! file makes it wait (busy timeout), never fail half-way.
 //!
 //! sea-orm sees rows as [`ProxyRow`]s whose values are typed by the columns' declared types
 //! (see [`values`]).
 
 mod values;
+mod writer;
 
 use std::{
     collections::BTreeMap,
@@ -24,13 +26,13 @@ use std::{
     time::Duration,
 };
 
+use self::values::Declared;
+pub(crate) use self::writer::SqliteTxn;
+use self::writer::Writer;
 use rusqlite::{CachedStatement, Connection, OpenFlags};
 use sea_orm::{
     DbBackend, DbErr, ExecResult, ProxyExecResult, ProxyRow, QueryResult, RuntimeErr, Statement,
 };
-use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
-
-use self::values::Declared;
 
 /// How long a statement waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -104,10 +106,8 @@ struct Shared {
     /// Idle reader connections; a reader is taken out for one statement and put back.
     readers: Mutex<Vec<Connection>>,
     max_idle_readers: usize,
-    /// This process's write turn.
-    turn: Arc<AsyncMutex<()>>,
-    /// The writer connection, used only while holding the turn.
-    writer: Arc<Mutex<Connection>>,
+    /// The writer connection, its turn and its batches.
+    writer: Writer,
 }
 
 /// A pooled SQLite database driven on the caller's thread.
@@ -138,8 +138,7 @@ impl SqliteDb {
                 target,
                 readers: Mutex::new(Vec::new()),
                 max_idle_readers: max_idle_readers.max(1),
-                turn: Arc::new(AsyncMutex::new(())),
-                writer: Arc::new(Mutex::new(writer)),
+                writer: Writer::new(writer),
             }),
         })
     }
@@ -165,27 +164,20 @@ impl SqliteDb {
         out
     }
 
-    /// Runs `f` on the writer connection during this process's write turn.
+    /// Runs `f` as one write transaction of its own.
     async fn with_writer<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, DbErr>,
     ) -> Result<T, DbErr> {
-        let _turn = self.shared.turn.lock().await;
-        let conn = lock(&self.shared.writer);
-        f(&conn)
+        let txn = self.shared.writer.begin().await?;
+        let out = f(&*txn.conn()?)?;
+        txn.commit().await?;
+        Ok(out)
     }
 
-    /// Begins a write transaction: waits for the write turn, then `BEGIN IMMEDIATE`.
+    /// Begins a write transaction (see [`writer`]).
     pub(crate) async fn begin(&self) -> Result<SqliteTxn, DbErr> {
-        let turn = self.shared.turn.clone().lock_owned().await;
-        lock(&self.shared.writer)
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(exec_err)?;
-        Ok(SqliteTxn {
-            _turn: turn,
-            writer: self.shared.writer.clone(),
-            open: true,
-        })
+        self.shared.writer.begin().await
     }
 
     pub(crate) async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
@@ -223,73 +215,25 @@ impl SqliteDb {
     }
 }
 
-/// A write transaction on the writer connection, holding this process's write turn. Dropped
-/// without [`SqliteTxn::commit`], it rolls back.
-pub(crate) struct SqliteTxn {
-    _turn: OwnedMutexGuard<()>,
-    writer: Arc<Mutex<Connection>>,
-    open: bool,
-}
-
-impl std::fmt::Debug for SqliteTxn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteTxn")
-            .field("open", &self.open)
-            .finish()
-    }
-}
-
 impl SqliteTxn {
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        lock(&self.writer)
-    }
-
     pub(crate) fn execute(&self, stmt: &Statement) -> Result<ExecResult, DbErr> {
-        execute(&self.conn(), stmt)
+        execute(&*self.conn()?, stmt)
     }
 
     pub(crate) fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        execute_batch(&self.conn(), sql)
+        execute_batch(&*self.conn()?, sql)
     }
 
     pub(crate) fn query_all(&self, stmt: &Statement) -> Result<Vec<QueryResult>, DbErr> {
-        query(&self.conn(), stmt, usize::MAX)
+        query(&*self.conn()?, stmt, usize::MAX)
     }
 
     pub(crate) fn query_one(&self, stmt: &Statement) -> Result<Option<QueryResult>, DbErr> {
-        Ok(query(&self.conn(), stmt, 1)?.into_iter().next())
-    }
-
-    /// Commits; on failure the transaction is rolled back and the error returned.
-    pub(crate) fn commit(mut self) -> Result<(), DbErr> {
-        self.open = false;
-        let conn = self.conn();
-        match conn.execute_batch("COMMIT") {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                if !conn.is_autocommit() {
-                    let _ = conn.execute_batch("ROLLBACK");
-                }
-                Err(exec_err(e))
-            }
-        }
+        Ok(query(&*self.conn()?, stmt, 1)?.into_iter().next())
     }
 }
 
-impl Drop for SqliteTxn {
-    fn drop(&mut self) {
-        if self.open {
-            let conn = self.conn();
-            if !conn.is_autocommit() {
-                if let Err(e) = conn.execute_batch("ROLLBACK") {
-                    tracing::warn!(error = %e, "SQLite rollback failed");
-                }
-            }
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves a usable connection or list behind.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -405,7 +349,7 @@ fn query_err(e: rusqlite::Error) -> DbErr {
     DbErr::Query(sqlite_err(e))
 }
 
-fn exec_err(e: rusqlite::Error) -> DbErr {
+pub(super) fn exec_err(e: rusqlite::Error) -> DbErr {
     DbErr::Exec(sqlite_err(e))
 }
 
