@@ -180,6 +180,10 @@ impl From<ScopeArg> for Scope {
     }
 }
 
+/// See the workspace manifest for why the allocator is replaced.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init();
