@@ -6,14 +6,15 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, JoinType, ModelTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
-    Set,
+    FromQueryResult, IntoActiveModel, JoinType, ModelTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, RelationTrait, Set,
 };
 use serde_json::{json, Map, Value};
 
 use crate::{
     audit::{begin_write, record, Actor, Change},
     entity::{api_key, machine},
+    prepared::Prepared,
     settings::set_custom_attributes,
     Store, StoreError, StoreResult, TenantId,
 };
@@ -493,24 +494,8 @@ impl Store {
         &self,
         token_hash: &str,
     ) -> StoreResult<Option<(ApiKey, crate::ScimSwitch)>> {
-        let found = api_key::Entity::find()
-            .filter(
-                Condition::any()
-                    .add(api_key::Column::TokenHash.eq(token_hash))
-                    .add(api_key::Column::PreviousTokenHash.eq(token_hash)),
-            )
-            .join(JoinType::InnerJoin, api_key::Relation::Tenant.def())
-            .column_as(
-                crate::entity::tenant::Column::ScimCustomAttributes,
-                "t_custom_attributes",
-            )
-            .column_as(
-                crate::entity::tenant::Column::CustomSchemaTag,
-                "t_schema_tag",
-            )
-            .into_model::<KeyAndSwitch>()
-            .one(&self.db)
-            .await?;
+        let stmt = key_and_switch_statement(self.db.get_database_backend(), token_hash);
+        let found = KeyAndSwitch::find_by_statement(stmt).one(&self.db).await?;
         Ok(found.map(|row| (row.key.into(), row.switch)))
     }
 
@@ -539,6 +524,33 @@ impl Store {
             .await?;
         Ok(res.rows_affected > 0)
     }
+}
+
+/// The statement of [`Store::find_api_key_and_scim_switch`], rendered once (it runs on every
+/// SCIM request).
+pub(crate) fn key_and_switch_statement(
+    backend: sea_orm::DbBackend,
+    token_hash: &str,
+) -> sea_orm::Statement {
+    static SQL: Prepared = Prepared::new();
+    SQL.statement(backend, vec![token_hash.into(), token_hash.into()], || {
+        api_key::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(api_key::Column::TokenHash.eq(token_hash))
+                    .add(api_key::Column::PreviousTokenHash.eq(token_hash)),
+            )
+            .join(JoinType::InnerJoin, api_key::Relation::Tenant.def())
+            .column_as(
+                crate::entity::tenant::Column::ScimCustomAttributes,
+                "t_custom_attributes",
+            )
+            .column_as(
+                crate::entity::tenant::Column::CustomSchemaTag,
+                "t_schema_tag",
+            )
+            .build(backend)
+    })
 }
 
 /// A key row with two columns of its tenant (see [`Store::find_api_key_and_scim_switch`]).

@@ -14,6 +14,7 @@ mod groups;
 mod machines;
 mod members;
 mod patch;
+mod prepared;
 mod resources;
 mod settings;
 mod sqlite;
@@ -100,7 +101,12 @@ impl Store {
             .min_connections(1)
             .acquire_timeout(options.acquire_timeout)
             .connect_timeout(options.acquire_timeout)
-            .sqlx_logging(false);
+            .sqlx_logging(false)
+            // sqlx pings a connection when it leaves the pool and again when it comes back:
+            // the first ping is a round trip per statement and is dropped; the second still
+            // weeds out connections broken by a database restart (the statement that met the
+            // broken connection fails with 503, the next one gets a fresh connection).
+            .test_before_acquire(false);
         opts
     }
 

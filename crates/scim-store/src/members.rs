@@ -7,12 +7,14 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use scim_model::{MemberInput, MemberRef, ResourceKind};
 use sea_orm::{
-    sea_query::{Alias, Expr, JoinType, OnConflict, Query},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    sea_query::{Alias, Expr, JoinType, OnConflict, Query, SelectStatement},
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QueryResult,
+    QuerySelect, Set, Statement,
 };
 
 use crate::{
     entity::{group, group_member, user},
+    prepared::Prepared,
     StoreError, StoreResult, TenantId,
 };
 
@@ -206,14 +208,58 @@ pub(crate) async fn members_of<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// Direct groups of `member_id`, ordered by group id (the statement is rendered once).
+pub(crate) async fn groups_of_one<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    member_id: &str,
+) -> StoreResult<Vec<MemberRef>> {
+    let stmt = groups_of_one_statement(db.get_database_backend(), tenant, member_id);
+    let mut all = groups_rows(db.query_all(stmt).await?)?;
+    Ok(all.remove(member_id).unwrap_or_default())
+}
+
+/// The statement of [`groups_of_one`], rendered once.
+pub(crate) fn groups_of_one_statement(
+    backend: DbBackend,
+    tenant: &TenantId,
+    member_id: &str,
+) -> Statement {
+    static SQL: Prepared = Prepared::new();
+    let ids = [member_id.to_owned()];
+    SQL.statement(
+        backend,
+        vec![tenant.as_str().into(), member_id.into()],
+        || backend.build(&groups_of_query(tenant, &ids)),
+    )
+}
+
 /// Direct groups of each of `member_ids`, ordered by group id.
 pub(crate) async fn groups_of<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
     member_ids: &[String],
 ) -> StoreResult<HashMap<String, Vec<MemberRef>>> {
+    let stmt = groups_of_query(tenant, member_ids);
+    groups_rows(db.query_all(db.get_database_backend().build(&stmt)).await?)
+}
+
+fn groups_rows(rows: Vec<QueryResult>) -> StoreResult<HashMap<String, Vec<MemberRef>>> {
+    let mut out: HashMap<String, Vec<MemberRef>> = HashMap::new();
+    for row in rows {
+        let member_id: String = row.try_get("", "member_id")?;
+        out.entry(member_id).or_default().push(MemberRef {
+            value: row.try_get("", "group_id")?,
+            kind: ResourceKind::Group,
+            display: row.try_get("", "group_display")?,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn groups_of_query(tenant: &TenantId, member_ids: &[String]) -> SelectStatement {
     let (gm, g) = (Alias::new("gm"), Alias::new("g"));
-    let stmt = Query::select()
+    Query::select()
         .expr_as(
             Expr::col((gm.clone(), group_member::Column::MemberId)),
             Alias::new("member_id"),
@@ -245,16 +291,5 @@ pub(crate) async fn groups_of<C: ConnectionTrait>(
             sea_orm::Order::Asc,
         )
         .order_by((gm, group_member::Column::GroupId), sea_orm::Order::Asc)
-        .to_owned();
-    let rows = db.query_all(db.get_database_backend().build(&stmt)).await?;
-    let mut out: HashMap<String, Vec<MemberRef>> = HashMap::new();
-    for row in rows {
-        let member_id: String = row.try_get("", "member_id")?;
-        out.entry(member_id).or_default().push(MemberRef {
-            value: row.try_get("", "group_id")?,
-            kind: ResourceKind::Group,
-            display: row.try_get("", "group_display")?,
-        });
-    }
-    Ok(out)
+        .to_owned()
 }

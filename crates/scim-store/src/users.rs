@@ -3,10 +3,14 @@
 use chrono::{DateTime, Utc};
 use scim_model::{Resource, ValidatedResource};
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, UpdateMany,
+    sea_query::Expr, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    QueryFilter, QueryTrait, Set, Statement, UpdateMany,
 };
 
-use crate::{audit::begin_write, entity::user, members, Store, StoreError, StoreResult, TenantId};
+use crate::{
+    audit::begin_write, entity::user, members, prepared::Prepared, Store, StoreError, StoreResult,
+    TenantId,
+};
 
 /// Unique indexes of `users` and the attribute each protects.
 pub(crate) const UNIQUE: &[(&str, &str)] =
@@ -58,6 +62,17 @@ pub(crate) fn update_attributes(
         .col_expr(user::Column::LastModified, Expr::value(now)))
 }
 
+/// `SELECT <user> FROM users WHERE tenant_id = ? AND id = ?`, rendered once.
+pub(crate) fn find_user_statement(backend: DbBackend, tenant: &TenantId, id: &str) -> Statement {
+    static SQL: Prepared = Prepared::new();
+    SQL.statement(backend, vec![tenant.as_str().into(), id.into()], || {
+        user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .filter(user::Column::Id.eq(id))
+            .build(backend)
+    })
+}
+
 impl Store {
     /// Creates a user; a taken `userName` (any case) or `externalId` is a conflict.
     #[tracing::instrument(skip_all, fields(tenant = %tenant))]
@@ -90,9 +105,9 @@ impl Store {
     }
 
     async fn find_user(&self, tenant: &TenantId, id: &str) -> StoreResult<user::Model> {
+        let stmt = find_user_statement(self.db.get_database_backend(), tenant, id);
         user::Entity::find()
-            .filter(user::Column::TenantId.eq(tenant.as_str()))
-            .filter(user::Column::Id.eq(id))
+            .from_raw_sql(stmt)
             .one(&self.db)
             .await?
             .ok_or(StoreError::NotFound)
@@ -108,9 +123,7 @@ impl Store {
     ) -> StoreResult<Resource> {
         let mut res: Resource = self.find_user(tenant, id).await?.into();
         if with_groups {
-            let mut groups =
-                members::groups_of(&self.db, tenant, std::slice::from_ref(&res.id)).await?;
-            res.groups = Some(groups.remove(&res.id).unwrap_or_default());
+            res.groups = Some(members::groups_of_one(&self.db, tenant, &res.id).await?);
         }
         Ok(res)
     }
