@@ -142,40 +142,63 @@ pub(crate) async fn clear<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Removes `member_id` from every group holding it, moving those groups' versions on.
+/// Removes `member_id` from every group holding it, moving those groups' versions on. The
+/// memberships go first and name the groups that held them (`RETURNING`), so a member of no
+/// group costs one statement.
 pub(crate) async fn remove_member_everywhere<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
     member_id: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let holders = Query::select()
-        .column(group_member::Column::GroupId)
-        .from(group_member::Entity)
-        .and_where(group_member::Column::TenantId.eq(tenant.as_str()))
-        .and_where(group_member::Column::MemberId.eq(member_id))
-        .to_owned();
-    group::Entity::update_many()
-        .col_expr(
-            group::Column::Version,
-            Expr::col(group::Column::Version).add(1),
-        )
-        .col_expr(group::Column::LastModified, Expr::value(now))
-        // Each holder loses exactly one row (the key is (group, member)).
-        .col_expr(
-            group::Column::MemberCount,
-            Expr::col(group::Column::MemberCount).sub(1),
-        )
-        .filter(group::Column::TenantId.eq(tenant.as_str()))
-        .filter(group::Column::Id.in_subquery(holders))
-        .exec(db)
-        .await?;
-    group_member::Entity::delete_many()
-        .filter(group_member::Column::TenantId.eq(tenant.as_str()))
-        .filter(group_member::Column::MemberId.eq(member_id))
-        .exec(db)
-        .await?;
+    let stmt = remove_memberships_statement(db.get_database_backend(), tenant, member_id);
+    let holders = db
+        .query_all(stmt)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<String>("", "group_id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    for chunk in holders.chunks(CHUNK) {
+        group::Entity::update_many()
+            .col_expr(
+                group::Column::Version,
+                Expr::col(group::Column::Version).add(1),
+            )
+            .col_expr(group::Column::LastModified, Expr::value(now))
+            // Each holder lost exactly one row (the key is (group, member)).
+            .col_expr(
+                group::Column::MemberCount,
+                Expr::col(group::Column::MemberCount).sub(1),
+            )
+            .filter(group::Column::TenantId.eq(tenant.as_str()))
+            .filter(group::Column::Id.is_in(chunk.iter().map(String::as_str)))
+            .exec(db)
+            .await?;
+    }
     Ok(())
+}
+
+/// `DELETE FROM group_members WHERE tenant_id = ? AND member_id = ? RETURNING group_id`,
+/// rendered once.
+pub(crate) fn remove_memberships_statement(
+    backend: DbBackend,
+    tenant: &TenantId,
+    member_id: &str,
+) -> Statement {
+    static SQL: Prepared = Prepared::new();
+    SQL.statement(
+        backend,
+        vec![tenant.as_str().into(), member_id.into()],
+        || {
+            backend.build(
+                Query::delete()
+                    .from_table(group_member::Entity)
+                    .and_where(group_member::Column::TenantId.eq(tenant.as_str()))
+                    .and_where(group_member::Column::MemberId.eq(member_id))
+                    .returning_col(group_member::Column::GroupId),
+            )
+        },
+    )
 }
 
 /// Members of each of `group_ids`, ordered by member id. One index range scan per group: no

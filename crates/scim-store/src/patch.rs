@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use scim_model::{patch::MemberChange, Resource, ResourceKind, ValidatedResource};
-use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{sea_query::Expr, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter};
 
 use crate::{
     db::Txn,
@@ -59,36 +59,39 @@ impl Store {
         decide: impl FnOnce(&Resource, u64) -> Result<PatchDecision, E>,
     ) -> Result<Patched, PatchFailure<E>> {
         let txn = self.db.begin().await?;
-        // A no-op write takes the row lock (PostgreSQL) or the write lock (SQLite) first, so
-        // that the read below cannot be overtaken by another writer.
-        let locked = match kind {
-            ResourceKind::User => {
-                user::Entity::update_many()
-                    .col_expr(
-                        user::Column::Version,
-                        Expr::col(user::Column::Version).into(),
-                    )
-                    .filter(user::Column::TenantId.eq(tenant.as_str()))
-                    .filter(user::Column::Id.eq(id))
-                    .exec(&txn)
-                    .await?
+        // PostgreSQL: a no-op write takes the row lock first, so that the read below cannot be
+        // overtaken by another writer. SQLite: the transaction already holds the only write
+        // lock (this process's write turn and `BEGIN IMMEDIATE`), so the read is the lock.
+        if txn.get_database_backend() == DbBackend::Postgres {
+            let locked = match kind {
+                ResourceKind::User => {
+                    user::Entity::update_many()
+                        .col_expr(
+                            user::Column::Version,
+                            Expr::col(user::Column::Version).into(),
+                        )
+                        .filter(user::Column::TenantId.eq(tenant.as_str()))
+                        .filter(user::Column::Id.eq(id))
+                        .exec(&txn)
+                        .await?
+                }
+                ResourceKind::Group => {
+                    group::Entity::update_many()
+                        .col_expr(
+                            group::Column::Version,
+                            Expr::col(group::Column::Version).into(),
+                        )
+                        .filter(group::Column::TenantId.eq(tenant.as_str()))
+                        .filter(group::Column::Id.eq(id))
+                        .exec(&txn)
+                        .await?
+                }
+            };
+            if locked.rows_affected == 0 {
+                return Err(StoreError::NotFound.into());
             }
-            ResourceKind::Group => {
-                group::Entity::update_many()
-                    .col_expr(
-                        group::Column::Version,
-                        Expr::col(group::Column::Version).into(),
-                    )
-                    .filter(group::Column::TenantId.eq(tenant.as_str()))
-                    .filter(group::Column::Id.eq(id))
-                    .exec(&txn)
-                    .await?
-            }
-        };
-        if locked.rows_affected == 0 {
-            return Err(StoreError::NotFound.into());
         }
-        let (current, count) = read(&txn, kind, id).await?;
+        let (current, count) = read(&txn, tenant, kind, id).await?;
         let Some((input, changes)) = decide(&current, count).map_err(PatchFailure::Rejected)?
         else {
             txn.commit().await?;
@@ -97,13 +100,28 @@ impl Store {
                 member_count: count,
             });
         };
-        match kind {
+        let (resource, member_count) = match kind {
             ResourceKind::User => {
-                users::update_attributes(&input, now)?
-                    .filter(user::Column::Id.eq(id))
-                    .exec(&txn)
+                let updated = txn
+                    .execute(users::patch_statement(
+                        txn.get_database_backend(),
+                        &input,
+                        now,
+                        id,
+                    )?)
                     .await
                     .map_err(|e| StoreError::from_write(e, users::UNIQUE))?;
+                if updated.rows_affected() == 0 {
+                    return Err(StoreError::NotFound.into());
+                }
+                // What the row now holds, without reading it back.
+                let resource = Resource {
+                    attributes: input.attributes,
+                    version: current.version + 1,
+                    last_modified: now,
+                    ..current
+                };
+                (resource, 0)
             }
             ResourceKind::Group => {
                 groups::update_attributes(&input, now)?
@@ -112,9 +130,9 @@ impl Store {
                     .await
                     .map_err(|e| StoreError::from_write(e, groups::UNIQUE))?;
                 apply_member_changes(&txn, tenant, id, &changes).await?;
+                read(&txn, tenant, kind, id).await?
             }
-        }
-        let (resource, member_count) = read(&txn, kind, id).await?;
+        };
         txn.commit().await?;
         Ok(Patched {
             resource,
@@ -123,17 +141,27 @@ impl Store {
     }
 }
 
-async fn read(txn: &Txn, kind: ResourceKind, id: &str) -> Result<(Resource, u64), StoreError> {
+/// The resource `id` of `tenant` as the transaction sees it, and its member count (groups).
+async fn read(
+    txn: &Txn,
+    tenant: &TenantId,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<(Resource, u64), StoreError> {
     match kind {
         ResourceKind::User => {
-            let m = user::Entity::find_by_id(id)
+            let stmt = users::find_user_statement(txn.get_database_backend(), tenant, id);
+            let m = user::Entity::find()
+                .from_raw_sql(stmt)
                 .one(txn)
                 .await?
                 .ok_or(StoreError::NotFound)?;
             Ok((m.into(), 0))
         }
         ResourceKind::Group => {
-            let m = group::Entity::find_by_id(id)
+            let m = group::Entity::find()
+                .filter(group::Column::TenantId.eq(tenant.as_str()))
+                .filter(group::Column::Id.eq(id))
                 .one(txn)
                 .await?
                 .ok_or(StoreError::NotFound)?;

@@ -73,6 +73,49 @@ pub(crate) fn find_user_statement(backend: DbBackend, tenant: &TenantId, id: &st
     })
 }
 
+/// `DELETE FROM users WHERE tenant_id = ? AND id = ?`, rendered once.
+pub(crate) fn delete_user_statement(backend: DbBackend, tenant: &TenantId, id: &str) -> Statement {
+    static SQL: Prepared = Prepared::new();
+    SQL.statement(backend, vec![tenant.as_str().into(), id.into()], || {
+        user::Entity::delete_many()
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .filter(user::Column::Id.eq(id))
+            .build(backend)
+    })
+}
+
+/// The `UPDATE` of a PATCH: [`update_attributes`] of row `id` (locked by the transaction),
+/// rendered once per backend.
+pub(crate) fn patch_statement(
+    backend: DbBackend,
+    input: &ValidatedResource,
+    now: DateTime<Utc>,
+    id: &str,
+) -> StoreResult<Statement> {
+    static SQL: Prepared = Prepared::new();
+    let s = shadow(input)?;
+    let values = vec![
+        s.user_name.to_lowercase().into(),
+        s.user_name.clone().into(),
+        s.external_id.clone().into(),
+        s.display_name.clone().into(),
+        s.active.into(),
+        serde_json::Value::Object(input.attributes.clone()).into(),
+        1i32.into(),
+        now.into(),
+        id.into(),
+    ];
+    let mut rendered = Ok(());
+    let stmt = SQL.statement(backend, values, || match update_attributes(input, now) {
+        Ok(update) => update.filter(user::Column::Id.eq(id)).build(backend),
+        Err(e) => {
+            rendered = Err(e);
+            Statement::from_string(backend, String::new())
+        }
+    });
+    rendered.map(|()| stmt)
+}
+
 impl Store {
     /// Creates a user; a taken `userName` (any case) or `externalId` is a conflict.
     #[tracing::instrument(skip_all, fields(tenant = %tenant))]
@@ -165,13 +208,16 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let txn = begin_write(&self.db).await?;
-        let mut delete = user::Entity::delete_many()
-            .filter(user::Column::TenantId.eq(tenant.as_str()))
-            .filter(user::Column::Id.eq(id));
-        if let Some(v) = expected {
-            delete = delete.filter(user::Column::Version.eq(v));
-        }
-        if delete.exec(&txn).await?.rows_affected == 0 {
+        let backend = txn.get_database_backend();
+        let stmt = match expected {
+            None => delete_user_statement(backend, tenant, id),
+            Some(v) => user::Entity::delete_many()
+                .filter(user::Column::TenantId.eq(tenant.as_str()))
+                .filter(user::Column::Id.eq(id))
+                .filter(user::Column::Version.eq(v))
+                .build(backend),
+        };
+        if txn.execute(stmt).await?.rows_affected() == 0 {
             drop(txn);
             return Err(self.missing_or_changed_user(tenant, id).await);
         }
