@@ -220,6 +220,28 @@ on_each_backend!(list_pages_with_start_index_and_count, |app| {
     assert_eq!(r.body["totalResults"], 7);
     assert_eq!(r.body["Resources"], json!([]));
 
+    // The last page (its total follows from its position, without a count), and a page
+    // after a cursor (counted), give the same total.
+    let r = app.get("/scim/v2/Users?startIndex=6&count=5").await;
+    assert_eq!(r.body["totalResults"], 7);
+    assert_eq!(r.body["itemsPerPage"], 2);
+    let r = app.get("/scim/v2/Users?cursor=&count=4").await;
+    assert_eq!(r.body["totalResults"], 7);
+    let next = r.body["nextCursor"].as_str().unwrap().to_owned();
+    let r = app
+        .get(&format!("/scim/v2/Users?cursor={next}&count=4"))
+        .await;
+    assert_eq!(r.body["totalResults"], 7);
+    assert_eq!(r.body["itemsPerPage"], 3);
+    let r = app
+        .get("/scim/v2/Users?filter=userName%20eq%20%22nobody%22")
+        .await;
+    assert_eq!(r.body["totalResults"], 0);
+    let r = app
+        .get("/scim/v2/Users?filter=userName%20eq%20%22user3%22")
+        .await;
+    assert_eq!(r.body["totalResults"], 1);
+
     let r = app.get("/scim/v2/Users?startIndex=-4&count=-1").await;
     assert_eq!(r.body["startIndex"], 1, "clamped");
     assert_eq!(r.body["itemsPerPage"], 0);

@@ -184,7 +184,7 @@ where
     if let Some(f) = query.filter {
         select = select.filter(translator.filter(f)?.into_expr(backend));
     }
-    let total = crate::db::count(select.clone(), &store.db).await?;
+    let count_query = select.clone();
     if let Some((path, order)) = query.sort {
         let key = translator.sort_key(path)?;
         let null_key = Sql::null_last(&key);
@@ -222,7 +222,8 @@ where
     if let Some(id) = &after_id {
         select = select.filter(id_col.gt(id.as_str()));
     }
-    if count == 0 || (after_id.is_none() && offset >= total) {
+    if count == 0 {
+        let total = crate::db::count(count_query, &store.db).await?;
         return Ok(ListPage {
             total,
             items: Vec::new(),
@@ -236,6 +237,13 @@ where
         .all(&store.db)
         .await?;
     let more = models.len() as u64 > count;
+    // The total is known without counting when this page is the last one and its position is
+    // known (no cursor), and it reached into the results or started at the first one: every
+    // lookup by userName or externalId is one statement, not two.
+    let total = match after_id {
+        None if !more && (offset == 0 || !models.is_empty()) => offset + models.len() as u64,
+        _ => crate::db::count(count_query, &store.db).await?,
+    };
     models.truncate(count as usize);
     let mut items: Vec<Resource> = models.into_iter().map(Into::into).collect();
     let next_cursor = match (&query.pagination, more) {
