@@ -164,7 +164,7 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let store = Store::connect(&url, &Default::default()).await.unwrap();
         store.migrate().await.unwrap();
-        let (db, _) = store.migration_connection().await.unwrap();
+        let db = store.migration_connection().await.unwrap();
         Migrator::down(&db, Some(3)).await.unwrap();
         let pending = Migrator::get_pending_migrations(&db).await.unwrap();
         assert_eq!(pending.len(), 3);

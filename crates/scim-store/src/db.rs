@@ -1,18 +1,19 @@
-//! The store's connection: PostgreSQL through sea-orm's sqlx pool, SQLite through scimd's own
-//! driver ([`crate::sqlite`]). Both are sea-orm connections ([`ConnectionTrait`]), so every
-//! repository builds its statements once with sea-orm and runs them on either.
+//! The store's connection: PostgreSQL through scimd's pool of sqlx connections
+//! ([`crate::postgres`]), SQLite through scimd's own driver ([`crate::sqlite`]). Both are sea-orm
+//! connections ([`ConnectionTrait`]), so every repository builds its statements once with
+//! sea-orm and runs them on either.
 
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
-    QueryResult, Statement, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, Statement};
 
 use sea_orm::{
     sea_query::{Alias, Expr, Query},
     EntityTrait, QueryTrait, Select,
 };
 
-use crate::sqlite::{SqliteDb, SqliteTxn};
+use crate::{
+    postgres::{PgDb, PgTxn},
+    sqlite::{SqliteDb, SqliteTxn},
+};
 
 /// How many rows `select` matches (`COUNT(*)` over it, read as a 64-bit integer on every
 /// backend; sea-orm's own `count` reads a 32-bit one on SQLite).
@@ -37,8 +38,8 @@ pub(crate) async fn count<E: EntityTrait, C: ConnectionTrait>(
 /// A pooled connection to the database.
 #[derive(Debug, Clone)]
 pub(crate) enum Db {
-    /// PostgreSQL (sea-orm over sqlx).
-    Sqlx(DatabaseConnection),
+    /// PostgreSQL.
+    Postgres(PgDb),
     /// SQLite, driven on the caller's thread.
     Sqlite(SqliteDb),
 }
@@ -46,7 +47,7 @@ pub(crate) enum Db {
 /// A write transaction; dropped without [`Txn::commit`], it rolls back.
 #[derive(Debug)]
 pub(crate) enum Txn {
-    Sqlx(DatabaseTransaction),
+    Postgres(PgTxn),
     Sqlite(SqliteTxn),
 }
 
@@ -54,7 +55,7 @@ impl Db {
     /// Begins a transaction (on SQLite, holding the write lock from the start).
     pub(crate) async fn begin(&self) -> Result<Txn, DbErr> {
         match self {
-            Self::Sqlx(db) => Ok(Txn::Sqlx(db.begin().await?)),
+            Self::Postgres(db) => Ok(Txn::Postgres(db.begin().await?)),
             Self::Sqlite(db) => Ok(Txn::Sqlite(db.begin().await?)),
         }
     }
@@ -64,7 +65,7 @@ impl Txn {
     /// Commits the transaction.
     pub(crate) async fn commit(self) -> Result<(), DbErr> {
         match self {
-            Self::Sqlx(txn) => txn.commit().await,
+            Self::Postgres(txn) => txn.commit().await,
             Self::Sqlite(txn) => txn.commit().await,
         }
     }
@@ -74,35 +75,35 @@ impl Txn {
 impl ConnectionTrait for Db {
     fn get_database_backend(&self) -> DbBackend {
         match self {
-            Self::Sqlx(db) => db.get_database_backend(),
+            Self::Postgres(_) => crate::postgres::BACKEND,
             Self::Sqlite(_) => crate::sqlite::BACKEND,
         }
     }
 
     async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match self {
-            Self::Sqlx(db) => db.execute(stmt).await,
+            Self::Postgres(db) => db.execute(stmt).await,
             Self::Sqlite(db) => db.execute(stmt).await,
         }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         match self {
-            Self::Sqlx(db) => db.execute_unprepared(sql).await,
+            Self::Postgres(db) => db.execute_unprepared(sql).await,
             Self::Sqlite(db) => db.execute_unprepared(sql).await,
         }
     }
 
     async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match self {
-            Self::Sqlx(db) => db.query_one(stmt).await,
+            Self::Postgres(db) => db.query_one(stmt).await,
             Self::Sqlite(db) => db.query_one(stmt).await,
         }
     }
 
     async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self {
-            Self::Sqlx(db) => db.query_all(stmt).await,
+            Self::Postgres(db) => db.query_all(stmt).await,
             Self::Sqlite(db) => db.query_all(stmt).await,
         }
     }
@@ -112,35 +113,35 @@ impl ConnectionTrait for Db {
 impl ConnectionTrait for Txn {
     fn get_database_backend(&self) -> DbBackend {
         match self {
-            Self::Sqlx(txn) => txn.get_database_backend(),
+            Self::Postgres(_) => crate::postgres::BACKEND,
             Self::Sqlite(_) => crate::sqlite::BACKEND,
         }
     }
 
     async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match self {
-            Self::Sqlx(txn) => txn.execute(stmt).await,
+            Self::Postgres(txn) => txn.execute(&stmt).await,
             Self::Sqlite(txn) => txn.execute(&stmt),
         }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         match self {
-            Self::Sqlx(txn) => txn.execute_unprepared(sql).await,
+            Self::Postgres(txn) => txn.execute_unprepared(sql).await,
             Self::Sqlite(txn) => txn.execute_unprepared(sql),
         }
     }
 
     async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match self {
-            Self::Sqlx(txn) => txn.query_one(stmt).await,
+            Self::Postgres(txn) => txn.query_one(&stmt).await,
             Self::Sqlite(txn) => txn.query_one(&stmt),
         }
     }
 
     async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self {
-            Self::Sqlx(txn) => txn.query_all(stmt).await,
+            Self::Postgres(txn) => txn.query_all(&stmt).await,
             Self::Sqlite(txn) => txn.query_all(&stmt),
         }
     }

@@ -14,6 +14,7 @@ mod groups;
 mod machines;
 mod members;
 mod patch;
+mod postgres;
 mod prepared;
 mod resources;
 mod settings;
@@ -87,7 +88,10 @@ impl Store {
                 options.max_connections as usize,
             )?)
         } else {
-            db::Db::Sqlx(Database::connect(Self::sqlx_options(url, options)).await?)
+            db::Db::Postgres(
+                postgres::PgDb::connect(url, options.max_connections, options.acquire_timeout)
+                    .await?,
+            )
         };
         Ok(Self {
             db,
@@ -95,41 +99,20 @@ impl Store {
         })
     }
 
-    fn sqlx_options(url: &str, options: &StoreOptions) -> ConnectOptions {
-        let mut opts = ConnectOptions::new(url.to_owned());
-        opts.max_connections(options.max_connections)
-            .min_connections(1)
-            .acquire_timeout(options.acquire_timeout)
-            .connect_timeout(options.acquire_timeout)
-            .sqlx_logging(false)
-            // sqlx pings a connection when it leaves the pool and again when it comes back:
-            // the first ping is a round trip per statement and is dropped; the second still
-            // weeds out connections broken by a database restart (the statement that met the
-            // broken connection fails with 503, the next one gets a fresh connection).
-            .test_before_acquire(false);
-        opts
-    }
-
-    /// A sea-orm connection for the migrator: the pool itself on PostgreSQL, a short-lived
-    /// sqlx connection on SQLite.
-    pub(crate) async fn migration_connection(&self) -> StoreResult<(DatabaseConnection, bool)> {
-        match &self.db {
-            db::Db::Sqlx(db) => Ok((db.clone(), false)),
-            db::Db::Sqlite(_) => {
-                let mut opts = Self::sqlx_options(&self.url, &StoreOptions::default());
-                opts.max_connections(1).min_connections(0);
-                Ok((Database::connect(opts).await?, true))
-            }
-        }
+    /// A short-lived sea-orm connection (sqlx, one connection) for the migrator.
+    pub(crate) async fn migration_connection(&self) -> StoreResult<DatabaseConnection> {
+        let mut opts = ConnectOptions::new(self.url.to_string());
+        opts.max_connections(1)
+            .min_connections(0)
+            .sqlx_logging(false);
+        Ok(Database::connect(opts).await?)
     }
 
     /// Applies every pending migration.
     pub async fn migrate(&self) -> StoreResult<()> {
-        let (conn, temporary) = self.migration_connection().await?;
+        let conn = self.migration_connection().await?;
         let result = Migrator::up(&conn, None).await;
-        if temporary {
-            conn.close().await?;
-        }
+        conn.close().await?;
         Ok(result?)
     }
 
@@ -145,34 +128,32 @@ impl Store {
     /// How many migrations this binary knows that the database has not applied (for readiness:
     /// an old schema is not ready). Also checks that the database answers.
     pub async fn pending_migrations(&self) -> StoreResult<usize> {
-        match &self.db {
-            db::Db::Sqlx(db) => Ok(Migrator::get_pending_migrations(db).await?.len()),
-            db::Db::Sqlite(_) => {
-                // Read the migrator's table directly (no second connection per probe).
-                let stmt = sea_orm::Statement::from_string(
-                    DbBackend::Sqlite,
-                    "SELECT version FROM seaql_migrations",
-                );
-                let applied: std::collections::HashSet<String> = match self.db.query_all(stmt).await
-                {
-                    Ok(rows) => rows
-                        .iter()
-                        .map(|r| r.try_get::<String>("", "version"))
-                        .collect::<Result<_, _>>()?,
-                    Err(_) => Default::default(),
-                };
-                Ok(Migrator::migrations()
-                    .iter()
-                    .filter(|m| !applied.contains(m.name()))
-                    .count())
-            }
-        }
+        // Read the migrator's table directly (no second connection per probe).
+        let stmt = sea_orm::Statement::from_string(
+            self.db.get_database_backend(),
+            "SELECT version FROM seaql_migrations",
+        );
+        let applied: std::collections::HashSet<String> = match self.db.query_all(stmt).await {
+            Ok(rows) => rows
+                .iter()
+                .map(|r| r.try_get::<String>("", "version"))
+                .collect::<Result<_, _>>()?,
+            // No table yet: nothing applied. A database that does not answer is an error.
+            Err(e) => match StoreError::from(e) {
+                StoreError::Unavailable(e) => return Err(StoreError::Unavailable(e)),
+                _ => Default::default(),
+            },
+        };
+        Ok(Migrator::migrations()
+            .iter()
+            .filter(|m| !applied.contains(m.name()))
+            .count())
     }
 
     /// Checks that the database answers (for readiness probes).
     pub async fn ping(&self) -> StoreResult<()> {
         match &self.db {
-            db::Db::Sqlx(db) => db.ping().await?,
+            db::Db::Postgres(db) => db.ping().await?,
             db::Db::Sqlite(db) => db.ping()?,
         }
         Ok(())
@@ -181,14 +162,7 @@ impl Store {
     /// The pool's `(open, idle)` connections, for metrics.
     pub fn pool_stats(&self) -> Option<(u32, u32)> {
         match &self.db {
-            db::Db::Sqlx(db) if db.get_database_backend() == DbBackend::Postgres => {
-                let pool = db.get_postgres_connection_pool();
-                Some((
-                    pool.size(),
-                    u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
-                ))
-            }
-            db::Db::Sqlx(_) => None,
+            db::Db::Postgres(db) => Some(db.pool_stats()),
             db::Db::Sqlite(db) => Some(db.pool_stats()),
         }
     }
@@ -203,7 +177,7 @@ impl Store {
     /// Closes the pool.
     pub async fn close(self) -> StoreResult<()> {
         match self.db {
-            db::Db::Sqlx(db) => db.close().await?,
+            db::Db::Postgres(db) => db.close().await,
             db::Db::Sqlite(db) => db.close(),
         }
         Ok(())
