@@ -92,7 +92,7 @@ postmaster_pid() {
 
 machine() {
     echo "- $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
-    echo "- $(rustc --version), PostgreSQL $(psql "$PG_URL" -Atc 'SHOW server_version' 2>/dev/null || echo '?'), SQLite bundled with sqlx"
+    echo "- $(rustc --version), PostgreSQL $(psql "$PG_URL" -Atc 'SHOW server_version' 2>/dev/null || echo '?'), SQLite bundled by libsqlite3-sys 0.30 (rusqlite)"
     echo "- peer: scim2-server $("$VENV/bin/pip" show scim2-server 2>/dev/null | awk '/^Version/{print $2}') on $("$VENV/bin/python" --version)"
 }
 
@@ -132,6 +132,8 @@ if [ "$SIDE_N" != 0 ]; then
     stop "$SCIMD_PID"
     if [ -n "${BENCH_PEER_JSON:-}" ]; then
         cp "$BENCH_PEER_JSON" "$WORK/side-peer.json"
+        echo "- the peer's results: $(stat -c %y "$BENCH_PEER_JSON" | cut -d. -f1) UTC, an earlier run of the same phases on this machine (BENCH_PEER_JSON)" >>"$RESULTS"
+        echo >>"$RESULTS"
     else
     "$VENV/bin/scim2-server" --hostname 127.0.0.1 --port 18081 --bearer-token peer-token \
         >"$WORK/peer.out" 2>"$WORK/peer.err" &
