@@ -99,7 +99,8 @@ struct RunArgs {
     /// Single-member add/remove requests and group GETs in phase 4.
     #[arg(long, default_value_t = 1000)]
     single_ops: usize,
-    /// Each phase stops issuing requests after this many seconds.
+    /// Each phase stops issuing requests after this many seconds (except 1 and 4a, which build
+    /// the users and the group that the others use).
     #[arg(long, default_value_t = 900)]
     phase_limit: u64,
     /// Phases to run, comma-separated (1-6).

@@ -18,6 +18,9 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// What one run does.
+/// The time limit of the phases that build what later phases use (1 and 4a).
+const BUILD_LIMIT: Duration = Duration::from_secs(7 * 24 * 3600);
+
 pub struct Plan {
     pub users: usize,
     pub members: usize,
@@ -146,12 +149,13 @@ pub async fn run(scim: Scim, plan: &Plan) -> Vec<PhaseResult> {
     });
     let (n, c, limit, probe) = (plan.users, plan.concurrency, plan.phase_limit, plan.probe);
     let mut out = Vec::new();
+    // Phase 1 creates the users every later phase uses: it is never cut short.
     let wants = |p: u8| plan.phases.contains(&p);
 
     if wants(1) {
         eprintln!("phase 1: initial sync of {n} users");
         out.push(
-            phase::run("1 sync: lookup + create", n, c, limit, probe, {
+            phase::run("1 sync: lookup + create", n, c, BUILD_LIMIT, probe, {
                 let ctx = ctx.clone();
                 move |i, rec| {
                     let ctx = ctx.clone();
@@ -402,7 +406,8 @@ async fn group_phases(ctx: &Arc<Ctx>, plan: &Plan) -> Vec<PhaseResult> {
             "4a group: add members, 100 per PATCH",
             m.div_ceil(100),
             c,
-            limit,
+            // It builds the group phases 4b and 4c use: never cut short.
+            BUILD_LIMIT,
             probe,
             {
                 let ctx = ctx.clone();

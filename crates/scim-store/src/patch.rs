@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use scim_model::{patch::MemberChange, Resource, ResourceKind, ValidatedResource};
-use sea_orm::{sea_query::Expr, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter};
+use sea_orm::{
+    sea_query::Expr, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect,
+};
 
 use crate::{
     db::Txn,
@@ -59,38 +61,10 @@ impl Store {
         decide: impl FnOnce(&Resource, u64) -> Result<PatchDecision, E>,
     ) -> Result<Patched, PatchFailure<E>> {
         let txn = self.db.begin().await?;
-        // PostgreSQL: a no-op write takes the row lock first, so that the read below cannot be
-        // overtaken by another writer. SQLite: the transaction already holds the only write
-        // lock (this process's write turn and `BEGIN IMMEDIATE`), so the read is the lock.
-        if txn.get_database_backend() == DbBackend::Postgres {
-            let locked = match kind {
-                ResourceKind::User => {
-                    user::Entity::update_many()
-                        .col_expr(
-                            user::Column::Version,
-                            Expr::col(user::Column::Version).into(),
-                        )
-                        .filter(user::Column::TenantId.eq(tenant.as_str()))
-                        .filter(user::Column::Id.eq(id))
-                        .exec(&txn)
-                        .await?
-                }
-                ResourceKind::Group => {
-                    group::Entity::update_many()
-                        .col_expr(
-                            group::Column::Version,
-                            Expr::col(group::Column::Version).into(),
-                        )
-                        .filter(group::Column::TenantId.eq(tenant.as_str()))
-                        .filter(group::Column::Id.eq(id))
-                        .exec(&txn)
-                        .await?
-                }
-            };
-            if locked.rows_affected == 0 {
-                return Err(StoreError::NotFound.into());
-            }
-        }
+        // The read takes the lock, so that no other writer can overtake it: on PostgreSQL a
+        // `SELECT … FOR UPDATE` (the row lock, in the read's round trip); on SQLite the
+        // transaction already holds the only write lock (this process's write turn and
+        // `BEGIN IMMEDIATE`).
         let (current, count) = read(&txn, tenant, kind, id).await?;
         let Some((input, changes)) = decide(&current, count).map_err(PatchFailure::Rejected)?
         else {
@@ -148,9 +122,13 @@ async fn read(
     kind: ResourceKind,
     id: &str,
 ) -> Result<(Resource, u64), StoreError> {
+    let backend = txn.get_database_backend();
     match kind {
         ResourceKind::User => {
-            let stmt = users::find_user_statement(txn.get_database_backend(), tenant, id);
+            let stmt = match backend {
+                DbBackend::Postgres => users::lock_user_statement(backend, tenant, id),
+                _ => users::find_user_statement(backend, tenant, id),
+            };
             let m = user::Entity::find()
                 .from_raw_sql(stmt)
                 .one(txn)
@@ -159,12 +137,13 @@ async fn read(
             Ok((m.into(), 0))
         }
         ResourceKind::Group => {
-            let m = group::Entity::find()
+            let mut select = group::Entity::find()
                 .filter(group::Column::TenantId.eq(tenant.as_str()))
-                .filter(group::Column::Id.eq(id))
-                .one(txn)
-                .await?
-                .ok_or(StoreError::NotFound)?;
+                .filter(group::Column::Id.eq(id));
+            if backend == DbBackend::Postgres {
+                select = select.lock_exclusive();
+            }
+            let m = select.one(txn).await?.ok_or(StoreError::NotFound)?;
             let count = m.member_count.max(0).unsigned_abs();
             Ok((m.into(), count))
         }

@@ -61,7 +61,7 @@ mod tests {
         api_keys::key_and_switch_statement,
         entity::{api_key, group_member, tenant, user},
         members::{groups_of_one_statement, remove_memberships_statement},
-        users::{delete_user_statement, find_user_statement},
+        users::{delete_user_statement, find_user_statement, lock_user_statement},
         TenantId,
     };
 
@@ -79,6 +79,14 @@ mod tests {
                     .filter(user::Column::Id.eq(id))
                     .build(backend);
                 assert_eq!(find_user_statement(backend, &tenant, id), fresh);
+                if backend == DbBackend::Postgres {
+                    let fresh = user::Entity::find()
+                        .filter(user::Column::TenantId.eq(t))
+                        .filter(user::Column::Id.eq(id))
+                        .lock_exclusive()
+                        .build(backend);
+                    assert_eq!(lock_user_statement(backend, &tenant, id), fresh);
+                }
 
                 let fresh =
                     backend.build(&crate::members::groups_of_query(&tenant, &[id.to_owned()]));

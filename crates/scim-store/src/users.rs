@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use scim_model::{Resource, ValidatedResource};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    QueryFilter, QueryTrait, Set, Statement, UpdateMany,
+    QueryFilter, QuerySelect, QueryTrait, Set, Statement, UpdateMany,
 };
 
 use crate::{
@@ -69,6 +69,18 @@ pub(crate) fn find_user_statement(backend: DbBackend, tenant: &TenantId, id: &st
         user::Entity::find()
             .filter(user::Column::TenantId.eq(tenant.as_str()))
             .filter(user::Column::Id.eq(id))
+            .build(backend)
+    })
+}
+
+/// [`find_user_statement`] `FOR UPDATE` (PostgreSQL: the row lock of a PATCH), rendered once.
+pub(crate) fn lock_user_statement(backend: DbBackend, tenant: &TenantId, id: &str) -> Statement {
+    static SQL: Prepared = Prepared::new();
+    SQL.statement(backend, vec![tenant.as_str().into(), id.into()], || {
+        user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .filter(user::Column::Id.eq(id))
+            .lock_exclusive()
             .build(backend)
     })
 }
