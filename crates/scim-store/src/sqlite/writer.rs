@@ -99,6 +99,11 @@ impl Writer {
         let started = {
             let conn = lock(&self.conn);
             let opened = if turn.open.is_none() {
+                if !conn.is_autocommit() {
+                    // A batch whose COMMIT never ran (its task was dropped as the runtime shut
+                    // down): its writes were answered with an error, so it is rolled back.
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
                 // Takes SQLite's write lock now: another process writing waits here.
                 conn.execute_batch("BEGIN IMMEDIATE").map_err(exec_err)?;
                 let id = turn.next_id;
