@@ -164,6 +164,8 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let store = Store::connect(&url, &Default::default()).await.unwrap();
         store.migrate().await.unwrap();
+        // Debug never shows the URL (it may hold a password).
+        assert!(!format!("{store:?}").contains(&url));
         let db = store.migration_connection().await.unwrap();
         Migrator::down(&db, Some(3)).await.unwrap();
         let pending = Migrator::get_pending_migrations(&db).await.unwrap();

@@ -15,6 +15,11 @@ use crate::{
     sqlite::{SqliteDb, SqliteTxn},
 };
 
+/// Locks `m`; a panic while it was held leaves a usable connection or list behind.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// How many rows `select` matches (`COUNT(*)` over it, read as a 64-bit integer on every
 /// backend; sea-orm's own `count` reads a 32-bit one on SQLite).
 pub(crate) async fn count<E: EntityTrait, C: ConnectionTrait>(

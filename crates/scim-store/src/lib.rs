@@ -71,11 +71,20 @@ impl Default for StoreOptions {
 }
 
 /// The scimd database: a pooled connection to SQLite or PostgreSQL.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     db: db::Db,
-    /// The URL connected to (migrations on SQLite open their own sqlx connection with it).
+    /// The URL connected to (the migrator opens its own short-lived connection with it). It
+    /// may hold a password: never printed.
     url: Arc<str>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend_name())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {

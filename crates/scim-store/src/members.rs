@@ -249,11 +249,10 @@ pub(crate) fn groups_of_one_statement(
     member_id: &str,
 ) -> Statement {
     static SQL: Prepared = Prepared::new();
-    let ids = [member_id.to_owned()];
     SQL.statement(
         backend,
         vec![tenant.as_str().into(), member_id.into()],
-        || backend.build(&groups_of_query(tenant, &ids)),
+        || backend.build(&groups_of_query(tenant, &[member_id.to_owned()])),
     )
 }
 

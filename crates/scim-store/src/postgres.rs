@@ -15,7 +15,7 @@
 
 use std::{
     str::FromStr,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -29,6 +29,8 @@ use sea_orm::{
 };
 use sea_query_binder::SqlxValues;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::db::lock;
 
 /// The backend sea-orm builds statements for.
 pub(crate) const BACKEND: DbBackend = DbBackend::Postgres;
@@ -82,10 +84,6 @@ impl Lease {
             lock(&self.shared.idle).push(conn);
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Errors after which the connection cannot be trusted (anything but an error the server

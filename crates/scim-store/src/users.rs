@@ -41,8 +41,15 @@ pub(crate) fn update_attributes(
     input: &ValidatedResource,
     now: DateTime<Utc>,
 ) -> StoreResult<UpdateMany<user::Entity>> {
-    let s = shadow(input)?;
-    Ok(user::Entity::update_many()
+    Ok(update_with(shadow(input)?, input, now))
+}
+
+fn update_with(
+    s: Shadow,
+    input: &ValidatedResource,
+    now: DateTime<Utc>,
+) -> UpdateMany<user::Entity> {
+    user::Entity::update_many()
         .col_expr(
             user::Column::UserNameLower,
             Expr::value(s.user_name.to_lowercase()),
@@ -59,17 +66,21 @@ pub(crate) fn update_attributes(
             user::Column::Version,
             Expr::col(user::Column::Version).add(1),
         )
-        .col_expr(user::Column::LastModified, Expr::value(now)))
+        .col_expr(user::Column::LastModified, Expr::value(now))
+}
+
+/// `query` narrowed to user `id` of `tenant`.
+fn user_of<Q: QueryFilter>(query: Q, tenant: &TenantId, id: &str) -> Q {
+    query
+        .filter(user::Column::TenantId.eq(tenant.as_str()))
+        .filter(user::Column::Id.eq(id))
 }
 
 /// `SELECT <user> FROM users WHERE tenant_id = ? AND id = ?`, rendered once.
 pub(crate) fn find_user_statement(backend: DbBackend, tenant: &TenantId, id: &str) -> Statement {
     static SQL: Prepared = Prepared::new();
     SQL.statement(backend, vec![tenant.as_str().into(), id.into()], || {
-        user::Entity::find()
-            .filter(user::Column::TenantId.eq(tenant.as_str()))
-            .filter(user::Column::Id.eq(id))
-            .build(backend)
+        user_of(user::Entity::find(), tenant, id).build(backend)
     })
 }
 
@@ -77,9 +88,7 @@ pub(crate) fn find_user_statement(backend: DbBackend, tenant: &TenantId, id: &st
 pub(crate) fn lock_user_statement(backend: DbBackend, tenant: &TenantId, id: &str) -> Statement {
     static SQL: Prepared = Prepared::new();
     SQL.statement(backend, vec![tenant.as_str().into(), id.into()], || {
-        user::Entity::find()
-            .filter(user::Column::TenantId.eq(tenant.as_str()))
-            .filter(user::Column::Id.eq(id))
+        user_of(user::Entity::find(), tenant, id)
             .lock_exclusive()
             .build(backend)
     })
@@ -89,10 +98,7 @@ pub(crate) fn lock_user_statement(backend: DbBackend, tenant: &TenantId, id: &st
 pub(crate) fn delete_user_statement(backend: DbBackend, tenant: &TenantId, id: &str) -> Statement {
     static SQL: Prepared = Prepared::new();
     SQL.statement(backend, vec![tenant.as_str().into(), id.into()], || {
-        user::Entity::delete_many()
-            .filter(user::Column::TenantId.eq(tenant.as_str()))
-            .filter(user::Column::Id.eq(id))
-            .build(backend)
+        user_of(user::Entity::delete_many(), tenant, id).build(backend)
     })
 }
 
@@ -117,15 +123,11 @@ pub(crate) fn patch_statement(
         now.into(),
         id.into(),
     ];
-    let mut rendered = Ok(());
-    let stmt = SQL.statement(backend, values, || match update_attributes(input, now) {
-        Ok(update) => update.filter(user::Column::Id.eq(id)).build(backend),
-        Err(e) => {
-            rendered = Err(e);
-            Statement::from_string(backend, String::new())
-        }
-    });
-    rendered.map(|()| stmt)
+    Ok(SQL.statement(backend, values, || {
+        update_with(s, input, now)
+            .filter(user::Column::Id.eq(id))
+            .build(backend)
+    }))
 }
 
 impl Store {
@@ -223,9 +225,7 @@ impl Store {
         let backend = txn.get_database_backend();
         let stmt = match expected {
             None => delete_user_statement(backend, tenant, id),
-            Some(v) => user::Entity::delete_many()
-                .filter(user::Column::TenantId.eq(tenant.as_str()))
-                .filter(user::Column::Id.eq(id))
+            Some(v) => user_of(user::Entity::delete_many(), tenant, id)
                 .filter(user::Column::Version.eq(v))
                 .build(backend),
         };

@@ -22,13 +22,14 @@ mod writer;
 use std::{
     collections::BTreeMap,
     path::PathBuf,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
 use self::values::Declared;
 pub(crate) use self::writer::SqliteTxn;
 use self::writer::Writer;
+use crate::db::lock;
 use rusqlite::{CachedStatement, Connection, OpenFlags};
 use sea_orm::{
     DbBackend, DbErr, ExecResult, ProxyExecResult, ProxyRow, QueryResult, RuntimeErr, Statement,
@@ -233,11 +234,6 @@ impl SqliteTxn {
     }
 }
 
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock leaves a usable connection or list behind.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 fn prepare<'c>(conn: &'c Connection, stmt: &Statement) -> Result<CachedStatement<'c>, DbErr> {
     let mut prepared = conn.prepare_cached(&stmt.sql).map_err(query_err)?;
     if let Some(values) = &stmt.values {
@@ -333,16 +329,15 @@ pub(crate) fn error_code(err: &DbErr) -> Option<(i32, &str)> {
     Some((code.parse().ok()?, text))
 }
 
-/// SQLite's extended result codes scimd classifies.
+/// SQLite's result codes scimd classifies (libsqlite3-sys's constants).
 pub(crate) mod codes {
-    pub(crate) const BUSY: i32 = 5;
-    pub(crate) const LOCKED: i32 = 6;
-    pub(crate) const IOERR: i32 = 10;
-    pub(crate) const FULL: i32 = 13;
-    pub(crate) const CANTOPEN: i32 = 14;
-    pub(crate) const CONSTRAINT_FOREIGNKEY: i32 = 787;
-    pub(crate) const CONSTRAINT_PRIMARYKEY: i32 = 1555;
-    pub(crate) const CONSTRAINT_UNIQUE: i32 = 2067;
+    pub(crate) use rusqlite::ffi::{
+        SQLITE_BUSY as BUSY, SQLITE_CANTOPEN as CANTOPEN,
+        SQLITE_CONSTRAINT_FOREIGNKEY as CONSTRAINT_FOREIGNKEY,
+        SQLITE_CONSTRAINT_PRIMARYKEY as CONSTRAINT_PRIMARYKEY,
+        SQLITE_CONSTRAINT_UNIQUE as CONSTRAINT_UNIQUE, SQLITE_FULL as FULL, SQLITE_IOERR as IOERR,
+        SQLITE_LOCKED as LOCKED,
+    };
 }
 
 fn query_err(e: rusqlite::Error) -> DbErr {
@@ -359,3 +354,72 @@ fn conn_err(e: rusqlite::Error) -> DbErr {
 
 /// The backend sea-orm builds statements for.
 pub(crate) const BACKEND: DbBackend = DbBackend::Sqlite;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_a_file_and_a_mode() {
+        let t = SqliteTarget::parse("sqlite://./data/x.db?mode=rwc").unwrap();
+        assert_eq!(t.path, PathBuf::from("./data/x.db"));
+        assert!(t.create && !t.read_only);
+        let t = SqliteTarget::parse("sqlite:/tmp/x.db?mode=ro").unwrap();
+        assert!(t.read_only && !t.create);
+        let t = SqliteTarget::parse("sqlite:///tmp/x.db").unwrap();
+        assert_eq!(t.path, PathBuf::from("/tmp/x.db"));
+        for bad in [
+            "sqlite::memory:",
+            "sqlite://",
+            "sqlite://x.db?mode=memory",
+            "sqlite://x.db?cache=shared",
+            "postgres://x",
+        ] {
+            assert!(SqliteTarget::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    /// A unique violation keeps SQLite's extended code through the driver, so the store maps
+    /// it to a conflict naming the attribute; a failed write leaves the earlier one in place.
+    #[tokio::test]
+    async fn unique_violations_keep_their_code() {
+        let path = std::env::temp_dir().join(format!("scimd-drv-{}.db", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let db = SqliteDb::open(SqliteTarget::parse(&url).unwrap(), 2).unwrap();
+        db.execute_unprepared("CREATE TABLE t (user_name TEXT UNIQUE)")
+            .await
+            .unwrap();
+        let insert = || {
+            Statement::from_sql_and_values(
+                BACKEND,
+                "INSERT INTO t (user_name) VALUES (?)",
+                ["a".into()],
+            )
+        };
+        db.execute(insert()).await.unwrap();
+        let err = db.execute(insert()).await.unwrap_err();
+        assert_eq!(
+            error_code(&err).map(|(c, _)| c),
+            Some(codes::CONSTRAINT_UNIQUE)
+        );
+        assert!(crate::error::is_unique_violation(&err));
+        assert!(matches!(
+            crate::StoreError::from_write(err, &[("user_name", "userName")]),
+            crate::StoreError::Conflict("userName")
+        ));
+        let count = db
+            .query_one(Statement::from_string(
+                BACKEND,
+                "SELECT COUNT(*) AS n FROM t",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(count.try_get::<i64>("", "n").unwrap(), 1);
+        db.close();
+        drop(db);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}

@@ -93,7 +93,14 @@ impl Declared {
         let Some(decl) = decl else {
             return Self::Dynamic;
         };
-        let d = decl.to_ascii_lowercase();
+        // sea-query writes them in lower case: no allocation per column but for others.
+        let lowered;
+        let d = if decl.bytes().any(|b| b.is_ascii_uppercase()) {
+            lowered = decl.to_ascii_lowercase();
+            lowered.as_str()
+        } else {
+            decl
+        };
         if d == "boolean" || d == "bool" {
             Self::Bool
         } else if d == "integer" || d == "int" || d == "smallint" || d == "tinyint" {

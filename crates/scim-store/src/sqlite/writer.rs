@@ -21,7 +21,8 @@ use rusqlite::Connection;
 use sea_orm::DbErr;
 use tokio::sync::{watch, Mutex as AsyncMutex, OwnedMutexGuard};
 
-use super::{exec_err, lock};
+use super::exec_err;
+use crate::db::lock;
 
 /// A batch is committed once it holds this many writes, even with writers waiting.
 const MAX_WRITES: usize = 64;
@@ -96,34 +97,28 @@ impl Writer {
     /// Begins a write: waits for the turn, joins (or opens) the batch, sets a savepoint.
     pub(crate) async fn begin(&self) -> Result<SqliteTxn, DbErr> {
         let mut turn = self.turn().await;
-        let started = {
-            let conn = lock(&self.conn);
-            let opened = if turn.open.is_none() {
-                if !conn.is_autocommit() {
-                    // A batch whose COMMIT never ran (its task was dropped as the runtime shut
-                    // down): its writes were answered with an error, so it is rolled back.
-                    let _ = conn.execute_batch("ROLLBACK");
-                }
-                // Takes SQLite's write lock now: another process writing waits here.
-                conn.execute_batch("BEGIN IMMEDIATE").map_err(exec_err)?;
-                let id = turn.next_id;
-                turn.next_id += 1;
-                turn.open = Some(Batch {
-                    id,
-                    started: Instant::now(),
-                    writes: 0,
-                    done: watch::channel(None).0,
-                });
-                true
-            } else {
-                false
-            };
-            conn.execute_batch(SAVEPOINT)
-                .map_err(exec_err)
-                .map(|_| opened)
-        };
-        match started {
-            Ok(_) => Ok(SqliteTxn {
+        let conn = lock(&self.conn);
+        if turn.open.is_none() {
+            if !conn.is_autocommit() {
+                // A batch whose COMMIT never ran (its task was dropped as the runtime shut
+                // down): its writes were answered with an error, so it is rolled back.
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            // Takes SQLite's write lock now: another process writing waits here.
+            conn.execute_batch("BEGIN IMMEDIATE").map_err(exec_err)?;
+            let id = turn.next_id;
+            turn.next_id += 1;
+            turn.open = Some(Batch {
+                id,
+                started: Instant::now(),
+                writes: 0,
+                done: watch::channel(None).0,
+            });
+        }
+        let saved = conn.execute_batch(SAVEPOINT).map_err(exec_err);
+        drop(conn);
+        match saved {
+            Ok(()) => Ok(SqliteTxn {
                 turn: Some(turn),
                 writer: self.clone(),
             }),
