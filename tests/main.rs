@@ -10,6 +10,7 @@ mod admin;
 mod auth;
 mod bulk;
 mod cli;
+mod compatibility;
 mod console;
 mod custom_attributes;
 mod discovery;

@@ -94,15 +94,6 @@ on_each_backend!(user_name_is_unique_case_insensitively, |app| {
     assert_eq!(list.body["totalResults"], 1, "nothing half-written");
 });
 
-on_each_backend!(external_id_is_unique_per_tenant, |app| {
-    app.create_user("one").await;
-    let mut body = user_body("two");
-    body["externalId"] = json!("ext-one");
-    let r = app.post("/scim/v2/Users", body).await;
-    assert_scim_error(&r, 409, Some("uniqueness"));
-    assert!(r.body["detail"].as_str().unwrap().contains("externalId"));
-});
-
 on_each_backend!(missing_user_name_and_wrong_types_are_invalid_value, |app| {
     let r = app
         .post("/scim/v2/Users", json!({"displayName": "nobody"}))

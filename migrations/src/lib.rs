@@ -18,6 +18,7 @@ mod m20261122_000090_cover_group_members_by_member;
 mod m20261202_000030_create_expiry_notices;
 mod m20261202_000040_add_tenant_custom_schema_tag;
 mod m20261202_000050_create_console_sessions;
+mod m20261206_000060_drop_external_id_uniqueness;
 
 /// The migrator run at start-up.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000030_create_expiry_notices::Migration),
             Box::new(m20261202_000040_add_tenant_custom_schema_tag::Migration),
             Box::new(m20261202_000050_create_console_sessions::Migration),
+            Box::new(m20261206_000060_drop_external_id_uniqueness::Migration),
         ]
     }
 }

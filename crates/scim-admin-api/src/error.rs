@@ -42,9 +42,9 @@ pub enum ApiError {
     /// The body is larger than the admin API accepts (`413`).
     #[error("the request body is too large")]
     PayloadTooLarge,
-    /// The method is not allowed on this path (`405`).
+    /// The method is not allowed on this path (`405`); the methods it takes, for `Allow`.
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed(&'static str),
     /// The database failed (`503`, cause logged).
     #[error("service unavailable")]
     Unavailable,
@@ -117,7 +117,7 @@ impl ApiError {
             Self::Invalid { code, .. } | Self::Conflict { code, .. } => code,
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::Unavailable => "unavailable",
         }
@@ -132,7 +132,7 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -144,8 +144,14 @@ impl ResponseError for ApiError {
             _ => None,
         };
         let mut res = HttpResponse::build(self.status_code());
-        if matches!(self, Self::Unavailable) {
-            res.insert_header((header::RETRY_AFTER, "5"));
+        match self {
+            Self::Unavailable => {
+                res.insert_header((header::RETRY_AFTER, "5"));
+            }
+            Self::MethodNotAllowed(allow) => {
+                res.insert_header((header::ALLOW, *allow));
+            }
+            _ => {}
         }
         res.json(error_body(self.code(), &self.to_string(), field))
     }

@@ -50,30 +50,33 @@ fn query_config() -> web::QueryConfig {
 }
 
 /// Path shapes of the routes below `/api/{tenantId}/admin` and `/api/tenants` (`*` = one
-/// segment), to tell a wrong method (`405`) from a wrong path (`404`).
-const ADMIN_SHAPES: &[&str] = &[
-    "apiKeys",
-    "apiKeys/*",
-    "apiKeys/*/revoke",
-    "apiKeys/*/rotate",
-    "machines",
-    "machines/*",
-    "machines/*/apiKeys",
-    "settings/scim",
-    "auditEvents",
-    "expiryNotices",
+/// segment) and the methods each takes, to tell a wrong method (`405` with `Allow`, RFC 9110
+/// §15.5.6) from a wrong path (`404`).
+const ADMIN_SHAPES: &[(&str, &str)] = &[
+    ("apiKeys", "GET, POST"),
+    ("apiKeys/*", "GET, PUT, DELETE"),
+    ("apiKeys/*/revoke", "POST"),
+    ("apiKeys/*/rotate", "POST"),
+    ("machines", "GET, POST"),
+    ("machines/*", "GET, PATCH, DELETE"),
+    ("machines/*/apiKeys", "GET"),
+    ("settings/scim", "GET, PUT"),
+    ("auditEvents", "GET"),
+    ("expiryNotices", "GET"),
 ];
-const TENANT_SHAPES: &[&str] = &["", "*"];
+const TENANT_SHAPES: &[(&str, &str)] = &[("", "GET, POST"), ("*", "GET, PATCH, DELETE")];
 
-fn matches_shape(rest: &str, shapes: &[&str]) -> bool {
+/// The methods of the shape `rest` matches, if any.
+fn allowed_methods(rest: &str, shapes: &[(&str, &'static str)]) -> Option<&'static str> {
     let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
-    shapes.iter().any(|shape| {
+    shapes.iter().find_map(|(shape, allow)| {
         let parts: Vec<&str> = shape.split('/').collect();
-        parts.len() == segments.len()
+        let matches = parts.len() == segments.len()
             && parts
                 .iter()
                 .zip(&segments)
-                .all(|(p, s)| *p == "*" && !s.is_empty() || p == s)
+                .all(|(p, s)| *p == "*" && !s.is_empty() || p == s);
+        matches.then_some(*allow)
     })
 }
 
@@ -81,15 +84,14 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let path = req.path();
     let segments: Vec<&str> = path.splitn(5, '/').collect();
     // ["", "api", tenant, "admin", rest] or ["", "api", "tenants", rest...]
-    let known = match segments.as_slice() {
-        ["", "api", "tenants", rest @ ..] => matches_shape(&rest.join("/"), TENANT_SHAPES),
-        ["", "api", _, "admin", rest] => matches_shape(rest, ADMIN_SHAPES),
-        _ => false,
+    let allow = match segments.as_slice() {
+        ["", "api", "tenants", rest @ ..] => allowed_methods(&rest.join("/"), TENANT_SHAPES),
+        ["", "api", _, "admin", rest] => allowed_methods(rest, ADMIN_SHAPES),
+        _ => None,
     };
-    if known {
-        Err(ApiError::MethodNotAllowed)
-    } else {
-        Err(ApiError::NotFound("No such route in the admin API"))
+    match allow {
+        Some(allow) => Err(ApiError::MethodNotAllowed(allow)),
+        None => Err(ApiError::NotFound("No such route in the admin API")),
     }
 }
 

@@ -21,9 +21,15 @@ pub const DEFAULT_CUSTOM_SCHEMA_URN: &str = scim_model::urn::CUSTOM_USER_DEFAULT
 /// Checks a custom schema in the RFC 7643 §7 representation (the rules live in
 /// [`scim_model::custom::parse_declaration`], shared with the CLI and the SCIM edge).
 pub fn check_custom_schema(schema: &Value) -> Result<(), ApiError> {
-    scim_model::custom::parse_declaration(schema)
-        .map(drop)
-        .map_err(|e| ApiError::invalid("invalid_schema", "customSchema", e.to_string()))
+    let schema = scim_model::custom::parse_declaration(schema)
+        .map_err(|e| ApiError::invalid("invalid_schema", "customSchema", e.to_string()))?;
+    match scim_model::custom::enterprise_clash(&schema) {
+        Some(name) => Err(ApiError::Conflict {
+            code: "attribute_name_taken",
+            message: scim_store::enterprise_clash_message(name),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn view(settings: ScimSettings) -> serde_json::Value {
@@ -81,7 +87,9 @@ pub async fn get_scim_settings(
         (status = 401, description = "No valid key", body = ErrorBody),
         (status = 403, description = "Missing tenant.settings:write", body = ErrorBody),
         (status = 404, description = "Not the caller's tenant", body = ErrorBody),
-        (status = 409, description = "Stored values do not fit the declaration", body = ErrorBody),
+        (status = 409, description = "Stored values do not fit the declaration \
+            (`declaration_conflicts_with_data`), or a custom attribute has the name of an \
+            enterprise User attribute (`attribute_name_taken`)", body = ErrorBody),
         (status = 422, description = "Invalid schema", body = ErrorBody),
     )
 )]

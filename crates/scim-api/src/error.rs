@@ -12,6 +12,8 @@ pub struct ApiError {
     pub error: ScimError,
     /// Seconds for `Retry-After` (429, 503).
     pub retry_after: Option<u64>,
+    /// The methods of the endpoint, for `Allow` (405).
+    pub allow: Option<&'static str>,
 }
 
 impl ApiError {
@@ -20,6 +22,16 @@ impl ApiError {
         Self {
             error: ScimError::new(429, None, "Too many requests for this tenant; retry later"),
             retry_after: Some(seconds.max(1)),
+            allow: None,
+        }
+    }
+
+    /// `405` on an endpoint that takes only the methods `allow` (RFC 9110 §15.5.6).
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        Self {
+            error: ScimError::new(405, None, "Method not allowed on this endpoint"),
+            retry_after: None,
+            allow: Some(allow),
         }
     }
 }
@@ -27,7 +39,11 @@ impl ApiError {
 impl From<ScimError> for ApiError {
     fn from(error: ScimError) -> Self {
         let retry_after = (error.status == 503).then_some(5);
-        Self { error, retry_after }
+        Self {
+            error,
+            retry_after,
+            allow: None,
+        }
     }
 }
 
@@ -82,6 +98,9 @@ impl ResponseError for ApiError {
         res.content_type(crate::SCIM_JSON);
         if let Some(seconds) = self.retry_after {
             res.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+        }
+        if let Some(allow) = self.allow {
+            res.insert_header((actix_web::http::header::ALLOW, allow));
         }
         res.json(self.error.to_json())
     }

@@ -151,39 +151,39 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/Bulk")
                     .post(bulk::post_bulk)
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(not_allowed("POST")),
             )
             .service(
                 web::resource("/.search")
                     .post(resources::search_all)
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(not_allowed("POST")),
             )
             .service(resource_scope(ResourceKind::User))
             .service(resource_scope(ResourceKind::Group))
             .service(
                 web::resource("/ServiceProviderConfig")
                     .get(discovery::get_service_provider_config)
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(not_allowed("GET")),
             )
             .service(
                 web::resource("/ResourceTypes")
                     .get(discovery::list_resource_types)
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(not_allowed("GET")),
             )
             .service(
                 web::resource("/ResourceTypes/{name}")
                     .get(discovery::get_resource_type)
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(not_allowed("GET")),
             )
             .service(
                 web::resource("/Schemas")
                     .get(discovery::list_schemas)
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(not_allowed("GET")),
             )
             .service(
                 web::resource("/Schemas/{id}")
                     .get(discovery::get_schema)
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(not_allowed("GET")),
             )
             .default_service(web::to(not_found)),
     );
@@ -195,13 +195,13 @@ fn resource_scope(kind: ResourceKind) -> actix_web::Scope {
         .service(
             web::resource("/.search")
                 .post(resources::search_resources)
-                .default_service(web::to(method_not_allowed)),
+                .default_service(not_allowed("POST")),
         )
         .service(
             web::resource("")
                 .get(resources::list_resources)
                 .post(resources::create_resource)
-                .default_service(web::to(method_not_allowed)),
+                .default_service(not_allowed("GET, POST")),
         )
         .service(
             web::resource("/{id}")
@@ -209,7 +209,7 @@ fn resource_scope(kind: ResourceKind) -> actix_web::Scope {
                 .put(resources::replace_resource)
                 .patch(resources::patch_resource)
                 .delete(resources::delete_resource)
-                .default_service(web::to(method_not_allowed)),
+                .default_service(not_allowed("GET, PUT, PATCH, DELETE")),
         )
 }
 
@@ -217,6 +217,8 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ScimError::not_found("No such SCIM endpoint").into())
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ScimError::new(405, None, "Method not allowed on this endpoint").into())
+/// The default service of an endpoint that takes only the methods `allow`: `405` with
+/// `Allow` (RFC 9110 §15.5.6).
+fn not_allowed(allow: &'static str) -> actix_web::Route {
+    web::to(move || async move { Err::<HttpResponse, _>(ApiError::method_not_allowed(allow)) })
 }

@@ -5,7 +5,7 @@ use scim_model::custom::carry_hidden;
 use scim_model::{
     patch::{apply_patch, parse_patch},
     validate::check_immutable,
-    validate_resource, Resource, ResourceKind, ScimError,
+    validate_resource, IgnoredAttribute, Resource, ResourceKind, ScimError,
 };
 use scim_store::{PatchFailure, Patched};
 use serde_json::Value;
@@ -17,11 +17,11 @@ use crate::{
     Caller, ScimState,
 };
 
-/// Warns about and audits the undeclared custom attributes a write sent (never fails it).
-async fn report_ignored(state: &ScimState, caller: &Caller, names: &[String]) {
-    let Some(urn) = caller.registry().custom_urn().filter(|_| !names.is_empty()) else {
+/// Warns about and audits the attributes of undeclared schemas a write sent (never fails it).
+async fn report_ignored(state: &ScimState, caller: &Caller, ignored: &[IgnoredAttribute]) {
+    if ignored.is_empty() {
         return;
-    };
+    }
     state
         .tenant_schemas
         .report_ignored(
@@ -29,8 +29,7 @@ async fn report_ignored(state: &ScimState, caller: &Caller, names: &[String]) {
             &caller.tenant,
             &caller.key_id,
             &caller.key_name,
-            urn,
-            names,
+            ignored,
             Utc::now(),
         )
         .await;

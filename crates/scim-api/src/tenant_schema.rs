@@ -13,7 +13,7 @@ use std::{
 };
 
 use chrono::{DateTime, NaiveDate, Utc};
-use scim_model::{custom, SchemaRegistry};
+use scim_model::{custom, IgnoredAttribute, SchemaRegistry};
 use scim_store::{ScimSwitch, Store, StoreResult, TenantId};
 use serde_json::Value;
 
@@ -21,7 +21,7 @@ use serde_json::Value;
 const MAX_CACHED: usize = 10_000;
 
 /// The day and the (key id, attribute name) pairs already audited on it by this process.
-type Reported = (Option<NaiveDate>, HashSet<(String, String)>);
+type Reported = (Option<NaiveDate>, HashSet<(String, String, String)>);
 
 /// A tenant's parsed declaration, as registries with the switch on and off.
 struct Entry {
@@ -90,47 +90,46 @@ impl TenantSchemas {
         })
     }
 
-    /// Logs and audits undeclared custom attributes a request of key `key_id` sent: a warning
-    /// each time, an audit event once per key, attribute name and day (the store makes that
-    /// hold across processes; this process skips the store for names it already reported).
-    /// Never fails the request.
-    #[allow(clippy::too_many_arguments)]
+    /// Logs and audits the attributes of undeclared schemas a request of key `key_id` sent: a
+    /// warning each time, an audit event once per key, schema, attribute name and day (the
+    /// store makes that hold across processes; this process skips the store for those it
+    /// already reported). Never fails the request.
     pub async fn report_ignored(
         &self,
         store: &Store,
         tenant: &TenantId,
         key_id: &str,
         key_name: &str,
-        urn: &str,
-        names: &[String],
+        ignored: &[IgnoredAttribute],
         now: DateTime<Utc>,
     ) {
-        for name in names {
+        for IgnoredAttribute { schema, name } in ignored {
             tracing::warn!(
                 tenant = %tenant,
                 key = key_name,
-                schema = urn,
+                schema = %schema,
                 attribute = %name,
-                "ignored an attribute the tenant's custom schema does not declare"
+                "ignored an attribute of a schema the tenant has not declared"
             );
+            let seen = (key_id.to_owned(), schema.clone(), name.clone());
             let fresh = {
                 let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
                 let today = now.date_naive();
                 if reported.0 != Some(today) || reported.1.len() >= MAX_CACHED {
                     *reported = (Some(today), HashSet::new());
                 }
-                reported.1.insert((key_id.to_owned(), name.clone()))
+                reported.1.insert(seen.clone())
             };
             if !fresh {
                 continue;
             }
             if let Err(e) = store
-                .note_ignored_custom_attribute(tenant, key_id, key_name, urn, name, now)
+                .note_ignored_custom_attribute(tenant, key_id, key_name, schema, name, now)
                 .await
             {
                 tracing::warn!(error = %e, "could not audit an ignored custom attribute");
                 let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
-                reported.1.remove(&(key_id.to_owned(), name.clone()));
+                reported.1.remove(&seen);
             }
         }
     }

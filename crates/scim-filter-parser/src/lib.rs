@@ -61,6 +61,8 @@
 //! attrExp   = attrPath WS "pr"
 //!           / attrPath WS compareOp WS compValue
 //! valuePath = attrPath "[" valFilter "]"           ; attrPath without subAttr
+//!             [ subAttr WS ( "pr" / compareOp WS compValue ) ]
+//!             ; the optional tail is a leniency, see below
 //! valFilter = orExp                                ; containing no valuePath
 //! compareOp = "eq" / "ne" / "co" / "sw" / "ew" / "gt" / "lt" / "ge" / "le"
 //! compValue = "false" / "null" / "true" / number / string / bareToken
@@ -114,8 +116,16 @@
 //!
 //! ## Leniency
 //!
-//! Exactly one thing is accepted beyond RFC 7644, because Microsoft Entra ID sends it:
-//! **unquoted string values**. In value position (after a comparison operator), a word that
+//! Two things are accepted beyond RFC 7644, because Microsoft Entra ID sends them.
+//!
+//! **A value path followed by a sub-attribute and a comparison.** When the matching
+//! attribute is the work e-mail, Entra ID sends
+//! `emails[type eq "work"].value eq "a@b.example"`. It is read as the value path whose
+//! filter also holds the trailing comparison, `emails[type eq "work" and value eq
+//! "a@b.example"]` (an element must match both), and that is the tree returned (and
+//! printed). The same form is a plain `PATCH` path (`valuePath [subAttr]`) in RFC 7644.
+//!
+//! **Unquoted string values**. In value position (after a comparison operator), a word that
 //! is not `true`/`false`/`null` (any case) and not a valid JSON number is read as a
 //! [`CompValue::String`] if it is a `bareToken`: it starts with an ASCII letter or digit and
 //! contains only ASCII letters, digits, `-`, `_`, `.` and `:`. It ends at whitespace, `)`,

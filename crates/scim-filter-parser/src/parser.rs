@@ -372,8 +372,11 @@ impl<'a> Parser<'a> {
                         (Filter::Not(Box::new(inner)), inner_depth + 1)
                     }
                     Group::Value(attr, open) => {
+                        let close_end = self.tok.end;
                         self.expect(Tok::RBracket, AFTER_VALFILTER)?;
                         open_value_paths -= 1;
+                        let (inner, inner_depth) =
+                            self.value_path_sub_compare(inner, inner_depth, close_end)?;
                         self.check_depth(inner_depth + 1, &open)?;
                         self.node(&open)?;
                         let vp = ValuePath {
@@ -385,6 +388,34 @@ impl<'a> Parser<'a> {
                 };
             }
         }
+    }
+
+    /// The leniency `valuePath subAttr WS ( "pr" / compareOp WS compValue )` after the
+    /// `]` that ended at `close_end`: `emails[type eq "work"].value eq "x"` (Entra ID's
+    /// work-e-mail matching filter) is read as `emails[type eq "work" and value eq "x"]`.
+    /// Without a `.` right after the `]`, the filter inside the brackets is returned as is.
+    fn value_path_sub_compare(
+        &mut self,
+        inner: Filter,
+        inner_depth: usize,
+        close_end: usize,
+    ) -> PResult<(Filter, usize)> {
+        if !(self.tok.tok == Tok::Word
+            && self.tok.start == close_end
+            && self.text().starts_with('.'))
+        {
+            return Ok((inner, inner_depth));
+        }
+        let word = self.tok;
+        let start = word.start + 1;
+        let sub = &self.src[start..word.end];
+        validate_name(sub, start..word.end)?;
+        self.bump()?;
+        let (compare, _) = self.attr_exp(AttrPath::new(sub), &word)?;
+        let depth = inner_depth.max(1) + 1;
+        self.check_depth(depth, &word)?;
+        self.node(&word)?;
+        Ok((Filter::And(Box::new(inner), Box::new(compare)), depth))
     }
 
     /// `attrPath WS "pr" / attrPath WS compareOp WS compValue`, after the path.

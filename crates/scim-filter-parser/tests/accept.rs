@@ -321,6 +321,34 @@ fn entra_id_and_okta() {
             cmp("value", Eq, str_("5c6f1e2a-8b2d-4c4e-9b1a-0d5e6f7a8b9c")),
         )),
     );
+    // Entra ID's work-e-mail matching filter: a value path, a sub-attribute and a
+    // comparison, read as one value path whose filter holds both.
+    check_filter(
+        r#"emails[type eq "work"].value eq "a@b.example""#,
+        &Filter::ValuePath(vp(
+            "emails",
+            and(
+                cmp("type", Eq, str_("work")),
+                cmp("value", Eq, str_("a@b.example")),
+            ),
+        )),
+    );
+    check_filter(
+        r#"emails[type eq "work" or primary eq true].value pr and userName sw "a""#,
+        &and(
+            Filter::ValuePath(vp(
+                "emails",
+                and(
+                    or(
+                        cmp("type", Eq, str_("work")),
+                        cmp("primary", Eq, CompValue::Bool(true)),
+                    ),
+                    pr("value"),
+                ),
+            )),
+            cmp("userName", Sw, str_("a")),
+        ),
+    );
     check_filter(
         "(externalId eq abc_DEF.1:2)",
         &cmp("externalId", Eq, str_("abc_DEF.1:2")),

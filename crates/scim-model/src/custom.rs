@@ -104,6 +104,33 @@ pub fn parse_declaration(value: &Value) -> Result<Schema, DeclarationError> {
     })
 }
 
+/// The attribute names of the enterprise User extension (RFC 7643 §4.3).
+pub const ENTERPRISE_ATTRIBUTES: &[&str] = &[
+    "employeeNumber",
+    "costCenter",
+    "organization",
+    "division",
+    "department",
+    "manager",
+];
+
+/// The first attribute of `schema` (a custom declaration) that has the name of an
+/// enterprise User attribute, compared case-insensitively. Such a declaration is refused:
+/// an unqualified name resolves to the enterprise attribute first
+/// ([`crate::schema::SchemaRegistry::qualify`]), so the custom one could never be named
+/// without its URN.
+pub fn enterprise_clash(schema: &Schema) -> Option<&str> {
+    schema
+        .attributes
+        .iter()
+        .map(|a| a.name.as_str())
+        .find(|name| {
+            ENTERPRISE_ATTRIBUTES
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(name))
+        })
+}
+
 /// A schema URN usable for the custom extension: `urn:` + at least two more parts, no spaces,
 /// not a standard schema, and splittable from an attribute name in filters and PATCH paths.
 fn check_urn(id: &str) -> Result<(), DeclarationError> {
@@ -402,6 +429,7 @@ pub fn carry_hidden(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::IgnoredAttribute;
     use serde_json::json;
 
     fn acme() -> Value {
@@ -415,6 +443,29 @@ mod tests {
                  "subAttributes": [{"name": "code", "type": "integer"}]}
             ]
         })
+    }
+
+    #[test]
+    fn enterprise_names_are_the_enterprise_schema_s_and_clash() {
+        let reg = SchemaRegistry::core().unwrap();
+        let names: Vec<&str> = reg.extensions(ResourceKind::User)[0]
+            .attributes
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect();
+        assert_eq!(names, ENTERPRISE_ATTRIBUTES);
+        let clash = parse_declaration(&json!({
+            "id": "urn:acme:2.0:User",
+            "attributes": [{"name": "badge", "type": "string"}, {"name": "Manager", "type": "string"}]
+        }))
+        .unwrap();
+        assert_eq!(enterprise_clash(&clash), Some("Manager"));
+        let fine = parse_declaration(&json!({
+            "id": "urn:acme:2.0:User",
+            "attributes": [{"name": "badge", "type": "string"}]
+        }))
+        .unwrap();
+        assert_eq!(enterprise_clash(&fine), None);
     }
 
     #[test]
@@ -567,12 +618,64 @@ mod tests {
         let body = json!({"userName": "a", ACME: {"badge": "B1", "level": 3, "shoeSize": 42, "schemas": [ACME]}});
         let v = validate_resource(&registry(true), ResourceKind::User, &body).expect("valid");
         assert_eq!(v.attributes[ACME], json!({"badge": "B1", "level": 3}));
-        assert_eq!(v.ignored, vec!["shoeSize".to_owned()]);
+        assert_eq!(v.ignored, vec![IgnoredAttribute::new(ACME, "shoeSize")]);
 
         let bad = json!({"userName": "a", ACME: {"level": "three"}});
         let v = validate_resource(&registry(false), ResourceKind::User, &bad).expect("off");
         assert!(!v.attributes.contains_key(ACME));
         assert!(v.ignored.is_empty());
+    }
+
+    #[test]
+    fn attributes_of_undeclared_extensions_are_ignored_and_named() {
+        use crate::patch::{apply_patch, parse_patch};
+        use crate::validate::validate_resource;
+        const OTHER: &str = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
+        let reg = SchemaRegistry::core().expect("core");
+        let stored = json!({"userName": "a"});
+        let stored = stored.as_object().expect("object");
+        let ops = json!([
+            {"op": "Add", "path": format!("{OTHER}:attrName"), "value": "x"},
+            {"op": "Replace", "path": OTHER, "value": {"b": 1}},
+            {"op": "Replace", "value": {format!("{OTHER}:c"): "y", OTHER: {"d": 2, "schemas": [OTHER]}}},
+            {"op": "Add", "path": format!("{OTHER}:emails[type eq \"work\"].value"), "value": "e"},
+            {"op": "Replace", "path": "displayName", "value": "A"}
+        ]);
+        let ops = parse_patch(&json!({"Operations": ops})).expect("parse");
+        let done =
+            apply_patch(&reg, ResourceKind::User, stored, &ops).expect("ignored, not refused");
+        assert_eq!(
+            done.resource.attributes,
+            *json!({"userName": "a", "displayName": "A"})
+                .as_object()
+                .expect("o")
+        );
+        let names: Vec<(&str, &str)> = done
+            .resource
+            .ignored
+            .iter()
+            .map(|i| (i.schema.as_str(), i.name.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                (OTHER, "attrName"),
+                (OTHER, "b"),
+                (OTHER, "c"),
+                (OTHER, "d"),
+                (OTHER, "emails")
+            ]
+        );
+
+        let body = json!({"userName": "a", OTHER: {"attrName": "x"}});
+        let v = validate_resource(&reg, ResourceKind::User, &body).expect("ignored");
+        assert_eq!(v.ignored, vec![IgnoredAttribute::new(OTHER, "attrName")]);
+        assert!(!v.attributes.contains_key(OTHER));
+
+        // A core schema of another resource type is not an extension: still refused.
+        let ops = json!([{"op": "Add", "path": "urn:ietf:params:scim:schemas:core:2.0:Group:displayName", "value": "x"}]);
+        let ops = parse_patch(&json!({"Operations": ops})).expect("parse");
+        assert!(apply_patch(&reg, ResourceKind::User, stored, &ops).is_err());
     }
 
     #[test]
@@ -595,7 +698,13 @@ mod tests {
             on.resource.attributes[ACME],
             json!({"badge": "B2", "level": 5, "site": {"code": 9}})
         );
-        assert_eq!(on.resource.ignored, vec!["shoeSize", "unknown"]);
+        assert_eq!(
+            on.resource.ignored,
+            vec![
+                IgnoredAttribute::new(ACME, "shoeSize"),
+                IgnoredAttribute::new(ACME, "unknown")
+            ]
+        );
 
         // Off: every form is accepted and changes nothing; stored values stay.
         let off = patch(&registry(false), ops).expect("off");

@@ -16,4 +16,6 @@ pub mod validate;
 pub use error::{ScimError, ScimType};
 pub use resource::{MemberRef, Resource, ResourceKind};
 pub use schema::SchemaRegistry;
-pub use validate::{validate_resource, MemberInput, ValidatedResource, ValueLimits};
+pub use validate::{
+    validate_resource, IgnoredAttribute, MemberInput, ValidatedResource, ValueLimits,
+};

@@ -197,8 +197,8 @@ struct Doc<'a> {
     kind: ResourceKind,
     map: Map<String, Value>,
     members: Vec<MemberChange>,
-    /// Undeclared attributes named under the custom extension (switch on).
-    ignored: Vec<String>,
+    /// Attributes named under undeclared extensions, or undeclared under the custom one.
+    ignored: Vec<crate::validate::IgnoredAttribute>,
 }
 
 impl Doc<'_> {
@@ -229,16 +229,28 @@ impl Doc<'_> {
         match registry.custom() {
             None => true,
             Some(schema) if schema.attribute(&path.name).is_none() => {
-                self.note_ignored(&path.name);
+                self.note_ignored(&schema.id, &path.name);
                 true
             }
             Some(_) => false,
         }
     }
 
-    fn note_ignored(&mut self, name: &str) {
-        if !self.ignored.iter().any(|n| n == name) {
-            self.ignored.push(name.to_owned());
+    fn note_ignored(&mut self, schema: &str, name: &str) {
+        crate::validate::note_ignored(&mut self.ignored, schema, name);
+    }
+
+    /// Whether the key or path `key` (with `value`) lies under an extension the tenant does
+    /// not have: then it is ignored (and noted), as on POST and PUT.
+    fn skip_unknown_extension(&mut self, key: &str, value: Option<&Value>) -> bool {
+        match crate::validate::unknown_extension_attributes(self.registry, self.kind, key, value) {
+            Some(names) => {
+                for i in names {
+                    self.note_ignored(&i.schema, &i.name);
+                }
+                true
+            }
+            None => false,
         }
     }
 
@@ -254,7 +266,9 @@ impl Doc<'_> {
                 Ok(())
             }
             Some(PatchPath::Attr(path)) => {
-                if self.skip_custom(path) {
+                if self.skip_custom(path)
+                    || self.skip_unknown_extension(&path.to_string(), op.value.as_ref())
+                {
                     return Ok(());
                 }
                 let whole = path
@@ -267,7 +281,9 @@ impl Doc<'_> {
                 self.apply_attr(op.op, &target, op.value.as_ref())
             }
             Some(PatchPath::Value { path, sub }) => {
-                if self.skip_custom(&path.attr) {
+                if self.skip_custom(&path.attr)
+                    || self.skip_unknown_extension(&path.attr.to_string(), None)
+                {
                     return Ok(());
                 }
                 let attr = AttrPath {
@@ -332,9 +348,7 @@ impl Doc<'_> {
             if let Value::Object(inner) = value {
                 for (k, v) in inner {
                     if custom && ext.attribute(k).is_none() {
-                        if !k.eq_ignore_ascii_case("schemas") {
-                            self.note_ignored(k);
-                        }
+                        self.note_ignored(&ext_id, k);
                         continue;
                     }
                     let path = AttrPath {
@@ -351,7 +365,7 @@ impl Doc<'_> {
         }
         let path = scim_filter_parser::parse_attr_path(key)
             .map_err(|e| ScimError::bad_request(ScimType::InvalidPath, e.to_string()))?;
-        if self.skip_custom(&path) {
+        if self.skip_custom(&path) || self.skip_unknown_extension(key, Some(value)) {
             return Ok(());
         }
         match self.resolve(&path) {
@@ -370,6 +384,7 @@ impl Doc<'_> {
     }
 
     fn resolve(&self, path: &AttrPath) -> Result<Target, ScimError> {
+        let path = &*self.registry.qualify(self.kind, path);
         let core = self.registry.core_schema(self.kind);
         let container = match path.urn.as_deref() {
             None => None,
@@ -394,13 +409,6 @@ impl Doc<'_> {
                 ScimType::Mutability,
                 format!("'{}' is read-only", path.name),
             ));
-        }
-        if container.is_none() && path.name.eq_ignore_ascii_case("externalId") {
-            return Ok(Target {
-                container,
-                def: external_id_def(),
-                sub: None,
-            });
         }
         let schema = self.schema_for(container.as_deref());
         let def = schema.attribute(&path.name).cloned().ok_or_else(|| {
@@ -895,23 +903,6 @@ fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     map.iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(key))
         .map(|(_, v)| v)
-}
-
-fn external_id_def() -> AttributeDef {
-    AttributeDef {
-        name: "externalId".into(),
-        kind: AttrType::String,
-        multi_valued: false,
-        description: String::new(),
-        required: false,
-        case_exact: true,
-        mutability: Mutability::ReadWrite,
-        returned: crate::schema::Returned::Default,
-        uniqueness: crate::schema::Uniqueness::None,
-        sub_attributes: Vec::new(),
-        canonical_values: Vec::new(),
-        reference_types: Vec::new(),
-    }
 }
 
 #[cfg(test)]

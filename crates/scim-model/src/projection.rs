@@ -100,6 +100,7 @@ fn locate(
     kind: ResourceKind,
     path: &AttrPath,
 ) -> (Vec<String>, Option<String>) {
+    let path = &*registry.qualify(kind, path);
     let core = registry.core_schema(kind);
     match path.urn.as_deref() {
         Some(urn) if !urn.eq_ignore_ascii_case(&core.id) => {

@@ -4,6 +4,7 @@
 //! resolution, mutability and `returned` handling. The core definitions are the RFC 7643 §8.7.1
 //! representation, embedded from `schemas/*.json`.
 
+use scim_filter_parser::AttrPath;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -276,6 +277,55 @@ impl SchemaRegistry {
         self.extensions(kind)
             .into_iter()
             .find(|s| s.id.eq_ignore_ascii_case(urn))
+    }
+
+    /// `path` with the URN of the schema that defines it made explicit, when it names an
+    /// extension attribute without its URN (RFC 7644 §3.10 lets a client leave the URN out).
+    /// An unqualified name resolves against the core schema first, then the enterprise
+    /// extension, then the tenant's custom extension (switched on); the first that has it
+    /// wins. A tenant cannot declare a custom attribute an enterprise attribute's name
+    /// ([`crate::custom::enterprise_clash`]), so the order hides none. Common attributes
+    /// (`id`, `externalId`, `meta`, `schemas`), qualified paths and unknown names come back
+    /// unchanged.
+    pub fn qualify<'p>(
+        &self,
+        kind: ResourceKind,
+        path: &'p AttrPath,
+    ) -> std::borrow::Cow<'p, AttrPath> {
+        use std::borrow::Cow;
+        if path.urn.is_some()
+            || ["id", "meta", "schemas"]
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(&path.name))
+            || self.core_schema(kind).attribute(&path.name).is_some()
+        {
+            return Cow::Borrowed(path);
+        }
+        match self
+            .extensions(kind)
+            .into_iter()
+            .find(|ext| ext.attribute(&path.name).is_some())
+        {
+            Some(ext) => Cow::Owned(AttrPath {
+                urn: Some(ext.id.clone()),
+                ..path.clone()
+            }),
+            None => Cow::Borrowed(path),
+        }
+    }
+
+    /// Whether `urn` is a schema URN under which a write of `kind` is ignored rather than
+    /// refused: not a core schema, not an extension of `kind` and not the tenant's custom
+    /// extension (dormant or in force, which have their own rules). docs/COMPATIBILITY.md
+    /// promises that attributes of undeclared extensions never stall provisioning.
+    pub fn is_unknown_extension(&self, kind: ResourceKind, urn: &str) -> bool {
+        urn.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+            && ![&self.user.id, &self.group.id]
+                .iter()
+                .any(|id| id.eq_ignore_ascii_case(urn))
+            && self.extension(kind, urn).is_none()
+            && !self.is_custom(urn)
+            && !(kind == ResourceKind::Group && self.enterprise_user.id.eq_ignore_ascii_case(urn))
     }
 
     /// Every schema, in the order `/Schemas` lists them.

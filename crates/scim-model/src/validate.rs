@@ -53,9 +53,84 @@ pub struct ValidatedResource {
     pub attributes: Map<String, Value>,
     /// A group's members (always empty for users).
     pub members: Vec<MemberInput>,
-    /// Names of attributes sent under the tenant's custom extension (switch on) that it does
-    /// not declare: ignored, to be logged and audited by the caller.
-    pub ignored: Vec<String>,
+    /// Attributes sent under a schema the tenant has not declared: under its custom extension
+    /// (switch on) but not declared there, or under an extension URN it does not have at
+    /// all. Ignored, to be logged and audited by the caller.
+    pub ignored: Vec<IgnoredAttribute>,
+}
+
+/// An attribute a write sent under an undeclared extension, ignored so that provisioning
+/// never stalls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredAttribute {
+    /// The schema URN it was sent under.
+    pub schema: String,
+    /// The attribute name, as sent.
+    pub name: String,
+}
+
+impl IgnoredAttribute {
+    /// `name` under `schema`.
+    pub fn new(schema: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            schema: schema.into(),
+            name: name.into(),
+        }
+    }
+}
+
+/// Adds `schema`/`name` to `list` unless it is there already (names compared
+/// case-insensitively).
+pub(crate) fn note_ignored(list: &mut Vec<IgnoredAttribute>, schema: &str, name: &str) {
+    if name.eq_ignore_ascii_case("schemas") {
+        // Some clients repeat `schemas` inside extension objects: not an attribute.
+        return;
+    }
+    if !list
+        .iter()
+        .any(|i| i.schema.eq_ignore_ascii_case(schema) && i.name.eq_ignore_ascii_case(name))
+    {
+        list.push(IgnoredAttribute::new(schema, name));
+    }
+}
+
+/// The attributes named by the key `key` of a body with `value`, when `key` lies under an
+/// extension URN the registry does not know ([`SchemaRegistry::is_unknown_extension`]):
+/// `urn:…:Ext:2.0:User` names a whole extension (the last segment of an extension URN names
+/// a resource type, so it starts with a capital) and, with an object, the object's keys;
+/// `urn:…:Ext:2.0:User:attr` names `attr`. `None` when `key` is not under an unknown URN.
+pub(crate) fn unknown_extension_attributes(
+    registry: &SchemaRegistry,
+    kind: ResourceKind,
+    key: &str,
+    value: Option<&Value>,
+) -> Option<Vec<IgnoredAttribute>> {
+    if !key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
+        return None;
+    }
+    let path = scim_filter_parser::parse_attr_path(key).ok()?;
+    let urn = path.urn.as_deref()?;
+    let mut out = Vec::new();
+    // `urn:…:Ext:2.0:User` names a whole extension: its last segment names a resource type.
+    let whole = path
+        .as_schema_urn()
+        .filter(|_| path.name.starts_with(|c: char| c.is_ascii_uppercase()));
+    if let Some(whole) = whole {
+        if !registry.is_unknown_extension(kind, &whole) {
+            return None;
+        }
+        if let Some(Value::Object(obj)) = value {
+            for name in obj.keys() {
+                note_ignored(&mut out, &whole, name);
+            }
+        }
+        return Some(out);
+    }
+    if !registry.is_unknown_extension(kind, urn) {
+        return None;
+    }
+    note_ignored(&mut out, urn, &path.name);
+    Some(out)
 }
 
 impl ValidatedResource {
@@ -122,6 +197,10 @@ pub(crate) fn validate_patched(
             } else if let Some(v) = validate_attribute(def, &def.name, value, limits)? {
                 attributes.insert(def.name.clone(), v);
             }
+        } else if let Some(names) = unknown_extension_attributes(registry, kind, key, Some(value)) {
+            for i in names {
+                note_ignored(&mut ignored, &i.schema, &i.name);
+            }
         }
     }
 
@@ -179,7 +258,7 @@ fn validate_extension(
     ext: &Schema,
     value: &Value,
     limits: &ValueLimits,
-    mut undeclared: Option<&mut Vec<String>>,
+    mut undeclared: Option<&mut Vec<IgnoredAttribute>>,
 ) -> Result<Option<Value>, ScimError> {
     let obj = match value {
         Value::Null => return Ok(None),
@@ -194,10 +273,7 @@ fn validate_extension(
                 out.insert(def.name.clone(), v);
             }
         } else if let Some(list) = undeclared.as_deref_mut() {
-            // Some clients repeat `schemas` inside extension objects: not an attribute.
-            if !key.eq_ignore_ascii_case("schemas") && !list.iter().any(|n| n == key) {
-                list.push(key.clone());
-            }
+            note_ignored(list, &ext.id, key);
         }
     }
     Ok((!out.is_empty()).then_some(Value::Object(out)))

@@ -282,6 +282,7 @@ impl<'a> Translator<'a> {
 
     /// Resolves an attribute path against the schemas and the indexed columns.
     fn source(&self, path: &AttrPath) -> StoreResult<Source> {
+        let path = &*self.registry.qualify(self.kind, path);
         let core = self.registry.core_schema(self.kind);
         let (ext, top) = match path.urn.as_deref() {
             None => (None, None),
@@ -375,10 +376,20 @@ impl<'a> Translator<'a> {
                     def: sub,
                 })
             }
-            (false, true, None) => Err(invalid(format!(
-                "'{}' is complex: filter on one of its sub-attributes",
-                def.name
-            ))),
+            // `manager eq "M"` means `manager.value eq "M"`, as for multi-valued attributes.
+            (false, true, None) => match def.sub_attribute("value") {
+                Some(value) => {
+                    json_path.push(value.name.clone());
+                    Ok(Source::Json {
+                        path: json_path,
+                        def: value.clone(),
+                    })
+                }
+                None => Err(invalid(format!(
+                    "'{}' is complex: filter on one of its sub-attributes",
+                    def.name
+                ))),
+            },
             (_, false, Some(_)) => Err(invalid(format!("'{}' has no sub-attributes", def.name))),
             (false, false, None) => Ok(Source::Json {
                 path: json_path,

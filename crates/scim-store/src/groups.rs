@@ -11,10 +11,7 @@ use sea_orm::{
 use crate::{audit::begin_write, entity::group, members, Store, StoreError, StoreResult, TenantId};
 
 /// Unique indexes of `groups` and the attribute each protects.
-pub(crate) const UNIQUE: &[(&str, &str)] = &[
-    ("display_name", "displayName"),
-    ("external_id", "externalId"),
-];
+pub(crate) const UNIQUE: &[(&str, &str)] = &[("display_name", "displayName")];
 
 fn display_name(input: &ValidatedResource) -> StoreResult<&str> {
     input

@@ -37,7 +37,7 @@ pub use expiry::{ClaimedNotice, ExpiryNotice, NoticeQuery, NoticeStatus, QueuedN
 pub use machines::{Machine, MachinePatch};
 pub use patch::{PatchDecision, PatchFailure, Patched};
 pub use resources::{ListPage, ListQuery, Pagination, SortOrder};
-pub use settings::{ScimSettings, ScimSwitch, IGNORED_ATTRIBUTE_ACTION};
+pub use settings::{enterprise_clash_message, ScimSettings, ScimSwitch, IGNORED_ATTRIBUTE_ACTION};
 pub use tenants::{Tenant, TenantId};
 
 /// Result of a store call.

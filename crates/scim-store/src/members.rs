@@ -128,18 +128,18 @@ pub(crate) async fn remove<C: ConnectionTrait>(
     Ok(removed)
 }
 
-/// Removes every member of a group.
+/// Removes every member of a group; returns how many there were.
 pub(crate) async fn clear<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
     group_id: &str,
-) -> StoreResult<()> {
-    group_member::Entity::delete_many()
+) -> StoreResult<u64> {
+    Ok(group_member::Entity::delete_many()
         .filter(group_member::Column::TenantId.eq(tenant.as_str()))
         .filter(group_member::Column::GroupId.eq(group_id))
         .exec(db)
-        .await?;
-    Ok(())
+        .await?
+        .rows_affected)
 }
 
 /// Removes `member_id` from every group holding it, moving those groups' versions on. The

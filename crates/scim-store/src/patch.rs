@@ -98,12 +98,21 @@ impl Store {
                 (resource, 0)
             }
             ResourceKind::Group => {
+                let members_changed = apply_member_changes(&txn, tenant, id, &changes).await?;
+                if !members_changed && input.attributes == current.attributes {
+                    // Adding members already there, removing absent ones: nothing changed,
+                    // so neither do the version and lastModified (RFC 7644 §3.5.2).
+                    txn.commit().await?;
+                    return Ok(Patched {
+                        resource: current,
+                        member_count: count,
+                    });
+                }
                 groups::update_attributes(&input, now)?
                     .filter(group::Column::Id.eq(id))
                     .exec(&txn)
                     .await
                     .map_err(|e| StoreError::from_write(e, groups::UNIQUE))?;
-                apply_member_changes(&txn, tenant, id, &changes).await?;
                 read(&txn, tenant, kind, id).await?
             }
         };
@@ -151,34 +160,42 @@ async fn read(
 }
 
 /// Applies member deltas in order and moves `member_count` by what actually changed.
+/// Returns whether any membership row changed.
 async fn apply_member_changes(
     txn: &Txn,
     tenant: &TenantId,
     id: &str,
     changes: &[MemberChange],
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     if changes.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let mut delta: i64 = 0;
     let mut cleared = false;
+    let mut changed = false;
     for change in changes {
         match change {
             MemberChange::Clear => {
-                members::clear(txn, tenant, id).await?;
+                let removed = members::clear(txn, tenant, id).await?;
+                changed |= removed > 0;
                 cleared = true;
                 delta = 0;
             }
             MemberChange::Add(list) => {
                 let resolved = members::resolve(txn, tenant, id, list).await?;
-                delta += i64::try_from(members::insert(txn, tenant, id, &resolved).await?)
-                    .unwrap_or(i64::MAX);
+                let added = members::insert(txn, tenant, id, &resolved).await?;
+                changed |= added > 0;
+                delta += i64::try_from(added).unwrap_or(i64::MAX);
             }
             MemberChange::Remove(ids) => {
-                delta -=
-                    i64::try_from(members::remove(txn, tenant, id, ids).await?).unwrap_or(i64::MAX);
+                let removed = members::remove(txn, tenant, id, ids).await?;
+                changed |= removed > 0;
+                delta -= i64::try_from(removed).unwrap_or(i64::MAX);
             }
         }
+    }
+    if !changed {
+        return Ok(false);
     }
     let count = if cleared {
         Expr::value(delta)
@@ -190,5 +207,5 @@ async fn apply_member_changes(
         .filter(group::Column::Id.eq(id))
         .exec(txn)
         .await?;
-    Ok(())
+    Ok(true)
 }

@@ -88,6 +88,9 @@ impl Store {
             if let Some(value) = &settings.custom_schema {
                 let schema = custom::parse_declaration(value)
                     .map_err(|e| StoreError::InvalidValue(e.to_string()))?;
+                if let Some(name) = custom::enterprise_clash(&schema) {
+                    return Err(StoreError::Refused(enterprise_clash_message(name)));
+                }
                 let old_urn = row
                     .custom_schema
                     .as_ref()
@@ -132,6 +135,14 @@ impl Store {
         txn.commit().await?;
         Ok(settings)
     }
+}
+
+/// Why a declaration naming an enterprise attribute is refused.
+pub fn enterprise_clash_message(name: &str) -> String {
+    format!(
+        "The custom attribute '{name}' has the name of an enterprise User attribute; an \
+         unqualified '{name}' means the enterprise one, so choose another name"
+    )
 }
 
 /// Sets the switch inside a larger transaction (a key update), with its own audit event.
@@ -219,8 +230,8 @@ async fn check_stored_values<C: ConnectionTrait>(
 
 impl Store {
     /// Records that the request of key `key_name` (id `key_id`) sent the undeclared custom
-    /// attribute `name` under `urn`: at most one audit event per tenant, key, attribute name
-    /// and UTC day, also across processes (the event id is derived from them, so a second
+    /// attribute `name` under `urn`: at most one audit event per tenant, key, schema,
+    /// attribute name and UTC day, also across processes (the event id is derived from them, so a second
     /// insert is a unique violation and is skipped). Returns whether an event was written.
     #[tracing::instrument(skip_all, fields(tenant = %tenant))]
     pub async fn note_ignored_custom_attribute(
@@ -234,7 +245,7 @@ impl Store {
     ) -> StoreResult<bool> {
         let day = now.date_naive().to_string();
         let mut hash = Sha256::new();
-        for part in [tenant.as_str(), key_id, name, &day] {
+        for part in [tenant.as_str(), key_id, urn, name, &day] {
             hash.update(part.as_bytes());
             hash.update([0]);
         }

@@ -13,8 +13,7 @@ use crate::{
 };
 
 /// Unique indexes of `users` and the attribute each protects.
-pub(crate) const UNIQUE: &[(&str, &str)] =
-    &[("user_name", "userName"), ("external_id", "externalId")];
+pub(crate) const UNIQUE: &[(&str, &str)] = &[("user_name", "userName")];
 
 struct Shadow {
     user_name: String,
