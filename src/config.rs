@@ -340,28 +340,28 @@ impl Config {
                 }
             }
         };
-        let db_max_connections = number("SCIMD_DB_MAX_CONNECTIONS", 16, 1, 1024) as u32;
+        let db_max_connections = sat_u32(number("SCIMD_DB_MAX_CONNECTIONS", 16, 1, 1024));
         let db_timeout = std::time::Duration::from_secs(number("SCIMD_DB_TIMEOUT_SECS", 5, 1, 300));
-        let max_body_bytes = number("SCIMD_MAX_BODY_BYTES", 1 << 20, 1024, 1 << 30) as usize;
+        let max_body_bytes = sat_usize(number("SCIMD_MAX_BODY_BYTES", 1 << 20, 1024, 1 << 30));
         let default_page_size = number("SCIMD_DEFAULT_PAGE_SIZE", 100, 1, 100_000);
         let max_page_size = number("SCIMD_MAX_PAGE_SIZE", 1000, 1, 100_000);
         let group_patch_member_limit =
             number("SCIMD_GROUP_PATCH_MEMBER_LIMIT", 1000, 0, 10_000_000);
-        let bulk_max_operations = number("SCIMD_BULK_MAX_OPERATIONS", 1000, 0, 100_000) as usize;
+        let bulk_max_operations = sat_usize(number("SCIMD_BULK_MAX_OPERATIONS", 1000, 0, 100_000));
         let rate_limit_per_second = number("SCIMD_RATE_LIMIT_PER_SECOND", 500, 0, 1_000_000) as f64;
         let rate_limit_burst = number("SCIMD_RATE_LIMIT_BURST", 1000, 1, 10_000_000) as f64;
-        let filter_max_length = number("SCIMD_FILTER_MAX_LENGTH", 8192, 16, 1 << 20) as usize;
+        let filter_max_length = sat_usize(number("SCIMD_FILTER_MAX_LENGTH", 8192, 16, 1 << 20));
         let auth_failure_burst = number("SCIMD_AUTH_FAILURE_BURST", 20, 1, 1_000_000) as f64;
         let auth_failures_per_minute =
             number("SCIMD_AUTH_FAILURES_PER_MINUTE", 10, 0, 1_000_000) as f64;
-        let max_value_bytes = number("SCIMD_MAX_VALUE_BYTES", 65536, 16, 1 << 24) as usize;
-        let max_multi_values = number("SCIMD_MAX_MULTI_VALUES", 1000, 1, 1_000_000) as usize;
-        let mail_max_attempts = number("SCIMD_MAIL_MAX_ATTEMPTS", 8, 1, 100) as u32;
+        let max_value_bytes = sat_usize(number("SCIMD_MAX_VALUE_BYTES", 65536, 16, 1 << 24));
+        let max_multi_values = sat_usize(number("SCIMD_MAX_MULTI_VALUES", 1000, 1, 1_000_000));
+        let mail_max_attempts = sat_u32(number("SCIMD_MAIL_MAX_ATTEMPTS", 8, 1, 100));
         let mail_retry =
             std::time::Duration::from_secs(number("SCIMD_MAIL_RETRY_SECS", 60, 1, 86_400));
         let console_idle_minutes = number("SCIMD_CONSOLE_IDLE_MINUTES", 30, 1, 24 * 60);
         let console_absolute_hours = number("SCIMD_CONSOLE_ABSOLUTE_HOURS", 12, 1, 24 * 30);
-        let workers = get("SCIMD_WORKERS").map(|_| number("SCIMD_WORKERS", 0, 1, 1024) as usize);
+        let workers = get("SCIMD_WORKERS").map(|_| sat_usize(number("SCIMD_WORKERS", 0, 1, 1024)));
         let console_secure_cookies = match get("SCIMD_CONSOLE_SECURE_COOKIES")
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -431,6 +431,16 @@ impl Config {
         }
         PathBuf::from(path).parent().map(PathBuf::from)
     }
+}
+
+/// `n` as a `u32`: every caller bounds `n` far below `u32::MAX` (the ranges of `number`).
+fn sat_u32(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// `n` as a `usize`, saturating on a 32-bit target.
+fn sat_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]

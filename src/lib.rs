@@ -1,8 +1,18 @@
 //! The scimd composition root: configuration, wiring of the crates into one actix app, the
 //! first-start bootstrap. `build_app` is what both `scimd serve` and the black-box tests run.
 
+// On the request path a panic must never be a request's normal failure: no lossy casts, no
+// indexing that can go out of bounds (issue 18).
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    clippy::indexing_slicing
+)]
+
 pub mod bootstrap;
 pub mod config;
+pub mod edge;
 pub mod expiry;
 pub mod metrics;
 pub mod telemetry;
@@ -15,7 +25,6 @@ use actix_web::{
 use scim_auth::Authenticator;
 use scim_model::SchemaRegistry;
 use scim_store::{Store, StoreOptions};
-use tracing::Instrument;
 
 pub use config::Config;
 
@@ -104,8 +113,12 @@ impl AppContext {
             ),
             store,
             console: scim_console::ConsoleConfig {
-                idle_timeout: chrono::Duration::minutes(config.console_idle_minutes as i64),
-                absolute_timeout: chrono::Duration::hours(config.console_absolute_hours as i64),
+                idle_timeout: chrono::Duration::minutes(
+                    i64::try_from(config.console_idle_minutes).unwrap_or(i64::MAX),
+                ),
+                absolute_timeout: chrono::Duration::hours(
+                    i64::try_from(config.console_absolute_hours).unwrap_or(i64::MAX),
+                ),
                 secure_cookies: config.console_secure_cookies,
                 ..scim_console::ConsoleConfig::default()
             },
@@ -132,44 +145,7 @@ pub fn build_app(
         .app_data(ctx.auth)
         .app_data(ctx.metrics)
         .app_data(web::Data::new(store))
-        .wrap_fn(move |req, srv| {
-            use actix_web::dev::Service;
-            let request_id = uuid::Uuid::new_v4().simple().to_string();
-            let span = tracing::info_span!(
-                "request",
-                id = %request_id,
-                method = %req.method(),
-                path = %req.path(),
-                tenant = tracing::field::Empty,
-            );
-            let started = std::time::Instant::now();
-            let metrics = metrics.clone();
-            let fut = srv.call(req);
-            async move {
-                let res = fut.await;
-                match &res {
-                    Ok(r) => {
-                        let elapsed = started.elapsed();
-                        let route = r.request().match_pattern();
-                        let method = r.request().method().as_str().to_owned();
-                        metrics.record(
-                            route.as_deref().unwrap_or("unmatched"),
-                            &method,
-                            r.status().as_u16(),
-                            elapsed,
-                        );
-                        tracing::info!(
-                            status = r.status().as_u16(),
-                            ms = elapsed.as_millis() as u64,
-                            "handled"
-                        )
-                    }
-                    Err(e) => tracing::warn!(error = %e, "failed"),
-                }
-                res
-            }
-            .instrument(span)
-        })
+        .wrap(edge::Edge::new(metrics))
         .configure(scim_api::configure)
         .configure(scim_admin_api::configure)
         .configure(scim_console::configure(ctx.console))

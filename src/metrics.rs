@@ -64,6 +64,7 @@ const EXPIRY_COUNTERS: [(&str, &str); 6] = [
 pub struct Metrics {
     inner: Mutex<Inner>,
     expiry: [AtomicU64; EXPIRY_COUNTERS.len()],
+    panics: AtomicU64,
 }
 
 impl Metrics {
@@ -83,13 +84,18 @@ impl Metrics {
             .entry((route.to_owned(), method.to_owned()))
             .or_default();
         let secs = elapsed.as_secs_f64();
-        for (i, bound) in BOUNDS.iter().enumerate() {
-            if secs <= *bound {
-                h.buckets[i] += 1;
+        for (bucket, bound) in h.buckets.iter_mut().zip(BOUNDS) {
+            if secs <= bound {
+                *bucket += 1;
             }
         }
         h.count += 1;
         h.sum += secs;
+    }
+
+    /// Counts a request whose handler panicked (answered 500).
+    pub fn record_panic(&self) {
+        self.panics.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts what one expiry sweep did.
@@ -162,6 +168,15 @@ impl Metrics {
             out.push_str("# TYPE scimd_db_pool_idle_connections gauge\n");
             let _ = writeln!(out, "scimd_db_pool_idle_connections {idle}");
         }
+        out.push_str(
+            "# HELP scimd_panics_total Requests whose handler panicked (answered 500).\n\
+             # TYPE scimd_panics_total counter\n",
+        );
+        let _ = writeln!(
+            out,
+            "scimd_panics_total {}",
+            self.panics.load(Ordering::Relaxed)
+        );
         for ((name, help), n) in EXPIRY_COUNTERS.iter().zip(&self.expiry) {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", n.load(Ordering::Relaxed));

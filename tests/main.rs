@@ -18,6 +18,7 @@ mod expiry;
 mod faults;
 mod filters;
 mod groups;
+mod hostile;
 mod isolation;
 mod limits;
 mod patch;

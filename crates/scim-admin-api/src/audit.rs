@@ -9,9 +9,6 @@ use crate::{
     error::ApiError,
 };
 
-const DEFAULT_COUNT: u64 = 50;
-const MAX_COUNT: u64 = 500;
-
 /// List audit events.
 ///
 /// Newest first; filter by target (`targetType`, `targetId`) and time (`from` inclusive, `to`
@@ -45,8 +42,8 @@ pub async fn list_audit_events(
             ));
         }
     }
-    let start_index = q.start_index.unwrap_or(1).max(1);
-    let count = q.count.unwrap_or(DEFAULT_COUNT).min(MAX_COUNT);
+    let (start_index, count) =
+        crate::dto::page_bounds(q.start_index.as_deref(), q.count.as_deref())?;
     let page = store
         .list_audit_events(
             &admin.tenant,

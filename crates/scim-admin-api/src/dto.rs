@@ -292,9 +292,52 @@ pub struct AuditParams {
     /// Events before this time (RFC 3339).
     pub to: Option<DateTime<Utc>>,
     /// 1-based index of the first event (default 1).
-    pub start_index: Option<u64>,
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 9223372036854775807_u64)]
+    pub start_index: Option<String>,
     /// Page size, 0–500 (default 50).
-    pub count: Option<u64>,
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 500)]
+    pub count: Option<String>,
+}
+
+/// The most `count` of a page of the admin API.
+pub const MAX_PAGE_COUNT: u64 = 500;
+/// `count` when a page request does not say.
+pub const DEFAULT_PAGE_COUNT: u64 = 50;
+
+/// `startIndex` (1 to `i64::MAX`, default 1) and `count` (0 to [`MAX_PAGE_COUNT`], default
+/// [`DEFAULT_PAGE_COUNT`]) of a page request, as sent; anything else is `422` naming the
+/// parameter (never clamped into a number the database cannot take).
+pub fn page_bounds(
+    start_index: Option<&str>,
+    count: Option<&str>,
+) -> Result<(u64, u64), crate::ApiError> {
+    fn int(
+        raw: Option<&str>,
+        field: &'static str,
+        min: u64,
+        max: u64,
+        default: u64,
+    ) -> Result<u64, crate::ApiError> {
+        let Some(raw) = raw else {
+            return Ok(default);
+        };
+        raw.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| {
+                crate::ApiError::invalid(
+                    "invalid_range",
+                    field,
+                    format!("{field} must be an integer from {min} to {max}"),
+                )
+            })
+    }
+    let max_index = u64::try_from(i64::MAX).unwrap_or(u64::MAX);
+    Ok((
+        int(start_index, "startIndex", 1, max_index, 1)?,
+        int(count, "count", 0, MAX_PAGE_COUNT, DEFAULT_PAGE_COUNT)?,
+    ))
 }
 
 /// A tenant, as the operator sees it.

@@ -45,9 +45,12 @@ pub enum ApiError {
     /// The method is not allowed on this path (`405`); the methods it takes, for `Allow`.
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
-    /// The database failed (`503`, cause logged).
+    /// The database cannot be reached right now (`503` with `Retry-After`, cause logged).
     #[error("service unavailable")]
     Unavailable,
+    /// A fault of the server (`500`, cause logged; the answer's `X-Request-Id` finds it).
+    #[error("internal error; the X-Request-Id header of this answer identifies it in the logs")]
+    Internal,
 }
 
 impl ApiError {
@@ -84,7 +87,7 @@ impl ApiError {
             }
             StoreError::Db(err) => {
                 tracing::error!(error = %err, "database error");
-                Self::Unavailable
+                Self::Internal
             }
         }
     }
@@ -120,6 +123,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
         }
     }
 }
@@ -135,6 +139,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

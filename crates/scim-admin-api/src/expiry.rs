@@ -11,10 +11,7 @@ use scim_store::{ExpiryNotice, NoticeQuery, NoticeStatus, Store, TenantId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{dto::ApiKeyView, dto::ErrorBody, error::ApiError};
-
-const DEFAULT_COUNT: u64 = 50;
-const MAX_COUNT: u64 = 500;
+use crate::{dto::page_bounds, dto::ApiKeyView, dto::ErrorBody, error::ApiError};
 
 /// One expiry warning of a key.
 #[derive(Debug, Serialize, ToSchema)]
@@ -95,9 +92,11 @@ pub struct ExpiryNoticeParams {
     /// Only notices about this key.
     pub key_name: Option<String>,
     /// 1-based index of the first notice (default 1).
-    pub start_index: Option<u64>,
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 9223372036854775807_u64)]
+    pub start_index: Option<String>,
     /// Page size, 0–500 (default 50).
-    pub count: Option<u64>,
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 500)]
+    pub count: Option<String>,
 }
 
 /// List expiry notices.
@@ -139,8 +138,7 @@ pub async fn list_expiry_notices(
             Some(parsed)
         }
     };
-    let start_index = q.start_index.unwrap_or(1).max(1);
-    let count = q.count.unwrap_or(DEFAULT_COUNT).min(MAX_COUNT);
+    let (start_index, count) = page_bounds(q.start_index.as_deref(), q.count.as_deref())?;
     let page = store
         .list_expiry_notices(
             &admin.tenant,

@@ -94,7 +94,7 @@ pub async fn list_api_keys(
 pub async fn create_api_key(
     admin: Admin<ApiKeyWrite>,
     store: web::Data<Store>,
-    body: web::Json<CreateApiKeyBody>,
+    body: crate::body::AdminJson<CreateApiKeyBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let name = body
@@ -191,7 +191,7 @@ pub async fn update_api_key(
     admin: Admin<ApiKeyWrite>,
     store: web::Data<Store>,
     path: web::Path<(String, String)>,
-    body: web::Json<UpdateApiKeyBody>,
+    body: crate::body::AdminJson<UpdateApiKeyBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, name) = path.into_inner();
     let body = body.into_inner();
@@ -334,7 +334,10 @@ pub async fn rotate_api_key(
     let body: RotateApiKeyBody = if body.iter().all(u8::is_ascii_whitespace) {
         RotateApiKeyBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?
+        let value: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        crate::body::refuse_nul(&value)?;
+        serde_json::from_value(value).map_err(|e| ApiError::BadRequest(e.to_string()))?
     };
     let now = Utc::now();
     let request = RotateKey {

@@ -7,7 +7,17 @@
 //! [`scim_auth::Admin`] extractor naming the permission, one store (or key-rule) call, a JSON
 //! answer. Errors become `{ "error": { "code", "message", "field"? } }` in `error.rs` only.
 
+// On the request path a panic must never be a request's normal failure: no lossy casts, no
+// indexing that can go out of bounds (issue 18).
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    clippy::indexing_slicing
+)]
+
 mod audit;
+mod body;
 mod docs;
 mod dto;
 mod error;

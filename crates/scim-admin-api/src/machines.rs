@@ -78,7 +78,7 @@ pub async fn list_machines(
 pub async fn create_machine(
     admin: Admin<MachineWrite>,
     store: web::Data<Store>,
-    body: web::Json<CreateMachineBody>,
+    body: crate::body::AdminJson<CreateMachineBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let name = body
@@ -155,7 +155,7 @@ pub async fn update_machine(
     admin: Admin<MachineWrite>,
     store: web::Data<Store>,
     path: web::Path<(String, String)>,
-    body: web::Json<PatchMachineBody>,
+    body: crate::body::AdminJson<PatchMachineBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, id) = path.into_inner();
     let body = body.into_inner();

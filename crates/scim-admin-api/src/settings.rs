@@ -97,7 +97,7 @@ pub async fn get_scim_settings(
 pub async fn put_scim_settings(
     admin: Admin<SettingsWrite>,
     store: web::Data<Store>,
-    body: web::Json<ScimSettingsBody>,
+    body: crate::body::AdminJson<ScimSettingsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let enabled = body.custom_attributes_enabled.ok_or_else(|| {

@@ -85,7 +85,7 @@ pub async fn list_tenants(
 pub async fn create_tenant(
     _op: Operator,
     store: web::Data<Store>,
-    body: web::Json<CreateTenantBody>,
+    body: crate::body::AdminJson<CreateTenantBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let raw = body
@@ -157,7 +157,7 @@ pub async fn update_tenant(
     op: Operator,
     store: web::Data<Store>,
     path: web::Path<String>,
-    body: web::Json<UpdateTenantBody>,
+    body: crate::body::AdminJson<UpdateTenantBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = tenant_id(&path)?;
     let body = body.into_inner();

@@ -72,9 +72,18 @@ impl FromRequest for ScimJson {
             if body.is_empty() {
                 return Err(ScimError::invalid_syntax("The request body is empty").into());
             }
-            serde_json::from_slice(&body).map(ScimJson).map_err(|e| {
-                ScimError::invalid_syntax(format!("The request body is not valid JSON: {e}")).into()
-            })
+            let value: Value = serde_json::from_slice(&body).map_err(|e| {
+                ApiError::from(ScimError::invalid_syntax(format!(
+                    "The request body is not valid JSON: {e}"
+                )))
+            })?;
+            if let Some(path) = scim_model::nul::find_nul(&value) {
+                return Err(ScimError::invalid_value(format!(
+                    "'{path}' contains a NUL character (U+0000), which scimd does not store"
+                ))
+                .into());
+            }
+            Ok(ScimJson(value))
         })
     }
 }

@@ -233,10 +233,16 @@ pub async fn post_bulk(
             if fail_on_errors.is_some_and(|max| errors >= max) {
                 break 'passes;
             }
-            let op = &ops[i];
+            let Some(op) = ops.get(i) else {
+                continue;
+            };
             let refs = references(op);
             // A reference is dead when nothing created it and no pending POST will.
-            let pending_post = |r: &str| declared.get(r).is_some_and(|&d| results[d].is_none());
+            let pending_post = |r: &str| {
+                declared
+                    .get(r)
+                    .is_some_and(|&d| results.get(d).is_some_and(Option::is_none))
+            };
             let unknown = refs
                 .iter()
                 .find(|r| !(created.contains_key(*r) || pending_post(r)));
@@ -246,7 +252,7 @@ pub async fn post_bulk(
                     Some(scim_model::ScimType::InvalidValue),
                     format!("bulkId '{r}' is not created by this request"),
                 );
-                results[i] = Some(error_result(op, &err));
+                set(&mut results, i, error_result(op, &err));
                 errors += 1;
                 progressed = true;
                 continue;
@@ -262,10 +268,10 @@ pub async fn post_bulk(
                     if let (Some(b), Some(id)) = (&op.bulk_id, new_id) {
                         created.insert(b.clone(), id);
                     }
-                    results[i] = Some(result);
+                    set(&mut results, i, result);
                 }
                 Err(err) => {
-                    results[i] = Some(error_result(op, &err.error));
+                    set(&mut results, i, error_result(op, &err.error));
                     errors += 1;
                 }
             }
@@ -277,7 +283,9 @@ pub async fn post_bulk(
                     Some(scim_model::ScimType::InvalidValue),
                     "Circular bulkId references",
                 );
-                results[i] = Some(error_result(&ops[i], &err));
+                if let Some(op) = ops.get(i) {
+                    set(&mut results, i, error_result(op, &err));
+                }
             }
             break;
         }
@@ -373,4 +381,11 @@ async fn execute(
         Value::Object(result),
         new_id.filter(|_| op.method == Method::Post),
     ))
+}
+
+/// Records the result of operation `i`.
+fn set(results: &mut [Option<Value>], i: usize, result: Value) {
+    if let Some(slot) = results.get_mut(i) {
+        *slot = Some(result);
+    }
 }

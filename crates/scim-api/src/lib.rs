@@ -3,6 +3,15 @@
 //! Handlers are thin: an authenticated [`scim_auth::ScimPrincipal`], one store call, a
 //! response. Errors become SCIM error bodies in `error.rs` only.
 
+// On the request path a panic must never be a request's normal failure: no lossy casts, no
+// indexing that can go out of bounds (issue 18).
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    clippy::indexing_slicing
+)]
+
 mod body;
 mod bulk;
 mod conditional;
@@ -122,7 +131,7 @@ impl actix_web::FromRequest for Caller {
                 .rate_limiter
                 .check(principal.tenant.as_str(), std::time::Instant::now())
             {
-                return Err(ApiError::rate_limited(wait.as_secs_f64().ceil() as u64).into());
+                return Err(ApiError::rate_limited(scim_auth::ceil_secs(wait)).into());
             }
             // The switch was read with the key, in the same statement; the declaration is read
             // only when this process has not parsed it yet.

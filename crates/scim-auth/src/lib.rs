@@ -2,6 +2,15 @@
 //! lifecycle, and the actix extractors that turn an `Authorization` header into a tenant-bound
 //! principal (`ScimPrincipal` for `/scim/v2`, `Admin<P>` and `Operator` for `/api`).
 
+// On the request path a panic must never be a request's normal failure: no lossy casts, no
+// indexing that can go out of bounds (issue 18).
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    clippy::indexing_slicing
+)]
+
 pub mod admin;
 mod issue;
 pub mod keys;
@@ -13,7 +22,7 @@ pub mod token;
 pub use admin::{error_body, Admin, AdminAuthError, Operator, Permission};
 pub use issue::{issue_key, valid_key_name, IssueError, KeyRequest, MAX_LIFETIME_DAYS};
 pub use keys::{Caller, ChangeKey, CreateKey, KeyError, RotateKey};
-pub use principal::{AuthError, Authenticator, ScimPrincipal};
+pub use principal::{ceil_secs, AuthError, Authenticator, ScimPrincipal};
 pub use scope::{
     grants, Scope, ADMIN_PERMISSIONS, ALL, API_KEY_READ, API_KEY_WRITE, AUDIT_READ, MACHINE_READ,
     MACHINE_WRITE, SCIM_PERMISSIONS, SCIM_READ, SCIM_WRITE, SETTINGS_READ, SETTINGS_WRITE,

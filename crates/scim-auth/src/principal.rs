@@ -163,9 +163,7 @@ impl Authenticator {
         ) {
             if let Some(wait) = self.failures.failed(addr, std::time::Instant::now()) {
                 tracing::warn!(%addr, "failed authentications throttled");
-                return Err(AuthError::Throttled(
-                    wait.as_secs_f64().ceil().max(1.0) as u64
-                ));
+                return Err(AuthError::Throttled(ceil_secs(wait)));
             }
         }
         result
@@ -353,6 +351,11 @@ impl FromRequest for ScimPrincipal {
             })
         })
     }
+}
+
+/// Whole seconds of `wait`, rounded up, at least 1 (for `Retry-After`).
+pub fn ceil_secs(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 #[cfg(test)]

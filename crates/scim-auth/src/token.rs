@@ -90,7 +90,7 @@ fn hex(bytes: &[u8]) -> String {
 fn base62_fixed(mut n: u32) -> String {
     let mut out = [b'0'; CRC_LEN];
     for slot in out.iter_mut().rev() {
-        *slot = BASE62[(n % 62) as usize];
+        *slot = BASE62.get((n % 62) as usize).copied().unwrap_or(b'0');
         n /= 62;
     }
     out.iter().map(|&b| char::from(b)).collect()

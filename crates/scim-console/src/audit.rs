@@ -23,7 +23,12 @@ pub async fn list_events(
     let page = query
         .get("page")
         .and_then(|p| p.parse::<u64>().ok())
-        .filter(|p| *p >= 1)
+        // A page whose offset the database could not take is the first page.
+        .filter(|p| {
+            *p >= 1
+                && p.checked_mul(PAGE)
+                    .is_some_and(|o| i64::try_from(o).is_ok())
+        })
         .unwrap_or(1);
     let events = store
         .list_audit_events(

@@ -11,6 +11,15 @@
 //! the same permission names before acting. No sea-orm here: the store is reached through its
 //! public functions.
 
+// On the request path a panic must never be a request's normal failure: no lossy casts, no
+// indexing that can go out of bounds (issue 18).
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    clippy::indexing_slicing
+)]
+
 mod audit;
 mod html;
 mod keys;

@@ -334,9 +334,18 @@ impl FromRequest for Ctx {
 pub struct Form(pub Vec<(String, String)>);
 
 impl Form {
-    /// Parses `application/x-www-form-urlencoded`; a body that does not parse is empty.
+    /// Parses `application/x-www-form-urlencoded`; a body that does not parse, or that holds
+    /// a NUL character anywhere (no database stores one), is empty, so the page refuses it
+    /// for its missing fields.
     pub fn parse(body: &[u8]) -> Self {
-        Self(serde_urlencoded::from_bytes(body).unwrap_or_default())
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+        if pairs
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Self::default();
+        }
+        Self(pairs)
     }
 
     /// The first value of `name`.

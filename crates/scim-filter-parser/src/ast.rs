@@ -162,11 +162,10 @@ impl CompareOp {
 
     /// The operator for a keyword, ignoring ASCII case (`"EQ"` → `Eq`); `None` otherwise.
     pub fn from_keyword(word: &str) -> Option<CompareOp> {
-        let b = word.as_bytes();
-        if b.len() != 2 {
+        let &[a, b] = word.as_bytes() else {
             return None;
-        }
-        let key = [b[0].to_ascii_lowercase(), b[1].to_ascii_lowercase()];
+        };
+        let key = [a.to_ascii_lowercase(), b.to_ascii_lowercase()];
         Some(match &key {
             b"eq" => CompareOp::Eq,
             b"ne" => CompareOp::Ne,

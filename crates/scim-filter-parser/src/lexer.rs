@@ -86,7 +86,7 @@ impl<'a> Lexer<'a> {
     pub(crate) fn next_token(&mut self) -> Result<Token, Fail> {
         let bytes = self.src.as_bytes();
         let mut i = self.pos;
-        while i < bytes.len() && is_ws(bytes[i]) {
+        while bytes.get(i).is_some_and(|&b| is_ws(b)) {
             i += 1;
         }
         let start = i;
@@ -107,7 +107,7 @@ impl<'a> Lexer<'a> {
             b'"' => return self.string(start),
             b if is_word_byte(b) => {
                 i += 1;
-                while i < bytes.len() && is_word_byte(bytes[i]) {
+                while bytes.get(i).is_some_and(|&b| is_word_byte(b)) {
                     i += 1;
                 }
                 self.pos = i;
@@ -174,8 +174,8 @@ pub(crate) fn decode_string(src: &str, span: Range<usize>, escaped: bool) -> Res
     let mut out = String::with_capacity(inner.len());
     let mut run = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'\\' {
+    while let Some(&byte) = bytes.get(i) {
+        if byte != b'\\' {
             i += 1;
             continue;
         }

@@ -39,9 +39,31 @@ impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
         if is_unavailable(&err) {
             Self::Unavailable(err)
+        } else if is_data_error(&err) {
+            tracing::info!(error = %err, "a value the database cannot take");
+            Self::InvalidValue(
+                "A value of the request cannot be stored (too long or malformed)".into(),
+            )
         } else {
             Self::Db(err)
         }
+    }
+}
+
+/// Whether `err` is the database refusing a value of the request (PostgreSQL's
+/// data-exception class `22…`, such as a string longer than its column; SQLite's `TOOBIG`):
+/// the client's mistake, not the server's.
+fn is_data_error(err: &DbErr) -> bool {
+    use sea_orm::{sqlx, RuntimeErr};
+    if let Some((code, _)) = crate::sqlite::error_code(err) {
+        return code & 0xff == crate::sqlite::codes::TOOBIG;
+    }
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(db)))
+        | DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(db))) => {
+            db.code().is_some_and(|c| c.starts_with("22"))
+        }
+        _ => false,
     }
 }
 

@@ -162,7 +162,7 @@ fn bands(
     for (i, d) in days.iter().enumerate() {
         let lower = days.get(i + 1).copied().unwrap_or(0);
         out.push((
-            *d as i32,
+            i32::try_from(*d).unwrap_or(i32::MAX),
             now + Duration::days(i64::from(lower)),
             now + Duration::days(i64::from(*d)),
         ));
@@ -629,7 +629,7 @@ impl Store {
         key_ids: &[String],
     ) -> StoreResult<Vec<ExpiryNotice>> {
         let mut out = Vec::new();
-        for chunk in key_ids.chunks(BATCH as usize) {
+        for chunk in key_ids.chunks(usize::try_from(BATCH).unwrap_or(usize::MAX)) {
             let rows = expiry_notice::Entity::find()
                 .filter(expiry_notice::Column::TenantId.eq(tenant.as_str()))
                 .filter(expiry_notice::Column::ApiKeyId.is_in(chunk.iter().cloned()))

@@ -190,6 +190,15 @@ impl<'a> Translator<'a> {
             Filter::And(a, b) => Ok(Sql::join(self.logic(a, leaf)?, "AND", self.logic(b, leaf)?)),
             Filter::Or(a, b) => Ok(Sql::join(self.logic(a, leaf)?, "OR", self.logic(b, leaf)?)),
             Filter::Not(inner) => Ok(self.logic(inner, leaf)?.negated()),
+            // Nothing stored holds a NUL (writes refuse it), and PostgreSQL cannot compare one.
+            Filter::Compare {
+                path,
+                value: CompValue::String(s),
+                ..
+            } if s.contains('\0') => Err(invalid(format!(
+                "The value compared with '{}' contains a NUL character (U+0000)",
+                display_path(path)
+            ))),
             other => leaf(other),
         }
     }

@@ -68,7 +68,7 @@ impl Store {
             external_id: Set(input.str_attr("externalId").map(str::to_owned)),
             attributes: Set(serde_json::Value::Object(input.attributes.clone())),
             version: Set(1),
-            member_count: Set(resolved.len() as i64),
+            member_count: Set(i64::try_from(resolved.len()).unwrap_or(i64::MAX)),
             created_at: Set(now),
             last_modified: Set(now),
         }
@@ -122,7 +122,7 @@ impl Store {
         let mut update = update_attributes(input, now)?
             .col_expr(
                 group::Column::MemberCount,
-                Expr::value(resolved.len() as i64),
+                Expr::value(i64::try_from(resolved.len()).unwrap_or(i64::MAX)),
             )
             .filter(group::Column::TenantId.eq(tenant.as_str()))
             .filter(group::Column::Id.eq(id));

@@ -2,9 +2,19 @@
 //! PostgreSQL. Every function that touches tenant data takes the tenant first, and the current
 //! time is passed in by the caller (the HTTP edge or the scheduler), never read here.
 
+// On the request path a panic must never be a request's normal failure: no lossy casts, no
+// indexing that can go out of bounds (issue 18).
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    clippy::indexing_slicing
+)]
+
 mod api_keys;
 mod audit;
 mod console_sessions;
+mod cursor;
 mod db;
 pub mod entity;
 mod error;
@@ -26,7 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
 
 pub use api_keys::{ApiKey, NewApiKey};
 pub use api_keys::{KeyPlacement, KeyRotation, KeyUpdate, LAST_USED_RESOLUTION};
@@ -77,6 +87,8 @@ pub struct Store {
     /// The URL connected to (the migrator opens its own short-lived connection with it). It
     /// may hold a password: never printed.
     url: Arc<str>,
+    /// The HMAC key of pagination cursors, read (or created) on first use.
+    cursor_key: Arc<tokio::sync::OnceCell<cursor::CursorKey>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -105,16 +117,77 @@ impl Store {
         Ok(Self {
             db,
             url: Arc::from(url),
+            cursor_key: Arc::default(),
         })
     }
 
+    /// The HMAC key of pagination cursors: the one in `server_keys`, created there by the
+    /// first process that needs it (insert if absent, then read, so concurrent first uses on
+    /// several processes agree).
+    pub(crate) async fn cursor_key(&self) -> StoreResult<&cursor::CursorKey> {
+        use entity::server_key;
+        use sea_orm::{sea_query::OnConflict, ActiveValue::Set, EntityTrait};
+        const NAME: &str = "cursor.hmac";
+        self.cursor_key
+            .get_or_try_init(|| async {
+                server_key::Entity::insert(server_key::ActiveModel {
+                    name: Set(NAME.to_owned()),
+                    secret: Set(cursor::CursorKey::random_hex()),
+                    // Bookkeeping of an internal secret, not request data: the clock is read here.
+                    created_at: Set(chrono::Utc::now()),
+                })
+                .on_conflict(
+                    OnConflict::column(server_key::Column::Name)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(&self.db)
+                .await?;
+                let row = server_key::Entity::find_by_id(NAME)
+                    .one(&self.db)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                cursor::CursorKey::from_hex(&row.secret).ok_or_else(|| {
+                    StoreError::Db(sea_orm::DbErr::Custom(
+                        "server_keys holds a malformed cursor key".into(),
+                    ))
+                })
+            })
+            .await
+    }
+
     /// A short-lived sea-orm connection (sqlx, one connection) for the migrator.
+    ///
+    /// The sqlx pool is built here rather than by `sea_orm::Database::connect` so that it has
+    /// no idle timeout and no maximum lifetime, hence no maintenance task: sqlx 0.8's reaper
+    /// can spin forever at full CPU when its first sweep races the migrator's first statement
+    /// (an idle-count underflow, transact-rs/sqlx#3645), which hung `scimd` CLI commands.
     pub(crate) async fn migration_connection(&self) -> StoreResult<DatabaseConnection> {
-        let mut opts = ConnectOptions::new(self.url.to_string());
-        opts.max_connections(1)
-            .min_connections(0)
-            .sqlx_logging(false);
-        Ok(Database::connect(opts).await?)
+        use sea_orm::sqlx::{self, ConnectOptions as _};
+        use std::str::FromStr as _;
+        let sqlx_err = |e: sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e));
+        fn pool<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> {
+            sqlx::pool::PoolOptions::new()
+                .max_connections(1)
+                .min_connections(0)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        }
+        Ok(if self.url.starts_with("sqlite:") {
+            let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&self.url)
+                .map_err(sqlx_err)?
+                .disable_statement_logging();
+            sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(
+                pool().connect_with(opts).await.map_err(sqlx_err)?,
+            )
+        } else {
+            let opts = sqlx::postgres::PgConnectOptions::from_str(&self.url)
+                .map_err(sqlx_err)?
+                .disable_statement_logging();
+            sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
+                pool().connect_with(opts).await.map_err(sqlx_err)?,
+            )
+        })
     }
 
     /// Applies every pending migration.

@@ -8,6 +8,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use crate::cursor::Position;
 use crate::{
     entity::{group, user},
     filter::{Sql, Translator},
@@ -162,8 +163,23 @@ pub struct ListPage {
     pub next_cursor: Option<String>,
 }
 
-const ID_CURSOR: &str = "i.";
-const OFFSET_CURSOR: &str = "o.";
+/// What a SCIM list cursor is bound to: the tenant, the resource type, the filter and the
+/// sort, in canonical text (a cursor of another query is refused).
+fn cursor_binding(tenant: &TenantId, kind: ResourceKind, query: &ListQuery<'_>) -> [String; 5] {
+    let filter = query.filter.map(ToString::to_string).unwrap_or_default();
+    let sort = match query.sort {
+        None => String::new(),
+        Some((path, SortOrder::Ascending)) => format!("{path} asc"),
+        Some((path, SortOrder::Descending)) => format!("{path} desc"),
+    };
+    [
+        "scim.list".to_owned(),
+        tenant.as_str().to_owned(),
+        kind.name().to_owned(),
+        filter,
+        sort,
+    ]
+}
 
 async fn list_page<E>(
     store: &Store,
@@ -198,26 +214,22 @@ where
     }
     select = select.order_by(id_col, Order::Asc);
 
-    let (offset, count, after_id) = match &query.pagination {
-        Pagination::Index(p) => (p.offset(), p.count, None),
-        Pagination::Cursor { cursor, count } => {
-            if cursor.is_empty() {
-                (0, *count, None)
-            } else if let Some(id) = cursor
-                .strip_prefix(ID_CURSOR)
-                .filter(|_| query.sort.is_none())
-            {
-                (0, *count, Some(id.to_owned()))
-            } else if let Some(offset) = cursor
-                .strip_prefix(OFFSET_CURSOR)
-                .and_then(|o| o.parse().ok())
-                .filter(|_| query.sort.is_some())
-            {
-                (offset, *count, None)
-            } else {
-                return Err(StoreError::InvalidCursor);
+    let binding = match &query.pagination {
+        Pagination::Cursor { .. } => Some(cursor_binding(tenant, kind, query)),
+        Pagination::Index(_) => None,
+    };
+    let binding_refs = binding.as_ref().map(|b| b.each_ref().map(String::as_str));
+    let (offset, count, after_id) = match (&query.pagination, &binding_refs) {
+        (Pagination::Index(p), _) => (p.offset(), p.count, None),
+        (Pagination::Cursor { cursor, count }, _) if cursor.is_empty() => (0, *count, None),
+        (Pagination::Cursor { cursor, count }, Some(b)) => {
+            match (store.cursor_key().await?.open(b, cursor)?, query.sort) {
+                (Position::After(id), None) => (0, *count, Some(id)),
+                (Position::Offset(offset), Some(_)) => (offset, *count, None),
+                _ => return Err(StoreError::InvalidCursor),
             }
         }
+        (Pagination::Cursor { .. }, None) => return Err(StoreError::InvalidCursor),
     };
     if let Some(id) = &after_id {
         select = select.filter(id_col.gt(id.as_str()));
@@ -244,13 +256,18 @@ where
         None if !more && (offset == 0 || !models.is_empty()) => offset + models.len() as u64,
         _ => crate::db::count(count_query, &store.db).await?,
     };
-    models.truncate(count as usize);
+    models.truncate(usize::try_from(count).unwrap_or(usize::MAX));
     let mut items: Vec<Resource> = models.into_iter().map(Into::into).collect();
-    let next_cursor = match (&query.pagination, more) {
-        (Pagination::Cursor { .. }, true) if query.sort.is_none() => {
-            items.last().map(|r| format!("{ID_CURSOR}{}", r.id))
-        }
-        (Pagination::Cursor { .. }, true) => Some(format!("{OFFSET_CURSOR}{}", offset + count)),
+    let next_position = match (more, query.sort) {
+        (false, _) => None,
+        (true, None) => items.last().map(|r| Position::After(r.id.clone())),
+        (true, Some(_)) => offset
+            .checked_add(count)
+            .filter(|n| i64::try_from(*n).is_ok())
+            .map(Position::Offset),
+    };
+    let next_cursor = match (next_position, &binding_refs) {
+        (Some(position), Some(b)) => Some(store.cursor_key().await?.seal(b, &position)),
         _ => None,
     };
     if query.with_relations {

@@ -7,5 +7,6 @@ pub mod expiry_notice;
 pub mod group;
 pub mod group_member;
 pub mod machine;
+pub mod server_key;
 pub mod tenant;
 pub mod user;

@@ -1,0 +1,330 @@
+//! What every request goes through before a front door sees it, and what comes back out:
+//! a request id (the `X-Request-Id` of every answer, the id of the request's log span), the
+//! refusal of NUL characters in the path or the query (no database gets one; SQLite and
+//! PostgreSQL answer alike), and the last line against a panic: it answers `500` with the
+//! request id instead of dropping the connection, and counts in `scimd_panics_total`.
+
+use std::{panic::AssertUnwindSafe, rc::Rc};
+
+use actix_web::{
+    body::{BoxBody, MessageBody},
+    dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform},
+    http::{
+        header::{self, HeaderName, HeaderValue},
+        StatusCode,
+    },
+    web, HttpRequest, HttpResponse, ResponseError,
+};
+use futures_util::{
+    future::{ready, LocalBoxFuture, Ready},
+    FutureExt,
+};
+use scim_model::ScimError;
+use tracing::Instrument;
+
+use crate::metrics::Metrics;
+
+/// The response header that carries the request id.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Which front door a path belongs to, for the shape of an error body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// `/scim/v2/...`: SCIM error JSON.
+    Scim,
+    /// `/api/...`: `{"error": {"code", "message", "field"?}}`.
+    Admin,
+    /// Anything else (console, ops): plain text.
+    Other,
+}
+
+impl Door {
+    /// The door of `path`.
+    pub fn of(path: &str) -> Self {
+        if path.starts_with("/scim/") {
+            Door::Scim
+        } else if path.starts_with("/api/") {
+            Door::Admin
+        } else {
+            Door::Other
+        }
+    }
+}
+
+/// The answer to a request whose path or query holds a NUL character (`%00`), if it does:
+/// a NUL in the path is `404` (no resource has such a name), in a query parameter `400`
+/// (SCIM: `invalidFilter` for `filter`, else `invalidValue`) or `422` (admin API), naming it.
+pub fn refuse_nul(req: &HttpRequest) -> Option<HttpResponse> {
+    let door = Door::of(req.path());
+    if req.path().contains("%00") {
+        return Some(match door {
+            Door::Scim => scim_api::ApiError::from(ScimError::not_found("Resource not found"))
+                .error_response(),
+            Door::Admin => scim_admin_api::ApiError::NotFound("No such resource").error_response(),
+            Door::Other => HttpResponse::NotFound().body("Not found"),
+        });
+    }
+    if !req.query_string().contains("%00") {
+        return None;
+    }
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let name = pairs
+        .iter()
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        .map_or_else(|| "query".to_owned(), |(k, _)| k.replace('\0', "\\u0000"));
+    let message = format!("The query parameter '{name}' contains a NUL character (U+0000)");
+    Some(match door {
+        Door::Scim if name == "filter" => {
+            scim_api::ApiError::from(ScimError::invalid_filter(message)).error_response()
+        }
+        Door::Scim => scim_api::ApiError::from(ScimError::invalid_value(message)).error_response(),
+        Door::Admin => scim_admin_api::ApiError::Invalid {
+            code: "invalid_character",
+            field: "query",
+            message,
+        }
+        .error_response(),
+        Door::Other => HttpResponse::BadRequest().body(message),
+    })
+}
+
+/// The `500` answered for a request whose handler panicked, in its door's error shape.
+pub fn panic_response(path: &str, request_id: &str) -> HttpResponse {
+    let message = format!("Internal error; request id {request_id}");
+    match Door::of(path) {
+        Door::Scim => scim_api::ApiError::from(ScimError::new(500, None, message)).error_response(),
+        Door::Admin => HttpResponse::InternalServerError().json(serde_json::json!({
+            "error": {"code": "internal", "message": message, "requestId": request_id}
+        })),
+        Door::Other => HttpResponse::build(StatusCode::INTERNAL_SERVER_ERROR)
+            .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+            .body(message),
+    }
+}
+
+/// The middleware of every request: request id and log span, NUL refusal, panic guard,
+/// metrics.
+pub struct Edge {
+    metrics: web::Data<Metrics>,
+}
+
+impl Edge {
+    /// The middleware, counting into `metrics`.
+    pub fn new(metrics: web::Data<Metrics>) -> Self {
+        Self { metrics }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for Edge
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = actix_web::Error;
+    type Transform = EdgeService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(EdgeService {
+            service: Rc::new(service),
+            metrics: self.metrics.clone(),
+        }))
+    }
+}
+
+/// [`Edge`] around a service.
+pub struct EdgeService<S> {
+    service: Rc<S>,
+    metrics: web::Data<Metrics>,
+}
+
+type Outcome = Result<ServiceResponse<BoxBody>, actix_web::Error>;
+
+impl<S, B> Service<ServiceRequest> for EdgeService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Outcome>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let request_id = uuid::Uuid::new_v4().simple().to_string();
+        let span = tracing::info_span!(
+            "request",
+            id = %request_id,
+            method = %req.method(),
+            path = %req.path(),
+            tenant = tracing::field::Empty,
+        );
+        let started = std::time::Instant::now();
+        let metrics = self.metrics.clone();
+        // Not a clone of the request: actix's router needs it unshared while it routes.
+        let (method, path) = (req.method().clone(), req.path().to_owned());
+        // The inner call, with a panic in its synchronous part or in its future caught.
+        let inner: LocalBoxFuture<'static, std::thread::Result<Outcome>> =
+            match refuse_nul(req.request()) {
+                Some(refusal) => Box::pin(ready(Ok(Ok(req.into_response(refusal))))),
+                None => {
+                    let service = self.service.clone();
+                    match std::panic::catch_unwind(AssertUnwindSafe(|| service.call(req))) {
+                        Ok(fut) => Box::pin(
+                            AssertUnwindSafe(fut)
+                                .catch_unwind()
+                                .map(|r| r.map(|res| res.map(|r| r.map_into_boxed_body()))),
+                        ),
+                        Err(payload) => Box::pin(ready(Err(payload))),
+                    }
+                }
+            };
+        Box::pin(
+            async move {
+                let res = match inner.await {
+                    Ok(res) => res,
+                    Err(payload) => {
+                        metrics.record_panic();
+                        tracing::error!(
+                            panic = %panic_message(payload.as_ref()),
+                            "the request's handler panicked"
+                        );
+                        // The panicked request is gone with its handler; the answer goes
+                        // out on a stand-in with its method and path (for logs and metrics).
+                        let stand_in = actix_web::test::TestRequest::default()
+                            .method(method)
+                            .uri(&path)
+                            .to_http_request();
+                        let body = panic_response(&path, &request_id);
+                        Ok(ServiceResponse::new(stand_in, body))
+                    }
+                };
+                let res = res.map(|mut r| {
+                    if let Ok(id) = HeaderValue::from_str(&request_id) {
+                        r.headers_mut()
+                            .insert(HeaderName::from_static(REQUEST_ID), id);
+                    }
+                    r
+                });
+                match &res {
+                    Ok(r) => {
+                        let elapsed = started.elapsed();
+                        let route = r.request().match_pattern();
+                        let method = r.request().method().as_str().to_owned();
+                        metrics.record(
+                            route.as_deref().unwrap_or("unmatched"),
+                            &method,
+                            r.status().as_u16(),
+                            elapsed,
+                        );
+                        tracing::info!(
+                            status = r.status().as_u16(),
+                            ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+                            "handled"
+                        )
+                    }
+                    Err(e) => tracing::warn!(error = %e, "failed"),
+                }
+                res
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// A message for the log from a panic's payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::{test as web_test, test::TestRequest, App};
+
+    async fn boom() -> HttpResponse {
+        panic!("boom")
+    }
+
+    async fn out_of_bounds() -> String {
+        let v = [0u8; 1];
+        let i = v.len() + usize::from(v.is_empty());
+        v[i].to_string()
+    }
+
+    #[actix_web::test]
+    async fn a_panic_answers_500_with_the_request_id_and_is_counted() {
+        let metrics = web::Data::new(Metrics::default());
+        let app = web_test::init_service(
+            App::new()
+                .wrap(Edge::new(metrics.clone()))
+                .route("/scim/v2/boom", web::get().to(boom))
+                .route("/api/boom", web::get().to(out_of_bounds))
+                .route("/ok", web::get().to(|| async { "fine" })),
+        )
+        .await;
+        let res =
+            web_test::call_service(&app, TestRequest::get().uri("/scim/v2/boom").to_request())
+                .await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let id = res
+            .headers()
+            .get(REQUEST_ID)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: serde_json::Value = web_test::read_body_json(res).await;
+        assert_eq!(body["status"], "500");
+        assert!(body["detail"].as_str().unwrap().contains(&id), "{body}");
+        let res =
+            web_test::call_service(&app, TestRequest::get().uri("/api/boom").to_request()).await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body: serde_json::Value = web_test::read_body_json(res).await;
+        assert_eq!(body["error"]["code"], "internal");
+        let res = web_test::call_service(&app, TestRequest::get().uri("/ok").to_request()).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers().contains_key(REQUEST_ID));
+        let text = metrics.render(None);
+        assert!(text.contains("scimd_panics_total 2"), "{text}");
+    }
+
+    #[test]
+    fn nul_in_path_or_query_is_refused_in_each_door_s_shape() {
+        let r = refuse_nul(
+            &TestRequest::get()
+                .uri("/scim/v2/Users/a%00b")
+                .to_http_request(),
+        );
+        assert_eq!(r.map(|r| r.status()), Some(StatusCode::NOT_FOUND));
+        let r = refuse_nul(
+            &TestRequest::get()
+                .uri("/scim/v2/Users?filter=userName%20eq%20%22%00%22")
+                .to_http_request(),
+        );
+        assert_eq!(r.map(|r| r.status()), Some(StatusCode::BAD_REQUEST));
+        let r = refuse_nul(
+            &TestRequest::get()
+                .uri("/api/t/admin/auditEvents?targetId=%00")
+                .to_http_request(),
+        );
+        assert_eq!(
+            r.map(|r| r.status()),
+            Some(StatusCode::UNPROCESSABLE_ENTITY)
+        );
+        let r = refuse_nul(
+            &TestRequest::get()
+                .uri("/scim/v2/Users?count=2")
+                .to_http_request(),
+        );
+        assert!(r.is_none());
+    }
+}
