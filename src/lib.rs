@@ -15,6 +15,7 @@ pub mod config;
 pub mod edge;
 pub mod expiry;
 pub mod metrics;
+pub mod probe;
 pub mod telemetry;
 
 use actix_web::{

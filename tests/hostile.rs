@@ -293,3 +293,69 @@ on_each_backend!(every_answer_carries_a_request_id, |app| {
         .iter()
         .all(|m| m.body.as_str().unwrap().contains("scimd_panics_total 0")));
 });
+
+/// Values a client could put in a query parameter, hostile or not: any text (NUL, control
+/// characters, astral planes), numbers at and beyond every integer width, and fragments of the
+/// grammars scimd parses.
+fn hostile_value() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        any::<String>(),
+        "\\PC{0,40}",
+        any::<i128>().prop_map(|n| n.to_string()),
+        any::<u64>().prop_map(|n| n.to_string()),
+        any::<f64>().prop_map(|n| n.to_string()),
+        prop::sample::select(vec![
+            "18446744073709551615",
+            "18446744073709551616",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "0",
+            "-1",
+            "1e309",
+            "NaN",
+            "",
+            " ",
+            "\u{0}",
+            "o.18446744073709551615",
+            "i.\u{0}",
+            "userName eq \"\\u0000\"",
+            "emails[type eq \"work\"].value eq \"a\"",
+            "((((((((((a pr))))))))))",
+            "urn:x:y:z:a.b.c",
+            "meta.lastModified gt \"99999-99-99T99:99:99Z\"",
+            "members[value eq \"x\"].display",
+            "2026-13-45T25:61:61Z",
+        ])
+        .prop_map(str::to_owned),
+    ]
+}
+
+on_each_backend!(arbitrary_query_parameters_never_answer_5xx, |app| {
+    use proptest::strategy::{Strategy, ValueTree};
+    let user = app.create_user("probe@contoso.com").await;
+    let target = scimd::probe::Target {
+        tenant: app.tenant.as_str().to_owned(),
+        user,
+        scim_key: app.scim_token.clone(),
+        admin_key: app.admin_token.clone(),
+    };
+    // Deterministic: the same cases every run; each case names its parameter and value.
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = (0..scimd::probe::QUERY_PARAMETERS.len(), hostile_value());
+    let cases: Vec<(usize, String)> = (0..400)
+        .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+        .chain((0..scimd::probe::QUERY_PARAMETERS.len()).map(|i| (i, "\u{0}".to_owned())))
+        .collect();
+    for (selector, value) in cases {
+        let (p, req) = scimd::probe::request(&target, selector, &value);
+        let (status, _, body) = app.send(req).await;
+        assert!(
+            status.as_u16() < 500,
+            "GET {}?{}={value:?} answered {status}: {body}",
+            p.path,
+            p.name
+        );
+    }
+});

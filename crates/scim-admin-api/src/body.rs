@@ -43,6 +43,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for AdminJson<T> {
         let json = web::Json::<Value>::from_request(req, payload);
         Box::pin(async move {
             let value = json.await?.into_inner();
+            if !value.is_object() {
+                return Err(ApiError::BadRequest("The body must be a JSON object".into()).into());
+            }
             refuse_nul(&value)?;
             serde_json::from_value(value)
                 .map(AdminJson)

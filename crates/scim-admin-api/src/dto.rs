@@ -13,6 +13,60 @@ fn double_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// A key scope, fixed at creation (documentation of the accepted values).
+#[derive(ToSchema)]
+#[schema(as = KeyScope)]
+#[allow(dead_code)]
+pub enum KeyScopeDoc {
+    /// Entra ID / Okta provisioning.
+    #[schema(rename = "scim")]
+    Scim,
+    /// A script in the customer's network.
+    #[schema(rename = "on_premise")]
+    OnPremise,
+    /// Automation of the admin API.
+    #[schema(rename = "public_api")]
+    PublicApi,
+}
+
+/// A permission a key may hold (documentation of the accepted values); which ones a key may
+/// hold depends on its scope.
+#[derive(ToSchema)]
+#[schema(as = Permission)]
+#[allow(dead_code)]
+pub enum PermissionDoc {
+    /// Everything the scope allows.
+    #[schema(rename = "*")]
+    All,
+    /// Read the provisioned directory.
+    #[schema(rename = "scim:read")]
+    ScimRead,
+    /// Provision users and groups.
+    #[schema(rename = "scim:write")]
+    ScimWrite,
+    /// List and show keys.
+    #[schema(rename = "tenant.apiKey:read")]
+    ApiKeyRead,
+    /// Create, change, rotate, revoke and delete keys.
+    #[schema(rename = "tenant.apiKey:write")]
+    ApiKeyWrite,
+    /// List and show machines.
+    #[schema(rename = "tenant.machine:read")]
+    MachineRead,
+    /// Create, change and delete machines.
+    #[schema(rename = "tenant.machine:write")]
+    MachineWrite,
+    /// Read the tenant's settings.
+    #[schema(rename = "tenant.settings:read")]
+    SettingsRead,
+    /// Change the tenant's settings.
+    #[schema(rename = "tenant.settings:write")]
+    SettingsWrite,
+    /// Read the audit events.
+    #[schema(rename = "tenant.audit:read")]
+    AuditRead,
+}
+
 /// An API key as listed and shown. The key's value and hash are never part of it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -105,23 +159,28 @@ pub struct CreatedApiKey {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateApiKeyBody {
-    /// 1–64 of `A-Z a-z 0-9 . _ -`, unique in the tenant.
+    /// 1–64 of `A-Z a-z 0-9 . _ -`, unique in the tenant (required).
+    #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub name: Option<String>,
     /// Display text.
     pub label: Option<String>,
     /// `scim`, `on_premise` or `public_api` (default `public_api`).
+    #[schema(value_type = Option<KeyScopeDoc>)]
     pub scope: Option<String>,
     /// Whether the key is usable at once (default true).
     pub enabled: Option<bool>,
-    /// Permissions; `["*"]` = all the scope allows. Default: the scope's defaults.
+    /// Permissions; `["*"]` = all the scope allows. Default: the scope's defaults. Each must
+    /// be one the scope allows and one the caller holds.
+    #[schema(value_type = Option<Vec<PermissionDoc>>)]
     pub permissions: Option<Vec<String>>,
     /// Scope options: `{"scimCustomAttributes": bool}` for scim (tenant-wide),
     /// `{"retrieve": bool, "push": bool}` for on_premise.
     #[schema(value_type = Option<Object>)]
     pub options: Option<Value>,
-    /// Id of the machine the key belongs to.
+    /// Id of an existing machine of the tenant the key belongs to.
     pub machine: Option<String>,
     /// Lifetime in days, 1–365 (default 365).
+    #[schema(minimum = 1, maximum = 365)]
     pub expires_in_days: Option<i64>,
 }
 
@@ -131,8 +190,10 @@ pub struct CreateApiKeyBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateApiKeyBody {
     /// Whether the key is usable (required). A revoked key cannot be enabled.
+    #[schema(value_type = bool, required = true)]
     pub enabled: Option<bool>,
     /// New permissions (kept when absent).
+    #[schema(value_type = Option<Vec<PermissionDoc>>)]
     pub permissions: Option<Vec<String>>,
     /// New label (`null` clears it; kept when absent).
     #[serde(default, deserialize_with = "double_option")]
@@ -144,6 +205,7 @@ pub struct UpdateApiKeyBody {
     /// Accepted only when equal to the key's name (it is immutable).
     pub name: Option<String>,
     /// Accepted only when equal to the key's scope (it is immutable).
+    #[schema(value_type = Option<KeyScopeDoc>)]
     pub scope: Option<String>,
 }
 
@@ -152,8 +214,10 @@ pub struct UpdateApiKeyBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RotateApiKeyBody {
     /// Minutes the old value keeps working, 0–10080 (default 0: it stops at once).
+    #[schema(minimum = 0, maximum = 10080)]
     pub grace_period_minutes: Option<i64>,
     /// Lifetime of the new value in days, 1–365 (default 365).
+    #[schema(minimum = 1, maximum = 365)]
     pub expires_in_days: Option<i64>,
 }
 
@@ -189,7 +253,9 @@ impl From<Machine> for MachineView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateMachineBody {
-    /// 1–128 characters, unique in the tenant.
+    /// 1–128 characters, unique in the tenant: no control characters, no whitespace at
+    /// either end (required).
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 128, pattern = "^(?![\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])[^\\u0000-\\u001f\\u007f-\\u009f]*(?<![\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])$")]
     pub name: Option<String>,
     /// Free text.
     pub description: Option<String>,
@@ -199,7 +265,12 @@ pub struct CreateMachineBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatchMachineBody {
-    /// New name.
+    /// New name (see create).
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^(?![\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])[^\\u0000-\\u001f\\u007f-\\u009f]*(?<![\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])$"
+    )]
     pub name: Option<String>,
     /// New description (`null` clears it).
     #[serde(default, deserialize_with = "double_option")]
@@ -213,7 +284,8 @@ pub struct PatchMachineBody {
 pub struct ScimSettingsBody {
     /// The tenant-wide custom-attributes switch (shown on every SCIM key; applies to every
     /// SCIM and on-premise key of the tenant from the next request on). Off: custom attributes
-    /// in requests are ignored and stored values hidden, never deleted.
+    /// in requests are ignored and stored values hidden, never deleted. Required.
+    #[schema(value_type = bool, required = true)]
     pub custom_attributes_enabled: Option<bool>,
     /// The custom User extension schema in the RFC 7643 §7 representation: `id` = the URN
     /// (default `urn:ietf:params:scim:schemas:extension:scimd:2.0:User`), `name`,
@@ -372,9 +444,12 @@ impl From<Tenant> for TenantView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTenantBody {
-    /// 1–64 lowercase letters, digits or `-`.
+    /// 1–64 lowercase letters, digits or `-`, not starting with `-`; not `tenants` or `docs`
+    /// (required).
+    #[schema(value_type = String, required = true, pattern = "^(?!(?:tenants|docs)$)[a-z0-9][a-z0-9-]{0,63}$")]
     pub id: Option<String>,
     /// Address of the global admin.
+    #[schema(format = Email, max_length = 254)]
     pub admin_email: Option<String>,
 }
 
@@ -384,7 +459,7 @@ pub struct CreateTenantBody {
 pub struct UpdateTenantBody {
     /// New address of the global admin (`null` clears it).
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = Email, max_length = 254)]
     pub admin_email: Option<Option<String>>,
 }
 

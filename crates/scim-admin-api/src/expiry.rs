@@ -82,12 +82,34 @@ pub struct ExpiryNoticePage {
     pub notices: Vec<ExpiryNoticeView>,
 }
 
+/// The state of an expiry notice (documentation of the accepted values).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub enum NoticeStatusDoc {
+    /// Waiting to be sent.
+    #[schema(rename = "queued")]
+    Queued,
+    /// Accepted by the SMTP server.
+    #[schema(rename = "sent")]
+    Sent,
+    /// Given up after the last try.
+    #[schema(rename = "failed")]
+    Failed,
+    /// The tenant has no admin e-mail.
+    #[schema(rename = "no_recipient")]
+    NoRecipient,
+    /// No longer due (the key was rotated, revoked or deleted).
+    #[schema(rename = "cancelled")]
+    Cancelled,
+}
+
 /// Query of `GET /expiryNotices`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ExpiryNoticeParams {
     /// `queued`, `sent`, `failed`, `no_recipient` or `cancelled`.
+    #[param(value_type = Option<NoticeStatusDoc>, inline)]
     pub status: Option<String>,
     /// Only notices about this key.
     pub key_name: Option<String>,

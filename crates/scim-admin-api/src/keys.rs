@@ -331,13 +331,24 @@ pub async fn rotate_api_key(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (_, name) = path.into_inner();
+    // An empty body and `null` both mean "the defaults".
     let body: RotateApiKeyBody = if body.iter().all(u8::is_ascii_whitespace) {
         RotateApiKeyBody::default()
     } else {
         let value: serde_json::Value =
             serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         crate::body::refuse_nul(&value)?;
-        serde_json::from_value(value).map_err(|e| ApiError::BadRequest(e.to_string()))?
+        match value {
+            serde_json::Value::Null => RotateApiKeyBody::default(),
+            value @ serde_json::Value::Object(_) => {
+                serde_json::from_value(value).map_err(|e| ApiError::BadRequest(e.to_string()))?
+            }
+            _ => {
+                return Err(ApiError::BadRequest(
+                    "The body must be a JSON object".into(),
+                ))
+            }
+        }
     };
     let now = Utc::now();
     let request = RotateKey {

@@ -24,6 +24,7 @@ mod error;
 mod expiry;
 mod keys;
 mod machines;
+mod responses;
 mod settings;
 mod tenants;
 
@@ -200,6 +201,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.paths.paths.extend(paths.paths);
     let components = doc.components.get_or_insert_with(Default::default);
     components.schemas.extend(schemas);
+    responses::add_common_responses(&mut doc);
     doc
 }
 

@@ -16,14 +16,21 @@ use crate::{
 
 const MACHINE: &str = "Machine not found";
 
-/// Checks a machine name: 1–128 printable characters (trimmed).
+/// Checks a machine name: 1–128 characters, no control character, no whitespace at either
+/// end (the `pattern` of `name` in the OpenAPI document says the same).
 pub fn check_name(name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
+    let padded = name
+        .chars()
+        .next()
+        .into_iter()
+        .chain(name.chars().next_back())
+        .any(char::is_whitespace);
+    if name.is_empty() || padded || name.chars().count() > 128 || name.chars().any(char::is_control)
+    {
         return Err(ApiError::invalid(
             "invalid_name",
             "name",
-            "name must be 1-128 printable characters",
+            "name must be 1-128 characters, no control characters, no whitespace at either end",
         ));
     }
     Ok(name.to_owned())
