@@ -2,8 +2,9 @@
 //! and show both tokens once. Later starts show no secret.
 
 use chrono::{DateTime, Utc};
-use scim_auth::{issue_key, IssueError, KeyRequest, Scope, Token};
-use scim_store::{Store, StoreError, TenantId};
+use scim_auth::{Scope, Token};
+use scim_service::{issue_key, KeyRequest, ServiceError};
+use scim_store::{Store, StoreError};
 
 /// The tokens created by the first start.
 pub struct BootstrapKeys {
@@ -18,11 +19,11 @@ pub struct BootstrapKeys {
 pub async fn bootstrap(
     store: &Store,
     now: DateTime<Utc>,
-) -> Result<Option<BootstrapKeys>, IssueError> {
+) -> Result<Option<BootstrapKeys>, ServiceError> {
     if store.count_tenants().await? > 0 {
         return Ok(None);
     }
-    let tenant = TenantId::parse("default").map_err(IssueError::Invalid)?;
+    let tenant = scim_service::tenants::new_tenant_id("default")?;
     match store.create_tenant(&tenant, None, now).await {
         Ok(_) => {}
         Err(StoreError::Conflict(_)) => return Ok(None),

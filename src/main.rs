@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 use clap::{Parser, Subcommand, ValueEnum};
-use scim_auth::{keys, Caller, ChangeKey, CreateKey, RotateKey, Scope};
+use scim_auth::{Caller, Scope};
+use scim_service::{key_lifecycle as keys, ChangeKey, CreateKey, RotateKey, ServiceError};
 use scim_store::{Actor, Store, TenantId};
 use scimd::{bootstrap, build_app, config::Config, open_store, telemetry, AppContext};
 
@@ -228,11 +229,9 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
         Command::Tenant {
             command: TenantCommand::Create { id, admin_email },
         } => {
-            let id = TenantId::parse(&id)?;
-            store
-                .create_tenant(&id, admin_email.as_deref(), Utc::now())
-                .await?;
-            println!("tenant '{id}' created");
+            let tenant =
+                scim_service::tenants::create_tenant(&store, &id, admin_email, Utc::now()).await?;
+            println!("tenant '{}' created", tenant.id);
             Ok(())
         }
         Command::Tenant {
@@ -256,7 +255,6 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 };
                 let value: serde_json::Value = serde_json::from_str(&text)
                     .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
-                scim_model::custom::parse_declaration(&value)?;
                 settings.custom_schema = Some(value);
             } else if reset_schema {
                 settings.custom_schema = None;
@@ -264,9 +262,14 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             if enable || disable {
                 settings.custom_attributes_enabled = enable;
             }
-            let settings = store
-                .put_scim_settings(&tenant, settings, &Actor::local("cli"), Utc::now())
-                .await?;
+            let settings = scim_service::settings::put_scim_settings(
+                &store,
+                &tenant,
+                settings,
+                &Actor::local("cli"),
+                Utc::now(),
+            )
+            .await?;
             let view = serde_json::json!({
                 "customAttributesEnabled": settings.custom_attributes_enabled,
                 "customSchema": settings
@@ -303,9 +306,9 @@ async fn key_command(store: &Store, command: KeyCommand) -> Result<(), Box<dyn s
             other => other.to_string(),
         }
     };
-    let key_err = |e: scim_auth::KeyError, tenant: &TenantId, name: &str| -> String {
+    let key_err = |e: ServiceError, tenant: &TenantId, name: &str| -> String {
         match e {
-            scim_auth::KeyError::Store(e) => store_err(e, tenant, name),
+            ServiceError::Store(e) => store_err(e, tenant, name),
             other => other.to_string(),
         }
     };
@@ -431,7 +434,7 @@ async fn set_enabled(
     keys::change_key(store, &tenant, name, change, caller, Utc::now())
         .await
         .map_err(|e| match e {
-            scim_auth::KeyError::Store(scim_store::StoreError::NotFound) => {
+            ServiceError::Store(scim_store::StoreError::NotFound) => {
                 format!("no key '{name}' in tenant '{tenant}'")
             }
             other => other.to_string(),

@@ -392,3 +392,71 @@ fn sigterm_lets_a_request_in_flight_finish_and_write_everything() {
     assert_eq!(total, 400);
     assert!(server.stop().success());
 }
+
+#[test]
+fn the_cli_refuses_what_the_admin_api_refuses() {
+    // The same rules as POST /api/tenants and PUT settings/scim (tests/admin): both doors call
+    // scim-service.
+    let dir = TempDir::new();
+    let url = dir.db_url();
+    for (args, says) in [
+        (vec!["tenant", "create", "docs"], "reserved"),
+        (vec!["tenant", "create", "tenants"], "reserved"),
+        (
+            vec![
+                "tenant",
+                "create",
+                "acme",
+                "--admin-email",
+                "not-an-address",
+            ],
+            "adminEmail must be an e-mail address",
+        ),
+        (
+            vec!["tenant", "create", "acme", "--admin-email", "a@b"],
+            "adminEmail must be an e-mail address",
+        ),
+    ] {
+        let out = scimd(&url).args(&args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let out = scimd(&url)
+        .args([
+            "tenant",
+            "create",
+            "acme",
+            "--admin-email",
+            " it@acme.test ",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A custom attribute named like an enterprise one is refused here too.
+    let schema = dir.0.join("schema.json");
+    std::fs::write(
+        &schema,
+        r#"{"id": "urn:acme:2.0:User", "attributes": [{"name": "manager", "type": "string"}]}"#,
+    )
+    .unwrap();
+    let out = scimd(&url)
+        .args([
+            "tenant",
+            "custom-attributes",
+            "--tenant",
+            "acme",
+            "--schema",
+        ])
+        .arg(&schema)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("enterprise User attribute"), "{err}");
+}

@@ -7,6 +7,7 @@
 mod common;
 
 mod admin;
+mod architecture;
 mod auth;
 mod bulk;
 mod cli;

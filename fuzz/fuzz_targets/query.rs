@@ -36,14 +36,14 @@ fn app() -> App {
             let tenant = tenant.clone();
             let name = name.to_owned();
             async move {
-                let request = scim_auth::KeyRequest {
+                let request = scim_service::KeyRequest {
                     name,
                     label: None,
                     scope,
                     permissions: None,
                     expires_in_days: None,
                 };
-                let (_, token) = scim_auth::issue_key(&store, &tenant, request, chrono::Utc::now())
+                let (_, token) = scim_service::issue_key(&store, &tenant, request, chrono::Utc::now())
                     .await
                     .expect("key");
                 token.expose().to_owned()

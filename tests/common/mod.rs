@@ -21,7 +21,8 @@ use actix_web::{
     web::Bytes,
 };
 use chrono::{Duration, Utc};
-use scim_auth::{issue_key, KeyRequest, Scope, Token};
+use scim_auth::{Scope, Token};
+use scim_service::{issue_key, KeyRequest};
 use scim_store::{NewApiKey, Store, TenantId};
 use scimd::{build_app, config::Config, open_store, AppContext};
 use serde_json::Value;

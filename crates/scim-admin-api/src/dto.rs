@@ -2,7 +2,7 @@
 //! has a field for a hash; only [`CreatedApiKey`] has one for a token value.
 
 use chrono::{DateTime, Utc};
-use scim_auth::keys::{deletion_scheduled_at, key_options, key_status};
+use scim_service::key_lifecycle::{deletion_scheduled_at, key_options, key_status};
 use scim_store::{ApiKey, AuditEvent, Machine, Tenant};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;

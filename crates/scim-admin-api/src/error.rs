@@ -6,7 +6,8 @@ use actix_web::{
     http::{header, StatusCode},
     HttpResponse, ResponseError,
 };
-use scim_auth::{error_body, KeyError};
+use scim_auth::error_body;
+use scim_service::ServiceError;
 use scim_store::StoreError;
 
 /// An admin API error.
@@ -92,10 +93,10 @@ impl ApiError {
         }
     }
 
-    /// Maps an error of the key rules.
-    pub fn from_key(err: KeyError, what: &'static str) -> Self {
+    /// Maps a refusal or failure of the service, naming what was not found.
+    pub fn from_service(err: ServiceError, what: &'static str) -> Self {
         match err {
-            KeyError::Invalid {
+            ServiceError::Invalid {
                 code,
                 field,
                 message,
@@ -104,13 +105,11 @@ impl ApiError {
                 field,
                 message,
             },
-            KeyError::Escalation(p) => Self::Forbidden(format!(
+            ServiceError::Escalation(p) => Self::Forbidden(format!(
                 "you cannot grant or obtain the permission '{p}': you do not hold it"
             )),
-            KeyError::Store(StoreError::InvalidValue(message)) => {
-                Self::invalid("unknown_machine", "machine", message)
-            }
-            KeyError::Store(e) => Self::from_store(e, what),
+            ServiceError::Conflict { code, message } => Self::Conflict { code, message },
+            ServiceError::Store(e) => Self::from_store(e, what),
         }
     }
 

@@ -4,8 +4,9 @@ use actix_web::{delete, get, post, put, web, HttpResponse};
 use chrono::Utc;
 use scim_auth::{
     admin::{ApiKeyRead, ApiKeyWrite},
-    keys, Admin, ChangeKey, CreateKey, RotateKey, Scope,
+    Admin, Scope,
 };
+use scim_service::{key_lifecycle as keys, ChangeKey, CreateKey, RotateKey};
 use scim_store::{Store, TenantId};
 
 use crate::{
@@ -113,7 +114,7 @@ pub async fn create_api_key(
     let now = Utc::now();
     let (key, token) = keys::create_key(&store, &admin.tenant, request, &admin.caller, now)
         .await
-        .map_err(|e| ApiError::from_key(e, "Tenant not found"))?;
+        .map_err(|e| ApiError::from_service(e, "Tenant not found"))?;
     let switch = switch(&store, &admin.tenant).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
@@ -227,7 +228,7 @@ pub async fn update_api_key(
     };
     let key = keys::change_key(&store, &admin.tenant, &name, change, &admin.caller, now)
         .await
-        .map_err(|e| ApiError::from_key(e, KEY))?;
+        .map_err(|e| ApiError::from_service(e, KEY))?;
     let switch = switch(&store, &admin.tenant).await?;
     Ok(HttpResponse::Ok().json(ApiKeyView::new(key, switch, now)))
 }
@@ -357,7 +358,7 @@ pub async fn rotate_api_key(
     };
     let (key, token) = keys::rotate_key(&store, &admin.tenant, &name, request, &admin.caller, now)
         .await
-        .map_err(|e| ApiError::from_key(e, KEY))?;
+        .map_err(|e| ApiError::from_service(e, KEY))?;
     let switch = switch(&store, &admin.tenant).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

@@ -36,9 +36,6 @@ use utoipa::{
 use utoipa_actix_web::{scope, OpenApiFactory};
 
 pub use error::ApiError;
-pub use machines::check_name as check_machine_name;
-pub use settings::{check_custom_schema, DEFAULT_CUSTOM_SCHEMA_URN};
-pub use tenants::check_email;
 
 /// Largest admin request body.
 const MAX_BODY_BYTES: usize = 256 * 1024;

@@ -6,7 +6,7 @@ use scim_auth::{
     admin::{ApiKeyRead, MachineRead, MachineWrite},
     Admin,
 };
-use scim_store::{MachinePatch, Store};
+use scim_store::Store;
 
 use crate::{
     dto::{ApiKeyView, CreateMachineBody, ErrorBody, MachineView, PatchMachineBody},
@@ -15,26 +15,6 @@ use crate::{
 };
 
 const MACHINE: &str = "Machine not found";
-
-/// Checks a machine name: 1–128 characters, no control character, no whitespace at either
-/// end (the `pattern` of `name` in the OpenAPI document says the same).
-pub fn check_name(name: &str) -> Result<String, ApiError> {
-    let padded = name
-        .chars()
-        .next()
-        .into_iter()
-        .chain(name.chars().next_back())
-        .any(char::is_whitespace);
-    if name.is_empty() || padded || name.chars().count() > 128 || name.chars().any(char::is_control)
-    {
-        return Err(ApiError::invalid(
-            "invalid_name",
-            "name",
-            "name must be 1-128 characters, no control characters, no whitespace at either end",
-        ));
-    }
-    Ok(name.to_owned())
-}
 
 /// List the tenant's machines.
 ///
@@ -91,17 +71,16 @@ pub async fn create_machine(
     let name = body
         .name
         .ok_or_else(|| ApiError::invalid("missing_field", "name", "name is required"))?;
-    let name = check_name(&name)?;
-    let machine = store
-        .create_machine(
-            &admin.tenant,
-            &name,
-            body.description.as_deref(),
-            &admin.caller.actor,
-            Utc::now(),
-        )
-        .await
-        .map_err(|e| ApiError::from_store(e, "Tenant not found"))?;
+    let machine = scim_service::machines::create_machine(
+        &store,
+        &admin.tenant,
+        &name,
+        body.description.as_deref(),
+        &admin.caller.actor,
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| ApiError::from_service(e, "Tenant not found"))?;
     Ok(HttpResponse::Created().json(MachineView::from(machine)))
 }
 
@@ -166,20 +145,17 @@ pub async fn update_machine(
 ) -> Result<HttpResponse, ApiError> {
     let (_, id) = path.into_inner();
     let body = body.into_inner();
-    let name = body.name.as_deref().map(check_name).transpose()?;
-    let machine = store
-        .update_machine(
-            &admin.tenant,
-            &id,
-            MachinePatch {
-                name,
-                description: body.description,
-            },
-            &admin.caller.actor,
-            Utc::now(),
-        )
-        .await
-        .map_err(|e| ApiError::from_store(e, MACHINE))?;
+    let machine = scim_service::machines::update_machine(
+        &store,
+        &admin.tenant,
+        &id,
+        body.name.as_deref(),
+        body.description,
+        &admin.caller.actor,
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| ApiError::from_service(e, MACHINE))?;
     Ok(HttpResponse::Ok().json(MachineView::from(machine)))
 }
 

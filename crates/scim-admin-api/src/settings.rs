@@ -7,30 +7,13 @@ use scim_auth::{
     admin::{SettingsRead, SettingsWrite},
     Admin,
 };
-use scim_store::{ScimSettings, Store, StoreError};
-use serde_json::{json, Value};
+use scim_store::{ScimSettings, Store};
+use serde_json::json;
 
 use crate::{
     dto::{ErrorBody, ScimSettingsBody},
     error::ApiError,
 };
-
-/// The URN of the custom extension when the tenant has declared none.
-pub const DEFAULT_CUSTOM_SCHEMA_URN: &str = scim_model::urn::CUSTOM_USER_DEFAULT;
-
-/// Checks a custom schema in the RFC 7643 §7 representation (the rules live in
-/// [`scim_model::custom::parse_declaration`], shared with the CLI and the SCIM edge).
-pub fn check_custom_schema(schema: &Value) -> Result<(), ApiError> {
-    let schema = scim_model::custom::parse_declaration(schema)
-        .map_err(|e| ApiError::invalid("invalid_schema", "customSchema", e.to_string()))?;
-    match scim_model::custom::enterprise_clash(&schema) {
-        Some(name) => Err(ApiError::Conflict {
-            code: "attribute_name_taken",
-            message: scim_store::enterprise_clash_message(name),
-        }),
-        None => Ok(()),
-    }
-}
 
 fn view(settings: ScimSettings) -> serde_json::Value {
     json!({
@@ -108,60 +91,17 @@ pub async fn put_scim_settings(
         )
     })?;
     let schema = body.custom_schema.filter(|s| !s.is_null());
-    if let Some(s) = &schema {
-        check_custom_schema(s)?;
-    }
-    let settings = store
-        .put_scim_settings(
-            &admin.tenant,
-            ScimSettings {
-                custom_attributes_enabled: enabled,
-                custom_schema: schema,
-            },
-            &admin.caller.actor,
-            Utc::now(),
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::Refused(message) => ApiError::Conflict {
-                code: "declaration_conflicts_with_data",
-                message,
-            },
-            StoreError::InvalidValue(message) => {
-                ApiError::invalid("invalid_schema", "customSchema", message)
-            }
-            e => ApiError::from_store(e, "Tenant not found"),
-        })?;
+    let settings = scim_service::settings::put_scim_settings(
+        &store,
+        &admin.tenant,
+        ScimSettings {
+            custom_attributes_enabled: enabled,
+            custom_schema: schema,
+        },
+        &admin.caller.actor,
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| ApiError::from_service(e, "Tenant not found"))?;
     Ok(HttpResponse::Ok().json(view(settings)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc7643_style_schemas_are_accepted_and_mistakes_named() {
-        let good = json!({
-            "id": "urn:ietf:params:scim:schemas:extension:acme:2.0:User",
-            "name": "AcmeUser",
-            "attributes": [
-                {"name": "badge", "type": "string", "multiValued": false},
-                {"name": "site", "type": "complex", "multiValued": false,
-                 "subAttributes": [{"name": "code", "type": "integer"}]}
-            ]
-        });
-        assert!(check_custom_schema(&good).is_ok());
-        for bad in [
-            json!({"attributes": []}),
-            json!({"id": "not-a-urn", "attributes": []}),
-            json!({"id": "urn:ietf:params:scim:schemas:core:2.0:User", "attributes": []}),
-            json!({"id": "urn:x", "attributes": [{"name": "a", "type": "float"}]}),
-            json!({"id": "urn:x", "attributes": [{"name": "1a", "type": "string"}]}),
-            json!({"id": "urn:x", "attributes": [{"name": "a", "type": "string"}, {"name": "A", "type": "string"}]}),
-            json!({"id": "urn:x", "attributes": [{"name": "a", "type": "complex"}]}),
-            json!({"id": "urn:x", "attributes": [{"name": "a", "type": "string", "bogus": 1}]}),
-        ] {
-            assert!(check_custom_schema(&bad).is_err(), "{bad}");
-        }
-    }
 }

@@ -12,32 +12,8 @@ use crate::{
 
 const TENANT: &str = "Tenant not found";
 
-/// Ids that would collide with the routes under `/api`.
-const RESERVED: &[&str] = &["tenants", "docs"];
-
 fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
     TenantId::parse(raw).map_err(|_| ApiError::NotFound(TENANT))
-}
-
-/// Checks an admin e-mail address (trimmed); `None` stays `None`.
-pub fn check_email(email: Option<String>) -> Result<Option<String>, ApiError> {
-    let Some(email) = email.map(|e| e.trim().to_owned()) else {
-        return Ok(None);
-    };
-    let ok = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email.split_once('@').is_some_and(|(user, host)| {
-            !user.is_empty() && host.contains('.') && !host.contains('@')
-        });
-    if ok {
-        Ok(Some(email))
-    } else {
-        Err(ApiError::invalid(
-            "invalid_email",
-            "adminEmail",
-            "adminEmail must be an e-mail address",
-        ))
-    }
 }
 
 /// List tenants.
@@ -91,19 +67,9 @@ pub async fn create_tenant(
     let raw = body
         .id
         .ok_or_else(|| ApiError::invalid("missing_field", "id", "id is required"))?;
-    let id = TenantId::parse(&raw).map_err(|m| ApiError::invalid("invalid_id", "id", m))?;
-    if RESERVED.contains(&id.as_str()) {
-        return Err(ApiError::invalid(
-            "invalid_id",
-            "id",
-            format!("'{id}' is reserved: /api/{id} is a route of its own"),
-        ));
-    }
-    let email = check_email(body.admin_email)?;
-    let tenant = store
-        .create_tenant(&id, email.as_deref(), Utc::now())
+    let tenant = scim_service::tenants::create_tenant(&store, &raw, body.admin_email, Utc::now())
         .await
-        .map_err(|e| ApiError::from_store(e, TENANT))?;
+        .map_err(|e| ApiError::from_service(e, TENANT))?;
     Ok(HttpResponse::Created().json(TenantView::from(tenant)))
 }
 
@@ -162,15 +128,16 @@ pub async fn update_tenant(
     let id = tenant_id(&path)?;
     let body = body.into_inner();
     let tenant = match body.admin_email {
-        None => store.get_tenant(&id).await,
+        None => store
+            .get_tenant(&id)
+            .await
+            .map_err(|e| ApiError::from_store(e, TENANT))?,
         Some(email) => {
-            let email = check_email(email)?;
-            store
-                .update_tenant_admin_email(&id, email.as_deref(), &op.actor, Utc::now())
+            scim_service::tenants::set_admin_email(&store, &id, email, &op.actor, Utc::now())
                 .await
+                .map_err(|e| ApiError::from_service(e, TENANT))?
         }
-    }
-    .map_err(|e| ApiError::from_store(e, TENANT))?;
+    };
     Ok(HttpResponse::Ok().json(TenantView::from(tenant)))
 }
 

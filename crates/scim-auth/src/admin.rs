@@ -17,7 +17,7 @@ use chrono::Utc;
 use scim_store::{Actor, TenantId};
 use serde_json::{json, Value};
 
-use crate::{keys::Caller, scope, AuthError, Authenticator, Scope};
+use crate::{scope, AuthError, Authenticator, Caller, Scope};
 
 /// The admin API's error body: `{ "error": { "code", "message", "field"? } }`.
 pub fn error_body(code: &str, message: &str, field: Option<&str>) -> Value {

@@ -1,6 +1,7 @@
-//! Authentication of scimd: the token format, key scopes and permissions, the rules of the key
-//! lifecycle, and the actix extractors that turn an `Authorization` header into a tenant-bound
-//! principal (`ScimPrincipal` for `/scim/v2`, `Admin<P>` and `Operator` for `/api`).
+//! Authentication of scimd: the token format, key scopes and permissions, the caller of a
+//! change, and the actix extractors that turn an `Authorization` header into a tenant-bound
+//! principal (`ScimPrincipal` for `/scim/v2`, `Admin<P>` and `Operator` for `/api`). The rules
+//! of the key lifecycle are in `scim-service`, which mints keys with [`Token`].
 
 // On the request path a panic must never be a request's normal failure: no lossy casts, no
 // indexing that can go out of bounds (issue 18).
@@ -12,16 +13,14 @@
 )]
 
 pub mod admin;
-mod issue;
-pub mod keys;
+mod caller;
 mod principal;
 mod scope;
 mod throttle;
 pub mod token;
 
 pub use admin::{error_body, Admin, AdminAuthError, Operator, Permission};
-pub use issue::{issue_key, valid_key_name, IssueError, KeyRequest, MAX_LIFETIME_DAYS};
-pub use keys::{Caller, ChangeKey, CreateKey, KeyError, RotateKey};
+pub use caller::Caller;
 pub use principal::{ceil_secs, AuthError, Authenticator, ScimPrincipal};
 pub use scope::{
     grants, Scope, ADMIN_PERMISSIONS, ALL, API_KEY_READ, API_KEY_WRITE, AUDIT_READ, MACHINE_READ,

@@ -6,12 +6,13 @@ use std::collections::HashMap;
 
 use actix_web::{http::header, web, HttpResponse};
 use chrono::{DateTime, Utc};
-use scim_admin_api::ApiError;
 use scim_auth::{
     admin::{ApiKeyRead, ApiKeyWrite},
-    keys::{deletion_scheduled_at, key_status},
-    ChangeKey, CreateKey, KeyError, RotateKey, Scope, ADMIN_PERMISSIONS, ALL, MACHINE_READ,
-    SCIM_READ, SCIM_WRITE,
+    Scope, ADMIN_PERMISSIONS, ALL, MACHINE_READ, SCIM_READ, SCIM_WRITE,
+};
+use scim_service::{
+    key_lifecycle::{self, deletion_scheduled_at, key_status},
+    ChangeKey, CreateKey, RotateKey, ServiceError as KeyError,
 };
 use scim_store::{ApiKey, ExpiryNotice, Machine, NoticeStatus, Store};
 use serde_json::json;
@@ -78,7 +79,7 @@ pub(crate) fn status_cell(key: &ApiKey, now: DateTime<Utc>, l: Lang) -> String {
 }
 
 /// A key error as text for the page, in the page's language for the common cases (never a
-/// database message: `ApiError` hides those).
+/// database message).
 fn key_message(err: KeyError, l: Lang) -> String {
     use scim_store::StoreError;
     match &err {
@@ -94,7 +95,11 @@ fn key_message(err: KeyError, l: Lang) -> String {
         KeyError::Store(StoreError::Conflict(_)) => T::ErrNameTaken.get(l).into(),
         KeyError::Store(StoreError::Refused(_)) => T::ErrState.get(l).into(),
         KeyError::Store(StoreError::InvalidValue(_)) => T::ErrMachine.get(l).into(),
-        _ => ApiError::from_key(err, KEY).to_string(),
+        KeyError::Store(StoreError::NotFound) => KEY.into(),
+        KeyError::Store(StoreError::Unavailable(_) | StoreError::Db(_)) => {
+            T::Unavailable.get(l).into()
+        }
+        other => other.to_string(),
     }
 }
 
@@ -552,7 +557,7 @@ pub async fn create_key(
         expires_in_days: lifetime,
     };
     let now = Utc::now();
-    match scim_auth::keys::create_key(&store, &ctx.tenant, request, &ctx.caller, now).await {
+    match key_lifecycle::create_key(&store, &ctx.tenant, request, &ctx.caller, now).await {
         Ok((key, token)) => Ok(secret_page(
             &ctx,
             T::KeyCreated.get(l),
@@ -835,8 +840,7 @@ pub async fn edit_key(
         options,
     };
     let now = Utc::now();
-    match scim_auth::keys::change_key(&store, &ctx.tenant, &key.name, change, &ctx.caller, now)
-        .await
+    match key_lifecycle::change_key(&store, &ctx.tenant, &key.name, change, &ctx.caller, now).await
     {
         Ok(_) => Ok(see_other(format!(
             "/console/keys/{}?done=saved",
@@ -957,8 +961,7 @@ pub async fn rotate_key(
         expires_in_days: None,
     };
     let now = Utc::now();
-    match scim_auth::keys::rotate_key(&store, &ctx.tenant, &key.name, request, &ctx.caller, now)
-        .await
+    match key_lifecycle::rotate_key(&store, &ctx.tenant, &key.name, request, &ctx.caller, now).await
     {
         Ok((rotated, token)) => {
             let extra = match rotated.previous_valid_until {
@@ -1040,7 +1043,7 @@ pub async fn revoke_key(
             url_enc(&key.name)
         ))),
         Err(e @ scim_store::StoreError::Refused(_)) => {
-            let body = revoke_form(&ctx, &key, Some(&ApiError::from_store(e, KEY).to_string()));
+            let body = revoke_form(&ctx, &key, Some(&e.to_string()));
             Ok(html_status(
                 actix_web::http::StatusCode::CONFLICT,
                 html::page(&ctx, Nav::Keys, T::RevokeKey.get(l), None, &body),

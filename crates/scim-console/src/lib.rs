@@ -6,7 +6,7 @@
 //! and the console works without it. Assets are embedded in the binary; the
 //! Content-Security-Policy admits scripts and styles from this origin only, none inline.
 //!
-//! Every page calls the same key rules (`scim_auth::keys`) and store functions as the admin API,
+//! Every page calls the same key rules (`scim_service`) and store functions as the admin API,
 //! with a [`scim_auth::Caller`] holding exactly the permissions of the session's key, and checks
 //! the same permission names before acting. No sea-orm here: the store is reached through its
 //! public functions.

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use actix_web::{http::header, web, HttpResponse};
 use chrono::Utc;
-use scim_admin_api::ApiError;
 use scim_auth::admin::{ApiKeyRead, MachineRead, MachineWrite};
+use scim_service::ServiceError;
 use scim_store::{Store, StoreError};
 
 use crate::{
@@ -136,19 +136,15 @@ pub async fn create_machine(
                 &body,
             ))
     };
-    let name = match scim_admin_api::check_machine_name(&name) {
-        Ok(name) => name,
-        Err(e) => return Ok(fail(e.to_string())),
-    };
-    match store
-        .create_machine(
-            &ctx.tenant,
-            &name,
-            description.as_deref(),
-            &ctx.caller.actor,
-            Utc::now(),
-        )
-        .await
+    match scim_service::machines::create_machine(
+        &store,
+        &ctx.tenant,
+        &name,
+        description.as_deref(),
+        &ctx.caller.actor,
+        Utc::now(),
+    )
+    .await
     {
         Ok(m) => Ok(HttpResponse::SeeOther()
             .insert_header((
@@ -156,8 +152,10 @@ pub async fn create_machine(
                 format!("/console/machines/{}", url_enc(&m.id)),
             ))
             .finish()),
-        Err(e @ StoreError::Conflict(_)) => Ok(fail(ApiError::from_store(e, "").to_string())),
-        Err(e) => Err(ConsoleError::store(l, e)),
+        Err(e @ ServiceError::Invalid { .. }) => Ok(fail(e.to_string())),
+        Err(ServiceError::Store(e @ StoreError::Conflict(_))) => Ok(fail(e.to_string())),
+        Err(ServiceError::Store(e)) => Err(ConsoleError::store(l, e)),
+        Err(e) => Ok(fail(e.to_string())),
     }
 }
 

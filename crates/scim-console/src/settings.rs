@@ -3,8 +3,12 @@
 
 use actix_web::{http::header, web, HttpResponse};
 use chrono::Utc;
-use scim_admin_api::{check_custom_schema, check_email, DEFAULT_CUSTOM_SCHEMA_URN};
 use scim_auth::admin::{SettingsRead, SettingsWrite};
+use scim_service::{
+    settings::{check_custom_schema, DEFAULT_CUSTOM_SCHEMA_URN},
+    tenants::check_email,
+    ServiceError,
+};
 use scim_store::{ScimSettings, Store};
 use serde_json::{json, Value};
 
@@ -225,11 +229,24 @@ async fn write_settings(
                 .body(page));
         }
     }
-    store
-        .put_scim_settings(&ctx.tenant, settings, &ctx.caller.actor, Utc::now())
-        .await
-        .map_err(|e| ConsoleError::store(ctx.lang, e))?;
-    Ok(see_settings("saved"))
+    match scim_service::settings::put_scim_settings(
+        store,
+        &ctx.tenant,
+        settings,
+        &ctx.caller.actor,
+        Utc::now(),
+    )
+    .await
+    {
+        Ok(_) => Ok(see_settings("saved")),
+        Err(ServiceError::Store(e)) => Err(ConsoleError::store(ctx.lang, e)),
+        Err(e) => {
+            let page = render(ctx, store, None, Some(&e.to_string())).await?;
+            Ok(HttpResponse::Conflict()
+                .content_type("text/html; charset=utf-8")
+                .body(page))
+        }
+    }
 }
 
 async fn current(ctx: &Ctx, store: &Store) -> Result<ScimSettings, ConsoleError> {
@@ -327,15 +344,21 @@ pub async fn put_tenant(
         Some("fr") => "fr",
         _ => "en",
     };
-    store
-        .update_tenant_contact(
-            &ctx.tenant,
-            email.as_deref(),
-            locale,
-            &ctx.caller.actor,
-            Utc::now(),
-        )
-        .await
-        .map_err(|e| ConsoleError::store(ctx.lang, e))?;
+    scim_service::tenants::set_contact(
+        &store,
+        &ctx.tenant,
+        email,
+        locale,
+        &ctx.caller.actor,
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| match e {
+        ServiceError::Store(e) => ConsoleError::store(ctx.lang, e),
+        other => ConsoleError::store(
+            ctx.lang,
+            scim_store::StoreError::InvalidValue(other.to_string()),
+        ),
+    })?;
     Ok(see_settings("saved"))
 }

@@ -1,9 +1,12 @@
-//! Issuing keys: validation of the request, a fresh token, only its hash stored.
+//! Issuing keys without a caller to check (the first start's bootstrap, test and fuzz
+//! harnesses): validation of the request, a fresh token, only its hash stored.
 
 use chrono::{DateTime, Duration, Utc};
-use scim_store::{ApiKey, NewApiKey, Store, StoreError, TenantId};
+use scim_store::{ApiKey, NewApiKey, Store, TenantId};
 
-use crate::{Scope, Token};
+use scim_auth::{Scope, Token};
+
+use crate::error::{invalid, ServiceError};
 
 /// Longest lifetime of a key, in days.
 pub const MAX_LIFETIME_DAYS: i64 = 365;
@@ -23,17 +26,6 @@ pub struct KeyRequest {
     pub expires_in_days: Option<i64>,
 }
 
-/// Why a key could not be issued.
-#[derive(Debug, thiserror::Error)]
-pub enum IssueError {
-    /// The request is invalid (message names the field).
-    #[error("{0}")]
-    Invalid(String),
-    /// The store refused (name taken, unknown tenant, database down).
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 /// Whether `name` is a valid key name.
 pub fn valid_key_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
@@ -49,17 +41,21 @@ pub async fn issue_key(
     tenant: &TenantId,
     request: KeyRequest,
     now: DateTime<Utc>,
-) -> Result<(ApiKey, Token), IssueError> {
+) -> Result<(ApiKey, Token), ServiceError> {
     if !valid_key_name(&request.name) {
-        return Err(IssueError::Invalid(
-            "name must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-'".into(),
+        return Err(invalid(
+            "invalid_name",
+            "name",
+            "name must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
         ));
     }
     let days = request.expires_in_days.unwrap_or(MAX_LIFETIME_DAYS);
     if !(1..=MAX_LIFETIME_DAYS).contains(&days) {
-        return Err(IssueError::Invalid(format!(
-            "expiresInDays must be between 1 and {MAX_LIFETIME_DAYS}"
-        )));
+        return Err(invalid(
+            "out_of_range",
+            "expiresInDays",
+            format!("expiresInDays must be between 1 and {MAX_LIFETIME_DAYS}"),
+        ));
     }
     let token = Token::generate(request.scope);
     let key = store

@@ -1,0 +1,34 @@
+//! The middle floor of scimd: every change of the product, decided in one place for the four
+//! front doors (SCIM API, admin API, console, CLI). A front door parses its input, calls a
+//! function here and renders the result; it holds no rule of its own.
+//!
+//! | module | what it decides |
+//! | --- | --- |
+//! | [`key_lifecycle`] | create, change, rotate, revoke, delete keys: scopes, permissions, options, lifetimes, escalation |
+//! | [`key_issue`] | keys issued without a caller (first start, harnesses) |
+//! | [`tenants`] | tenant ids, admin e-mails, tenant changes |
+//! | [`machines`] | machine names and changes |
+//! | [`settings`] | the SCIM custom-attributes switch and declaration |
+//!
+//! It sits above `scim-auth` (whose `Token` it uses to mint keys) and `scim-store`; it never
+//! imports a mailer or an HTTP crate.
+
+// On the request path a panic must never be a request's normal failure: no lossy casts, no
+// indexing that can go out of bounds (issue 18).
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    clippy::indexing_slicing
+)]
+
+mod error;
+pub mod key_issue;
+pub mod key_lifecycle;
+pub mod machines;
+pub mod settings;
+pub mod tenants;
+
+pub use error::{ServiceError, ServiceResult};
+pub use key_issue::{issue_key, valid_key_name, KeyRequest, MAX_LIFETIME_DAYS};
+pub use key_lifecycle::{ChangeKey, CreateKey, RotateKey};
