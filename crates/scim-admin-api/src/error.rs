@@ -110,6 +110,8 @@ impl ApiError {
             )),
             ServiceError::Conflict { code, message } => Self::Conflict { code, message },
             ServiceError::Store(e) => Self::from_store(e, what),
+            // SCIM refusals come only from SCIM writes, which the admin API does not make.
+            ServiceError::Scim(e) => Self::invalid("invalid_value", "body", e.detail),
         }
     }
 

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
 use scim_model::{render::location, ResourceKind, ScimError};
 use serde_json::{json, Map, Value};
 
@@ -17,7 +18,7 @@ use crate::{
     body::ScimJson,
     conditional::{parse_tag, IfMatch},
     error::ApiError,
-    operations, Caller, ScimState, SCIM_JSON,
+    Caller, ScimState, SCIM_JSON,
 };
 
 const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
@@ -336,23 +337,33 @@ async fn execute(
             }
             (
                 201,
-                Some(operations::create(state, caller, kind, &data).await?),
+                Some(caller.writer(state).create(kind, &data, Utc::now()).await?),
             )
         }
         Method::Put => (
             200,
-            Some(operations::replace(state, caller, kind, need_id()?, condition, &data).await?),
+            Some(
+                caller
+                    .writer(state)
+                    .replace(kind, need_id()?, condition, &data, Utc::now())
+                    .await?,
+            ),
         ),
         Method::Patch => (
             200,
             Some(
-                operations::patch(state, caller, kind, need_id()?, condition, &data)
+                caller
+                    .writer(state)
+                    .patch(kind, need_id()?, condition, &data, Utc::now())
                     .await?
                     .resource,
             ),
         ),
         Method::Delete => {
-            operations::delete(state, caller, kind, need_id()?, condition).await?;
+            caller
+                .writer(state)
+                .delete(kind, need_id()?, condition, Utc::now())
+                .await?;
             (204, None)
         }
     };

@@ -2,16 +2,9 @@
 
 use actix_web::{http::header, HttpRequest};
 
-/// What `If-Match` asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IfMatch {
-    /// No header, or `*`: any version.
-    Any,
-    /// Only this version.
-    Version(i64),
-    /// Only versions this server never issues (an unparsable tag): always fails.
-    Never,
-}
+/// What `If-Match` asks for: any version (no header, `*`), one version, or none this server
+/// issues (an unparsable tag, which always fails).
+pub use scim_service::Precondition as IfMatch;
 
 /// Parses an entity tag of ours: `W/"3"` or `"3"`.
 pub fn parse_tag(tag: &str) -> Option<i64> {

@@ -82,6 +82,25 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<scim_service::ServiceError> for ApiError {
+    fn from(e: scim_service::ServiceError) -> Self {
+        use scim_service::ServiceError;
+        match e {
+            ServiceError::Scim(e) => Self::from(e),
+            ServiceError::Store(e) => Self::from(e),
+            ServiceError::Invalid { message, .. } => Self::from(ScimError::invalid_value(message)),
+            ServiceError::Escalation(p) => Self::from(ScimError::new(
+                403,
+                None,
+                format!("The permission '{p}' is not held"),
+            )),
+            ServiceError::Conflict { message, .. } => {
+                Self::from(ScimError::new(409, None, message))
+            }
+        }
+    }
+}
+
 impl From<scim_filter_parser::ParseError> for ApiError {
     fn from(e: scim_filter_parser::ParseError) -> Self {
         Self::from(ScimError::invalid_filter(e.to_string()))

@@ -17,12 +17,9 @@ mod bulk;
 mod conditional;
 mod discovery;
 mod error;
-mod operations;
-mod password;
 mod query;
 mod rate_limit;
 mod resources;
-mod tenant_schema;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use scim_model::{discovery::Capabilities, ResourceKind, SchemaRegistry, ScimError};
@@ -30,7 +27,7 @@ use scim_store::Store;
 
 pub use error::ApiError;
 pub use rate_limit::{RateLimit, RateLimiter};
-pub use tenant_schema::TenantSchemas;
+pub use scim_service::TenantSchemas;
 
 /// The media type of every SCIM response.
 pub const SCIM_JSON: &str = "application/scim+json";
@@ -103,6 +100,20 @@ impl Caller {
     /// tenant's custom User extension (read from the database for this request).
     pub fn registry(&self) -> &SchemaRegistry {
         &self.registry
+    }
+}
+
+impl Caller {
+    /// The service's writer for this caller's changes.
+    pub(crate) fn writer<'a>(&'a self, state: &'a ScimState) -> scim_service::ScimWriter<'a> {
+        scim_service::ScimWriter {
+            store: &state.store,
+            schemas: &state.tenant_schemas,
+            tenant: &self.principal.tenant,
+            key_id: &self.principal.key_id,
+            key_name: &self.principal.key_name,
+            registry: &self.registry,
+        }
     }
 }
 

@@ -4,6 +4,7 @@ use actix_web::{
     http::{header, StatusCode},
     web, HttpRequest, HttpResponse,
 };
+use chrono::Utc;
 use scim_model::list::Paging;
 use scim_model::{
     list::list_response,
@@ -17,7 +18,6 @@ use crate::{
     body::ScimJson,
     conditional::{if_match, if_none_match},
     error::ApiError,
-    operations,
     query::{ListParams, QueryParams},
     Caller, ScimState, SCIM_JSON,
 };
@@ -80,7 +80,10 @@ pub async fn create_resource(
     ScimJson(body): ScimJson,
 ) -> ApiResult {
     let projection = projection_of(&req)?;
-    let res = operations::create(&state, &principal, **kind, &body).await?;
+    let res = principal
+        .writer(&state)
+        .create(**kind, &body, Utc::now())
+        .await?;
     Ok(resource_response(
         StatusCode::CREATED,
         &state,
@@ -132,7 +135,10 @@ pub async fn replace_resource(
     ScimJson(body): ScimJson,
 ) -> ApiResult {
     let projection = projection_of(&req)?;
-    let res = operations::replace(&state, &principal, **kind, &id, if_match(&req), &body).await?;
+    let res = principal
+        .writer(&state)
+        .replace(**kind, &id, if_match(&req), &body, Utc::now())
+        .await?;
     Ok(resource_response(
         StatusCode::OK,
         &state,
@@ -151,7 +157,10 @@ pub async fn delete_resource(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> ApiResult {
-    operations::delete(&state, &principal, **kind, &id, if_match(&req)).await?;
+    principal
+        .writer(&state)
+        .delete(**kind, &id, if_match(&req), Utc::now())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -172,7 +181,10 @@ pub async fn patch_resource(
 ) -> ApiResult {
     let kind = **kind;
     let projection = projection_of(&req)?;
-    let patched = operations::patch(&state, &principal, kind, &id, if_match(&req), &body).await?;
+    let patched = principal
+        .writer(&state)
+        .patch(kind, &id, if_match(&req), &body, Utc::now())
+        .await?;
     let large = patched.member_count > state.group_patch_member_limit;
     if wants_minimal(&req) || (kind == ResourceKind::Group && large && projection.is_default()) {
         return Ok(HttpResponse::NoContent()

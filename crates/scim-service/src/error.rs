@@ -1,6 +1,7 @@
 //! Why the service refused or failed a change. Each front door turns it into its own answer
 //! (admin `ApiError`, the console's page, the CLI's message); none decides the rule itself.
 
+use scim_model::ScimError;
 use scim_store::StoreError;
 
 /// Why a change was refused or failed.
@@ -28,6 +29,10 @@ pub enum ServiceError {
         /// For people.
         message: String,
     },
+    /// A SCIM request the model refuses (a body, a PATCH operation, a precondition), with its
+    /// RFC 7644 §3.12 status and `scimType`.
+    #[error(transparent)]
+    Scim(#[from] ScimError),
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),

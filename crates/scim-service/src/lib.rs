@@ -9,9 +9,12 @@
 //! | [`tenants`] | tenant ids, admin e-mails, tenant changes |
 //! | [`machines`] | machine names and changes |
 //! | [`settings`] | the SCIM custom-attributes switch and declaration |
+//! | [`scim_writes`] | SCIM create, replace, patch and delete of users and groups |
+//! | [`tenant_schemas`] | each tenant's schema registry (cached), the audit of ignored attributes |
+//! | [`passwords`] | SCIM passwords, stored only as Argon2id hashes |
 //!
 //! It sits above `scim-auth` (whose `Token` it uses to mint keys) and `scim-store`; it never
-//! imports a mailer or an HTTP crate.
+//! imports a mailer or an HTTP crate. The time of a change is passed in by the front door.
 
 // On the request path a panic must never be a request's normal failure: no lossy casts, no
 // indexing that can go out of bounds (issue 18).
@@ -26,9 +29,14 @@ mod error;
 pub mod key_issue;
 pub mod key_lifecycle;
 pub mod machines;
+pub mod passwords;
+pub mod scim_writes;
 pub mod settings;
+pub mod tenant_schemas;
 pub mod tenants;
 
 pub use error::{ServiceError, ServiceResult};
 pub use key_issue::{issue_key, valid_key_name, KeyRequest, MAX_LIFETIME_DAYS};
 pub use key_lifecycle::{ChangeKey, CreateKey, RotateKey};
+pub use scim_writes::{Precondition, ScimWriter};
+pub use tenant_schemas::TenantSchemas;

@@ -34,7 +34,7 @@ pub async fn hash_new_password(
     let Some(clear) = new_password(input, stored) else {
         return Ok(());
     };
-    let hashed = actix_web::web::block(move || hash(&clear))
+    let hashed = tokio::task::spawn_blocking(move || hash(&clear))
         .await
         .map_err(|_| ScimError::internal())??;
     input
