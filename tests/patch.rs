@@ -612,3 +612,62 @@ on_each_backend!(deleting_a_member_moves_the_member_count, |app| {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["members"].as_array().unwrap().len(), 2, "{}", r.body);
 });
+
+on_each_backend!(
+    a_user_patch_is_one_transaction_with_nothing_read_after_it,
+    |app| {
+        // The statements (round trips on PostgreSQL) of Entra ID's most common request: a PATCH
+        // of one user answered with the user and its groups (the default projection). Everything,
+        // the groups included, is read inside the transaction; docs/ARCHITECTURE.md gives the
+        // counts.
+        let id = app.create_user("count@contoso.com").await;
+        let r = app
+            .post(
+                "/scim/v2/Groups",
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                   "displayName": "Counted", "members": [{"value": id}]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let token = app.scim_token.clone();
+        let path = format!("/scim/v2/Users/{id}");
+        let body = |value: &str| {
+            Some(ops(
+                json!([{"op": "Replace", "path": "displayName", "value": value}]),
+            ))
+        };
+        // The first request of a key stamps lastUsedAt (at most once a minute): not counted.
+        let warm = app
+            .call(Method::PATCH, &path, Some(&token), body("Warm"))
+            .await;
+        assert_eq!(warm.status, StatusCode::OK, "{}", warm.body);
+        let (r, statements) = scim_store::count_statements(app.call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            body("Counted"),
+        ))
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["displayName"], "Counted");
+        assert_eq!(
+            r.body["groups"].as_array().map(Vec::len),
+            Some(1),
+            "{}",
+            r.body
+        );
+        // authentication (key + tenant switch), BEGIN, the locked read, UPDATE, the user's groups,
+        // COMMIT
+        assert_eq!(statements, 6, "{}", app.store.backend_name());
+        // A PATCH that changes nothing writes nothing.
+        let (r, statements) = scim_store::count_statements(app.call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            body("Counted"),
+        ))
+        .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(statements, 5, "{}", app.store.backend_name());
+    }
+);

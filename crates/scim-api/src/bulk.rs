@@ -354,7 +354,14 @@ async fn execute(
             Some(
                 caller
                     .writer(state)
-                    .patch(kind, need_id()?, condition, &data, Utc::now())
+                    .patch(
+                        kind,
+                        need_id()?,
+                        condition,
+                        &data,
+                        scim_service::PatchRelations::None,
+                        Utc::now(),
+                    )
                     .await?
                     .resource,
             ),

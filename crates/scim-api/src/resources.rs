@@ -12,6 +12,7 @@ use scim_model::{
     render::{location, render},
     Resource, ResourceKind, ScimError,
 };
+use scim_service::PatchRelations;
 use scim_store::{Pagination, StoreError};
 
 use crate::{
@@ -181,24 +182,27 @@ pub async fn patch_resource(
 ) -> ApiResult {
     let kind = **kind;
     let projection = projection_of(&req)?;
+    let minimal = wants_minimal(&req);
+    // The relations the answer shows are read in the PATCH's transaction, never after it; a
+    // group's members only while the group is small enough to be answered with them.
+    let wanted = match (minimal, projection.returns(kind, relations(kind))) {
+        (true, _) | (false, false) => PatchRelations::None,
+        (false, true) if kind == ResourceKind::Group && projection.is_default() => {
+            PatchRelations::UpTo(state.group_patch_member_limit)
+        }
+        (false, true) => PatchRelations::All,
+    };
     let patched = principal
         .writer(&state)
-        .patch(kind, &id, if_match(&req), &body, Utc::now())
+        .patch(kind, &id, if_match(&req), &body, wanted, Utc::now())
         .await?;
     let large = patched.member_count > state.group_patch_member_limit;
-    if wants_minimal(&req) || (kind == ResourceKind::Group && large && projection.is_default()) {
+    if minimal || (kind == ResourceKind::Group && large && projection.is_default()) {
         return Ok(HttpResponse::NoContent()
             .insert_header((header::ETAG, patched.resource.etag()))
             .finish());
     }
-    let res = if projection.returns(kind, relations(kind)) {
-        state
-            .store
-            .get_resource(&principal.tenant, kind, &id, true)
-            .await?
-    } else {
-        patched.resource
-    };
+    let res = patched.resource;
     Ok(resource_response(
         StatusCode::OK,
         &state,

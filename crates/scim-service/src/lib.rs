@@ -38,5 +38,6 @@ pub mod tenants;
 pub use error::{ServiceError, ServiceResult};
 pub use key_issue::{issue_key, valid_key_name, KeyRequest, MAX_LIFETIME_DAYS};
 pub use key_lifecycle::{ChangeKey, CreateKey, RotateKey};
+pub use scim_store::PatchRelations;
 pub use scim_writes::{Precondition, ScimWriter};
 pub use tenant_schemas::TenantSchemas;

@@ -10,7 +10,7 @@ use scim_model::{
     validate::check_immutable,
     validate_resource, IgnoredAttribute, Resource, ResourceKind, SchemaRegistry, ScimError,
 };
-use scim_store::{PatchFailure, Patched, Store, TenantId};
+use scim_store::{PatchFailure, PatchRelations, Patched, Store, TenantId};
 use serde_json::Value;
 
 use crate::{
@@ -134,14 +134,16 @@ impl ScimWriter<'_> {
         Ok(res)
     }
 
-    /// Applies a PatchOp `body` to resource `id`, under its row lock. A PATCH that changes
-    /// nothing succeeds without a new version.
+    /// Applies a PatchOp `body` to resource `id`, under its row lock, and reads the relations
+    /// the response needs in the same transaction. A PATCH that changes nothing succeeds
+    /// without a new version.
     pub async fn patch(
         &self,
         kind: ResourceKind,
         id: &str,
         condition: Precondition,
         body: &Value,
+        relations: PatchRelations,
         now: DateTime<Utc>,
     ) -> ServiceResult<Patched> {
         let ops = parse_patch(body)?;
@@ -149,7 +151,7 @@ impl ScimWriter<'_> {
         let mut ignored = Vec::new();
         let patched = self
             .store
-            .patch_resource(self.tenant, kind, id, now, |current, _| {
+            .patch_resource(self.tenant, kind, id, now, relations, |current, _| {
                 match condition {
                     Precondition::Never => return Err(precondition_failed()),
                     Precondition::Version(v) if v != current.version => {

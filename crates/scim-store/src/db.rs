@@ -40,6 +40,28 @@ pub(crate) async fn count<E: EntityTrait, C: ConnectionTrait>(
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
+tokio::task_local! {
+    /// Statements the current task sent, while [`count_statements`] watches it.
+    static STATEMENTS: std::cell::Cell<u64>;
+}
+
+/// Counts one statement (or `BEGIN`/`COMMIT`) for the task, when it is being counted.
+fn counted() {
+    let _ = STATEMENTS.try_with(|n| n.set(n.get() + 1));
+}
+
+/// Runs `f` and counts the statements it sends to the database (each one a round trip on
+/// PostgreSQL), `BEGIN` and `COMMIT` included, on this task only: tests that pin what a
+/// request costs (docs/ARCHITECTURE.md) use it.
+pub async fn count_statements<F: std::future::Future>(f: F) -> (F::Output, u64) {
+    STATEMENTS
+        .scope(std::cell::Cell::new(0), async {
+            let out = f.await;
+            (out, STATEMENTS.with(std::cell::Cell::get))
+        })
+        .await
+}
+
 /// A pooled connection to the database.
 #[derive(Debug, Clone)]
 pub(crate) enum Db {
@@ -59,6 +81,7 @@ pub(crate) enum Txn {
 impl Db {
     /// Begins a transaction (on SQLite, holding the write lock from the start).
     pub(crate) async fn begin(&self) -> Result<Txn, DbErr> {
+        counted();
         match self {
             Self::Postgres(db) => Ok(Txn::Postgres(db.begin().await?)),
             Self::Sqlite(db) => Ok(Txn::Sqlite(db.begin().await?)),
@@ -69,6 +92,7 @@ impl Db {
 impl Txn {
     /// Commits the transaction.
     pub(crate) async fn commit(self) -> Result<(), DbErr> {
+        counted();
         match self {
             Self::Postgres(txn) => txn.commit().await,
             Self::Sqlite(txn) => txn.commit().await,
@@ -86,6 +110,7 @@ impl ConnectionTrait for Db {
     }
 
     async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        counted();
         match self {
             Self::Postgres(db) => db.execute(stmt).await,
             Self::Sqlite(db) => db.execute(stmt).await,
@@ -93,6 +118,7 @@ impl ConnectionTrait for Db {
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        counted();
         match self {
             Self::Postgres(db) => db.execute_unprepared(sql).await,
             Self::Sqlite(db) => db.execute_unprepared(sql).await,
@@ -100,6 +126,7 @@ impl ConnectionTrait for Db {
     }
 
     async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        counted();
         match self {
             Self::Postgres(db) => db.query_one(stmt).await,
             Self::Sqlite(db) => db.query_one(stmt).await,
@@ -107,6 +134,7 @@ impl ConnectionTrait for Db {
     }
 
     async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        counted();
         match self {
             Self::Postgres(db) => db.query_all(stmt).await,
             Self::Sqlite(db) => db.query_all(stmt).await,
@@ -124,6 +152,7 @@ impl ConnectionTrait for Txn {
     }
 
     async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        counted();
         match self {
             Self::Postgres(txn) => txn.execute(&stmt).await,
             Self::Sqlite(txn) => txn.execute(&stmt),
@@ -131,6 +160,7 @@ impl ConnectionTrait for Txn {
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        counted();
         match self {
             Self::Postgres(txn) => txn.execute_unprepared(sql).await,
             Self::Sqlite(txn) => txn.execute_unprepared(sql),
@@ -138,6 +168,7 @@ impl ConnectionTrait for Txn {
     }
 
     async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        counted();
         match self {
             Self::Postgres(txn) => txn.query_one(&stmt).await,
             Self::Sqlite(txn) => txn.query_one(&stmt),
@@ -145,6 +176,7 @@ impl ConnectionTrait for Txn {
     }
 
     async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        counted();
         match self {
             Self::Postgres(txn) => txn.query_all(&stmt).await,
             Self::Sqlite(txn) => txn.query_all(&stmt),

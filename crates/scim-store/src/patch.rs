@@ -14,6 +14,29 @@ use crate::{
     groups, members, users, Store, StoreError, TenantId,
 };
 
+/// Which relations a PATCH reads back inside its transaction, for its response: none, all,
+/// or a group's members only while it has at most this many (a larger group answers without
+/// them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchRelations {
+    /// Neither a user's groups nor a group's members.
+    None,
+    /// A user's groups, a group's members.
+    All,
+    /// A user's groups; a group's members up to this many.
+    UpTo(u64),
+}
+
+impl PatchRelations {
+    fn wanted(self, member_count: u64) -> bool {
+        match self {
+            Self::None => false,
+            Self::All => true,
+            Self::UpTo(limit) => member_count <= limit,
+        }
+    }
+}
+
 /// What a PATCH function decides: the new attributes and member changes, or no change.
 pub type PatchDecision = Option<(ValidatedResource, Vec<MemberChange>)>;
 
@@ -50,7 +73,8 @@ pub struct Patched {
 impl Store {
     /// Locks resource `id`, passes its current state (and member count) to `decide`, and
     /// writes what `decide` returns, all in one transaction. Member changes cost what they
-    /// change, whatever the group's size.
+    /// change, whatever the group's size. The relations the response needs (`relations`) are
+    /// read in the same transaction: nothing is read again after the commit.
     #[tracing::instrument(skip_all, fields(tenant = %tenant, kind = kind.name()))]
     pub async fn patch_resource<E>(
         &self,
@@ -58,6 +82,7 @@ impl Store {
         kind: ResourceKind,
         id: &str,
         now: DateTime<Utc>,
+        relations: PatchRelations,
         decide: impl FnOnce(&Resource, u64) -> Result<PatchDecision, E>,
     ) -> Result<Patched, PatchFailure<E>> {
         let txn = self.db.begin().await?;
@@ -68,9 +93,10 @@ impl Store {
         let (current, count) = read(&txn, tenant, kind, id).await?;
         let Some((input, changes)) = decide(&current, count).map_err(PatchFailure::Rejected)?
         else {
+            let resource = with_relations(&txn, tenant, current, count, relations).await?;
             txn.commit().await?;
             return Ok(Patched {
-                resource: current,
+                resource,
                 member_count: count,
             });
         };
@@ -102,9 +128,10 @@ impl Store {
                 if !members_changed && input.attributes == current.attributes {
                     // Adding members already there, removing absent ones: nothing changed,
                     // so neither do the version and lastModified (RFC 7644 §3.5.2).
+                    let resource = with_relations(&txn, tenant, current, count, relations).await?;
                     txn.commit().await?;
                     return Ok(Patched {
-                        resource: current,
+                        resource,
                         member_count: count,
                     });
                 }
@@ -116,12 +143,37 @@ impl Store {
                 read(&txn, tenant, kind, id).await?
             }
         };
+        let resource = with_relations(&txn, tenant, resource, member_count, relations).await?;
         txn.commit().await?;
         Ok(Patched {
             resource,
             member_count,
         })
     }
+}
+
+/// `resource` with the relations `relations` asks for, read in the transaction.
+async fn with_relations(
+    txn: &Txn,
+    tenant: &TenantId,
+    mut resource: Resource,
+    member_count: u64,
+    relations: PatchRelations,
+) -> Result<Resource, StoreError> {
+    if !relations.wanted(member_count) {
+        return Ok(resource);
+    }
+    match resource.kind {
+        ResourceKind::User => {
+            resource.groups = Some(members::groups_of_one(txn, tenant, &resource.id).await?);
+        }
+        ResourceKind::Group => {
+            let mut all =
+                members::members_of(txn, tenant, std::slice::from_ref(&resource.id)).await?;
+            resource.members = Some(all.remove(&resource.id).unwrap_or_default());
+        }
+    }
+    Ok(resource)
 }
 
 /// The resource `id` of `tenant` as the transaction sees it, and its member count (groups).
