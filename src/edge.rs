@@ -58,9 +58,11 @@ pub fn refuse_nul(req: &HttpRequest) -> Option<HttpResponse> {
     let door = Door::of(req.path());
     if req.path().contains("%00") {
         return Some(match door {
-            Door::Scim => scim_api::ApiError::from(ScimError::not_found("Resource not found"))
+            Door::Scim => scim_api::ScimApiError::from(ScimError::not_found("Resource not found"))
                 .error_response(),
-            Door::Admin => scim_admin_api::ApiError::NotFound("No such resource").error_response(),
+            Door::Admin => {
+                scim_admin_api::AdminApiError::NotFound("No such resource").error_response()
+            }
             Door::Other => HttpResponse::NotFound().body("Not found"),
         });
     }
@@ -76,10 +78,12 @@ pub fn refuse_nul(req: &HttpRequest) -> Option<HttpResponse> {
     let message = format!("The query parameter '{name}' contains a NUL character (U+0000)");
     Some(match door {
         Door::Scim if name == "filter" => {
-            scim_api::ApiError::from(ScimError::invalid_filter(message)).error_response()
+            scim_api::ScimApiError::from(ScimError::invalid_filter(message)).error_response()
         }
-        Door::Scim => scim_api::ApiError::from(ScimError::invalid_value(message)).error_response(),
-        Door::Admin => scim_admin_api::ApiError::Invalid {
+        Door::Scim => {
+            scim_api::ScimApiError::from(ScimError::invalid_value(message)).error_response()
+        }
+        Door::Admin => scim_admin_api::AdminApiError::Invalid {
             code: "invalid_character",
             field: "query",
             message,
@@ -93,7 +97,9 @@ pub fn refuse_nul(req: &HttpRequest) -> Option<HttpResponse> {
 pub fn panic_response(path: &str, request_id: &str) -> HttpResponse {
     let message = format!("Internal error; request id {request_id}");
     match Door::of(path) {
-        Door::Scim => scim_api::ApiError::from(ScimError::new(500, None, message)).error_response(),
+        Door::Scim => {
+            scim_api::ScimApiError::from(ScimError::new(500, None, message)).error_response()
+        }
         Door::Admin => HttpResponse::InternalServerError().json(serde_json::json!({
             "error": {"code": "internal", "message": message, "requestId": request_id}
         })),

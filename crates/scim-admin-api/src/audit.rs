@@ -6,7 +6,7 @@ use scim_store::{AuditQuery, Store};
 
 use crate::{
     dto::{AuditEventView, AuditPage, AuditParams, ErrorBody},
-    error::ApiError,
+    error::AdminApiError,
 };
 
 /// List audit events.
@@ -31,11 +31,11 @@ pub async fn list_audit_events(
     admin: Admin<AuditRead>,
     store: web::Data<Store>,
     query: web::Query<AuditParams>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let q = query.into_inner();
     if let (Some(from), Some(to)) = (q.from, q.to) {
         if from > to {
-            return Err(ApiError::invalid(
+            return Err(AdminApiError::invalid(
                 "invalid_range",
                 "from",
                 "from must not be after to",
@@ -57,7 +57,7 @@ pub async fn list_audit_events(
             },
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "Tenant not found"))?;
+        .map_err(|e| AdminApiError::from_store(e, "Tenant not found"))?;
     let events: Vec<AuditEventView> = page.items.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(AuditPage {
         total_results: page.total,

@@ -8,7 +8,7 @@ use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::error::AdminApiError;
 
 /// A JSON body of type `T` without NUL characters.
 #[derive(Debug)]
@@ -22,10 +22,10 @@ impl<T> AdminJson<T> {
 }
 
 /// `422` naming the first string of `value` that holds a NUL character.
-pub(crate) fn refuse_nul(value: &Value) -> Result<(), ApiError> {
+pub(crate) fn refuse_nul(value: &Value) -> Result<(), AdminApiError> {
     match scim_model::nul::find_nul(value) {
         None => Ok(()),
-        Some(path) => Err(ApiError::Invalid {
+        Some(path) => Err(AdminApiError::Invalid {
             code: "invalid_character",
             field: "body",
             message: format!(
@@ -44,12 +44,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for AdminJson<T> {
         Box::pin(async move {
             let value = json.await?.into_inner();
             if !value.is_object() {
-                return Err(ApiError::BadRequest("The body must be a JSON object".into()).into());
+                return Err(
+                    AdminApiError::BadRequest("The body must be a JSON object".into()).into(),
+                );
             }
             refuse_nul(&value)?;
-            serde_json::from_value(value)
-                .map(AdminJson)
-                .map_err(|e| ApiError::BadRequest(format!("Json deserialize error: {e}")).into())
+            serde_json::from_value(value).map(AdminJson).map_err(|e| {
+                AdminApiError::BadRequest(format!("Json deserialize error: {e}")).into()
+            })
         })
     }
 }

@@ -382,14 +382,14 @@ pub const DEFAULT_PAGE_COUNT: u64 = 50;
 pub fn page_bounds(
     start_index: Option<&str>,
     count: Option<&str>,
-) -> Result<(u64, u64), crate::ApiError> {
+) -> Result<(u64, u64), crate::AdminApiError> {
     fn int(
         raw: Option<&str>,
         field: &'static str,
         min: u64,
         max: u64,
         default: u64,
-    ) -> Result<u64, crate::ApiError> {
+    ) -> Result<u64, crate::AdminApiError> {
         let Some(raw) = raw else {
             return Ok(default);
         };
@@ -398,7 +398,7 @@ pub fn page_bounds(
             .ok()
             .filter(|n| (min..=max).contains(n))
             .ok_or_else(|| {
-                crate::ApiError::invalid(
+                crate::AdminApiError::invalid(
                     "invalid_range",
                     field,
                     format!("{field} must be an integer from {min} to {max}"),

@@ -12,7 +12,7 @@ use scim_store::StoreError;
 
 /// An admin API error.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub enum AdminApiError {
     /// The body or query could not be read (`400`).
     #[error("{0}")]
     BadRequest(String),
@@ -54,7 +54,7 @@ pub enum ApiError {
     Internal,
 }
 
-impl ApiError {
+impl AdminApiError {
     /// A `422` naming `field`.
     pub fn invalid(code: &'static str, field: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid {
@@ -129,7 +129,7 @@ impl ApiError {
     }
 }
 
-impl ResponseError for ApiError {
+impl ResponseError for AdminApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,

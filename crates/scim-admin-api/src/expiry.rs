@@ -11,7 +11,7 @@ use scim_store::{ExpiryNotice, NoticeQuery, NoticeStatus, Store, TenantId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{dto::page_bounds, dto::ApiKeyView, dto::ErrorBody, error::ApiError};
+use crate::{dto::page_bounds, dto::ApiKeyView, dto::ErrorBody, error::AdminApiError};
 
 /// One expiry warning of a key.
 #[derive(Debug, Serialize, ToSchema)]
@@ -144,14 +144,14 @@ pub async fn list_expiry_notices(
     admin: Admin<ApiKeyRead>,
     store: web::Data<Store>,
     query: web::Query<ExpiryNoticeParams>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let q = query.into_inner();
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => {
             let parsed = NoticeStatus::parse(s);
             if parsed.as_str() != s {
-                return Err(ApiError::invalid(
+                return Err(AdminApiError::invalid(
                     "invalid_status",
                     "status",
                     "status must be queued, sent, failed, no_recipient or cancelled",
@@ -172,7 +172,7 @@ pub async fn list_expiry_notices(
             },
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "Tenant not found"))?;
+        .map_err(|e| AdminApiError::from_store(e, "Tenant not found"))?;
     let notices: Vec<ExpiryNoticeView> = page
         .items
         .iter()
@@ -197,13 +197,13 @@ pub(crate) async fn views_with_warnings(
     keys: Vec<scim_store::ApiKey>,
     switch: bool,
     now: DateTime<Utc>,
-) -> Result<Vec<ApiKeyView>, ApiError> {
+) -> Result<Vec<ApiKeyView>, AdminApiError> {
     let ids: Vec<String> = keys.iter().map(|k| k.id.clone()).collect();
     let mut by_key: HashMap<String, Vec<ExpiryWarningView>> = HashMap::new();
     for n in store
         .expiry_notices_of_keys(tenant, &ids)
         .await
-        .map_err(|e| ApiError::from_store(e, "Tenant not found"))?
+        .map_err(|e| AdminApiError::from_store(e, "Tenant not found"))?
     {
         by_key
             .entry(n.api_key_id.clone())

@@ -16,13 +16,13 @@
     clippy::indexing_slicing
 )]
 
+mod api_keys;
 mod audit;
 mod body;
 mod docs;
 mod dto;
 mod error;
 mod expiry;
-mod keys;
 mod machines;
 mod responses;
 mod settings;
@@ -35,7 +35,7 @@ use utoipa::{
 };
 use utoipa_actix_web::{scope, OpenApiFactory};
 
-pub use error::ApiError;
+pub use error::AdminApiError;
 
 /// Largest admin request body.
 const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -47,14 +47,17 @@ fn json_config() -> web::JsonConfig {
             use actix_web::error::JsonPayloadError;
             match err {
                 JsonPayloadError::Overflow { .. }
-                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge.into(),
-                other => ApiError::BadRequest(other.to_string()).into(),
+                | JsonPayloadError::OverflowKnownLength { .. } => {
+                    AdminApiError::PayloadTooLarge.into()
+                }
+                other => AdminApiError::BadRequest(other.to_string()).into(),
             }
         })
 }
 
 fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err, _| ApiError::BadRequest(err.to_string()).into())
+    web::QueryConfig::default()
+        .error_handler(|err, _| AdminApiError::BadRequest(err.to_string()).into())
 }
 
 /// Path shapes of the routes below `/api/{tenantId}/admin` and `/api/tenants` (`*` = one
@@ -88,7 +91,7 @@ fn allowed_methods(rest: &str, shapes: &[(&str, &'static str)]) -> Option<&'stat
     })
 }
 
-async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, AdminApiError> {
     let path = req.path();
     let segments: Vec<&str> = path.splitn(5, '/').collect();
     // ["", "api", tenant, "admin", rest] or ["", "api", "tenants", rest...]
@@ -98,8 +101,8 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         _ => None,
     };
     match allow {
-        Some(allow) => Err(ApiError::MethodNotAllowed(allow)),
-        None => Err(ApiError::NotFound("No such route in the admin API")),
+        Some(allow) => Err(AdminApiError::MethodNotAllowed(allow)),
+        None => Err(AdminApiError::NotFound("No such route in the admin API")),
     }
 }
 
@@ -127,13 +130,13 @@ fn api_scope() -> scope::Scope<
         )
         .service(
             scope("/{tenantId}/admin")
-                .service(keys::list_api_keys)
-                .service(keys::create_api_key)
-                .service(keys::get_api_key)
-                .service(keys::update_api_key)
-                .service(keys::delete_api_key)
-                .service(keys::revoke_api_key)
-                .service(keys::rotate_api_key)
+                .service(api_keys::list_api_keys)
+                .service(api_keys::create_api_key)
+                .service(api_keys::get_api_key)
+                .service(api_keys::update_api_key)
+                .service(api_keys::delete_api_key)
+                .service(api_keys::revoke_api_key)
+                .service(api_keys::rotate_api_key)
                 .service(machines::list_machines)
                 .service(machines::create_machine)
                 .service(machines::get_machine)

@@ -9,9 +9,9 @@ use scim_auth::{
 use scim_store::Store;
 
 use crate::{
+    api_keys::switch,
     dto::{ApiKeyView, CreateMachineBody, ErrorBody, MachineView, PatchMachineBody},
-    error::ApiError,
-    keys::switch,
+    error::AdminApiError,
 };
 
 const MACHINE: &str = "Machine not found";
@@ -34,11 +34,11 @@ const MACHINE: &str = "Machine not found";
 pub async fn list_machines(
     admin: Admin<MachineRead>,
     store: web::Data<Store>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let machines = store
         .list_machines(&admin.tenant)
         .await
-        .map_err(|e| ApiError::from_store(e, MACHINE))?;
+        .map_err(|e| AdminApiError::from_store(e, MACHINE))?;
     let views: Vec<MachineView> = machines.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(views))
 }
@@ -66,11 +66,11 @@ pub async fn create_machine(
     admin: Admin<MachineWrite>,
     store: web::Data<Store>,
     body: crate::body::AdminJson<CreateMachineBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let body = body.into_inner();
     let name = body
         .name
-        .ok_or_else(|| ApiError::invalid("missing_field", "name", "name is required"))?;
+        .ok_or_else(|| AdminApiError::invalid("missing_field", "name", "name is required"))?;
     let machine = scim_service::machines::create_machine(
         &store,
         &admin.tenant,
@@ -80,7 +80,7 @@ pub async fn create_machine(
         Utc::now(),
     )
     .await
-    .map_err(|e| ApiError::from_service(e, "Tenant not found"))?;
+    .map_err(|e| AdminApiError::from_service(e, "Tenant not found"))?;
     Ok(HttpResponse::Created().json(MachineView::from(machine)))
 }
 
@@ -106,12 +106,12 @@ pub async fn get_machine(
     admin: Admin<MachineRead>,
     store: web::Data<Store>,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let (_, id) = path.into_inner();
     let machine = store
         .get_machine(&admin.tenant, &id)
         .await
-        .map_err(|e| ApiError::from_store(e, MACHINE))?;
+        .map_err(|e| AdminApiError::from_store(e, MACHINE))?;
     Ok(HttpResponse::Ok().json(MachineView::from(machine)))
 }
 
@@ -142,7 +142,7 @@ pub async fn update_machine(
     store: web::Data<Store>,
     path: web::Path<(String, String)>,
     body: crate::body::AdminJson<PatchMachineBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let (_, id) = path.into_inner();
     let body = body.into_inner();
     let machine = scim_service::machines::update_machine(
@@ -155,7 +155,7 @@ pub async fn update_machine(
         Utc::now(),
     )
     .await
-    .map_err(|e| ApiError::from_service(e, MACHINE))?;
+    .map_err(|e| AdminApiError::from_service(e, MACHINE))?;
     Ok(HttpResponse::Ok().json(MachineView::from(machine)))
 }
 
@@ -181,12 +181,12 @@ pub async fn delete_machine(
     admin: Admin<MachineWrite>,
     store: web::Data<Store>,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let (_, id) = path.into_inner();
     store
         .delete_machine(&admin.tenant, &id, &admin.caller.actor, Utc::now())
         .await
-        .map_err(|e| ApiError::from_store(e, MACHINE))?;
+        .map_err(|e| AdminApiError::from_store(e, MACHINE))?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -212,18 +212,18 @@ pub async fn list_machine_api_keys(
     admin: Admin<ApiKeyRead>,
     store: web::Data<Store>,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let (_, id) = path.into_inner();
     store
         .get_machine(&admin.tenant, &id)
         .await
-        .map_err(|e| ApiError::from_store(e, MACHINE))?;
+        .map_err(|e| AdminApiError::from_store(e, MACHINE))?;
     let switch = switch(&store, &admin.tenant).await?;
     let now = Utc::now();
     let keys = store
         .list_api_keys(&admin.tenant, Some(&id))
         .await
-        .map_err(|e| ApiError::from_store(e, MACHINE))?;
+        .map_err(|e| AdminApiError::from_store(e, MACHINE))?;
     let views =
         crate::expiry::views_with_warnings(&store, &admin.tenant, keys, switch, now).await?;
     Ok(HttpResponse::Ok().json(views))

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::{
     dto::{ErrorBody, ScimSettingsBody},
-    error::ApiError,
+    error::AdminApiError,
 };
 
 fn view(settings: ScimSettings) -> serde_json::Value {
@@ -43,11 +43,11 @@ fn view(settings: ScimSettings) -> serde_json::Value {
 pub async fn get_scim_settings(
     admin: Admin<SettingsRead>,
     store: web::Data<Store>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let settings = store
         .get_scim_settings(&admin.tenant)
         .await
-        .map_err(|e| ApiError::from_store(e, "Tenant not found"))?;
+        .map_err(|e| AdminApiError::from_store(e, "Tenant not found"))?;
     Ok(HttpResponse::Ok().json(view(settings)))
 }
 
@@ -81,10 +81,10 @@ pub async fn put_scim_settings(
     admin: Admin<SettingsWrite>,
     store: web::Data<Store>,
     body: crate::body::AdminJson<ScimSettingsBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let body = body.into_inner();
     let enabled = body.custom_attributes_enabled.ok_or_else(|| {
-        ApiError::invalid(
+        AdminApiError::invalid(
             "missing_field",
             "customAttributesEnabled",
             "customAttributesEnabled is required",
@@ -102,6 +102,6 @@ pub async fn put_scim_settings(
         Utc::now(),
     )
     .await
-    .map_err(|e| ApiError::from_service(e, "Tenant not found"))?;
+    .map_err(|e| AdminApiError::from_service(e, "Tenant not found"))?;
     Ok(HttpResponse::Ok().json(view(settings)))
 }

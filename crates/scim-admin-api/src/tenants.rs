@@ -7,13 +7,13 @@ use scim_store::{Store, TenantId};
 
 use crate::{
     dto::{CreateTenantBody, ErrorBody, TenantView, UpdateTenantBody},
-    error::ApiError,
+    error::AdminApiError,
 };
 
 const TENANT: &str = "Tenant not found";
 
-fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
-    TenantId::parse(raw).map_err(|_| ApiError::NotFound(TENANT))
+fn tenant_id(raw: &str) -> Result<TenantId, AdminApiError> {
+    TenantId::parse(raw).map_err(|_| AdminApiError::NotFound(TENANT))
 }
 
 /// List tenants.
@@ -32,11 +32,11 @@ fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
 pub async fn list_tenants(
     _op: Operator,
     store: web::Data<Store>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let tenants = store
         .list_tenants()
         .await
-        .map_err(|e| ApiError::from_store(e, TENANT))?;
+        .map_err(|e| AdminApiError::from_store(e, TENANT))?;
     let views: Vec<TenantView> = tenants.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(views))
 }
@@ -62,14 +62,14 @@ pub async fn create_tenant(
     _op: Operator,
     store: web::Data<Store>,
     body: crate::body::AdminJson<CreateTenantBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let body = body.into_inner();
     let raw = body
         .id
-        .ok_or_else(|| ApiError::invalid("missing_field", "id", "id is required"))?;
+        .ok_or_else(|| AdminApiError::invalid("missing_field", "id", "id is required"))?;
     let tenant = scim_service::tenants::create_tenant(&store, &raw, body.admin_email, Utc::now())
         .await
-        .map_err(|e| ApiError::from_service(e, TENANT))?;
+        .map_err(|e| AdminApiError::from_service(e, TENANT))?;
     Ok(HttpResponse::Created().json(TenantView::from(tenant)))
 }
 
@@ -92,12 +92,12 @@ pub async fn get_tenant(
     _op: Operator,
     store: web::Data<Store>,
     path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let id = tenant_id(&path)?;
     let tenant = store
         .get_tenant(&id)
         .await
-        .map_err(|e| ApiError::from_store(e, TENANT))?;
+        .map_err(|e| AdminApiError::from_store(e, TENANT))?;
     Ok(HttpResponse::Ok().json(TenantView::from(tenant)))
 }
 
@@ -124,18 +124,18 @@ pub async fn update_tenant(
     store: web::Data<Store>,
     path: web::Path<String>,
     body: crate::body::AdminJson<UpdateTenantBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let id = tenant_id(&path)?;
     let body = body.into_inner();
     let tenant = match body.admin_email {
         None => store
             .get_tenant(&id)
             .await
-            .map_err(|e| ApiError::from_store(e, TENANT))?,
+            .map_err(|e| AdminApiError::from_store(e, TENANT))?,
         Some(email) => {
             scim_service::tenants::set_admin_email(&store, &id, email, &op.actor, Utc::now())
                 .await
-                .map_err(|e| ApiError::from_service(e, TENANT))?
+                .map_err(|e| AdminApiError::from_service(e, TENANT))?
         }
     };
     Ok(HttpResponse::Ok().json(TenantView::from(tenant)))
@@ -161,11 +161,11 @@ pub async fn delete_tenant(
     _op: Operator,
     store: web::Data<Store>,
     path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let id = tenant_id(&path)?;
     store
         .delete_tenant(&id)
         .await
-        .map_err(|e| ApiError::from_store(e, TENANT))?;
+        .map_err(|e| AdminApiError::from_store(e, TENANT))?;
     Ok(HttpResponse::NoContent().finish())
 }

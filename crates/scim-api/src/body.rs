@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use scim_model::ScimError;
 use serde_json::Value;
 
-use crate::{error::ApiError, ScimState};
+use crate::{error::ScimApiError, ScimState};
 
 /// A parsed JSON body.
 #[derive(Debug)]
@@ -34,7 +34,7 @@ fn content_type_ok(req: &HttpRequest) -> bool {
 }
 
 impl FromRequest for ScimJson {
-    type Error = ApiError;
+    type Error = ScimApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
@@ -55,7 +55,7 @@ impl FromRequest for ScimJson {
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk.map_err(|_| {
-                    ApiError::from(ScimError::invalid_syntax(
+                    ScimApiError::from(ScimError::invalid_syntax(
                         "The request body could not be read",
                     ))
                 })?;
@@ -73,7 +73,7 @@ impl FromRequest for ScimJson {
                 return Err(ScimError::invalid_syntax("The request body is empty").into());
             }
             let value: Value = serde_json::from_slice(&body).map_err(|e| {
-                ApiError::from(ScimError::invalid_syntax(format!(
+                ScimApiError::from(ScimError::invalid_syntax(format!(
                     "The request body is not valid JSON: {e}"
                 )))
             })?;

@@ -17,8 +17,8 @@ use serde_json::{json, Map, Value};
 use crate::{
     body::ScimJson,
     conditional::{parse_tag, IfMatch},
-    error::ApiError,
-    Caller, ScimState, SCIM_JSON,
+    error::ScimApiError,
+    ScimCaller, ScimState, SCIM_JSON,
 };
 
 const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
@@ -169,10 +169,10 @@ fn error_result(op: &Operation, err: &ScimError) -> Value {
 /// `POST /Bulk`.
 pub async fn post_bulk(
     state: web::Data<ScimState>,
-    principal: Caller,
+    principal: ScimCaller,
     req: HttpRequest,
     ScimJson(body): ScimJson,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, ScimApiError> {
     let obj = body
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("The request body must be a JSON object"))?;
@@ -301,11 +301,11 @@ pub async fn post_bulk(
 /// Runs one operation; returns its result entry and, for a POST, the new id.
 async fn execute(
     state: &ScimState,
-    caller: &Caller,
+    caller: &ScimCaller,
     op: &Operation,
     created: &HashMap<String, String>,
     base: &str,
-) -> Result<(Value, Option<String>), ApiError> {
+) -> Result<(Value, Option<String>), ScimApiError> {
     let mut data = op.data.clone();
     substitute(&mut data, created);
     let mut path = op.path.clone();
@@ -321,7 +321,7 @@ async fn execute(
     };
     let need_id = || {
         id.ok_or_else(|| {
-            ApiError::from(ScimError::invalid_value(format!(
+            ScimApiError::from(ScimError::invalid_value(format!(
                 "'{}' needs a resource id in its path",
                 op.method.as_str()
             )))

@@ -14,20 +14,20 @@ use scim_model::{
     ResourceKind, SchemaRegistry, ScimError,
 };
 
-use crate::{error::ApiError, Caller, ScimState, SCIM_JSON};
+use crate::{error::ScimApiError, ScimCaller, ScimState, SCIM_JSON};
 
 /// The registry the caller sees: its tenant's when it sent a usable key, else the core one.
 /// Anonymous requests do not try to authenticate (so they never count as failures).
 async fn registry_of(state: &ScimState, req: &HttpRequest) -> Arc<SchemaRegistry> {
     if req.headers().contains_key(header::AUTHORIZATION) {
-        if let Ok(caller) = Caller::extract(req).await {
+        if let Ok(caller) = ScimCaller::extract(req).await {
             return caller.registry;
         }
     }
     Arc::new(state.registry.clone())
 }
 
-type ApiResult = Result<HttpResponse, ApiError>;
+type ApiResult = Result<HttpResponse, ScimApiError>;
 
 fn ok(body: serde_json::Value) -> ApiResult {
     Ok(HttpResponse::Ok().content_type(SCIM_JSON).json(body))

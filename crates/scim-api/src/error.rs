@@ -7,7 +7,7 @@ use scim_store::StoreError;
 /// An error answered with the SCIM error schema (RFC 7644 §3.12).
 #[derive(Debug, thiserror::Error)]
 #[error("{error}")]
-pub struct ApiError {
+pub struct ScimApiError {
     /// The SCIM error.
     pub error: ScimError,
     /// Seconds for `Retry-After` (429, 503).
@@ -16,7 +16,7 @@ pub struct ApiError {
     pub allow: Option<&'static str>,
 }
 
-impl ApiError {
+impl ScimApiError {
     /// `429`: the tenant is over its rate limit; retry after `seconds`.
     pub fn rate_limited(seconds: u64) -> Self {
         Self {
@@ -36,7 +36,7 @@ impl ApiError {
     }
 }
 
-impl From<ScimError> for ApiError {
+impl From<ScimError> for ScimApiError {
     fn from(error: ScimError) -> Self {
         let retry_after = (error.status == 503).then_some(5);
         Self {
@@ -47,7 +47,7 @@ impl From<ScimError> for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
+impl From<StoreError> for ScimApiError {
     fn from(e: StoreError) -> Self {
         Self::from(match e {
             StoreError::Conflict(attr) => {
@@ -82,7 +82,7 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<scim_service::ServiceError> for ApiError {
+impl From<scim_service::ServiceError> for ScimApiError {
     fn from(e: scim_service::ServiceError) -> Self {
         use scim_service::ServiceError;
         match e {
@@ -101,13 +101,13 @@ impl From<scim_service::ServiceError> for ApiError {
     }
 }
 
-impl From<scim_filter_parser::ParseError> for ApiError {
+impl From<scim_filter_parser::ParseError> for ScimApiError {
     fn from(e: scim_filter_parser::ParseError) -> Self {
         Self::from(ScimError::invalid_filter(e.to_string()))
     }
 }
 
-impl ResponseError for ApiError {
+impl ResponseError for ScimApiError {
     fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }

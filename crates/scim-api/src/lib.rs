@@ -25,7 +25,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use scim_model::{discovery::Capabilities, ResourceKind, SchemaRegistry, ScimError};
 use scim_store::Store;
 
-pub use error::ApiError;
+pub use error::ScimApiError;
 pub use rate_limit::{RateLimit, RateLimiter};
 pub use scim_service::TenantSchemas;
 
@@ -38,7 +38,7 @@ pub struct ScimState {
     /// The database.
     pub store: Store,
     /// The core schema definitions; a request sees them through its tenant's registry
-    /// ([`Caller::registry`]), which adds the tenant's custom extension.
+    /// ([`ScimCaller::registry`]), which adds the tenant's custom extension.
     pub registry: SchemaRegistry,
     /// Tenants' registries and the undeclared custom attributes reported today.
     pub tenant_schemas: TenantSchemas,
@@ -90,12 +90,12 @@ impl ScimState {
 /// what every tenant-data handler takes. Dereferences to the
 /// [`ScimPrincipal`](scim_auth::ScimPrincipal).
 #[derive(Debug)]
-pub struct Caller {
+pub struct ScimCaller {
     principal: scim_auth::ScimPrincipal,
     registry: std::sync::Arc<SchemaRegistry>,
 }
 
-impl Caller {
+impl ScimCaller {
     /// The schemas this request sees: the core ones and, when the tenant switch is on, the
     /// tenant's custom User extension (read from the database for this request).
     pub fn registry(&self) -> &SchemaRegistry {
@@ -103,7 +103,7 @@ impl Caller {
     }
 }
 
-impl Caller {
+impl ScimCaller {
     /// The service's writer for this caller's changes.
     pub(crate) fn writer<'a>(&'a self, state: &'a ScimState) -> scim_service::ScimWriter<'a> {
         scim_service::ScimWriter {
@@ -117,7 +117,7 @@ impl Caller {
     }
 }
 
-impl std::ops::Deref for Caller {
+impl std::ops::Deref for ScimCaller {
     type Target = scim_auth::ScimPrincipal;
 
     fn deref(&self) -> &Self::Target {
@@ -125,7 +125,7 @@ impl std::ops::Deref for Caller {
     }
 }
 
-impl actix_web::FromRequest for Caller {
+impl actix_web::FromRequest for ScimCaller {
     type Error = actix_web::Error;
     type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
 
@@ -136,13 +136,13 @@ impl actix_web::FromRequest for Caller {
             let principal = principal.await?;
             let Some(state) = state else {
                 tracing::error!("ScimState is not registered as app data");
-                return Err(ApiError::from(ScimError::internal()).into());
+                return Err(ScimApiError::from(ScimError::internal()).into());
             };
             if let Err(wait) = state
                 .rate_limiter
                 .check(principal.tenant.as_str(), std::time::Instant::now())
             {
-                return Err(ApiError::rate_limited(scim_auth::ceil_secs(wait)).into());
+                return Err(ScimApiError::rate_limited(scim_auth::ceil_secs(wait)).into());
             }
             // The switch was read with the key, in the same statement; the declaration is read
             // only when this process has not parsed it yet.
@@ -155,8 +155,8 @@ impl actix_web::FromRequest for Caller {
                     &principal.scim_switch,
                 )
                 .await
-                .map_err(ApiError::from)?;
-            Ok(Caller {
+                .map_err(ScimApiError::from)?;
+            Ok(ScimCaller {
                 principal,
                 registry,
             })
@@ -233,12 +233,12 @@ fn resource_scope(kind: ResourceKind) -> actix_web::Scope {
         )
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
+async fn not_found() -> Result<HttpResponse, ScimApiError> {
     Err(ScimError::not_found("No such SCIM endpoint").into())
 }
 
 /// The default service of an endpoint that takes only the methods `allow`: `405` with
 /// `Allow` (RFC 9110 §15.5.6).
 fn not_allowed(allow: &'static str) -> actix_web::Route {
-    web::to(move || async move { Err::<HttpResponse, _>(ApiError::method_not_allowed(allow)) })
+    web::to(move || async move { Err::<HttpResponse, _>(ScimApiError::method_not_allowed(allow)) })
 }

@@ -18,18 +18,18 @@ use scim_store::{Pagination, StoreError};
 use crate::{
     body::ScimJson,
     conditional::{if_match, if_none_match},
-    error::ApiError,
+    error::ScimApiError,
     query::{ListParams, QueryParams},
-    Caller, ScimState, SCIM_JSON,
+    ScimCaller, ScimState, SCIM_JSON,
 };
 
-type ApiResult = Result<HttpResponse, ApiError>;
+type ApiResult = Result<HttpResponse, ScimApiError>;
 
 /// A single resource, projected, with `ETag`.
 fn resource_response(
     status: StatusCode,
     state: &ScimState,
-    caller: &Caller,
+    caller: &ScimCaller,
     req: &HttpRequest,
     res: &Resource,
     projection: &Projection,
@@ -47,7 +47,7 @@ fn resource_response(
     builder.json(body)
 }
 
-fn projection_of(req: &HttpRequest) -> Result<Projection, ApiError> {
+fn projection_of(req: &HttpRequest) -> Result<Projection, ScimApiError> {
     let params = QueryParams::parse(req.query_string())?;
     Ok(Projection::parse(
         params.get("attributes"),
@@ -76,7 +76,7 @@ fn wants_minimal(req: &HttpRequest) -> bool {
 pub async fn create_resource(
     kind: web::Data<ResourceKind>,
     state: web::Data<ScimState>,
-    principal: Caller,
+    principal: ScimCaller,
     req: HttpRequest,
     ScimJson(body): ScimJson,
 ) -> ApiResult {
@@ -99,7 +99,7 @@ pub async fn create_resource(
 pub async fn get_resource(
     kind: web::Data<ResourceKind>,
     state: web::Data<ScimState>,
-    principal: Caller,
+    principal: ScimCaller,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> ApiResult {
@@ -130,7 +130,7 @@ pub async fn get_resource(
 pub async fn replace_resource(
     kind: web::Data<ResourceKind>,
     state: web::Data<ScimState>,
-    principal: Caller,
+    principal: ScimCaller,
     req: HttpRequest,
     id: web::Path<String>,
     ScimJson(body): ScimJson,
@@ -154,7 +154,7 @@ pub async fn replace_resource(
 pub async fn delete_resource(
     kind: web::Data<ResourceKind>,
     state: web::Data<ScimState>,
-    principal: Caller,
+    principal: ScimCaller,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> ApiResult {
@@ -175,7 +175,7 @@ pub async fn delete_resource(
 pub async fn patch_resource(
     kind: web::Data<ResourceKind>,
     state: web::Data<ScimState>,
-    principal: Caller,
+    principal: ScimCaller,
     req: HttpRequest,
     id: web::Path<String>,
     ScimJson(body): ScimJson,
@@ -217,7 +217,7 @@ pub async fn patch_resource(
 pub async fn list_resources(
     kind: web::Data<ResourceKind>,
     state: web::Data<ScimState>,
-    principal: Caller,
+    principal: ScimCaller,
     req: HttpRequest,
 ) -> ApiResult {
     let params = QueryParams::parse(req.query_string())?;
@@ -229,7 +229,7 @@ pub async fn list_resources(
 pub async fn search_resources(
     kind: web::Data<ResourceKind>,
     state: web::Data<ScimState>,
-    principal: Caller,
+    principal: ScimCaller,
     req: HttpRequest,
     ScimJson(body): ScimJson,
 ) -> ApiResult {
@@ -242,7 +242,7 @@ pub async fn search_resources(
 /// neither type can evaluate it). Cursor paging is offered per resource type only.
 pub async fn search_all(
     state: web::Data<ScimState>,
-    principal: Caller,
+    principal: ScimCaller,
     req: HttpRequest,
     ScimJson(body): ScimJson,
 ) -> ApiResult {
@@ -296,7 +296,7 @@ pub async fn search_all(
 async fn search(
     kind: ResourceKind,
     state: &ScimState,
-    principal: &Caller,
+    principal: &ScimCaller,
     req: &HttpRequest,
     list: &ListParams,
 ) -> ApiResult {

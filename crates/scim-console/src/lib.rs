@@ -22,7 +22,7 @@
 
 mod audit;
 mod html;
-mod keys;
+mod key_pages;
 mod machines;
 mod session;
 mod settings;
@@ -112,17 +112,26 @@ pub fn configure(config: ConsoleConfig) -> impl FnOnce(&mut web::ServiceConfig) 
                 .route("/login", web::post().to(session::post_login))
                 .route("/logout", web::post().to(session::post_logout))
                 .route("/lang", web::get().to(session::get_lang))
-                .route("/keys", web::get().to(keys::list_keys))
-                .route("/keys", web::post().to(keys::create_key))
-                .route("/keys/new", web::get().to(keys::new_key))
-                .route("/keys/{name}", web::get().to(keys::show_key))
-                .route("/keys/{name}/edit", web::post().to(keys::edit_key))
-                .route("/keys/{name}/rotate", web::get().to(keys::confirm_rotate))
-                .route("/keys/{name}/rotate", web::post().to(keys::rotate_key))
-                .route("/keys/{name}/revoke", web::get().to(keys::confirm_revoke))
-                .route("/keys/{name}/revoke", web::post().to(keys::revoke_key))
-                .route("/keys/{name}/delete", web::get().to(keys::confirm_delete))
-                .route("/keys/{name}/delete", web::post().to(keys::delete_key))
+                .route("/keys", web::get().to(key_pages::list_keys))
+                .route("/keys", web::post().to(key_pages::create_key))
+                .route("/keys/new", web::get().to(key_pages::new_key))
+                .route("/keys/{name}", web::get().to(key_pages::show_key))
+                .route("/keys/{name}/edit", web::post().to(key_pages::edit_key))
+                .route(
+                    "/keys/{name}/rotate",
+                    web::get().to(key_pages::confirm_rotate),
+                )
+                .route("/keys/{name}/rotate", web::post().to(key_pages::rotate_key))
+                .route(
+                    "/keys/{name}/revoke",
+                    web::get().to(key_pages::confirm_revoke),
+                )
+                .route("/keys/{name}/revoke", web::post().to(key_pages::revoke_key))
+                .route(
+                    "/keys/{name}/delete",
+                    web::get().to(key_pages::confirm_delete),
+                )
+                .route("/keys/{name}/delete", web::post().to(key_pages::delete_key))
                 .route("/machines", web::get().to(machines::list_machines))
                 .route("/machines", web::post().to(machines::create_machine))
                 .route("/machines/new", web::get().to(machines::new_machine))

@@ -10,7 +10,7 @@ use scim_store::{Store, StoreError};
 
 use crate::{
     html::{self, csrf_field, esc, url_enc, when, Nav},
-    keys::{confirm_form, scope_name, status_cell},
+    key_pages::{confirm_form, scope_name, status_cell},
     session::{ConsoleError, Ctx, Form},
     text::T,
 };

@@ -6,32 +6,32 @@ use scim_auth::{
     admin::{ApiKeyRead, ApiKeyWrite},
     Admin, Scope,
 };
-use scim_service::{key_lifecycle as keys, ChangeKey, CreateKey, RotateKey};
+use scim_service::{key_lifecycle, ChangeKey, CreateKey, RotateKey};
 use scim_store::{Store, TenantId};
 
 use crate::{
     dto::{
         ApiKeyView, CreateApiKeyBody, CreatedApiKey, ErrorBody, RotateApiKeyBody, UpdateApiKeyBody,
     },
-    error::ApiError,
+    error::AdminApiError,
 };
 
 const KEY: &str = "API key not found";
 
 /// The tenant's SCIM custom-attributes switch, shown on SCIM keys.
-pub(crate) async fn switch(store: &Store, tenant: &TenantId) -> Result<bool, ApiError> {
+pub(crate) async fn switch(store: &Store, tenant: &TenantId) -> Result<bool, AdminApiError> {
     store
         .get_scim_settings(tenant)
         .await
         .map(|s| s.custom_attributes_enabled)
-        .map_err(|e| ApiError::from_store(e, "Tenant not found"))
+        .map_err(|e| AdminApiError::from_store(e, "Tenant not found"))
 }
 
-fn parse_scope(scope: Option<&str>) -> Result<Scope, ApiError> {
+fn parse_scope(scope: Option<&str>) -> Result<Scope, AdminApiError> {
     match scope {
         None => Ok(Scope::PublicApi),
         Some(s) => Scope::parse(s).ok_or_else(|| {
-            ApiError::invalid(
+            AdminApiError::invalid(
                 "unknown_scope",
                 "scope",
                 format!("unknown scope '{s}': use scim, on_premise or public_api"),
@@ -59,13 +59,13 @@ fn parse_scope(scope: Option<&str>) -> Result<Scope, ApiError> {
 pub async fn list_api_keys(
     admin: Admin<ApiKeyRead>,
     store: web::Data<Store>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let switch = switch(&store, &admin.tenant).await?;
     let now = Utc::now();
     let keys = store
         .list_api_keys(&admin.tenant, None)
         .await
-        .map_err(|e| ApiError::from_store(e, KEY))?;
+        .map_err(|e| AdminApiError::from_store(e, KEY))?;
     let views =
         crate::expiry::views_with_warnings(&store, &admin.tenant, keys, switch, now).await?;
     Ok(HttpResponse::Ok().json(views))
@@ -96,11 +96,11 @@ pub async fn create_api_key(
     admin: Admin<ApiKeyWrite>,
     store: web::Data<Store>,
     body: crate::body::AdminJson<CreateApiKeyBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let body = body.into_inner();
     let name = body
         .name
-        .ok_or_else(|| ApiError::invalid("missing_field", "name", "name is required"))?;
+        .ok_or_else(|| AdminApiError::invalid("missing_field", "name", "name is required"))?;
     let request = CreateKey {
         name,
         label: body.label,
@@ -112,9 +112,10 @@ pub async fn create_api_key(
         expires_in_days: body.expires_in_days,
     };
     let now = Utc::now();
-    let (key, token) = keys::create_key(&store, &admin.tenant, request, &admin.caller, now)
-        .await
-        .map_err(|e| ApiError::from_service(e, "Tenant not found"))?;
+    let (key, token) =
+        key_lifecycle::create_key(&store, &admin.tenant, request, &admin.caller, now)
+            .await
+            .map_err(|e| AdminApiError::from_service(e, "Tenant not found"))?;
     let switch = switch(&store, &admin.tenant).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
@@ -146,19 +147,19 @@ pub async fn get_api_key(
     admin: Admin<ApiKeyRead>,
     store: web::Data<Store>,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let (_, name) = path.into_inner();
     let key = store
         .get_api_key(&admin.tenant, &name)
         .await
-        .map_err(|e| ApiError::from_store(e, KEY))?;
+        .map_err(|e| AdminApiError::from_store(e, KEY))?;
     let switch = switch(&store, &admin.tenant).await?;
     let views =
         crate::expiry::views_with_warnings(&store, &admin.tenant, vec![key], switch, Utc::now())
             .await?;
     match views.into_iter().next() {
         Some(view) => Ok(HttpResponse::Ok().json(view)),
-        None => Err(ApiError::NotFound(KEY)),
+        None => Err(AdminApiError::NotFound(KEY)),
     }
 }
 
@@ -193,14 +194,14 @@ pub async fn update_api_key(
     store: web::Data<Store>,
     path: web::Path<(String, String)>,
     body: crate::body::AdminJson<UpdateApiKeyBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let (_, name) = path.into_inner();
     let body = body.into_inner();
     let enabled = body
         .enabled
-        .ok_or_else(|| ApiError::invalid("missing_field", "enabled", "enabled is required"))?;
+        .ok_or_else(|| AdminApiError::invalid("missing_field", "enabled", "enabled is required"))?;
     if body.name.as_ref().is_some_and(|n| *n != name) {
-        return Err(ApiError::invalid(
+        return Err(AdminApiError::invalid(
             "immutable_field",
             "name",
             "a key's name cannot change",
@@ -211,9 +212,9 @@ pub async fn update_api_key(
         let current = store
             .get_api_key(&admin.tenant, &name)
             .await
-            .map_err(|e| ApiError::from_store(e, KEY))?;
+            .map_err(|e| AdminApiError::from_store(e, KEY))?;
         if *scope != current.scope {
-            return Err(ApiError::invalid(
+            return Err(AdminApiError::invalid(
                 "immutable_field",
                 "scope",
                 "a key's scope cannot change",
@@ -226,9 +227,9 @@ pub async fn update_api_key(
         label: body.label,
         options: body.options,
     };
-    let key = keys::change_key(&store, &admin.tenant, &name, change, &admin.caller, now)
+    let key = key_lifecycle::change_key(&store, &admin.tenant, &name, change, &admin.caller, now)
         .await
-        .map_err(|e| ApiError::from_service(e, KEY))?;
+        .map_err(|e| AdminApiError::from_service(e, KEY))?;
     let switch = switch(&store, &admin.tenant).await?;
     Ok(HttpResponse::Ok().json(ApiKeyView::new(key, switch, now)))
 }
@@ -256,12 +257,12 @@ pub async fn delete_api_key(
     admin: Admin<ApiKeyWrite>,
     store: web::Data<Store>,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let (_, name) = path.into_inner();
     store
         .delete_api_key(&admin.tenant, &name, &admin.caller.actor, Utc::now())
         .await
-        .map_err(|e| ApiError::from_store(e, KEY))?;
+        .map_err(|e| AdminApiError::from_store(e, KEY))?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -289,13 +290,13 @@ pub async fn revoke_api_key(
     admin: Admin<ApiKeyWrite>,
     store: web::Data<Store>,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let (_, name) = path.into_inner();
     let now = Utc::now();
     let key = store
         .revoke_api_key(&admin.tenant, &name, &admin.caller.actor, now)
         .await
-        .map_err(|e| ApiError::from_store(e, KEY))?;
+        .map_err(|e| AdminApiError::from_store(e, KEY))?;
     let switch = switch(&store, &admin.tenant).await?;
     Ok(HttpResponse::Ok().json(ApiKeyView::new(key, switch, now)))
 }
@@ -330,22 +331,21 @@ pub async fn rotate_api_key(
     store: web::Data<Store>,
     path: web::Path<(String, String)>,
     body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     let (_, name) = path.into_inner();
     // An empty body and `null` both mean "the defaults".
     let body: RotateApiKeyBody = if body.iter().all(u8::is_ascii_whitespace) {
         RotateApiKeyBody::default()
     } else {
         let value: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            serde_json::from_slice(&body).map_err(|e| AdminApiError::BadRequest(e.to_string()))?;
         crate::body::refuse_nul(&value)?;
         match value {
             serde_json::Value::Null => RotateApiKeyBody::default(),
-            value @ serde_json::Value::Object(_) => {
-                serde_json::from_value(value).map_err(|e| ApiError::BadRequest(e.to_string()))?
-            }
+            value @ serde_json::Value::Object(_) => serde_json::from_value(value)
+                .map_err(|e| AdminApiError::BadRequest(e.to_string()))?,
             _ => {
-                return Err(ApiError::BadRequest(
+                return Err(AdminApiError::BadRequest(
                     "The body must be a JSON object".into(),
                 ))
             }
@@ -356,9 +356,10 @@ pub async fn rotate_api_key(
         grace_minutes: body.grace_period_minutes,
         expires_in_days: body.expires_in_days,
     };
-    let (key, token) = keys::rotate_key(&store, &admin.tenant, &name, request, &admin.caller, now)
-        .await
-        .map_err(|e| ApiError::from_service(e, KEY))?;
+    let (key, token) =
+        key_lifecycle::rotate_key(&store, &admin.tenant, &name, request, &admin.caller, now)
+            .await
+            .map_err(|e| AdminApiError::from_service(e, KEY))?;
     let switch = switch(&store, &admin.tenant).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
