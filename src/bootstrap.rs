@@ -29,18 +29,25 @@ pub async fn bootstrap(
         Err(StoreError::Conflict(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     }
-    let key = |name: &str, scope| KeyRequest {
+    let key = |name: &str, scope, permissions: Option<Vec<String>>| KeyRequest {
         name: name.into(),
         label: Some("Created at first start".into()),
         scope,
-        permissions: None,
+        permissions,
         expires_in_days: None,
     };
-    let (_, scim) = issue_key(store, &tenant, key("bootstrap-scim", Scope::Scim), now).await?;
+    let (_, scim) = issue_key(
+        store,
+        &tenant,
+        key("bootstrap-scim", Scope::Scim, None),
+        now,
+    )
+    .await?;
+    // The first admin key holds every permission, written out.
     let (_, admin) = issue_key(
         store,
         &tenant,
-        key("bootstrap-admin", Scope::PublicApi),
+        key("bootstrap-admin", Scope::PublicApi, Some(vec!["*".into()])),
         now,
     )
     .await?;

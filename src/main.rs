@@ -326,7 +326,7 @@ async fn key_command(store: &Store, command: KeyCommand) -> Result<(), Box<dyn s
             let request = CreateKey {
                 name: name.clone(),
                 label,
-                scope: scope.into(),
+                scope: Some(scope.into()),
                 enabled: true,
                 permissions,
                 options: None,

@@ -307,6 +307,17 @@ fn cli_creates_tenants_and_keys_and_reports_errors() {
         vec![
             "key", "create", "--tenant", "acme", "--name", "k3", "--scope", "root",
         ],
+        // No full-admin key by omission: a public_api key names its permissions.
+        vec![
+            "key",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "k4",
+            "--scope",
+            "public_api",
+        ],
     ] {
         let out = scimd(&url).args(&args).output().unwrap();
         assert!(!out.status.success(), "{args:?} should fail");

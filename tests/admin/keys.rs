@@ -176,7 +176,7 @@ on_each_backend!(invalid_create_requests_name_their_field, |app| {
             Some("permissions"),
         ),
         (
-            json!({"name": "k", "options": {"push": true}}),
+            json!({"name": "k", "permissions": ["tenant.apiKey:read"], "options": {"push": true}}),
             422,
             "option_not_allowed",
             Some("options"),
@@ -206,7 +206,7 @@ on_each_backend!(invalid_create_requests_name_their_field, |app| {
             Some("expiresInDays"),
         ),
         (
-            json!({"name": "k", "machine": "no-such-machine"}),
+            json!({"name": "k", "scope": "scim", "machine": "no-such-machine"}),
             422,
             "unknown_machine",
             Some("machine"),
@@ -224,7 +224,12 @@ on_each_backend!(invalid_create_requests_name_their_field, |app| {
             None,
         ),
         (json!(["not", "an", "object"]), 400, "invalid_body", None),
-        (json!({"name": "admin"}), 409, "conflict", None),
+        (
+            json!({"name": "admin", "scope": "scim"}),
+            409,
+            "conflict",
+            None,
+        ),
     ];
     for (body, status, code, field) in cases {
         let r = api(&app, Method::POST, "/apiKeys", Some(body.clone())).await;
@@ -552,3 +557,67 @@ on_each_backend!(
         assert_eq!(r.body["lastUsedAddress"], "10.0.0.1");
     }
 );
+
+on_each_backend!(no_full_admin_key_by_omission, |app| {
+    // Neither scope nor permissions: 422 naming the field, nothing created.
+    let r = api(
+        &app,
+        Method::POST,
+        "/apiKeys",
+        Some(json!({"name": "only-a-name"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["error"]["field"], "scope");
+    // A public_api key must list its permissions; `*` only when written out.
+    let r = api(
+        &app,
+        Method::POST,
+        "/apiKeys",
+        Some(json!({"name": "no-perms", "scope": "public_api"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["error"]["field"], "permissions");
+    let r = api(&app, Method::GET, "/apiKeys", None).await;
+    let names: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        !names.contains(&"only-a-name") && !names.contains(&"no-perms"),
+        "{names:?}"
+    );
+    // The reference's shape still works: permissions without scope is a public_api key.
+    let r = api(
+        &app,
+        Method::POST,
+        "/apiKeys",
+        Some(json!({"name": "reader", "permissions": ["tenant.apiKey:read"]})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["scope"], "public_api");
+    assert_eq!(r.body["permissions"], json!(["tenant.apiKey:read"]));
+    let r = api(
+        &app,
+        Method::POST,
+        "/apiKeys",
+        Some(json!({"name": "full", "scope": "public_api", "permissions": ["*"]})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // SCIM keys keep their defaults.
+    let r = api(
+        &app,
+        Method::POST,
+        "/apiKeys",
+        Some(json!({"name": "entra2", "scope": "scim"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["permissions"], json!(["scim:read", "scim:write"]));
+});

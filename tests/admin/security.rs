@@ -16,10 +16,14 @@ use crate::{
 };
 
 on_each_backend!(every_bad_credential_gets_the_same_401, |app| {
-    let (_, disabled) = create_key(&app, json!({"name": "disabled", "enabled": false})).await;
-    let (_, revoked) = create_key(&app, json!({"name": "revoked"})).await;
+    let (_, disabled) = create_key(
+        &app,
+        json!({"name": "disabled", "enabled": false, "permissions": ["*"]}),
+    )
+    .await;
+    let (_, revoked) = create_key(&app, json!({"name": "revoked", "permissions": ["*"]})).await;
     api(&app, Method::POST, "/apiKeys/revoked/revoke", None).await;
-    let (_, deleted) = create_key(&app, json!({"name": "deleted"})).await;
+    let (_, deleted) = create_key(&app, json!({"name": "deleted", "permissions": ["*"]})).await;
     api(&app, Method::DELETE, "/apiKeys/deleted", None).await;
     let expired = raw_key(
         &app.store,
@@ -227,7 +231,7 @@ on_each_backend!(a_caller_never_grants_more_than_it_holds, |app| {
         json!({"name": "e1", "permissions": ["*"]}),
         json!({"name": "e2", "permissions": ["tenant.machine:write"]}),
         json!({"name": "e3", "permissions": ["tenant.apiKey:read", "tenant.settings:write"]}),
-        json!({"name": "e4"}),
+        json!({"name": "e4", "scope": "public_api", "permissions": ["*"]}),
         json!({"name": "e5", "scope": "scim"}),
         json!({"name": "e6", "scope": "on_premise", "options": {"retrieve": true, "push": false}}),
     ] {
@@ -488,7 +492,7 @@ async fn the_operator_token_manages_tenants_and_any_tenant() {
         let r = op(
             Method::POST,
             "/api/beta/admin/apiKeys",
-            Some(json!({"name": "first-admin"})),
+            Some(json!({"name": "first-admin", "permissions": ["*"]})),
         )
         .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);

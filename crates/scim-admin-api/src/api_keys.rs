@@ -27,10 +27,10 @@ pub(crate) async fn switch(store: &Store, tenant: &TenantId) -> Result<bool, Adm
         .map_err(|e| AdminApiError::from_store(e, "Tenant not found"))
 }
 
-fn parse_scope(scope: Option<&str>) -> Result<Scope, AdminApiError> {
+fn parse_scope(scope: Option<&str>) -> Result<Option<Scope>, AdminApiError> {
     match scope {
-        None => Ok(Scope::PublicApi),
-        Some(s) => Scope::parse(s).ok_or_else(|| {
+        None => Ok(None),
+        Some(s) => Scope::parse(s).map(Some).ok_or_else(|| {
             AdminApiError::invalid(
                 "unknown_scope",
                 "scope",

@@ -164,13 +164,15 @@ pub struct CreateApiKeyBody {
     pub name: Option<String>,
     /// Display text.
     pub label: Option<String>,
-    /// `scim`, `on_premise` or `public_api` (default `public_api`).
+    /// `scim`, `on_premise` or `public_api`. Left out, `permissions` must be given and the key
+    /// is a `public_api` key with exactly those; a body with neither is `422`.
     #[schema(value_type = Option<KeyScopeDoc>)]
     pub scope: Option<String>,
     /// Whether the key is usable at once (default true).
     pub enabled: Option<bool>,
-    /// Permissions; `["*"]` = all the scope allows. Default: the scope's defaults. Each must
-    /// be one the scope allows and one the caller holds.
+    /// Permissions; `["*"]` = all the scope allows, granted only when written out. Default for
+    /// `scim` and `on_premise` keys: `scim:read`, `scim:write`; required for `public_api` keys.
+    /// Each must be one the scope allows and one the caller holds.
     #[schema(value_type = Option<Vec<PermissionDoc>>)]
     pub permissions: Option<Vec<String>>,
     /// Scope options: `{"scimCustomAttributes": bool}` for scim (tenant-wide),

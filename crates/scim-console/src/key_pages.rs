@@ -549,7 +549,7 @@ pub async fn create_key(
     let request = CreateKey {
         name: draft.name.clone(),
         label: (!draft.label.is_empty()).then(|| draft.label.clone()),
-        scope,
+        scope: Some(scope),
         enabled: true,
         permissions,
         options,

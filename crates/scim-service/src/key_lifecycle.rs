@@ -36,8 +36,9 @@ pub struct CreateKey {
     pub name: String,
     /// Display label.
     pub label: Option<String>,
-    /// The key's scope (fixed for life).
-    pub scope: Scope,
+    /// The key's scope (fixed for life). Left out, `permissions` must be given and the key is a
+    /// `public_api` key with exactly those (the reference's shape).
+    pub scope: Option<Scope>,
     /// Whether the key starts usable.
     pub enabled: bool,
     /// Permissions; `None` gives the scope's defaults (or what `options` imply).
@@ -225,7 +226,27 @@ pub async fn create_key(
         ));
     }
     let days = lifetime(request.expires_in_days, "expiresInDays")?;
-    let scope = request.scope;
+    // No full-admin key by omission: a scope or permissions must be named, and `*` is
+    // granted only when written out.
+    let scope = match (request.scope, &request.permissions) {
+        (Some(scope), _) => scope,
+        (None, Some(_)) => Scope::PublicApi,
+        (None, None) => {
+            return Err(invalid(
+                "missing_field",
+                "scope",
+                "scope or permissions is required: name the key's scope (scim, on_premise, \
+                 public_api) or list its permissions",
+            ))
+        }
+    };
+    if scope == Scope::PublicApi && request.permissions.is_none() {
+        return Err(invalid(
+            "missing_field",
+            "permissions",
+            "permissions is required for a public_api key: list them, or [\"*\"] for all",
+        ));
+    }
     let options = parse_options(scope, request.options.as_ref())?;
     let permissions = match (scope, request.permissions) {
         (Scope::OnPremise, Some(p)) if options.retrieve.is_some() || options.push.is_some() => {
