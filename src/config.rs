@@ -14,6 +14,8 @@ const KNOWN: &[&str] = &[
     "SCIMD_DB_TIMEOUT_SECS",
     "SCIMD_LISTEN",
     "SCIMD_PUBLIC_URL",
+    "SCIMD_TRUSTED_PROXIES",
+    "SCIMD_METRICS_LISTEN",
     "SCIMD_BOOTSTRAP",
     "SCIMD_MAX_BODY_BYTES",
     "SCIMD_DEFAULT_PAGE_SIZE",
@@ -116,6 +118,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Externally visible base URL (`https://scim.example.com`) for `Location` and `meta`.
     pub public_url: Option<String>,
+    /// Proxies whose `X-Forwarded-For`/`-Proto`/`-Host` are believed (none by default).
+    pub trusted_proxies: scim_auth::TrustedProxies,
+    /// A separate address for `/metrics` (then 404 on the public port).
+    pub metrics_listen: Option<SocketAddr>,
     /// Whether the first start creates tenant `default` and prints two keys.
     pub bootstrap: bool,
     /// Largest request body, in bytes.
@@ -323,6 +329,27 @@ impl Config {
             }
         };
         let public_url = get("SCIMD_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned());
+        let trusted_proxies = match scim_auth::TrustedProxies::parse(
+            get("SCIMD_TRUSTED_PROXIES").as_deref().unwrap_or(""),
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(format!("SCIMD_TRUSTED_PROXIES: {e}"));
+                scim_auth::TrustedProxies::default()
+            }
+        };
+        let metrics_listen = match get("SCIMD_METRICS_LISTEN").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(raw) => match raw.trim().parse::<SocketAddr>() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    errors.push(format!(
+                        "SCIMD_METRICS_LISTEN: '{raw}' is not an address and port (127.0.0.1:9090)"
+                    ));
+                    None
+                }
+            },
+        };
         if let Some(u) = &public_url {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
                 errors.push("SCIMD_PUBLIC_URL must start with http:// or https://".into());
@@ -389,6 +416,8 @@ impl Config {
                     db_timeout,
                     listen,
                     public_url,
+                    trusted_proxies,
+                    metrics_listen,
                     bootstrap,
                     max_body_bytes,
                     default_page_size,

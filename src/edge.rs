@@ -13,7 +13,7 @@ use actix_web::{
         header::{self, HeaderName, HeaderValue},
         StatusCode,
     },
-    web, HttpRequest, HttpResponse, ResponseError,
+    web, HttpMessage, HttpRequest, HttpResponse, ResponseError,
 };
 use futures_util::{
     future::{ready, LocalBoxFuture, Ready},
@@ -113,12 +113,17 @@ pub fn panic_response(path: &str, request_id: &str) -> HttpResponse {
 /// metrics.
 pub struct Edge {
     metrics: web::Data<Metrics>,
+    proxies: Rc<scim_auth::TrustedProxies>,
 }
 
 impl Edge {
-    /// The middleware, counting into `metrics`.
-    pub fn new(metrics: web::Data<Metrics>) -> Self {
-        Self { metrics }
+    /// The middleware, counting into `metrics`, believing forwarding headers from `proxies`
+    /// only.
+    pub fn new(metrics: web::Data<Metrics>, proxies: scim_auth::TrustedProxies) -> Self {
+        Self {
+            metrics,
+            proxies: Rc::new(proxies),
+        }
     }
 }
 
@@ -137,6 +142,7 @@ where
         ready(Ok(EdgeService {
             service: Rc::new(service),
             metrics: self.metrics.clone(),
+            proxies: self.proxies.clone(),
         }))
     }
 }
@@ -145,6 +151,7 @@ where
 pub struct EdgeService<S> {
     service: Rc<S>,
     metrics: web::Data<Metrics>,
+    proxies: Rc<scim_auth::TrustedProxies>,
 }
 
 type Outcome = Result<ServiceResponse<BoxBody>, actix_web::Error>;
@@ -162,6 +169,9 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let request_id = uuid::Uuid::new_v4().simple().to_string();
+        // Where the request comes from, once, for every extractor and handler below.
+        let client = self.proxies.client_info(req.request());
+        req.extensions_mut().insert(client);
         let span = tracing::info_span!(
             "request",
             id = %request_id,
@@ -271,7 +281,7 @@ mod tests {
         let metrics = web::Data::new(Metrics::default());
         let app = web_test::init_service(
             App::new()
-                .wrap(Edge::new(metrics.clone()))
+                .wrap(Edge::new(metrics.clone(), Default::default()))
                 .route("/scim/v2/boom", web::get().to(boom))
                 .route("/api/boom", web::get().to(out_of_bounds))
                 .route("/ok", web::get().to(|| async { "fine" })),

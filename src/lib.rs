@@ -37,6 +37,8 @@ pub struct AppContext {
     metrics: web::Data<metrics::Metrics>,
     store: Store,
     console: scim_console::ConsoleConfig,
+    trusted_proxies: scim_auth::TrustedProxies,
+    public_metrics: bool,
 }
 
 /// Why the service could not start.
@@ -113,6 +115,8 @@ impl AppContext {
                     .with_operator_token(config.operator_token.as_ref().map(|t| t.expose())),
             ),
             store,
+            trusted_proxies: config.trusted_proxies.clone(),
+            public_metrics: config.metrics_listen.is_none(),
             console: scim_console::ConsoleConfig {
                 idle_timeout: chrono::Duration::minutes(
                     i64::try_from(config.console_idle_minutes).unwrap_or(i64::MAX),
@@ -141,17 +145,42 @@ pub fn build_app(
 > {
     let store = ctx.store.clone();
     let metrics = ctx.metrics.clone();
+    let public_metrics = ctx.public_metrics;
     App::new()
         .app_data(ctx.scim)
         .app_data(ctx.auth)
         .app_data(ctx.metrics)
         .app_data(web::Data::new(store))
-        .wrap(edge::Edge::new(metrics))
+        .wrap(edge::Edge::new(metrics, ctx.trusted_proxies))
         .configure(scim_api::configure)
         .configure(scim_admin_api::configure)
         .configure(scim_console::configure(ctx.console))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
+        .configure(move |cfg| {
+            // With SCIMD_METRICS_LISTEN, /metrics is served on that address only.
+            if public_metrics {
+                cfg.route("/metrics", web::get().to(get_metrics));
+            }
+        })
+}
+
+/// The app of `SCIMD_METRICS_LISTEN`: `/metrics` alone, with the same counters as the public
+/// app of this process.
+pub fn metrics_app(
+    ctx: &AppContext,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(ctx.metrics.clone())
+        .app_data(web::Data::new(ctx.store.clone()))
         .route("/metrics", web::get().to(get_metrics))
 }
 

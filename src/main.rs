@@ -512,6 +512,24 @@ async fn serve(store: scim_store::Store, config: Config) -> Result<(), Box<dyn s
         database = store.backend_name(),
         "scimd listening"
     );
+    let metrics_server = match config.metrics_listen {
+        None => None,
+        Some(addr) => {
+            let ctx = ctx.clone();
+            let server = actix_web::HttpServer::new(move || scimd::metrics_app(&ctx))
+                .workers(1)
+                .bind(addr)
+                .map_err(|e| format!("cannot listen on {addr} (SCIMD_METRICS_LISTEN): {e}"))?
+                .disable_signals()
+                .run();
+            tracing::info!(listen = %addr, "metrics listening");
+            Some(server)
+        }
+    };
+    let metrics_handle = metrics_server.as_ref().map(actix_web::dev::Server::handle);
+    if let Some(server) = metrics_server {
+        tokio::spawn(server);
+    }
     let mut server = actix_web::HttpServer::new(move || build_app(ctx.clone()))
         .bind(config.listen)?
         .shutdown_timeout(30);
@@ -520,6 +538,9 @@ async fn serve(store: scim_store::Store, config: Config) -> Result<(), Box<dyn s
     }
     // actix-web stops gracefully on SIGINT and SIGTERM: in-flight requests finish first.
     server.run().await?;
+    if let Some(handle) = metrics_handle {
+        handle.stop(true).await;
+    }
     if let Some((stop, handle)) = scheduler {
         let _ = stop.send(true);
         let _ = handle.await;

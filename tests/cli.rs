@@ -62,9 +62,14 @@ struct Server {
 
 impl Server {
     fn start(db_url: &str) -> Self {
+        Self::start_with(db_url, &[])
+    }
+
+    fn start_with(db_url: &str, vars: &[(&str, String)]) -> Self {
         let port = free_port();
         let mut child = scimd(db_url)
             .env("SCIMD_LISTEN", format!("127.0.0.1:{port}"))
+            .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
             .arg("serve")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -470,4 +475,34 @@ fn the_cli_refuses_what_the_admin_api_refuses() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("enterprise User attribute"), "{err}");
+}
+
+#[test]
+fn metrics_can_leave_the_public_port() {
+    let dir = TempDir::new();
+    let metrics_port = free_port();
+    let server = Server::start_with(
+        &dir.db_url(),
+        &[("SCIMD_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))],
+    );
+    let public = |path: &str| http(server.port, "GET", path, None, None).unwrap();
+    assert_eq!(public("/metrics").0, 404, "not on the public port");
+    for open in ["/healthz", "/readyz", "/api/openapi.json", "/api/docs"] {
+        assert_eq!(public(open).0, 200, "{open} stays public");
+    }
+    let metrics = http(metrics_port, "GET", "/metrics", None, None).unwrap();
+    assert_eq!(metrics.0, 200);
+    assert!(
+        metrics
+            .1
+            .contains("scimd_http_requests_total{route=\"/healthz\""),
+        "the public port's requests are counted: {}",
+        metrics.1
+    );
+    assert_eq!(
+        http(metrics_port, "GET", "/healthz", None, None).unwrap().0,
+        404,
+        "the metrics address serves /metrics only"
+    );
+    assert!(server.stop().success());
 }

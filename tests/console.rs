@@ -75,7 +75,12 @@ where
     }
 
     async fn request(&self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Page {
-        let mut req = test::TestRequest::default().method(method).uri(path);
+        // From the loopback address, as a proxy on the same host (and as the processes of
+        // process mode see it).
+        let mut req = test::TestRequest::default()
+            .method(method)
+            .uri(path)
+            .peer_addr("127.0.0.1:40000".parse().unwrap());
         let jar: Vec<String> = self
             .cookies
             .borrow()
@@ -230,18 +235,43 @@ on_each_backend!(
     }
 );
 
-on_each_backend!(session_cookie_is_secure_behind_tls, |app| {
-    let mut browser = Browser::new(&app);
+/// The session cookie of a sign-in whose request says `X-Forwarded-Proto: https`.
+async fn session_cookie<S, B>(app: &TestApp<S>) -> String
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let mut browser = Browser::new(app);
     browser.forwarded_https = true;
     let r = browser.sign_in(&app.admin_token).await;
-    let cookie = r
-        .headers
+    r.headers
         .get_all("set-cookie")
         .map(|v| v.to_str().unwrap().to_owned())
         .find(|c| c.starts_with("scimd_session="))
-        .expect("session cookie");
-    assert!(cookie.contains("; Secure"), "{cookie}");
-});
+        .expect("session cookie")
+}
+
+on_each_backend!(
+    a_forwarded_scheme_from_an_untrusted_peer_is_ignored,
+    |app| {
+        // No SCIMD_TRUSTED_PROXIES: anyone could say https.
+        let cookie = session_cookie(&app).await;
+        assert!(!cookie.contains("; Secure"), "{cookie}");
+    }
+);
+
+#[actix_web::test]
+async fn session_cookie_is_secure_behind_a_trusted_tls_proxy() {
+    for backend in crate::common::backends() {
+        let app = crate::common::spawn_with(
+            backend,
+            HashMap::from([("SCIMD_TRUSTED_PROXIES".to_owned(), "127.0.0.1".to_owned())]),
+        )
+        .await;
+        let cookie = session_cookie(&app).await;
+        assert!(cookie.contains("; Secure"), "{cookie}");
+    }
+}
 
 on_each_backend!(only_the_session_id_hash_is_stored, |app| {
     let browser = Browser::new(&app);

@@ -102,3 +102,76 @@ on_each_backend!(unknown_endpoints_are_404_and_wrong_methods_405, |app| {
         .await;
     assert_scim_error(&r, 405, None);
 });
+
+/// The `callerAddress` of the audit event of a machine created with `X-Forwarded-For: xff`
+/// from 127.0.0.1.
+async fn audited_address<S, B>(app: &crate::common::TestApp<S>, name: &str, xff: &str) -> String
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let req = actix_web::test::TestRequest::post()
+        .uri(&format!("{}/machines", crate::admin::BASE))
+        .peer_addr("127.0.0.1:40000".parse().unwrap())
+        .insert_header(("Authorization", format!("Bearer {}", app.admin_token)))
+        .insert_header(("Content-Type", "application/json"))
+        .insert_header(("X-Forwarded-For", xff))
+        .insert_header(("X-Forwarded-Proto", "https"))
+        .set_payload(serde_json::json!({ "name": name }).to_string());
+    let (status, _, body) = app.send(req).await;
+    assert_eq!(status.as_u16(), 201, "{body}");
+    let r = crate::admin::api(
+        app,
+        actix_web::http::Method::GET,
+        "/auditEvents?targetType=machine",
+        None,
+    )
+    .await;
+    // Newest first: the machine just created.
+    let event = r.body["events"]
+        .as_array()
+        .and_then(|e| e.first())
+        .unwrap_or_else(|| panic!("no machine event: {}", r.body));
+    event["callerAddress"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+on_each_backend!(
+    forwarding_headers_are_ignored_from_an_untrusted_peer,
+    |app| {
+        // No SCIMD_TRUSTED_PROXIES: anyone could write X-Forwarded-For, so it is not believed.
+        assert_eq!(
+            audited_address(&app, "m1", "203.0.113.9").await,
+            "127.0.0.1"
+        );
+    }
+);
+
+#[actix_web::test]
+async fn forwarding_headers_are_believed_from_a_trusted_proxy() {
+    for backend in crate::common::backends() {
+        let app = crate::common::spawn_with(
+            backend,
+            std::collections::HashMap::from([(
+                "SCIMD_TRUSTED_PROXIES".to_owned(),
+                "127.0.0.1/32, 10.0.0.0/8".to_owned(),
+            )]),
+        )
+        .await;
+        assert_eq!(
+            audited_address(&app, "m1", "203.0.113.9").await,
+            "203.0.113.9"
+        );
+        // What a client prepends does not count: the rightmost untrusted hop is the caller.
+        assert_eq!(
+            audited_address(&app, "m2", "6.6.6.6, 203.0.113.10, 10.1.2.3").await,
+            "203.0.113.10"
+        );
+    }
+}

@@ -67,8 +67,8 @@ impl ScimState {
         match &self.public_url {
             Some(url) => format!("{}/scim/v2", url.trim_end_matches('/')),
             None => {
-                let info = req.connection_info();
-                format!("{}://{}/scim/v2", info.scheme(), info.host())
+                let info = scim_auth::client_info(req);
+                format!("{}://{}/scim/v2", info.scheme, info.host)
             }
         }
     }

@@ -157,7 +157,7 @@ fn parts(req: &HttpRequest) -> RequestParts {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        peer: req.peer_addr().map(|a| a.ip().to_string()),
+        peer: crate::client_info(req).addr,
     }
 }
 

@@ -14,6 +14,7 @@
 
 pub mod admin;
 mod caller;
+mod client;
 mod principal;
 mod scope;
 mod throttle;
@@ -21,6 +22,7 @@ pub mod token;
 
 pub use admin::{error_body, Admin, AdminAuthError, Operator, Permission};
 pub use caller::Caller;
+pub use client::{client_info, ClientInfo, TrustedProxies};
 pub use principal::{ceil_secs, AuthError, Authenticator, ScimPrincipal};
 pub use scope::{
     grants, Scope, ADMIN_PERMISSIONS, ALL, API_KEY_READ, API_KEY_WRITE, AUDIT_READ, MACHINE_READ,

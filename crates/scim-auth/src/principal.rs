@@ -318,7 +318,7 @@ impl FromRequest for ScimPrincipal {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let needed = scim_permission(req);
-        let peer = req.peer_addr().map(|a| a.ip().to_string());
+        let peer = crate::client_info(req).addr;
         Box::pin(async move {
             let Some(auth) = auth else {
                 tracing::error!("Authenticator is not registered as app data");

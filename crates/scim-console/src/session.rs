@@ -64,14 +64,10 @@ pub fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
         .map(|(_, v)| v.trim().to_owned())
 }
 
-/// Whether the browser reached us over TLS (directly, or through a proxy that says so).
+/// Whether the browser reached us over TLS (directly, or through a trusted proxy that says
+/// so: `SCIMD_TRUSTED_PROXIES`).
 pub fn is_tls(req: &HttpRequest) -> bool {
-    req.connection_info().scheme() == "https"
-        || req
-            .headers()
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+    scim_auth::client_info(req).scheme == "https"
 }
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Strict, Path=/console, Secure behind TLS.
@@ -282,7 +278,7 @@ async fn load(req: HttpRequest) -> Result<Ctx, ConsoleError> {
     if !within_timeouts(&config, session.created_at, session.last_seen_at, now) {
         return Err(end(store.clone(), id_hash).await);
     }
-    let peer = req.peer_addr().map(|a| a.ip().to_string());
+    let peer = scim_auth::client_info(&req).addr;
     let caller = match &session.key_id {
         None => Caller::operator(Actor {
             name: "operator".into(),
@@ -462,7 +458,7 @@ pub async fn post_login(
     let tenant_field = form.text("tenant").unwrap_or_default();
     let authorization = format!("Bearer {secret}");
     let now = Utc::now();
-    let peer = req.peer_addr().map(|a| a.ip().to_string());
+    let peer = scim_auth::client_info(&req).addr;
     let (tenant, key_id) = if auth.is_operator(Some(&authorization)) {
         let Ok(tenant) = TenantId::parse(&tenant_field) else {
             return Ok(fail(T::SignInFailed.get(lang), &tenant_field));
