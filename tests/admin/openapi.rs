@@ -87,6 +87,16 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ),
     (
         "get",
+        "/api/{tenantId}/admin/settings/tenant",
+        Some("tenant.settings:read"),
+    ),
+    (
+        "put",
+        "/api/{tenantId}/admin/settings/tenant",
+        Some("tenant.settings:write"),
+    ),
+    (
+        "get",
         "/api/{tenantId}/admin/auditEvents",
         Some("tenant.audit:read"),
     ),

@@ -72,6 +72,7 @@ const ADMIN_SHAPES: &[(&str, &str)] = &[
     ("machines/*", "GET, PATCH, DELETE"),
     ("machines/*/apiKeys", "GET"),
     ("settings/scim", "GET, PUT"),
+    ("settings/tenant", "GET, PUT"),
     ("auditEvents", "GET"),
     ("expiryNotices", "GET"),
 ];
@@ -145,6 +146,8 @@ fn api_scope() -> scope::Scope<
                 .service(machines::list_machine_api_keys)
                 .service(settings::get_scim_settings)
                 .service(settings::put_scim_settings)
+                .service(settings::get_tenant_settings)
+                .service(settings::put_tenant_settings)
                 .service(audit::list_audit_events)
                 .service(expiry::list_expiry_notices)
                 .default_service(web::to(not_found)),

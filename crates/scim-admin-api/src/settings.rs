@@ -105,3 +105,89 @@ pub async fn put_scim_settings(
     .map_err(|e| AdminApiError::from_service(e, "Tenant not found"))?;
     Ok(HttpResponse::Ok().json(view(settings)))
 }
+
+/// The tenant's own contact settings: who receives the expiry warnings, in which language.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TenantSettingsBody {
+    /// The global admin's e-mail address: expiry warnings go there (`null`: none, and the
+    /// warnings are recorded as undeliverable). Required in a PUT (`null` allowed).
+    #[schema(format = Email, max_length = 254)]
+    pub admin_email: Option<String>,
+    /// The language of the e-mails. Required in a PUT.
+    #[schema(value_type = String, required = true, pattern = "^(en|fr)$")]
+    pub locale: Option<String>,
+}
+
+/// Get the tenant's admin e-mail and locale.
+///
+/// Requires `tenant.settings:read`.
+#[utoipa::path(
+    tag = "Settings",
+    params(("tenantId" = String, Path, description = "Tenant id")),
+    security(("bearer" = ["tenant.settings:read"])),
+    responses(
+        (status = 200, description = "The settings", body = TenantSettingsBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Missing tenant.settings:read", body = ErrorBody),
+        (status = 404, description = "Not the caller's tenant", body = ErrorBody),
+    )
+)]
+#[get("/settings/tenant")]
+pub async fn get_tenant_settings(
+    admin: Admin<SettingsRead>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, AdminApiError> {
+    let tenant = store
+        .get_tenant(&admin.tenant)
+        .await
+        .map_err(|e| AdminApiError::from_store(e, "Tenant not found"))?;
+    Ok(HttpResponse::Ok().json(TenantSettingsBody {
+        admin_email: tenant.admin_email,
+        locale: Some(tenant.locale),
+    }))
+}
+
+/// Replace the tenant's admin e-mail and locale.
+///
+/// Both fields are replaced (`adminEmail: null` removes the address; the expiry warnings are
+/// then recorded as undeliverable). Requires `tenant.settings:write`.
+#[utoipa::path(
+    tag = "Settings",
+    params(("tenantId" = String, Path, description = "Tenant id")),
+    request_body = TenantSettingsBody,
+    security(("bearer" = ["tenant.settings:write"])),
+    responses(
+        (status = 200, description = "The new settings", body = TenantSettingsBody),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Missing tenant.settings:write", body = ErrorBody),
+        (status = 404, description = "Not the caller's tenant", body = ErrorBody),
+        (status = 422, description = "Invalid e-mail or locale", body = ErrorBody),
+    )
+)]
+#[put("/settings/tenant")]
+pub async fn put_tenant_settings(
+    admin: Admin<SettingsWrite>,
+    store: web::Data<Store>,
+    body: crate::body::AdminJson<TenantSettingsBody>,
+) -> Result<HttpResponse, AdminApiError> {
+    let body = body.into_inner();
+    let locale = body.locale.ok_or_else(|| {
+        AdminApiError::invalid("missing_field", "locale", "locale is required (en or fr)")
+    })?;
+    let tenant = scim_service::tenants::set_contact(
+        &store,
+        &admin.tenant,
+        body.admin_email,
+        &locale,
+        &admin.caller.actor,
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| AdminApiError::from_service(e, "Tenant not found"))?;
+    Ok(HttpResponse::Ok().json(TenantSettingsBody {
+        admin_email: tenant.admin_email,
+        locale: Some(tenant.locale),
+    }))
+}
