@@ -9,6 +9,9 @@ use scim_service::{key_lifecycle as keys, ChangeKey, CreateKey, RotateKey, Servi
 use scim_store::{Actor, Store, TenantId};
 use scimd::{bootstrap, build_app, config::Config, open_store, telemetry, AppContext};
 
+mod admin_commands;
+use admin_commands::{existing_tenant, machine_id, MachineCommand};
+
 /// Multi-tenant SCIM 2.0 provisioning service.
 ///
 /// Configuration comes from SCIMD_* environment variables (see the README); with none set,
@@ -35,6 +38,11 @@ enum Command {
     Key {
         #[command(subcommand)]
         command: KeyCommand,
+    },
+    /// Manage machines (service accounts that own keys).
+    Machine {
+        #[command(subcommand)]
+        command: MachineCommand,
     },
     /// Key expiry: warn before, purge after (what `serve` also does on an interval).
     Expiry {
@@ -68,6 +76,34 @@ enum TenantCommand {
         /// Address that receives key expiry warnings.
         #[arg(long)]
         admin_email: Option<String>,
+    },
+    /// List the tenants with their admin e-mail and locale.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a tenant's admin e-mail (who gets the expiry warnings) and/or locale.
+    Update {
+        /// The tenant's id.
+        id: String,
+        /// The new admin e-mail.
+        #[arg(long, conflicts_with = "clear_admin_email")]
+        admin_email: Option<String>,
+        /// Remove the admin e-mail (expiry warnings become undeliverable).
+        #[arg(long)]
+        clear_admin_email: bool,
+        /// Language of the e-mails: en or fr.
+        #[arg(long)]
+        locale: Option<String>,
+    },
+    /// Delete a tenant with all its data (asks for its id on a terminal; --yes elsewhere).
+    Delete {
+        /// The tenant's id.
+        id: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
     },
     /// Show or change the tenant's SCIM custom attributes: the tenant-wide switch (for every
     /// SCIM and on-premise key at once) and the declared extension schema. Prints the
@@ -111,10 +147,11 @@ enum KeyCommand {
         /// Lifetime in days (1-365, default 365).
         #[arg(long)]
         expires_in_days: Option<i64>,
-        /// Permissions, comma-separated (default: the scope's defaults; '*' = all it allows).
+        /// Permissions, comma-separated: required for public_api keys ('*' = all, written
+        /// out); scim and on_premise keys default to scim:read,scim:write.
         #[arg(long, value_delimiter = ',')]
         permissions: Option<Vec<String>>,
-        /// Id of the machine the key belongs to.
+        /// The machine the key belongs to (its name or id).
         #[arg(long)]
         machine: Option<String>,
     },
@@ -123,9 +160,12 @@ enum KeyCommand {
         /// The tenant.
         #[arg(long)]
         tenant: String,
-        /// Only the keys of this machine.
+        /// Only the keys of this machine (its name or id).
         #[arg(long)]
         machine: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Revoke a key permanently: it stops working at once and can never be enabled again.
     Revoke(KeyName),
@@ -166,7 +206,7 @@ enum ScopeArg {
     /// An on-premise directory script: scim:read and scim:write.
     #[value(name = "on_premise")]
     OnPremise,
-    /// The admin API, with every permission.
+    /// The admin API, with the permissions given.
     #[value(name = "public_api")]
     PublicApi,
 }
@@ -280,20 +320,28 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             Ok(())
         }
         Command::Key { command } => key_command(&store, command).await,
+        Command::Machine { command } => admin_commands::machine_command(&store, command).await,
+        Command::Tenant {
+            command: TenantCommand::List { json },
+        } => admin_commands::list_tenants(&store, json).await,
+        Command::Tenant {
+            command:
+                TenantCommand::Update {
+                    id,
+                    admin_email,
+                    clear_admin_email,
+                    locale,
+                },
+        } => {
+            admin_commands::update_tenant(&store, &id, admin_email, clear_admin_email, locale).await
+        }
+        Command::Tenant {
+            command: TenantCommand::Delete { id, yes },
+        } => admin_commands::delete_tenant(&store, &id, yes).await,
         Command::Expiry {
             command: ExpiryCommand::Run { once, now },
         } => expiry_run(store, config, once, now.map(|t| t.with_timezone(&Utc))).await,
     }
-}
-
-/// The tenant named on the command line, which must exist.
-async fn existing_tenant(store: &Store, id: &str) -> Result<TenantId, Box<dyn std::error::Error>> {
-    let tenant = TenantId::parse(id)?;
-    store
-        .get_tenant(&tenant)
-        .await
-        .map_err(|_| format!("no tenant '{tenant}'"))?;
-    Ok(tenant)
 }
 
 async fn key_command(store: &Store, command: KeyCommand) -> Result<(), Box<dyn std::error::Error>> {
@@ -323,6 +371,10 @@ async fn key_command(store: &Store, command: KeyCommand) -> Result<(), Box<dyn s
             machine,
         } => {
             let tenant = existing_tenant(store, &tenant).await?;
+            let machine = match machine {
+                Some(m) => Some(machine_id(store, &tenant, &m).await?),
+                None => None,
+            };
             let request = CreateKey {
                 name: name.clone(),
                 label,
@@ -345,9 +397,33 @@ async fn key_command(store: &Store, command: KeyCommand) -> Result<(), Box<dyn s
             );
             println!("{}", token.expose());
         }
-        KeyCommand::List { tenant, machine } => {
+        KeyCommand::List {
+            tenant,
+            machine,
+            json,
+        } => {
             let tenant = existing_tenant(store, &tenant).await?;
+            let machine = match machine {
+                Some(m) => Some(machine_id(store, &tenant, &m).await?),
+                None => None,
+            };
             let list = store.list_api_keys(&tenant, machine.as_deref()).await?;
+            if json {
+                let rows: Vec<_> = list
+                    .iter()
+                    .map(|key| {
+                        serde_json::json!({
+                            "name": key.name, "label": key.label, "scope": key.scope,
+                            "status": keys::key_status(key, now),
+                            "permissions": key.permissions, "machine": key.machine_id,
+                            "tokenHint": key.token_hint, "expiresAt": key.expires_at,
+                            "lastUsedAt": key.last_used_at,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+                return Ok(());
+            }
             println!(
                 "{:<24} {:<10} {:<8} {:<10} {:<16} LABEL",
                 "NAME", "SCOPE", "STATUS", "EXPIRES", "HINT"

@@ -506,3 +506,132 @@ fn metrics_can_leave_the_public_port() {
     );
     assert!(server.stop().success());
 }
+
+#[test]
+fn tenants_and_machines_from_the_command_line() {
+    let dir = TempDir::new();
+    let url = dir.db_url();
+    let run = |args: &[&str]| {
+        let out = scimd(&url).args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert!(run(&["tenant", "create", "acme"]).0);
+    assert!(
+        run(&[
+            "tenant",
+            "create",
+            "globex",
+            "--admin-email",
+            "it@globex.test"
+        ])
+        .0
+    );
+
+    // list, as a table and as JSON
+    let (ok, out, _) = run(&["tenant", "list"]);
+    assert!(
+        ok && out.contains("acme") && out.contains("undeliverable"),
+        "{out}"
+    );
+    let (ok, out, _) = run(&["tenant", "list", "--json"]);
+    assert!(ok);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2, "{out}");
+
+    // update: the same rules as the admin API
+    let (ok, out, err) = run(&[
+        "tenant",
+        "update",
+        "acme",
+        "--admin-email",
+        "it@acme.test",
+        "--locale",
+        "fr",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("it@acme.test") && out.contains("fr"), "{out}");
+    let (ok, _, err) = run(&["tenant", "update", "acme", "--locale", "de"]);
+    assert!(!ok && err.contains("locale"), "{err}");
+    let (ok, _, err) = run(&["tenant", "update", "acme", "--admin-email", "nope"]);
+    assert!(!ok && err.contains("adminEmail"), "{err}");
+    let (ok, out, _) = run(&["tenant", "update", "acme", "--clear-admin-email"]);
+    assert!(ok && out.contains("(none)"), "{out}");
+
+    // machines, and keys that name their machine by name
+    let (ok, out, err) = run(&["machine", "create", "--tenant", "acme", "--name", "ad-sync"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("ad-sync"), "{out}");
+    let (ok, _, err) = run(&["machine", "create", "--tenant", "acme", "--name", " padded"]);
+    assert!(!ok && err.contains("whitespace"), "{err}");
+    let (ok, out, err) = run(&[
+        "key",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "onprem",
+        "--scope",
+        "on_premise",
+        "--machine",
+        "ad-sync",
+    ]);
+    assert!(ok, "{err}");
+    let token = out.trim().to_owned();
+    assert!(token.starts_with("scimd_onprem_"));
+    let (ok, out, _) = run(&[
+        "key",
+        "list",
+        "--tenant",
+        "acme",
+        "--machine",
+        "ad-sync",
+        "--json",
+    ]);
+    assert!(ok);
+    let keys: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(keys[0]["name"], "onprem", "{out}");
+    assert!(
+        !out.contains("scimd_onprem_") || out.contains("…"),
+        "no token value: {out}"
+    );
+    let (ok, out, _) = run(&["machine", "list", "--tenant", "acme", "--json"]);
+    assert!(ok);
+    let machines: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(machines[0]["name"], "ad-sync");
+    let (ok, _, err) = run(&["key", "list", "--tenant", "acme", "--machine", "nope"]);
+    assert!(!ok && err.contains("no machine 'nope'"), "{err}");
+    assert!(
+        run(&[
+            "machine",
+            "delete",
+            "--tenant",
+            "acme",
+            "--machine",
+            "ad-sync"
+        ])
+        .0
+    );
+    let (_, out, _) = run(&["key", "list", "--tenant", "acme", "--json"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+        serde_json::json!([])
+    );
+
+    // delete asks; without a terminal it needs --yes
+    let (ok, _, err) = run(&["tenant", "delete", "globex"]);
+    assert!(!ok && err.contains("--yes"), "{err}");
+    assert!(run(&["tenant", "delete", "globex", "--yes"]).0);
+    let (_, out, _) = run(&["tenant", "list", "--json"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -1,9 +1,9 @@
 //! Machines (service accounts): what a name looks like, and their changes.
 
 use chrono::{DateTime, Utc};
-use scim_store::{Actor, Machine, MachinePatch, Store, TenantId};
+use scim_store::{Actor, Machine, MachinePatch, Store, StoreError, TenantId};
 
-use crate::error::{invalid, ServiceResult};
+use crate::error::{invalid, ServiceError, ServiceResult};
 
 /// Checks a machine name: 1–128 characters, no control character, no whitespace at either end
 /// (what the `pattern` of `name` in the OpenAPI document says). Front doors that take typed
@@ -55,6 +55,25 @@ pub async fn update_machine(
     Ok(store
         .update_machine(tenant, id, MachinePatch { name, description }, actor, now)
         .await?)
+}
+
+/// The machine of `tenant` whose id, or else whose name, is `id_or_name` (people type names;
+/// the admin API takes ids).
+pub async fn find_machine(
+    store: &Store,
+    tenant: &TenantId,
+    id_or_name: &str,
+) -> ServiceResult<Machine> {
+    match store.get_machine(tenant, id_or_name).await {
+        Ok(m) => Ok(m),
+        Err(StoreError::NotFound) => store
+            .list_machines(tenant)
+            .await?
+            .into_iter()
+            .find(|m| m.name == id_or_name)
+            .ok_or(ServiceError::Store(StoreError::NotFound)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]
