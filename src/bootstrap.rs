@@ -18,13 +18,14 @@ pub struct BootstrapKeys {
 /// (also when another process won the race to bootstrap).
 pub async fn bootstrap(
     store: &Store,
+    admin_email: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<BootstrapKeys>, ServiceError> {
     if store.count_tenants().await? > 0 {
         return Ok(None);
     }
     let tenant = scim_service::tenants::new_tenant_id("default")?;
-    match store.create_tenant(&tenant, None, now).await {
+    match store.create_tenant(&tenant, admin_email, now).await {
         Ok(_) => {}
         Err(StoreError::Conflict(_)) => return Ok(None),
         Err(e) => return Err(e.into()),

@@ -15,6 +15,7 @@ const KNOWN: &[&str] = &[
     "SCIMD_LISTEN",
     "SCIMD_PUBLIC_URL",
     "SCIMD_TRUSTED_PROXIES",
+    "SCIMD_ADMIN_EMAIL",
     "SCIMD_METRICS_LISTEN",
     "SCIMD_BOOTSTRAP",
     "SCIMD_MAX_BODY_BYTES",
@@ -124,6 +125,8 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Whether the first start creates tenant `default` and prints two keys.
     pub bootstrap: bool,
+    /// The admin e-mail of the tenant the first start creates (expiry warnings go there).
+    pub admin_email: Option<String>,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
     /// Page size when `count` is absent.
@@ -329,6 +332,13 @@ impl Config {
             }
         };
         let public_url = get("SCIMD_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned());
+        let admin_email = match scim_service::tenants::check_email(get("SCIMD_ADMIN_EMAIL")) {
+            Ok(e) => e,
+            Err(e) => {
+                errors.push(format!("SCIMD_ADMIN_EMAIL: {e}"));
+                None
+            }
+        };
         let trusted_proxies = match scim_auth::TrustedProxies::parse(
             get("SCIMD_TRUSTED_PROXIES").as_deref().unwrap_or(""),
         ) {
@@ -419,6 +429,7 @@ impl Config {
                     trusted_proxies,
                     metrics_listen,
                     bootstrap,
+                    admin_email,
                     max_body_bytes,
                     default_page_size,
                     max_page_size,

@@ -575,12 +575,42 @@ async fn shutdown_signal() {
     }
 }
 
-async fn serve(store: scim_store::Store, config: Config) -> Result<(), Box<dyn std::error::Error>> {
-    if config.bootstrap {
-        if let Some(keys) = bootstrap::bootstrap(&store, Utc::now()).await? {
-            println!("{}", bootstrap::banner(&keys));
+/// Says loudly, at every start, what would let a key expire without anyone being told: a
+/// tenant with keys and no admin e-mail, or no SMTP server to send the warnings.
+async fn warn_about_silent_expiry(store: &scim_store::Store, config: &Config) {
+    let Ok(tenants) = store.list_tenants().await else {
+        return;
+    };
+    let mut with_keys = 0;
+    for tenant in &tenants {
+        let has_keys = store
+            .list_api_keys(&tenant.id, None)
+            .await
+            .is_ok_and(|k| !k.is_empty());
+        if !has_keys {
+            continue;
+        }
+        with_keys += 1;
+        if tenant.admin_email.is_none() {
+            tracing::warn!(
+                tenant = %tenant.id,
+                "tenant has API keys but no admin e-mail: its keys will expire (at most 365 \
+                 days after creation) without a warning; set one with `scimd tenant update {} \
+                 --admin-email ADDR` or PUT /api/{}/admin/settings/tenant",
+                tenant.id,
+                tenant.id
+            );
         }
     }
+    if with_keys > 0 && config.smtp_url.is_none() {
+        tracing::warn!(
+            "SCIMD_SMTP_URL is not set: key expiry warnings are queued, never sent; keys will \
+             expire without an e-mail (see GET /api/{{tenantId}}/admin/expiryNotices)"
+        );
+    }
+}
+
+async fn serve(store: scim_store::Store, config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let ctx = AppContext::new(store.clone(), &config)?;
     let scheduler = scimd::expiry::spawn(store.clone(), &config, ctx.metrics())?;
     tracing::info!(
@@ -607,11 +637,22 @@ async fn serve(store: scim_store::Store, config: Config) -> Result<(), Box<dyn s
         tokio::spawn(server);
     }
     let mut server = actix_web::HttpServer::new(move || build_app(ctx.clone()))
-        .bind(config.listen)?
+        .bind(config.listen)
+        .map_err(|e| format!("cannot listen on {} (SCIMD_LISTEN): {e}", config.listen))?
         .shutdown_timeout(30);
     if let Some(workers) = config.workers {
         server = server.workers(workers);
     }
+    // The port is bound: only now create the first keys, so that a start that cannot listen
+    // never prints (and loses) them.
+    if config.bootstrap {
+        if let Some(keys) =
+            bootstrap::bootstrap(&store, config.admin_email.as_deref(), Utc::now()).await?
+        {
+            println!("{}", bootstrap::banner(&keys));
+        }
+    }
+    warn_about_silent_expiry(&store, &config).await;
     // actix-web stops gracefully on SIGINT and SIGTERM: in-flight requests finish first.
     server.run().await?;
     if let Some(handle) = metrics_handle {

@@ -635,3 +635,37 @@ fn tenants_and_machines_from_the_command_line() {
         1
     );
 }
+
+#[test]
+fn first_keys_are_created_only_once_the_port_is_bound() {
+    let dir = TempDir::new();
+    let url = dir.db_url();
+    // The address is taken: scimd says which, exits, and prints (and creates) no key.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let out = scimd(&url)
+        .env("SCIMD_LISTEN", addr.to_string())
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stdout.contains("scimd_"), "no key printed: {stdout}");
+    assert!(
+        stderr.contains(&addr.to_string()),
+        "the address is named: {stderr}"
+    );
+    drop(taken);
+    // The next start prints them, and the first tenant has SCIMD_ADMIN_EMAIL.
+    let server = Server::start_with(&url, &[("SCIMD_ADMIN_EMAIL", "it@acme.test".into())]);
+    let (token, _) = wait_for_token(&server, "scimd_scim_");
+    assert!(token.starts_with("scimd_scim_"));
+    let out = scimd(&url)
+        .args(["tenant", "list", "--json"])
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["adminEmail"], "it@acme.test", "{list}");
+    assert!(server.stop().success());
+}
