@@ -12,6 +12,11 @@ COPY --from=build /src/target/release/scimd /usr/local/bin/scimd
 USER scimd
 WORKDIR /var/lib/scimd
 ENV SCIMD_LISTEN=0.0.0.0:8080
+# The SQLite default keeps its data in ./data under the working directory.
+VOLUME ["/var/lib/scimd/data"]
 EXPOSE 8080
+# The image has no curl: the binary asks /readyz itself.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
+    CMD ["/usr/local/bin/scimd", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/scimd"]
 CMD ["serve"]

@@ -14,6 +14,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod edge;
 pub mod expiry;
+pub mod healthcheck;
 pub mod metrics;
 pub mod probe;
 pub mod telemetry;
@@ -155,6 +156,7 @@ pub fn build_app(
         .configure(scim_api::configure)
         .configure(scim_admin_api::configure)
         .configure(scim_console::configure(ctx.console))
+        .route("/", web::get().to(to_console))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .configure(move |cfg| {
@@ -191,6 +193,13 @@ async fn get_metrics(
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(metrics.render(store.pool_stats()))
+}
+
+/// `GET /`: the console (the API's entry points are `/scim/v2`, `/api` and `/api/docs`).
+async fn to_console() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((actix_web::http::header::LOCATION, "/console/"))
+        .finish()
 }
 
 async fn healthz() -> HttpResponse {

@@ -29,6 +29,13 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Exit 0 when the service at SCIMD_LISTEN answers /readyz with 200 (for container
+    /// health checks: the image has no curl). Touches no database.
+    Healthcheck {
+        /// Another base URL than SCIMD_LISTEN's (http://host:port).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -259,9 +266,13 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    if let Command::Healthcheck { url } = &command {
+        return scimd::healthcheck::check(url.as_deref(), config.listen);
+    }
     let store = open_store(&config).await?;
     match command {
         Command::Serve => serve(store, config).await,
+        Command::Healthcheck { .. } => Ok(()),
         Command::Migrate => {
             println!("migrations applied to {}", config.database_url);
             Ok(())

@@ -669,3 +669,39 @@ fn first_keys_are_created_only_once_the_port_is_bound() {
     assert_eq!(list[0]["adminEmail"], "it@acme.test", "{list}");
     assert!(server.stop().success());
 }
+
+#[test]
+fn healthcheck_succeeds_only_against_a_ready_service() {
+    let dir = TempDir::new();
+    let url = dir.db_url();
+    // Nothing listens: the check fails and says where it looked.
+    let port = free_port();
+    let out = scimd(&url)
+        .env("SCIMD_LISTEN", format!("0.0.0.0:{port}"))
+        .arg("healthcheck")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&port.to_string()));
+    let server = Server::start(&url);
+    for args in [
+        vec!["healthcheck".to_owned()],
+        vec![
+            "healthcheck".to_owned(),
+            "--url".to_owned(),
+            format!("http://127.0.0.1:{}", server.port),
+        ],
+    ] {
+        let out = scimd(&url)
+            .env("SCIMD_LISTEN", format!("0.0.0.0:{}", server.port))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(server.stop().success());
+}

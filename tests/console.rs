@@ -738,3 +738,36 @@ on_each_backend!(a_key_page_shows_which_expiry_warnings_went_out, |app| {
     );
     assert!(page.body.contains("admin@acme.test"));
 });
+
+on_each_backend!(a_first_visit_is_greeted_by_the_sign_in_page, |app| {
+    let browser = Browser::new(&app);
+    // `/` leads to the console.
+    let r = browser.get("/").await;
+    assert_eq!(r.status, StatusCode::FOUND);
+    assert_eq!(r.location(), "/console/");
+    // No session yet: the sign-in page, without "your session has ended".
+    let mut r = browser.get("/console/").await;
+    let mut hops = vec![];
+    while r.status.is_redirection() && hops.len() < 5 {
+        hops.push(r.location().to_owned());
+        r = browser.get(&hops[hops.len() - 1]).await;
+    }
+    assert_eq!(
+        hops.last().map(String::as_str),
+        Some("/console/login"),
+        "{hops:?}"
+    );
+    let login = r;
+    assert_eq!(login.status, StatusCode::OK);
+    assert!(!login.body.contains("session has ended"), "{}", login.body);
+    // A session that ended says so.
+    browser.sign_in(&app.admin_token).await;
+    browser
+        .cookies
+        .borrow_mut()
+        .insert("scimd_session".into(), "0".repeat(64));
+    let r = browser.get("/console/keys").await;
+    assert_eq!(r.location(), "/console/login?ended=1");
+    let login = browser.get(r.location()).await;
+    assert!(login.body.contains("session has ended"), "{}", login.body);
+});

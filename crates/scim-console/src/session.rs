@@ -105,8 +105,11 @@ pub fn lang_of(req: &HttpRequest) -> Lang {
 /// What went wrong, answered as an HTML page (or a redirect to the sign-in page).
 #[derive(Debug)]
 pub enum ConsoleError {
-    /// No valid session: go to the sign-in page.
+    /// A session that ended (timed out, signed out elsewhere, key disabled): go to the sign-in
+    /// page, which says so.
     SignedOut,
+    /// No session at all (a first visit): go to the sign-in page.
+    NotSignedIn,
     /// The session's key lacks this permission.
     Forbidden(Lang, &'static str),
     /// The form token is missing or wrong.
@@ -121,6 +124,7 @@ impl std::fmt::Display for ConsoleError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::SignedOut => f.write_str("signed out"),
+            Self::NotSignedIn => f.write_str("not signed in"),
             Self::Forbidden(_, p) => write!(f, "forbidden: {p}"),
             Self::Csrf(_) => f.write_str("form token rejected"),
             Self::NotFound(_) => f.write_str("not found"),
@@ -145,7 +149,7 @@ impl ConsoleError {
 impl ResponseError for ConsoleError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::SignedOut => StatusCode::SEE_OTHER,
+            Self::SignedOut | Self::NotSignedIn => StatusCode::SEE_OTHER,
             Self::Forbidden(..) | Self::Csrf(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -157,6 +161,11 @@ impl ResponseError for ConsoleError {
             Self::SignedOut => {
                 return HttpResponse::SeeOther()
                     .insert_header((header::LOCATION, "/console/login?ended=1"))
+                    .finish()
+            }
+            Self::NotSignedIn => {
+                return HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, "/console/login"))
                     .finish()
             }
             Self::Forbidden(l, p) => (
@@ -259,9 +268,12 @@ async fn load(req: HttpRequest) -> Result<Ctx, ConsoleError> {
         return Err(ConsoleError::Unavailable(lang));
     };
     let store: Store = store.get_ref().clone();
-    let Some(id) = cookie(&req, SESSION_COOKIE).filter(|v| v.len() == 64) else {
-        return Err(ConsoleError::SignedOut);
+    let Some(id) = cookie(&req, SESSION_COOKIE) else {
+        return Err(ConsoleError::NotSignedIn);
     };
+    if id.len() != 64 {
+        return Err(ConsoleError::SignedOut);
+    }
     let id_hash = sha256_hex(&id);
     let session = store
         .get_console_session(&id_hash)
