@@ -190,9 +190,17 @@ async fn get_metrics(
     metrics: web::Data<metrics::Metrics>,
     store: web::Data<Store>,
 ) -> HttpResponse {
+    let now = chrono::Utc::now();
+    let mut text = metrics.render(store.pool_stats());
+    // Keys by days to expiry, read from the database at each scrape (the same on every
+    // process), so an alert can fire without e-mail.
+    match store.expiring_keys(now, 30).await {
+        Ok(expiring) => text.push_str(&metrics::render_expiring(&expiring, now)),
+        Err(e) => tracing::warn!(error = %e, "metrics: could not count expiring keys"),
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(metrics.render(store.pool_stats()))
+        .body(text)
 }
 
 /// `GET /`: the console (the API's entry points are `/scim/v2`, `/api` and `/api/docs`).

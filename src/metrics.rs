@@ -185,6 +185,31 @@ impl Metrics {
     }
 }
 
+/// `scimd_api_keys_expiring{tenant, within}`: usable keys expiring within 30, 7 and 1 day(s),
+/// cumulative (a key within 1 day counts in all three), from the expiry times of each tenant's
+/// keys due within 30 days.
+pub fn render_expiring(
+    expiring: &[(scim_store::TenantId, Vec<chrono::DateTime<chrono::Utc>>)],
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let mut out = String::from(
+        "# HELP scimd_api_keys_expiring Usable API keys expiring within 30, 7 and 1 day(s), by tenant (cumulative).\n\
+         # TYPE scimd_api_keys_expiring gauge\n",
+    );
+    for (tenant, times) in expiring {
+        for (within, days) in [("30d", 30), ("7d", 7), ("1d", 1)] {
+            let limit = now + chrono::Duration::days(days);
+            let n = times.iter().filter(|t| **t <= limit).count();
+            let _ = writeln!(
+                out,
+                "scimd_api_keys_expiring{{tenant=\"{}\",within=\"{within}\"}} {n}",
+                escape(tenant.as_str())
+            );
+        }
+    }
+    out
+}
+
 fn escape(label: &str) -> String {
     label
         .replace('\\', "\\\\")

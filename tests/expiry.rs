@@ -505,3 +505,37 @@ async fn several_processes_send_each_warning_once() {
         eprintln!("{label}: per-process output: {outputs:?}");
     }
 }
+
+on_each_backend!(a_gauge_counts_the_keys_about_to_expire, |app| {
+    use scim_auth::Scope;
+    let soon = crate::common::raw_key(
+        &app.store,
+        &app.tenant,
+        "soon",
+        Scope::Scim,
+        &["scim:read"],
+        chrono::Duration::hours(20),
+    )
+    .await;
+    assert!(!soon.is_empty());
+    crate::common::raw_key(
+        &app.store,
+        &app.tenant,
+        "this-week",
+        Scope::Scim,
+        &["scim:read"],
+        chrono::Duration::days(5),
+    )
+    .await;
+    for m in app
+        .call_each(actix_web::http::Method::GET, "/metrics")
+        .await
+    {
+        let text = m.body.as_str().unwrap_or_default().to_owned();
+        for (within, n) in [("30d", 2), ("7d", 2), ("1d", 1)] {
+            let line =
+                format!("scimd_api_keys_expiring{{tenant=\"acme\",within=\"{within}\"}} {n}");
+            assert!(text.contains(&line), "{line} in:\n{text}");
+        }
+    }
+});

@@ -288,6 +288,32 @@ impl Store {
             .collect())
     }
 
+    /// For each tenant with usable keys (not revoked, not yet expired) that expire within
+    /// `days` of `now`: the expiry times of those keys, soonest first (for the
+    /// `scimd_api_keys_expiring` gauge and the console's banner).
+    pub async fn expiring_keys(
+        &self,
+        now: DateTime<Utc>,
+        days: i64,
+    ) -> StoreResult<Vec<(TenantId, Vec<DateTime<Utc>>)>> {
+        let rows = api_key::Entity::find()
+            .filter(api_key::Column::RevokedAt.is_null())
+            .filter(api_key::Column::ExpiresAt.gt(now))
+            .filter(api_key::Column::ExpiresAt.lte(now + Duration::days(days)))
+            .order_by_asc(api_key::Column::TenantId)
+            .order_by_asc(api_key::Column::ExpiresAt)
+            .all(&self.db)
+            .await?;
+        let mut out: Vec<(TenantId, Vec<DateTime<Utc>>)> = Vec::new();
+        for (tenant, at) in rows.into_iter().map(|k| (k.tenant_id, k.expires_at)) {
+            match out.last_mut() {
+                Some((t, list)) if t.as_str() == tenant => list.push(at),
+                _ => out.push((TenantId::new(tenant), vec![at])),
+            }
+        }
+        Ok(out)
+    }
+
     /// One key of `tenant`, by name.
     pub async fn get_api_key(&self, tenant: &TenantId, name: &str) -> StoreResult<ApiKey> {
         find(&self.db, tenant, name).await.map(Into::into)
