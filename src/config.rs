@@ -207,7 +207,7 @@ impl Config {
     /// Reads the configuration from `vars`; also returns warnings (unknown `SCIMD_*` names).
     pub fn from_vars(vars: HashMap<String, String>) -> Result<(Self, Vec<String>), ConfigError> {
         let mut errors = Vec::new();
-        let warnings = vars
+        let mut warnings: Vec<String> = vars
             .keys()
             .filter(|k| k.starts_with("SCIMD_") && !KNOWN.contains(&k.as_str()))
             .map(|k| format!("unknown variable {k} is ignored"))
@@ -291,6 +291,13 @@ impl Config {
             if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
                 errors.push("SCIMD_SMTP_URL must start with smtp:// or smtps://".into());
             }
+        }
+        if smtp_url.is_some() && get("SCIMD_MAIL_FROM").is_none() {
+            warnings.push(
+                "SCIMD_SMTP_URL is set but SCIMD_MAIL_FROM is not: expiry warnings go out from \
+                 scimd@localhost, which most mail servers refuse or file as spam"
+                    .into(),
+            );
         }
         let mail_from = get("SCIMD_MAIL_FROM").unwrap_or_else(|| "scimd <scimd@localhost>".into());
         if !mail_from.contains('@') {
@@ -521,6 +528,19 @@ mod tests {
         let (_, warnings) = Config::from_vars(vars(&[("SCIMD_LISTN", "x")])).expect("valid");
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("SCIMD_LISTN"));
+        let (_, warnings) =
+            Config::from_vars(vars(&[("SCIMD_SMTP_URL", "smtp://mail.example.test:25")]))
+                .expect("valid");
+        assert!(
+            warnings.iter().any(|w| w.contains("SCIMD_MAIL_FROM")),
+            "{warnings:?}"
+        );
+        let (_, warnings) = Config::from_vars(vars(&[
+            ("SCIMD_SMTP_URL", "smtp://mail.example.test:25"),
+            ("SCIMD_MAIL_FROM", "scimd@example.test"),
+        ]))
+        .expect("valid");
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 
     #[test]

@@ -96,6 +96,10 @@ on_each_backend!(
                 assert!(!m.data.contains(&app.scim_token), "{label}: token in mail");
                 assert!(!m.data.contains(&app.admin_token), "{label}: token in mail");
                 assert!(!m.data.contains(&hint), "{label}: hint in mail");
+                assert!(
+                    m.header("Message-ID").is_some_and(|id| id.contains('@')),
+                    "{label}: Message-ID"
+                );
             }
         }
         let names: Vec<String> = smtp

@@ -80,6 +80,9 @@ impl MailTransport for SmtpMailer {
             .parse()
             .map_err(|e| MailError::Message(format!("recipient '{to}': {e}")))?;
         let message = Message::builder()
+            // A Message-ID of our own (lettre makes one from a random id and the host name):
+            // mail servers score messages without one as spam.
+            .message_id(None)
             .from(self.from.clone())
             .to(to)
             .subject(mail.subject.clone())

@@ -60,10 +60,14 @@ const EN: Words = Words {
                 provisioning. The key stays listed as expired until {deletion}, then it is \
                 deleted for good.",
     replace_title: "How to replace it",
-    replace: "Create a new key with the same scope and permissions, put its value in the \
-              identity provider or script that uses this key (in Microsoft Entra ID: the \
-              application's Provisioning page, Admin Credentials, Secret Token), test the \
-              connection, then revoke this key.",
+    replace: "Rotate the key with a grace period (console: the key's page, Rotate; admin API: \
+              POST .../apiKeys/{name}/rotate with gracePeriodMinutes; CLI: scimd key rotate \
+              --grace-minutes 60): it keeps its name, scope and permissions and gets a new \
+              value and a new year, and the old value keeps working during the grace period. \
+              Put the new value in the identity provider or script that uses this key (in \
+              Microsoft Entra ID: the application's Provisioning page, Admin Credentials, \
+              Secret Token) and test the connection before the grace period ends. No need to \
+              create a new key and revoke this one.",
     console: "Console",
     footer: "This message was sent by scimd to the administrator address of the tenant. It \
              never contains a key's value.",
@@ -91,11 +95,16 @@ const FR: Words = Words {
                 qui l'utilise cesse de provisionner. La clé reste affichée comme expirée \
                 jusqu'au {deletion}, puis elle est supprimée définitivement.",
     replace_title: "Comment la remplacer",
-    replace: "Créez une nouvelle clé de même portée et de mêmes permissions, placez sa valeur \
-              dans le fournisseur d'identité ou le script qui utilise cette clé (dans \
-              Microsoft Entra ID : page Approvisionnement de l'application, Informations \
-              d'identification de l'administrateur, Jeton secret), testez la connexion, puis \
-              révoquez cette clé.",
+    replace: "Faites tourner la clé avec une période de grâce (console : page de la clé, \
+              Renouveler ; API d'administration : POST .../apiKeys/{name}/rotate avec \
+              gracePeriodMinutes ; CLI : scimd key rotate --grace-minutes 60) : elle garde son \
+              nom, sa portée et ses permissions, reçoit une nouvelle valeur valable un an, et \
+              l'ancienne valeur fonctionne encore pendant la période de grâce. Placez la \
+              nouvelle valeur dans le fournisseur d'identité ou le script qui utilise cette clé \
+              (dans Microsoft Entra ID : page Approvisionnement de l'application, Informations \
+              d'identification de l'administrateur, Jeton secret) et testez la connexion avant \
+              la fin de la période de grâce. Inutile de créer une nouvelle clé puis de révoquer \
+              celle-ci.",
     console: "Console",
     footer: "Ce message a été envoyé par scimd à l'adresse d'administration du tenant. Il ne \
              contient jamais la valeur d'une clé.",
@@ -287,7 +296,8 @@ mod tests {
             "2027-03-01 10:00 UTC",
             "2027-05-30 10:00 UTC",
             "401 Unauthorized",
-            "revoke this key",
+            "Rotate the key with a grace period",
+            "scimd key rotate --grace-minutes",
             "https://scim.acme.example/console/",
         ] {
             assert!(m.text.contains(needle), "text lacks {needle}:\n{}", m.text);
@@ -303,7 +313,9 @@ mod tests {
             "[scimd] La clé d'API « entra-prod » expire dans 1 jour"
         );
         assert!(m.text.contains("Libellé: aucune"), "{}", m.text);
-        assert!(m.text.contains("révoquez cette clé"));
+        assert!(m
+            .text
+            .contains("Faites tourner la clé avec une période de grâce"));
         assert!(m.html.starts_with("<!DOCTYPE html><html lang=\"fr\">"));
         let expired = render(&notice("fr", 0, None), Duration::days(90), None);
         assert!(expired.subject.contains("a expiré"), "{}", expired.subject);
