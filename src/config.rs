@@ -7,7 +7,9 @@ use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf};
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/scimd.db?mode=rwc";
 
 /// Variables scimd reads (and so does not warn about).
-const KNOWN: &[&str] = &[
+/// Every `SCIMD_*` variable scimd reads (the README's configuration table says what each
+/// does); `scimd --help` lists them.
+pub const KNOWN: &[&str] = &[
     "SCIMD_DATABASE_URL",
     "SCIMD_DATABASE_URL_FILE",
     "SCIMD_DB_MAX_CONNECTIONS",

@@ -192,6 +192,7 @@ async fn get_metrics(
 ) -> HttpResponse {
     let now = chrono::Utc::now();
     let mut text = metrics.render(store.pool_stats());
+    text.push_str(&metrics::render_process());
     // Keys by days to expiry, read from the database at each scrape (the same on every
     // process), so an alert can fire without e-mail.
     match store.expiring_keys(now, 30).await {

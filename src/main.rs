@@ -17,10 +17,21 @@ use admin_commands::{existing_tenant, machine_id, MachineCommand};
 /// Configuration comes from SCIMD_* environment variables (see the README); with none set,
 /// scimd keeps its data in ./data/scimd.db and listens on 127.0.0.1:8080.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, about, after_help = environment_help())]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// The environment variables, for `--help`.
+fn environment_help() -> String {
+    let mut text = String::from("Environment (see the README's configuration table):\n");
+    for chunk in scimd::config::KNOWN.chunks(3) {
+        text.push_str("  ");
+        text.push_str(&chunk.join("  "));
+        text.push('\n');
+    }
+    text
 }
 
 #[derive(Subcommand)]

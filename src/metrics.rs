@@ -185,6 +185,91 @@ impl Metrics {
     }
 }
 
+/// The `process_*` metrics Prometheus client libraries expose, from Linux's `/proc/self`
+/// (nothing elsewhere): resident and virtual memory, CPU seconds, open file descriptors,
+/// start time.
+pub fn render_process() -> String {
+    let mut out = String::new();
+    let gauge = |out: &mut String, name: &str, kind: &str, help: &str, value: f64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        let kb = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<f64>().ok())
+        };
+        if let Some(rss) = kb("VmRSS:") {
+            gauge(
+                &mut out,
+                "process_resident_memory_bytes",
+                "gauge",
+                "Resident memory size in bytes.",
+                rss * 1024.0,
+            );
+        }
+        if let Some(vm) = kb("VmSize:") {
+            gauge(
+                &mut out,
+                "process_virtual_memory_bytes",
+                "gauge",
+                "Virtual memory size in bytes.",
+                vm * 1024.0,
+            );
+        }
+    }
+    // utime and stime (fields 14 and 15) and starttime (22) are in clock ticks of USER_HZ,
+    // which Linux fixes at 100 for user space.
+    const TICKS: f64 = 100.0;
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        // The command name (field 2) may hold spaces: count from the closing parenthesis.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+        if let (Some(utime), Some(stime)) = (field(14), field(15)) {
+            gauge(
+                &mut out,
+                "process_cpu_seconds_total",
+                "counter",
+                "Total user and system CPU time spent in seconds.",
+                (utime + stime) / TICKS,
+            );
+        }
+        let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("btime "))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        });
+        if let (Some(start), Some(boot)) = (field(22), boot) {
+            gauge(
+                &mut out,
+                "process_start_time_seconds",
+                "gauge",
+                "Start time of the process since unix epoch in seconds.",
+                boot + start / TICKS,
+            );
+        }
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        let n = fds.count();
+        gauge(
+            &mut out,
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            n as f64,
+        );
+    }
+    out
+}
+
 /// `scimd_api_keys_expiring{tenant, within}`: usable keys expiring within 30, 7 and 1 day(s),
 /// cumulative (a key within 1 day counts in all three), from the expiry times of each tenant's
 /// keys due within 30 days.
@@ -220,6 +305,32 @@ fn escape(label: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn process_metrics_come_from_proc() {
+        let text = render_process();
+        for name in [
+            "process_resident_memory_bytes",
+            "process_cpu_seconds_total",
+            "process_open_fds",
+            "process_start_time_seconds",
+        ] {
+            let value: f64 = text
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .unwrap_or_else(|| panic!("{name} in {text}"))
+                .parse()
+                .unwrap();
+            // A test process may not have used a whole clock tick of CPU yet.
+            let least = if name == "process_cpu_seconds_total" {
+                0.0
+            } else {
+                f64::MIN_POSITIVE
+            };
+            assert!(value >= least, "{name} = {value}");
+        }
+    }
 
     #[test]
     fn renders_counters_histograms_and_pool() {

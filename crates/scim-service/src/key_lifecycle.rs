@@ -119,14 +119,32 @@ fn lifetime(days: Option<i64>, field: &'static str) -> Result<i64, ServiceError>
 
 /// Checks a permission list against the scope.
 fn check_permissions(scope: Scope, permissions: &[String]) -> Result<(), ServiceError> {
+    let unknown: Vec<&str> = permissions
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !Scope::is_known_permission(p))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(invalid(
+            "unknown_permission",
+            "permissions",
+            format!(
+                "unknown permission{} {}; the permissions of a {} key: {}",
+                if unknown.len() > 1 { "s" } else { "" },
+                unknown
+                    .iter()
+                    .map(|p| format!("'{p}'"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                scope.as_str(),
+                std::iter::once(ALL)
+                    .chain(scope.allowed_permissions().iter().copied())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
     for p in permissions {
-        if !Scope::is_known_permission(p) {
-            return Err(invalid(
-                "unknown_permission",
-                "permissions",
-                format!("unknown permission '{p}'"),
-            ));
-        }
         if p != ALL && !scope.allowed_permissions().contains(&p.as_str()) {
             return Err(invalid(
                 "permission_not_allowed",
@@ -413,6 +431,29 @@ mod tests {
         assert!(parse_options(Scope::OnPremise, Some(&json!({"push": "yes"}))).is_err());
         let o = parse_options(Scope::OnPremise, Some(&json!({"push": false}))).unwrap();
         assert_eq!((o.retrieve, o.push), (None, Some(false)));
+    }
+
+    #[test]
+    fn every_unknown_permission_is_named_with_the_ones_the_scope_has() {
+        let err = check_permissions(
+            Scope::PublicApi,
+            &[
+                "tenant.everything".into(),
+                "tenant.apiKey:read".into(),
+                "root".into(),
+            ],
+        )
+        .expect_err("unknown");
+        let msg = err.to_string();
+        for needle in [
+            "'tenant.everything'",
+            "'root'",
+            "permissions of a public_api key",
+            "tenant.audit:read",
+        ] {
+            assert!(msg.contains(needle), "{needle}: {msg}");
+        }
+        assert!(!msg.contains("'tenant.apiKey:read'"), "{msg}");
     }
 
     #[test]
