@@ -195,7 +195,7 @@ async fn get_metrics(
     text.push_str(&metrics::render_process());
     // Keys by days to expiry, read from the database at each scrape (the same on every
     // process), so an alert can fire without e-mail.
-    match store.expiring_keys(now, 30).await {
+    match store.expiring_keys(None, now, 30).await {
         Ok(expiring) => text.push_str(&metrics::render_expiring(&expiring, now)),
         Err(e) => tracing::warn!(error = %e, "metrics: could not count expiring keys"),
     }

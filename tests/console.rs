@@ -771,3 +771,40 @@ on_each_backend!(a_first_visit_is_greeted_by_the_sign_in_page, |app| {
     let login = browser.get(r.location()).await;
     assert!(login.body.contains("session has ended"), "{}", login.body);
 });
+
+on_each_backend!(
+    a_banner_on_every_page_while_a_key_expires_within_30_days,
+    |app| {
+        let browser = Browser::new(&app);
+        browser.sign_in(&app.admin_token).await;
+        let page = browser.get("/console/keys").await;
+        assert!(
+            !page.body.contains(r#"class="banner""#),
+            "no key expires soon"
+        );
+        raw_key(
+            &app.store,
+            &app.tenant,
+            "entra-old",
+            Scope::Scim,
+            &["scim:read", "scim:write"],
+            Duration::days(5),
+        )
+        .await;
+        for path in [
+            "/console/keys",
+            "/console/machines",
+            "/console/settings",
+            "/console/audit",
+        ] {
+            let page = browser.get(path).await;
+            assert_eq!(page.status, StatusCode::OK, "{path}");
+            assert!(
+                page.body.contains(r#"class="banner" role="alert""#),
+                "{path}: {}",
+                page.body
+            );
+            assert!(page.body.contains("expiring within 30 days: 1"), "{path}");
+        }
+    }
+);

@@ -138,6 +138,18 @@ pub fn page(ctx: &Ctx, nav: Nav, title: &str, flash: Option<&str>, body: &str) -
         csrf = csrf_field(ctx),
         sign_out = T::SignOut.get(l),
     );
+    // Keys about to expire: a banner on every page, so that no admin misses it.
+    let banner = match ctx.expiring {
+        Some((n, first)) if n > 0 => format!(
+            r#"<p class="banner" role="alert">{}</p>"#,
+            esc(&T::ExpiringBanner
+                .get(l)
+                .replace("{n}", &n.to_string())
+                .replace("{date}", &first.format("%Y-%m-%d %H:%M UTC").to_string()))
+        ),
+        _ => String::new(),
+    };
+    let header = format!("{header}\n{banner}");
     document(l, title, &header, flash, body)
 }
 

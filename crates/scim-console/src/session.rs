@@ -210,6 +210,9 @@ pub struct Ctx {
     pub lang: Lang,
     /// The request's path and query, for the language switcher.
     pub path: String,
+    /// How many of the tenant's usable keys expire within 30 days, and the soonest expiry
+    /// (the banner on every page).
+    pub expiring: Option<(usize, chrono::DateTime<Utc>)>,
 }
 
 impl Ctx {
@@ -319,12 +322,23 @@ async fn load(req: HttpRequest) -> Result<Ctx, ConsoleError> {
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/console/keys".into());
+    let expiring = match store.expiring_keys(Some(&session.tenant_id), now, 30).await {
+        Ok(list) => list
+            .into_iter()
+            .next()
+            .and_then(|(_, times)| times.first().map(|first| (times.len(), *first))),
+        Err(err) => {
+            tracing::warn!(error = %err, "console: could not count expiring keys");
+            None
+        }
+    };
     Ok(Ctx {
         tenant: session.tenant_id,
         caller,
         csrf: session.csrf_token,
         lang,
         path,
+        expiring,
     })
 }
 

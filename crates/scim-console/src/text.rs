@@ -93,6 +93,8 @@ texts! {
     SignInFailed => "Sign-in failed: the key is not valid for the console.", "Échec de la connexion : cette clé n'est pas valable pour la console.";
     SignInThrottled => "Too many failed attempts from this address; retry later.", "Trop d'échecs depuis cette adresse ; réessayez plus tard.";
     SessionEnded => "Your session has ended. Please sign in again.", "Votre session a pris fin. Veuillez vous reconnecter.";
+    ExpiringBanner => "API keys of this tenant expiring within 30 days: {n}, the first on {date}. Rotate them before then (a key's page, Rotate, with a grace period), or the identity provider that uses them stops provisioning.",
+        "Clés d'API de ce locataire qui expirent dans les 30 jours : {n}, la première le {date}. Faites-les tourner avant (page de la clé, Renouveler, avec une période de grâce), sinon le fournisseur d'identité qui les utilise cesse l'approvisionnement.";
     Forbidden => "Not allowed", "Non autorisé";
     ForbiddenText => "The key this session was opened with lacks the permission", "La clé de cette session n'a pas la permission";
     CsrfRejected => "This form was not sent by this console (missing or wrong form token). Nothing was changed.",

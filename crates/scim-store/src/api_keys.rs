@@ -288,15 +288,20 @@ impl Store {
             .collect())
     }
 
-    /// For each tenant with usable keys (not revoked, not yet expired) that expire within
-    /// `days` of `now`: the expiry times of those keys, soonest first (for the
+    /// For each tenant (or only `tenant`) with usable keys (not revoked, not yet expired) that
+    /// expire within `days` of `now`: the expiry times of those keys, soonest first (for the
     /// `scimd_api_keys_expiring` gauge and the console's banner).
     pub async fn expiring_keys(
         &self,
+        tenant: Option<&TenantId>,
         now: DateTime<Utc>,
         days: i64,
     ) -> StoreResult<Vec<(TenantId, Vec<DateTime<Utc>>)>> {
-        let rows = api_key::Entity::find()
+        let mut select = api_key::Entity::find();
+        if let Some(t) = tenant {
+            select = select.filter(api_key::Column::TenantId.eq(t.as_str()));
+        }
+        let rows = select
             .filter(api_key::Column::RevokedAt.is_null())
             .filter(api_key::Column::ExpiresAt.gt(now))
             .filter(api_key::Column::ExpiresAt.lte(now + Duration::days(days)))
