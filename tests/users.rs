@@ -325,3 +325,40 @@ pub fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+on_each_backend!(a_patched_password_is_stored_only_as_a_hash, |app| {
+    use actix_web::http::Method;
+    let id = app.create_user("pw@contoso.com").await;
+    for (ops, clear) in [
+        (
+            json!([{"op": "Replace", "path": "password", "value": "n3w-s3cret!"}]),
+            "n3w-s3cret!",
+        ),
+        (
+            json!([{"op": "Replace", "value": {"password": "other-s3cret!", "displayName": "P"}}]),
+            "other-s3cret!",
+        ),
+    ] {
+        let r = app
+            .call(
+                Method::PATCH,
+                &format!("/scim/v2/Users/{id}"),
+                Some(&app.scim_token.clone()),
+                Some(
+                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                            "Operations": ops}),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.body.get("password").is_none());
+        let stored = app
+            .store
+            .get_resource(&app.tenant, scim_model::ResourceKind::User, &id, false)
+            .await
+            .unwrap();
+        let hash = stored.attributes["password"].as_str().unwrap().to_owned();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(!hash.contains(clear));
+    }
+});

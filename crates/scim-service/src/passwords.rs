@@ -26,6 +26,67 @@ fn hash(clear: &str) -> Result<String, ScimError> {
         .map_err(|_| ScimError::invalid_value("The password cannot be hashed"))
 }
 
+/// The cleartext passwords a PATCH sets (`path: "password"`, or a no-path value with a
+/// `password` key), so that they can be hashed before the PATCH's transaction begins.
+pub fn passwords_in_patch(ops: &[scim_model::patch::PatchOperation]) -> Vec<String> {
+    use scim_filter_parser::PatchPath;
+    use scim_model::patch::OpKind;
+    let core_user =
+        |urn: Option<&str>| urn.is_none_or(|u| u.eq_ignore_ascii_case(scim_model::urn::USER));
+    let mut out = Vec::new();
+    for op in ops.iter().filter(|op| op.op != OpKind::Remove) {
+        match (&op.path, &op.value) {
+            (Some(PatchPath::Attr(p)), Some(Value::String(clear)))
+                if p.name_is("password") && p.sub.is_none() && core_user(p.urn.as_deref()) =>
+            {
+                out.push(clear.clone());
+            }
+            (None, Some(Value::Object(map))) => {
+                out.extend(map.iter().filter_map(|(k, v)| match v {
+                    Value::String(clear) if k.eq_ignore_ascii_case("password") => {
+                        Some(clear.clone())
+                    }
+                    _ => None,
+                }));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Hashes each of `clear` off the async executor: `(cleartext, hash)` pairs.
+pub async fn hash_passwords(clear: Vec<String>) -> Result<Vec<(String, String)>, ScimError> {
+    if clear.is_empty() {
+        return Ok(Vec::new());
+    }
+    tokio::task::spawn_blocking(move || {
+        clear
+            .into_iter()
+            .map(|c| hash(&c).map(|h| (c, h)))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(|_| ScimError::internal())?
+}
+
+/// Puts the hash computed in advance (`prehashed`) in place of the cleartext password of
+/// `input`; a password no one hashed in advance is hashed here, on the calling thread.
+pub fn use_prehashed_password(
+    input: &mut ValidatedResource,
+    stored: Option<&Value>,
+    prehashed: &[(String, String)],
+) -> Result<(), ScimError> {
+    if let Some(Value::String(clear)) = input.attributes.get("password") {
+        if let Some((_, hashed)) = prehashed.iter().find(|(c, _)| c == clear) {
+            let hashed = Value::String(hashed.clone());
+            input.attributes.insert("password".into(), hashed);
+            return Ok(());
+        }
+    }
+    hash_new_password_blocking(input, stored)
+}
+
 /// Hashes a new cleartext password in `input`, off the async executor.
 pub async fn hash_new_password(
     input: &mut ValidatedResource,
@@ -61,6 +122,30 @@ pub fn hash_new_password_blocking(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_patch_s_passwords_are_found_and_their_hashes_used() {
+        let ops = scim_model::patch::parse_patch(&json!({"Operations": [
+            {"op": "Replace", "path": "password", "value": "first"},
+            {"op": "replace", "value": {"Password": "second", "displayName": "x"}},
+            {"op": "add", "path": "urn:ietf:params:scim:schemas:core:2.0:User:password", "value": "third"},
+            {"op": "remove", "path": "password"},
+            {"op": "replace", "path": "displayName", "value": "password"}
+        ]}))
+        .expect("parse");
+        assert_eq!(passwords_in_patch(&ops), vec!["first", "second", "third"]);
+        let mut input = ValidatedResource {
+            attributes: json!({"userName": "u", "password": "second"})
+                .as_object()
+                .cloned()
+                .expect("object"),
+            members: Vec::new(),
+            ignored: Vec::new(),
+        };
+        let pre = vec![("second".to_owned(), "$argon2id$precomputed".to_owned())];
+        use_prehashed_password(&mut input, None, &pre).expect("use");
+        assert_eq!(input.attributes["password"], "$argon2id$precomputed");
+    }
 
     #[test]
     fn new_passwords_are_hashed_and_stored_hashes_kept() {

@@ -14,7 +14,7 @@ use scim_store::{PatchFailure, PatchRelations, Patched, Store, TenantId};
 use serde_json::Value;
 
 use crate::{
-    passwords::{hash_new_password, hash_new_password_blocking},
+    passwords::{hash_new_password, hash_passwords, passwords_in_patch, use_prehashed_password},
     tenant_schemas::TenantSchemas,
     ServiceError, ServiceResult,
 };
@@ -147,6 +147,9 @@ impl ScimWriter<'_> {
         now: DateTime<Utc>,
     ) -> ServiceResult<Patched> {
         let ops = parse_patch(body)?;
+        // A new password is hashed (Argon2id, tens of milliseconds) before the transaction
+        // begins, not while the row is locked.
+        let prehashed = hash_passwords(passwords_in_patch(&ops)).await?;
         let registry = self.registry;
         let mut ignored = Vec::new();
         let patched = self
@@ -164,9 +167,10 @@ impl ScimWriter<'_> {
                 if patched.resource.attributes == current.attributes && patched.members.is_empty() {
                     return Ok(None);
                 }
-                hash_new_password_blocking(
+                use_prehashed_password(
                     &mut patched.resource,
                     current.attributes.get("password"),
+                    &prehashed,
                 )?;
                 Ok(Some((patched.resource, patched.members)))
             })
