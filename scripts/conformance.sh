@@ -12,13 +12,10 @@ cd "$(dirname "$0")/.."
 bin="${1:-${CARGO_TARGET_DIR:-target}/debug/scimd}"
 [ -x "$bin" ] || { echo "no scimd binary at $bin (build it first)" >&2; exit 2; }
 
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 venv="${SCIMD_CONFORMANCE_VENV:-$HOME/.cache/scimd-conformance-venv}"
-if [ ! -x "$venv/bin/python" ] || ! cmp -s scripts/conformance-requirements.txt "$venv/requirements.txt"; then
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/conformance-requirements.txt
-  cp scripts/conformance-requirements.txt "$venv/requirements.txt"
-fi
+pinned_venv "$venv" scripts/conformance-requirements.txt
 
 work="$(mktemp -d)"
 server=""
@@ -30,7 +27,7 @@ trap cleanup EXIT
 
 run_against() { # label database-url
   local label="$1" url="$2" port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   SCIMD_DATABASE_URL="$url" SCIMD_LISTEN="127.0.0.1:$port" SCIMD_LOG=warn \
     "$bin" serve > "$work/$label.out" 2> "$work/$label.err" &
   server=$!

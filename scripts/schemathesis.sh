@@ -12,13 +12,10 @@ bin="${1:-${CARGO_TARGET_DIR:-target}/debug/scimd}"
 [ -x "$bin" ] || { echo "no scimd binary at $bin (build it first)" >&2; exit 2; }
 bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 venv="${SCIMD_SCHEMATHESIS_VENV:-$HOME/.cache/scimd-schemathesis-venv}"
-if [ ! -x "$venv/bin/schemathesis" ] || ! cmp -s scripts/schemathesis-requirements.txt "$venv/requirements.txt"; then
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/schemathesis-requirements.txt
-  cp scripts/schemathesis-requirements.txt "$venv/requirements.txt"
-fi
+pinned_venv "$venv" scripts/schemathesis-requirements.txt
 
 work="$(mktemp -d)"
 server=""
@@ -44,7 +41,7 @@ for name in throwaway throwaway-delete throwaway-revoke throwaway-rotate; do
   "$bin" key create --tenant st --name "$name" --scope scim > /dev/null
 done
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 SCIMD_LISTEN="127.0.0.1:$port" "$bin" serve > "$work/out" 2> "$work/err" &
 server=$!
 base="http://127.0.0.1:$port"
