@@ -5,7 +5,7 @@
 use actix_web::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::admin::{api, BASE};
+use crate::admin::api;
 use crate::common::{assert_scim_error, new_key, user_body};
 use crate::on_each_backend;
 use crate::users::urlencode;
@@ -275,7 +275,6 @@ on_each_backend!(nul_characters_are_refused_naming_the_attribute, |app| {
     }
     let r = api(&app, Method::GET, "/expiryNotices?keyName=%00", None).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
-    assert!(BASE.starts_with("/api/"));
 });
 
 on_each_backend!(every_answer_carries_a_request_id, |app| {

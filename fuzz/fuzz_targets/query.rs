@@ -40,7 +40,8 @@ fn app() -> App {
                     name,
                     label: None,
                     scope,
-                    permissions: None,
+                    permissions: (scope == scim_auth::Scope::PublicApi)
+                        .then(|| vec!["*".to_owned()]),
                     expires_in_days: None,
                 };
                 let (_, token) = scim_service::issue_key(&store, &tenant, request, chrono::Utc::now())

@@ -211,11 +211,13 @@ pub async fn spawn_with(
 
 /// Issues a key through the same code as the CLI and returns its token.
 pub async fn new_key(store: &Store, tenant: &TenantId, name: &str, scope: Scope) -> String {
+    // An admin key holds every permission, written out as the service asks.
+    let permissions = (scope == Scope::PublicApi).then(|| vec!["*".to_owned()]);
     let request = KeyRequest {
         name: name.into(),
         label: None,
         scope,
-        permissions: None,
+        permissions,
         expires_in_days: None,
     };
     let (_, token) = issue_key(store, tenant, request, Utc::now())

@@ -104,11 +104,13 @@ impl Scope {
             || ADMIN_PERMISSIONS.contains(&permission)
     }
 
-    /// The permissions a new key of this scope gets when none are asked for.
+    /// The permissions a new key of this scope gets when none are asked for: `scim:read`
+    /// and `scim:write` for `scim` and `on_premise` keys, none for `public_api` keys (whose
+    /// permissions, `*` included, are always written out).
     pub fn default_permissions(self) -> Vec<String> {
         match self {
             Self::Scim | Self::OnPremise => vec![SCIM_READ.into(), SCIM_WRITE.into()],
-            Self::PublicApi => vec![ALL.into()],
+            Self::PublicApi => Vec::new(),
         }
     }
 }

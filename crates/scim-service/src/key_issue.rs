@@ -6,7 +6,10 @@ use scim_store::{ApiKey, NewApiKey, Store, TenantId};
 
 use scim_auth::{Scope, Token};
 
-use crate::error::{invalid, ServiceError};
+use crate::{
+    error::ServiceError,
+    key_lifecycle::{check_key_name, default_permissions, lifetime},
+};
 
 /// Longest lifetime of a key, in days.
 pub const MAX_LIFETIME_DAYS: i64 = 365;
@@ -20,7 +23,7 @@ pub struct KeyRequest {
     pub label: Option<String>,
     /// The key's scope.
     pub scope: Scope,
-    /// Permissions; `None` gives the scope's defaults.
+    /// Permissions; `None` gives the scope's defaults (a `public_api` key must list them).
     pub permissions: Option<Vec<String>>,
     /// Lifetime in days, 1–365; `None` gives 365.
     pub expires_in_days: Option<i64>,
@@ -42,21 +45,12 @@ pub async fn issue_key(
     request: KeyRequest,
     now: DateTime<Utc>,
 ) -> Result<(ApiKey, Token), ServiceError> {
-    if !valid_key_name(&request.name) {
-        return Err(invalid(
-            "invalid_name",
-            "name",
-            "name must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
-        ));
-    }
-    let days = request.expires_in_days.unwrap_or(MAX_LIFETIME_DAYS);
-    if !(1..=MAX_LIFETIME_DAYS).contains(&days) {
-        return Err(invalid(
-            "out_of_range",
-            "expiresInDays",
-            format!("expiresInDays must be between 1 and {MAX_LIFETIME_DAYS}"),
-        ));
-    }
+    check_key_name(&request.name)?;
+    let days = lifetime(request.expires_in_days, "expiresInDays")?;
+    let permissions = match request.permissions {
+        Some(p) => p,
+        None => default_permissions(request.scope)?,
+    };
     let token = Token::generate(request.scope);
     let key = store
         .insert_api_key(
@@ -65,9 +59,7 @@ pub async fn issue_key(
                 name: request.name,
                 label: request.label,
                 scope: request.scope.as_str().into(),
-                permissions: request
-                    .permissions
-                    .unwrap_or_else(|| request.scope.default_permissions()),
+                permissions,
                 token_hash: token.hash(),
                 token_hint: token.hint(),
                 enabled: true,

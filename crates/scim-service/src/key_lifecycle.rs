@@ -104,7 +104,34 @@ pub fn key_options(key: &ApiKey, tenant_custom_attributes: bool) -> Value {
     }
 }
 
-fn lifetime(days: Option<i64>, field: &'static str) -> Result<i64, ServiceError> {
+/// Refuses a key name outside 1–64 of `[A-Za-z0-9._-]`.
+pub(crate) fn check_key_name(name: &str) -> Result<(), ServiceError> {
+    if valid_key_name(name) {
+        Ok(())
+    } else {
+        Err(invalid(
+            "invalid_name",
+            "name",
+            "name must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
+        ))
+    }
+}
+
+/// The permissions a new key gets when the request names none: the scope's defaults for
+/// `scim` and `on_premise` keys; a `public_api` key must list its own (`*` is granted only
+/// when written out).
+pub(crate) fn default_permissions(scope: Scope) -> Result<Vec<String>, ServiceError> {
+    match scope {
+        Scope::PublicApi => Err(invalid(
+            "missing_field",
+            "permissions",
+            "permissions is required for a public_api key: list them, or [\"*\"] for all",
+        )),
+        scope => Ok(scope.default_permissions()),
+    }
+}
+
+pub(crate) fn lifetime(days: Option<i64>, field: &'static str) -> Result<i64, ServiceError> {
     let days = days.unwrap_or(MAX_LIFETIME_DAYS);
     if (1..=MAX_LIFETIME_DAYS).contains(&days) {
         Ok(days)
@@ -236,13 +263,7 @@ pub async fn create_key(
     caller: &Caller,
     now: DateTime<Utc>,
 ) -> Result<(ApiKey, Token), ServiceError> {
-    if !valid_key_name(&request.name) {
-        return Err(invalid(
-            "invalid_name",
-            "name",
-            "name must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
-        ));
-    }
+    check_key_name(&request.name)?;
     let days = lifetime(request.expires_in_days, "expiresInDays")?;
     // No full-admin key by omission: a scope or permissions must be named, and `*` is
     // granted only when written out.
@@ -258,12 +279,8 @@ pub async fn create_key(
             ))
         }
     };
-    if scope == Scope::PublicApi && request.permissions.is_none() {
-        return Err(invalid(
-            "missing_field",
-            "permissions",
-            "permissions is required for a public_api key: list them, or [\"*\"] for all",
-        ));
+    if request.permissions.is_none() {
+        default_permissions(scope)?;
     }
     let options = parse_options(scope, request.options.as_ref())?;
     let permissions = match (scope, request.permissions) {
@@ -287,7 +304,7 @@ pub async fn create_key(
             options.push.unwrap_or(true),
         ),
         (_, Some(p)) => p,
-        (_, None) => scope.default_permissions(),
+        (_, None) => default_permissions(scope)?,
     };
     let permissions = dedup(permissions);
     check_permissions(scope, &permissions)?;
