@@ -14,6 +14,8 @@ pub const KNOWN: &[&str] = &[
     "SCIMD_DATABASE_URL_FILE",
     "SCIMD_DB_MAX_CONNECTIONS",
     "SCIMD_DB_TIMEOUT_SECS",
+    "SCIMD_DB_STATEMENT_TIMEOUT_SECS",
+    "SCIMD_REQUEST_TIMEOUT_SECS",
     "SCIMD_LISTEN",
     "SCIMD_PUBLIC_URL",
     "SCIMD_TRUSTED_PROXIES",
@@ -117,6 +119,11 @@ pub struct Config {
     pub db_max_connections: u32,
     /// How long a request waits for a database connection before it gets `503`.
     pub db_timeout: std::time::Duration,
+    /// How long one read statement may run (on PostgreSQL: any statement).
+    pub db_statement_timeout: std::time::Duration,
+    /// A request not answered by then gets `503` + `Retry-After`, unless it has begun a write
+    /// (which runs to its commit and answers what happened).
+    pub request_timeout: std::time::Duration,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// Externally visible base URL (`https://scim.example.com`) for `Location` and `meta`.
@@ -388,6 +395,10 @@ impl Config {
         };
         let db_max_connections = sat_u32(number("SCIMD_DB_MAX_CONNECTIONS", 16, 1, 1024));
         let db_timeout = std::time::Duration::from_secs(number("SCIMD_DB_TIMEOUT_SECS", 5, 1, 300));
+        let db_statement_timeout =
+            std::time::Duration::from_secs(number("SCIMD_DB_STATEMENT_TIMEOUT_SECS", 10, 1, 3600));
+        let request_timeout =
+            std::time::Duration::from_secs(number("SCIMD_REQUEST_TIMEOUT_SECS", 30, 1, 3600));
         let max_body_bytes = sat_usize(number("SCIMD_MAX_BODY_BYTES", 1 << 20, 1024, 1 << 30));
         let default_page_size = number("SCIMD_DEFAULT_PAGE_SIZE", 100, 1, 100_000);
         let max_page_size = number("SCIMD_MAX_PAGE_SIZE", 1000, 1, 100_000);
@@ -433,6 +444,8 @@ impl Config {
                     database_url: DatabaseUrl(database_url),
                     db_max_connections,
                     db_timeout,
+                    db_statement_timeout,
+                    request_timeout,
                     listen,
                     public_url,
                     trusted_proxies,

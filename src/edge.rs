@@ -2,9 +2,12 @@
 //! a request id (the `X-Request-Id` of every answer, the id of the request's log span), the
 //! refusal of NUL characters in the path or the query (no database gets one; SQLite and
 //! PostgreSQL answer alike), and the last line against a panic: it answers `500` with the
-//! request id instead of dropping the connection, and counts in `scimd_panics_total`.
+//! request id instead of dropping the connection, and counts in `scimd_panics_total`. And the
+//! request deadline (`SCIMD_REQUEST_TIMEOUT_SECS`): a request not answered by then is answered
+//! `503` with `Retry-After`, unless it has begun a write transaction, which runs to its commit
+//! (or rollback) and answers what happened ([`scim_db::deadline`]).
 
-use std::{panic::AssertUnwindSafe, rc::Rc};
+use std::{panic::AssertUnwindSafe, rc::Rc, time::Duration};
 
 use actix_web::{
     body::{BoxBody, MessageBody},
@@ -109,20 +112,51 @@ pub fn panic_response(path: &str, request_id: &str) -> HttpResponse {
     }
 }
 
+/// Seconds a client is asked to wait after a `503` for a request past its deadline.
+pub const RETRY_AFTER_SECS: u32 = 5;
+
+/// The `503` of a request given up at its deadline (no write had begun), in its door's shape.
+pub fn deadline_response(path: &str, timeout: Duration) -> HttpResponse {
+    let message = format!(
+        "The request did not complete within {} s; nothing was changed, retry later",
+        timeout.as_secs()
+    );
+    let mut res = match Door::of(path) {
+        Door::Scim => {
+            scim_api::ScimApiError::from(ScimError::new(503, None, message)).error_response()
+        }
+        Door::Admin => HttpResponse::ServiceUnavailable().json(serde_json::json!({
+            "error": {"code": "timeout", "message": message}
+        })),
+        Door::Other => HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE)
+            .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+            .body(message),
+    };
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    res
+}
+
 /// The middleware of every request: request id and log span, NUL refusal, panic guard,
-/// metrics.
+/// deadline, metrics.
 pub struct Edge {
     metrics: web::Data<Metrics>,
     proxies: Rc<scim_auth::TrustedProxies>,
+    timeout: Duration,
 }
 
 impl Edge {
     /// The middleware, counting into `metrics`, believing forwarding headers from `proxies`
-    /// only.
-    pub fn new(metrics: web::Data<Metrics>, proxies: scim_auth::TrustedProxies) -> Self {
+    /// only, giving requests up after `timeout` (unless a write has begun).
+    pub fn new(
+        metrics: web::Data<Metrics>,
+        proxies: scim_auth::TrustedProxies,
+        timeout: Duration,
+    ) -> Self {
         Self {
             metrics,
             proxies: Rc::new(proxies),
+            timeout,
         }
     }
 }
@@ -143,6 +177,7 @@ where
             service: Rc::new(service),
             metrics: self.metrics.clone(),
             proxies: self.proxies.clone(),
+            timeout: self.timeout,
         }))
     }
 }
@@ -152,6 +187,7 @@ pub struct EdgeService<S> {
     service: Rc<S>,
     metrics: web::Data<Metrics>,
     proxies: Rc<scim_auth::TrustedProxies>,
+    timeout: Duration,
 }
 
 type Outcome = Result<ServiceResponse<BoxBody>, actix_web::Error>;
@@ -199,9 +235,34 @@ where
                     }
                 }
             };
+        let gate = scim_db::deadline::WriteGate::new();
+        let guarded = scim_db::deadline::guarded(gate.clone(), inner);
+        let timeout = self.timeout;
         Box::pin(
             async move {
-                let res = match inner.await {
+                let mut guarded = std::pin::pin!(guarded);
+                let outcome = match tokio::time::timeout(timeout, guarded.as_mut()).await {
+                    Ok(outcome) => outcome,
+                    // No write has begun, and now none will: the request is dropped here.
+                    Err(_) if gate.expire() => {
+                        metrics.record_timeout();
+                        tracing::warn!(
+                            secs = timeout.as_secs(),
+                            "request given up at its deadline"
+                        );
+                        let stand_in = actix_web::test::TestRequest::default()
+                            .method(method.clone())
+                            .uri(&path)
+                            .to_http_request();
+                        Ok(Ok(ServiceResponse::new(
+                            stand_in,
+                            deadline_response(&path, timeout),
+                        )))
+                    }
+                    // A write has begun: it runs to its end and the request answers that.
+                    Err(_) => guarded.await,
+                };
+                let res = match outcome {
                     Ok(res) => res,
                     Err(payload) => {
                         metrics.record_panic();
@@ -281,7 +342,11 @@ mod tests {
         let metrics = web::Data::new(Metrics::default());
         let app = web_test::init_service(
             App::new()
-                .wrap(Edge::new(metrics.clone(), Default::default()))
+                .wrap(Edge::new(
+                    metrics.clone(),
+                    Default::default(),
+                    Duration::from_secs(30),
+                ))
                 .route("/scim/v2/boom", web::get().to(boom))
                 .route("/api/boom", web::get().to(out_of_bounds))
                 .route("/ok", web::get().to(|| async { "fine" })),
@@ -311,6 +376,63 @@ mod tests {
         assert!(res.headers().contains_key(REQUEST_ID));
         let text = metrics.render(None);
         assert!(text.contains("scimd_panics_total 2"), "{text}");
+    }
+
+    /// Past the deadline a request that has begun no write is answered `503` with
+    /// `Retry-After` in its door's shape (and counted); one that has begun a write is waited for
+    /// and answers what it did.
+    #[actix_web::test]
+    async fn the_deadline_gives_up_reads_but_waits_for_begun_writes() {
+        async fn slow_read() -> HttpResponse {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            HttpResponse::Ok().finish()
+        }
+        async fn slow_write() -> HttpResponse {
+            scim_db::deadline::enter_write().unwrap();
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            HttpResponse::Created().finish()
+        }
+        let metrics = web::Data::new(Metrics::default());
+        let app = web_test::init_service(
+            App::new()
+                .wrap(Edge::new(
+                    metrics.clone(),
+                    Default::default(),
+                    Duration::from_millis(200),
+                ))
+                .route("/scim/v2/Users", web::get().to(slow_read))
+                .route("/scim/v2/Users", web::post().to(slow_write))
+                .route("/api/t/admin/apiKeys", web::get().to(slow_read)),
+        )
+        .await;
+        let started = std::time::Instant::now();
+        let res =
+            web_test::call_service(&app, TestRequest::get().uri("/scim/v2/Users").to_request())
+                .await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "5");
+        let body: serde_json::Value = web_test::read_body_json(res).await;
+        assert_eq!(body["status"], "503");
+        let res = web_test::call_service(
+            &app,
+            TestRequest::get().uri("/api/t/admin/apiKeys").to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body: serde_json::Value = web_test::read_body_json(res).await;
+        assert_eq!(body["error"]["code"], "timeout");
+
+        let res =
+            web_test::call_service(&app, TestRequest::post().uri("/scim/v2/Users").to_request())
+                .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "a begun write was given up"
+        );
+        let text = metrics.render(None);
+        assert!(text.contains("scimd_request_timeouts_total 2"), "{text}");
     }
 
     #[test]

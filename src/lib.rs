@@ -39,6 +39,7 @@ pub struct AppContext {
     store: Store,
     console: scim_console::ConsoleConfig,
     trusted_proxies: scim_auth::TrustedProxies,
+    request_timeout: std::time::Duration,
     public_metrics: bool,
 }
 
@@ -67,6 +68,8 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
         &StoreOptions {
             max_connections: config.db_max_connections,
             acquire_timeout: config.db_timeout,
+            statement_timeout: config.db_statement_timeout,
+            ..StoreOptions::default()
         },
     )
     .await?;
@@ -117,6 +120,7 @@ impl AppContext {
             ),
             store,
             trusted_proxies: config.trusted_proxies.clone(),
+            request_timeout: config.request_timeout,
             public_metrics: config.metrics_listen.is_none(),
             console: scim_console::ConsoleConfig {
                 idle_timeout: chrono::Duration::minutes(
@@ -152,7 +156,11 @@ pub fn build_app(
         .app_data(ctx.auth)
         .app_data(ctx.metrics)
         .app_data(web::Data::new(store))
-        .wrap(edge::Edge::new(metrics, ctx.trusted_proxies))
+        .wrap(edge::Edge::new(
+            metrics,
+            ctx.trusted_proxies,
+            ctx.request_timeout,
+        ))
         .configure(scim_api::configure)
         .configure(scim_admin_api::configure)
         .configure(scim_console::configure(ctx.console))

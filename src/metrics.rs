@@ -65,6 +65,7 @@ pub struct Metrics {
     inner: Mutex<Inner>,
     expiry: [AtomicU64; EXPIRY_COUNTERS.len()],
     panics: AtomicU64,
+    timeouts: AtomicU64,
 }
 
 impl Metrics {
@@ -91,6 +92,11 @@ impl Metrics {
         }
         h.count += 1;
         h.sum += secs;
+    }
+
+    /// Counts a request given up at its deadline (answered 503).
+    pub fn record_timeout(&self) {
+        self.timeouts.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a request whose handler panicked (answered 500).
@@ -176,6 +182,16 @@ impl Metrics {
             out,
             "scimd_panics_total {}",
             self.panics.load(Ordering::Relaxed)
+        );
+        out.push_str(
+            "# HELP scimd_request_timeouts_total Requests given up at SCIMD_REQUEST_TIMEOUT_SECS \
+             before any write began (answered 503).\n\
+             # TYPE scimd_request_timeouts_total counter\n",
+        );
+        let _ = writeln!(
+            out,
+            "scimd_request_timeouts_total {}",
+            self.timeouts.load(Ordering::Relaxed)
         );
         for ((name, help), n) in EXPIRY_COUNTERS.iter().zip(&self.expiry) {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");

@@ -1,6 +1,7 @@
 //! The crate graph stays one-way (docs/ARCHITECTURE.md): the front doors (scim-api,
-//! scim-admin-api, scim-console) depend on no other front door and never on sea-orm; the store
-//! holds no service code; the service imports no HTTP crate and no mailer.
+//! scim-admin-api, scim-console) depend on no other front door and never on sea-orm or the
+//! connection layer; the store holds no service code; the connection layer (scim-db) knows no
+//! repository, no model and nothing above it; the service imports no HTTP crate and no mailer.
 
 use std::collections::{HashMap, HashSet};
 use std::process::Command;
@@ -56,7 +57,7 @@ fn the_crate_graph_is_one_way() {
         for other in doors.iter().filter(|d| **d != door) {
             assert!(!of(door).contains(*other), "{door} depends on {other}");
         }
-        for forbidden in ["sea-orm", "sea-query", "rusqlite"] {
+        for forbidden in ["sea-orm", "sea-query", "rusqlite", "scim-db"] {
             assert!(
                 !of(door).contains(forbidden),
                 "{door} depends on {forbidden}"
@@ -89,6 +90,25 @@ fn the_crate_graph_is_one_way() {
             "scim-service depends on {forbidden}"
         );
     }
+    // The connection layer is the floor: no repository, no model, nothing above it.
+    for upper in [
+        "scim-model",
+        "scim-filter-parser",
+        "scim-store",
+        "scim-service",
+        "scim-auth",
+        "scim-api",
+        "scim-admin-api",
+        "scim-console",
+        "scim-expiry",
+        "actix-web",
+    ] {
+        assert!(!of("scim-db").contains(upper), "scim-db depends on {upper}");
+    }
+    assert!(
+        of("scim-store").contains("scim-db") && !of("scim-store").contains("rusqlite"),
+        "scim-store reaches the database through scim-db only"
+    );
     assert!(
         !of("scim-auth").contains("scim-service"),
         "scim-auth sits below the service"

@@ -14,6 +14,7 @@ mod cli;
 mod compatibility;
 mod console;
 mod custom_attributes;
+mod deadlines;
 mod discovery;
 mod expiry;
 mod faults;

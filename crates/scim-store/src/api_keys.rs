@@ -11,10 +11,11 @@ use sea_orm::{
 };
 use serde_json::{json, Map, Value};
 
+use scim_db::Prepared;
+
 use crate::{
     audit::{begin_write, record, Actor, Change},
     entity::{api_key, machine},
-    prepared::Prepared,
     settings::set_custom_attributes,
     Store, StoreError, StoreResult, TenantId,
 };
@@ -551,7 +552,7 @@ impl Store {
                     .add(api_key::Column::LastUsedAt.is_null())
                     .add(api_key::Column::LastUsedAt.lte(now - LAST_USED_RESOLUTION)),
             )
-            .exec(&self.db)
+            .exec(&self.db.bookkeeping())
             .await?;
         Ok(res.rows_affected > 0)
     }

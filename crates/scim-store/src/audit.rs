@@ -9,11 +9,9 @@ use sea_orm::{
 };
 use serde_json::Value;
 
-use crate::{
-    db::{Db, Txn},
-    entity::audit_event,
-    Page, Store, StoreResult, TenantId,
-};
+use scim_db::{Db, Txn};
+
+use crate::{entity::audit_event, Page, Store, StoreResult, TenantId};
 
 /// Who makes a change: a key name (`key:<name>`), `operator`, `cli` or `system`, and the caller's
 /// address when the change came over HTTP.
@@ -136,13 +134,13 @@ impl Store {
         if let Some(to) = query.to {
             select = select.filter(audit_event::Column::At.lt(to));
         }
-        let total = crate::db::count(select.clone(), &self.db).await?;
+        let total = crate::count::count(select.clone(), &self.db.scan()).await?;
         let items = select
             .order_by_desc(audit_event::Column::At)
             .order_by_desc(audit_event::Column::Id)
             .offset(query.offset)
             .limit(query.limit)
-            .all(&self.db)
+            .all(&self.db.scan())
             .await?
             .into_iter()
             .map(Into::into)

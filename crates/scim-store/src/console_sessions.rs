@@ -60,7 +60,7 @@ impl Store {
             created_at: Set(now),
             last_seen_at: Set(now),
         }
-        .insert(&self.db)
+        .insert(&self.db.bookkeeping())
         .await
         .map_err(|e| StoreError::from_write(e, &[]))?;
         Ok(model.into())
@@ -83,7 +83,7 @@ impl Store {
         console_session::Entity::update_many()
             .col_expr(console_session::Column::LastSeenAt, Expr::value(now))
             .filter(console_session::Column::IdHash.eq(id_hash))
-            .exec(&self.db)
+            .exec(&self.db.bookkeeping())
             .await?;
         Ok(())
     }
@@ -91,7 +91,7 @@ impl Store {
     /// Ends a session (sign-out); ending an unknown session is not an error.
     pub async fn delete_console_session(&self, id_hash: &str) -> StoreResult<()> {
         console_session::Entity::delete_by_id(id_hash)
-            .exec(&self.db)
+            .exec(&self.db.bookkeeping())
             .await?;
         Ok(())
     }
@@ -109,7 +109,7 @@ impl Store {
                     .add(console_session::Column::LastSeenAt.lt(idle_before))
                     .add(console_session::Column::CreatedAt.lt(created_before)),
             )
-            .exec(&self.db)
+            .exec(&self.db.bookkeeping())
             .await?;
         Ok(res.rows_affected)
     }

@@ -55,8 +55,8 @@ impl From<DbErr> for StoreError {
 /// the client's mistake, not the server's.
 fn is_data_error(err: &DbErr) -> bool {
     use sea_orm::{sqlx, RuntimeErr};
-    if let Some((code, _)) = crate::sqlite::error_code(err) {
-        return code & 0xff == crate::sqlite::codes::TOOBIG;
+    if let Some((code, _)) = scim_db::sqlite_error_code(err) {
+        return code & 0xff == scim_db::sqlite_codes::TOOBIG;
     }
     match err {
         DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(db)))
@@ -72,10 +72,13 @@ fn is_data_error(err: &DbErr) -> bool {
 /// operator-intervention (`57…`, e.g. a shutdown) classes.
 fn is_unavailable(err: &DbErr) -> bool {
     use sea_orm::{sqlx, RuntimeErr};
-    if let Some((code, _)) = crate::sqlite::error_code(err) {
-        use crate::sqlite::codes::*;
+    if let Some((code, _)) = scim_db::sqlite_error_code(err) {
+        use scim_db::sqlite_codes::*;
         // The primary code is the low byte of the extended one.
-        return matches!(code & 0xff, BUSY | LOCKED | IOERR | FULL | CANTOPEN);
+        return matches!(
+            code & 0xff,
+            BUSY | LOCKED | IOERR | FULL | CANTOPEN | INTERRUPT
+        );
     }
     let sqlx_err = match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
@@ -100,8 +103,8 @@ impl StoreError {
     /// Classifies a write error: a unique violation becomes [`StoreError::Conflict`] naming the
     /// attribute whose index it hit (decided by the database, not by a racy pre-check).
     pub(crate) fn from_write(err: DbErr, columns: &[(&str, &'static str)]) -> Self {
-        if let Some((code, msg)) = crate::sqlite::error_code(&err) {
-            use crate::sqlite::codes::*;
+        if let Some((code, msg)) = scim_db::sqlite_error_code(&err) {
+            use scim_db::sqlite_codes::*;
             match code {
                 CONSTRAINT_UNIQUE | CONSTRAINT_PRIMARYKEY => {
                     return Self::Conflict(unique_attribute(msg, columns))
@@ -131,8 +134,8 @@ fn unique_attribute(msg: &str, columns: &[(&str, &'static str)]) -> &'static str
 
 /// Whether `err` is a unique-index violation, on either backend.
 pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
-    if let Some((code, _)) = crate::sqlite::error_code(err) {
-        use crate::sqlite::codes::*;
+    if let Some((code, _)) = scim_db::sqlite_error_code(err) {
+        use scim_db::sqlite_codes::*;
         return matches!(code, CONSTRAINT_UNIQUE | CONSTRAINT_PRIMARYKEY);
     }
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))

@@ -607,13 +607,13 @@ impl Store {
         if let Some(name) = &query.key_name {
             select = select.filter(expiry_notice::Column::KeyName.eq(name.as_str()));
         }
-        let total = crate::db::count(select.clone(), &self.db).await?;
+        let total = crate::count::count(select.clone(), &self.db.scan()).await?;
         let items = select
             .order_by_desc(expiry_notice::Column::CreatedAt)
             .order_by_desc(expiry_notice::Column::Id)
             .offset(query.offset)
             .limit(query.limit)
-            .all(&self.db)
+            .all(&self.db.scan())
             .await?
             .into_iter()
             .map(Into::into)

@@ -100,7 +100,7 @@ impl Store {
         let mut res: Resource = self.find_group(tenant, id).await?.into();
         if with_members {
             let mut all =
-                members::members_of(&self.db, tenant, std::slice::from_ref(&res.id)).await?;
+                members::members_of(&self.db.scan(), tenant, std::slice::from_ref(&res.id)).await?;
             res.members = Some(all.remove(&res.id).unwrap_or_default());
         }
         Ok(res)

@@ -14,8 +14,8 @@
 mod api_keys;
 mod audit;
 mod console_sessions;
+mod count;
 mod cursor;
-mod db;
 pub mod entity;
 mod error;
 mod expiry;
@@ -24,16 +24,13 @@ mod groups;
 mod machines;
 mod members;
 mod patch;
-mod postgres;
-mod prepared;
+mod prepared_statements;
 mod resources;
 mod settings;
-mod sqlite;
 mod tenants;
 mod users;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
@@ -42,12 +39,12 @@ pub use api_keys::{ApiKey, NewApiKey};
 pub use api_keys::{KeyPlacement, KeyRotation, KeyUpdate, LAST_USED_RESOLUTION};
 pub use audit::{Actor, AuditEvent, AuditQuery};
 pub use console_sessions::ConsoleSession;
-pub use db::count_statements;
 pub use error::StoreError;
 pub use expiry::{ClaimedNotice, ExpiryNotice, NoticeQuery, NoticeStatus, QueuedNotices};
 pub use machines::{Machine, MachinePatch};
 pub use patch::{PatchDecision, PatchFailure, PatchRelations, Patched};
 pub use resources::{ListPage, ListQuery, Pagination, SortOrder};
+pub use scim_db::count_statements;
 pub use settings::{enterprise_clash_message, ScimSettings, ScimSwitch, IGNORED_ATTRIBUTE_ACTION};
 pub use tenants::{Tenant, TenantId};
 
@@ -64,27 +61,12 @@ pub struct Page<T> {
 }
 
 /// Connection settings of the store.
-#[derive(Debug, Clone)]
-pub struct StoreOptions {
-    /// Largest number of pooled connections.
-    pub max_connections: u32,
-    /// How long a request waits for a pooled connection.
-    pub acquire_timeout: Duration,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        Self {
-            max_connections: 16,
-            acquire_timeout: Duration::from_secs(10),
-        }
-    }
-}
+pub type StoreOptions = scim_db::DbOptions;
 
 /// The scimd database: a pooled connection to SQLite or PostgreSQL.
 #[derive(Clone)]
 pub struct Store {
-    db: db::Db,
+    db: scim_db::Db,
     /// The URL connected to (the migrator opens its own short-lived connection with it). It
     /// may hold a password: never printed.
     url: Arc<str>,
@@ -103,18 +85,7 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`).
     pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Self> {
-        let db = if url.starts_with("sqlite:") {
-            let target = sqlite::SqliteTarget::parse(url)?;
-            db::Db::Sqlite(sqlite::SqliteDb::open(
-                target,
-                options.max_connections as usize,
-            )?)
-        } else {
-            db::Db::Postgres(
-                postgres::PgDb::connect(url, options.max_connections, options.acquire_timeout)
-                    .await?,
-            )
-        };
+        let db = scim_db::Db::connect(url, options).await?;
         Ok(Self {
             db,
             url: Arc::from(url),
@@ -142,7 +113,7 @@ impl Store {
                         .do_nothing()
                         .to_owned(),
                 )
-                .exec_without_returning(&self.db)
+                .exec_without_returning(&self.db.bookkeeping())
                 .await?;
                 let row = server_key::Entity::find_by_id(NAME)
                     .one(&self.db)
@@ -235,19 +206,12 @@ impl Store {
 
     /// Checks that the database answers (for readiness probes).
     pub async fn ping(&self) -> StoreResult<()> {
-        match &self.db {
-            db::Db::Postgres(db) => db.ping().await?,
-            db::Db::Sqlite(db) => db.ping()?,
-        }
-        Ok(())
+        Ok(self.db.ping().await?)
     }
 
     /// The pool's `(open, idle)` connections, for metrics.
     pub fn pool_stats(&self) -> Option<(u32, u32)> {
-        match &self.db {
-            db::Db::Postgres(db) => Some(db.pool_stats()),
-            db::Db::Sqlite(db) => Some(db.pool_stats()),
-        }
+        Some(self.db.pool_stats())
     }
 
     /// Runs one SQL statement as is. For operator tooling and test harnesses (creating and
@@ -259,10 +223,7 @@ impl Store {
 
     /// Closes the pool.
     pub async fn close(self) -> StoreResult<()> {
-        match self.db {
-            db::Db::Postgres(db) => db.close().await,
-            db::Db::Sqlite(db) => db.close(),
-        }
+        self.db.close().await;
         Ok(())
     }
 }

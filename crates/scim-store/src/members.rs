@@ -12,9 +12,10 @@ use sea_orm::{
     QuerySelect, Set, Statement,
 };
 
+use scim_db::Prepared;
+
 use crate::{
     entity::{group, group_member, user},
-    prepared::Prepared,
     StoreError, StoreResult, TenantId,
 };
 

@@ -8,8 +8,9 @@ use sea_orm::{
     sea_query::Expr, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect,
 };
 
+use scim_db::Txn;
+
 use crate::{
-    db::Txn,
     entity::{group, user},
     groups, members, users, Store, StoreError, TenantId,
 };

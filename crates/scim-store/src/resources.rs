@@ -181,6 +181,31 @@ fn cursor_binding(tenant: &TenantId, kind: ResourceKind, query: &ListQuery<'_>) 
     ]
 }
 
+/// Whether a list is a point lookup: an equality on an attribute with an index of its own
+/// (`userName`, `externalId`, `id`, group `displayName`), at the top of the filter or in an
+/// `and`, index-paged. Such a list reads a row or two through an index and runs on the
+/// caller's thread like any point read; every other list (filtered scans, sorts, cursor pages,
+/// whole-tenant pages) and every count runs as a scan ([`scim_db::Db::scan`]). Decided by the
+/// query's kind, never by how long it took.
+fn is_point_lookup(query: &ListQuery<'_>) -> bool {
+    fn indexed_eq(f: &Filter) -> bool {
+        match f {
+            Filter::Compare {
+                path,
+                op: scim_filter_parser::CompareOp::Eq,
+                ..
+            } if path.sub.is_none() => ["userName", "externalId", "id", "displayName"]
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(&path.name)),
+            Filter::And(l, r) => indexed_eq(l) || indexed_eq(r),
+            _ => false,
+        }
+    }
+    query.sort.is_none()
+        && matches!(query.pagination, Pagination::Index(_))
+        && query.filter.is_some_and(indexed_eq)
+}
+
 async fn list_page<E>(
     store: &Store,
     tenant: &TenantId,
@@ -235,7 +260,7 @@ where
         select = select.filter(id_col.gt(id.as_str()));
     }
     if count == 0 {
-        let total = crate::db::count(count_query, &store.db).await?;
+        let total = crate::count::count(count_query, &store.db.scan()).await?;
         return Ok(ListPage {
             total,
             items: Vec::new(),
@@ -243,18 +268,19 @@ where
         });
     }
     // One row more than asked tells whether a next page exists.
-    let mut models = select
-        .offset(offset)
-        .limit(count + 1)
-        .all(&store.db)
-        .await?;
+    let page = select.offset(offset).limit(count + 1);
+    let mut models = if is_point_lookup(query) {
+        page.all(&store.db).await?
+    } else {
+        page.all(&store.db.scan()).await?
+    };
     let more = models.len() as u64 > count;
     // The total is known without counting when this page is the last one and its position is
     // known (no cursor), and it reached into the results or started at the first one: every
     // lookup by userName or externalId is one statement, not two.
     let total = match after_id {
         None if !more && (offset == 0 || !models.is_empty()) => offset + models.len() as u64,
-        _ => crate::db::count(count_query, &store.db).await?,
+        _ => crate::count::count(count_query, &store.db.scan()).await?,
     };
     models.truncate(usize::try_from(count).unwrap_or(usize::MAX));
     let mut items: Vec<Resource> = models.into_iter().map(Into::into).collect();
@@ -274,13 +300,13 @@ where
         let ids: Vec<String> = items.iter().map(|r| r.id.clone()).collect();
         match kind {
             ResourceKind::User => {
-                let mut all = members::groups_of(&store.db, tenant, &ids).await?;
+                let mut all = members::groups_of(&store.db.scan(), tenant, &ids).await?;
                 for r in &mut items {
                     r.groups = Some(all.remove(&r.id).unwrap_or_default());
                 }
             }
             ResourceKind::Group => {
-                let mut all = members::members_of(&store.db, tenant, &ids).await?;
+                let mut all = members::members_of(&store.db.scan(), tenant, &ids).await?;
                 for r in &mut items {
                     r.members = Some(all.remove(&r.id).unwrap_or_default());
                 }

@@ -266,7 +266,7 @@ impl Store {
             changes: Set(json!({"schema": urn, "attribute": name, "day": day})),
             caller_addr: Set(None),
         }
-        .insert(&self.db)
+        .insert(&self.db.bookkeeping())
         .await;
         match inserted {
             Ok(_) => Ok(true),

@@ -209,7 +209,7 @@ impl Store {
 
     /// Number of tenants (zero on a fresh database).
     pub async fn count_tenants(&self) -> StoreResult<u64> {
-        Ok(crate::db::count(tenant::Entity::find(), &self.db).await?)
+        Ok(crate::count::count(tenant::Entity::find(), &self.db).await?)
     }
 }
 

@@ -7,10 +7,9 @@ use sea_orm::{
     QueryFilter, QuerySelect, QueryTrait, Set, Statement, UpdateMany,
 };
 
-use crate::{
-    audit::begin_write, entity::user, members, prepared::Prepared, Store, StoreError, StoreResult,
-    TenantId,
-};
+use scim_db::Prepared;
+
+use crate::{audit::begin_write, entity::user, members, Store, StoreError, StoreResult, TenantId};
 
 /// Unique indexes of `users` and the attribute each protects.
 pub(crate) const UNIQUE: &[(&str, &str)] = &[("user_name", "userName")];

@@ -6,7 +6,11 @@
 //! server's CPU in context switches. A point read from SQLite's page cache takes microseconds,
 //! less than one thread hand-over, so it runs where the request is.
 //!
-//! Readers take any idle connection (WAL lets them read while one writer commits). Writers take
+//! Readers take any idle connection (WAL lets them read while one writer commits); a read runs
+//! under the statement deadline (SQLite's progress handler interrupts it), and a read that
+//! scans ([`SqliteDb::scan`]) runs on a blocking thread, so that a long one never holds an
+//! actix worker that serves other tenants, and is interrupted when its caller goes away.
+//! Writers take
 //! this process's write turn (an async lock, so a waiting writer never blocks its thread), then
 //! the one writer connection; a transaction holds the turn until it commits or is dropped
 //! (rolled back), and concurrent writes share their commits ([`writer`]: group commit).
@@ -22,14 +26,17 @@ mod writer;
 use std::{
     collections::BTreeMap,
     path::PathBuf,
-    sync::{Arc, Mutex},
-    time::Duration,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
 };
 
 use self::values::Declared;
 pub(crate) use self::writer::SqliteTxn;
 use self::writer::Writer;
-use crate::db::lock;
+use crate::lock;
 use rusqlite::{CachedStatement, Connection, OpenFlags};
 use sea_orm::{
     DbBackend, DbErr, ExecResult, ProxyExecResult, ProxyRow, QueryResult, RuntimeErr, Statement,
@@ -39,6 +46,8 @@ use sea_orm::{
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 128;
+/// SQLite virtual-machine steps between two looks at a read's deadline.
+const PROGRESS_STEPS: std::ffi::c_int = 1000;
 
 /// Where and how to open the database file.
 #[derive(Debug, Clone)]
@@ -95,8 +104,10 @@ impl SqliteTarget {
         let conn = Connection::open_with_flags(&self.path, flags).map_err(conn_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(conn_err)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        // What sqlx set on every connection it opened: foreign keys enforced.
-        conn.execute_batch("PRAGMA foreign_keys = ON;")
+        // What sqlx set on every connection it opened: foreign keys enforced. And an fsync at
+        // every COMMIT, said explicitly rather than left to the bundled build's default: an
+        // acknowledged write is on disk.
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
             .map_err(conn_err)?;
         Ok(conn)
     }
@@ -107,6 +118,8 @@ struct Shared {
     /// Idle reader connections; a reader is taken out for one statement and put back.
     readers: Mutex<Vec<Connection>>,
     max_idle_readers: usize,
+    /// How long a read may run.
+    statement_timeout: Duration,
     /// The writer connection, its turn and its batches.
     writer: Writer,
 }
@@ -126,8 +139,9 @@ impl std::fmt::Debug for SqliteDb {
 }
 
 impl SqliteDb {
-    /// Opens the file (WAL mode, kept in the file) with room for `max_idle_readers` idle readers.
-    pub(crate) fn open(target: SqliteTarget, max_idle_readers: usize) -> Result<Self, DbErr> {
+    /// Opens the file (WAL mode, kept in the file) with room for `max_connections` idle
+    /// readers.
+    pub(crate) fn open(target: SqliteTarget, options: &crate::DbOptions) -> Result<Self, DbErr> {
         let writer = target.open()?;
         if !target.read_only {
             writer
@@ -138,8 +152,9 @@ impl SqliteDb {
             shared: Arc::new(Shared {
                 target,
                 readers: Mutex::new(Vec::new()),
-                max_idle_readers: max_idle_readers.max(1),
-                writer: Writer::new(writer),
+                max_idle_readers: usize::try_from(options.max_connections.max(1)).unwrap_or(1),
+                statement_timeout: options.statement_timeout,
+                writer: Writer::new(writer)?,
             }),
         })
     }
@@ -151,13 +166,29 @@ impl SqliteDb {
         (idle + 1, idle)
     }
 
-    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, DbErr>) -> Result<T, DbErr> {
+    /// Runs `f` on an idle reader, under the statement deadline; `cancelled` also stops it.
+    fn with_reader<T>(
+        &self,
+        cancelled: Option<Arc<AtomicBool>>,
+        f: impl FnOnce(&Connection) -> Result<T, DbErr>,
+    ) -> Result<T, DbErr> {
         let taken = lock(&self.shared.readers).pop();
         let conn = match taken {
             Some(c) => c,
             None => self.shared.target.open()?,
         };
+        let deadline = Instant::now() + self.shared.statement_timeout;
+        conn.progress_handler(
+            PROGRESS_STEPS,
+            Some(move || {
+                Instant::now() >= deadline
+                    || cancelled
+                        .as_ref()
+                        .is_some_and(|c| c.load(Ordering::Relaxed))
+            }),
+        );
         let out = f(&conn);
+        conn.progress_handler(0, None::<fn() -> bool>);
         let mut idle = lock(&self.shared.readers);
         if idle.len() < self.shared.max_idle_readers {
             idle.push(conn);
@@ -165,12 +196,13 @@ impl SqliteDb {
         out
     }
 
-    /// Runs `f` as one write transaction of its own.
+    /// Runs `f` as one write transaction of its own (`guarded`: see [`Writer::begin`]).
     async fn with_writer<T>(
         &self,
+        guarded: bool,
         f: impl FnOnce(&Connection) -> Result<T, DbErr>,
     ) -> Result<T, DbErr> {
-        let txn = self.shared.writer.begin().await?;
+        let txn = self.shared.writer.begin(guarded).await?;
         let out = f(&*txn.conn()?)?;
         txn.commit().await?;
         Ok(out)
@@ -178,36 +210,84 @@ impl SqliteDb {
 
     /// Begins a write transaction (see [`writer`]).
     pub(crate) async fn begin(&self) -> Result<SqliteTxn, DbErr> {
-        self.shared.writer.begin().await
+        self.shared.writer.begin(true).await
     }
 
-    pub(crate) async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.with_writer(|c| execute(c, &stmt)).await
+    pub(crate) async fn execute(
+        &self,
+        stmt: Statement,
+        guarded: bool,
+    ) -> Result<ExecResult, DbErr> {
+        self.with_writer(guarded, |c| execute(c, &stmt)).await
     }
 
-    pub(crate) async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.with_writer(|c| execute_batch(c, sql)).await
+    pub(crate) async fn execute_unprepared(
+        &self,
+        sql: &str,
+        guarded: bool,
+    ) -> Result<ExecResult, DbErr> {
+        self.with_writer(guarded, |c| execute_batch(c, sql)).await
     }
 
-    pub(crate) async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+    /// Runs a read that scans on a blocking thread (the caller's worker stays free), stopping
+    /// it at the statement deadline or as soon as the caller goes away.
+    pub(crate) async fn scan(
+        &self,
+        stmt: Statement,
+        limit: usize,
+    ) -> Result<Vec<QueryResult>, DbErr> {
+        /// Raises the flag when the caller's future is dropped.
+        struct CancelOnDrop(Arc<AtomicBool>);
+        impl Drop for CancelOnDrop {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
+        let flag = cancel.0.clone();
+        let db = self.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            db.with_reader(Some(flag), |c| read_only_query(c, &stmt, limit))
+        });
+        let rows = read
+            .await
+            .map_err(|e| DbErr::Custom(format!("a read's thread failed: {e}")))??;
+        drop(cancel);
+        rows.ok_or_else(|| DbErr::Custom("a scan must not write".into()))
+    }
+
+    pub(crate) async fn query_all(
+        &self,
+        stmt: Statement,
+        guarded: bool,
+    ) -> Result<Vec<QueryResult>, DbErr> {
         // A statement that writes (INSERT ... RETURNING) goes to the writer, in turn.
-        match self.with_reader(|c| read_only_query(c, &stmt, usize::MAX))? {
+        match self.with_reader(None, |c| read_only_query(c, &stmt, usize::MAX))? {
             Some(rows) => Ok(rows),
-            None => self.with_writer(|c| query(c, &stmt, usize::MAX)).await,
+            None => {
+                self.with_writer(guarded, |c| query(c, &stmt, usize::MAX))
+                    .await
+            }
         }
     }
 
-    pub(crate) async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        let rows = match self.with_reader(|c| read_only_query(c, &stmt, 1))? {
+    pub(crate) async fn query_one(
+        &self,
+        stmt: Statement,
+        guarded: bool,
+    ) -> Result<Option<QueryResult>, DbErr> {
+        let rows = match self.with_reader(None, |c| read_only_query(c, &stmt, 1))? {
             Some(rows) => rows,
-            None => self.with_writer(|c| query(c, &stmt, 1)).await?,
+            None => self.with_writer(guarded, |c| query(c, &stmt, 1)).await?,
         };
         Ok(rows.into_iter().next())
     }
 
     /// Checks that the file answers.
     pub(crate) fn ping(&self) -> Result<(), DbErr> {
-        self.with_reader(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(conn_err))
+        self.with_reader(None, |c| {
+            c.query_row("SELECT 1", [], |_| Ok(())).map_err(conn_err)
+        })
     }
 
     /// Closes the idle readers; the writer closes with the last handle.
@@ -317,7 +397,7 @@ fn sqlite_err(e: rusqlite::Error) -> RuntimeErr {
 }
 
 /// The extended result code of a SQLite error raised by this driver.
-pub(crate) fn error_code(err: &DbErr) -> Option<(i32, &str)> {
+pub fn error_code(err: &DbErr) -> Option<(i32, &str)> {
     let msg = match err {
         DbErr::Exec(RuntimeErr::Internal(m))
         | DbErr::Query(RuntimeErr::Internal(m))
@@ -330,13 +410,14 @@ pub(crate) fn error_code(err: &DbErr) -> Option<(i32, &str)> {
 }
 
 /// SQLite's result codes scimd classifies (libsqlite3-sys's constants).
-pub(crate) mod codes {
-    pub(crate) use rusqlite::ffi::{
+pub mod codes {
+    pub use rusqlite::ffi::{
         SQLITE_BUSY as BUSY, SQLITE_CANTOPEN as CANTOPEN,
         SQLITE_CONSTRAINT_FOREIGNKEY as CONSTRAINT_FOREIGNKEY,
         SQLITE_CONSTRAINT_PRIMARYKEY as CONSTRAINT_PRIMARYKEY,
-        SQLITE_CONSTRAINT_UNIQUE as CONSTRAINT_UNIQUE, SQLITE_FULL as FULL, SQLITE_IOERR as IOERR,
-        SQLITE_LOCKED as LOCKED, SQLITE_TOOBIG as TOOBIG,
+        SQLITE_CONSTRAINT_UNIQUE as CONSTRAINT_UNIQUE, SQLITE_FULL as FULL,
+        SQLITE_INTERRUPT as INTERRUPT, SQLITE_IOERR as IOERR, SQLITE_LOCKED as LOCKED,
+        SQLITE_TOOBIG as TOOBIG,
     };
 }
 
@@ -379,14 +460,49 @@ mod tests {
         }
     }
 
-    /// A unique violation keeps SQLite's extended code through the driver, so the store maps
-    /// it to a conflict naming the attribute; a failed write leaves the earlier one in place.
+    /// A database file of its own, removed (with its WAL) when dropped.
+    pub(super) struct TempDb {
+        pub(super) path: PathBuf,
+        pub(super) db: SqliteDb,
+    }
+
+    impl TempDb {
+        pub(super) fn new(statement_timeout: Duration) -> Self {
+            let path = std::env::temp_dir().join(format!("scimd-drv-{}.db", uuid::Uuid::new_v4()));
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            let options = crate::DbOptions {
+                max_connections: 2,
+                statement_timeout,
+                ..crate::DbOptions::default()
+            };
+            let db = SqliteDb::open(SqliteTarget::parse(&url).unwrap(), &options).unwrap();
+            Self { path, db }
+        }
+
+        /// A connection of another "process" to the same file.
+        pub(super) fn other(&self) -> Connection {
+            let c = Connection::open(&self.path).unwrap();
+            c.busy_timeout(Duration::from_millis(0)).unwrap();
+            c
+        }
+    }
+
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            self.db.close();
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
+            }
+        }
+    }
+
+    /// A unique violation keeps SQLite's extended code through the driver (the store maps it
+    /// to a conflict naming the attribute); a failed write leaves the earlier one in place.
     #[tokio::test]
     async fn unique_violations_keep_their_code() {
-        let path = std::env::temp_dir().join(format!("scimd-drv-{}.db", uuid::Uuid::new_v4()));
-        let url = format!("sqlite://{}?mode=rwc", path.display());
-        let db = SqliteDb::open(SqliteTarget::parse(&url).unwrap(), 2).unwrap();
-        db.execute_unprepared("CREATE TABLE t (user_name TEXT UNIQUE)")
+        let t = TempDb::new(Duration::from_secs(10));
+        let db = &t.db;
+        db.execute_unprepared("CREATE TABLE t (user_name TEXT UNIQUE)", true)
             .await
             .unwrap();
         let insert = || {
@@ -396,30 +512,99 @@ mod tests {
                 ["a".into()],
             )
         };
-        db.execute(insert()).await.unwrap();
-        let err = db.execute(insert()).await.unwrap_err();
-        assert_eq!(
-            error_code(&err).map(|(c, _)| c),
-            Some(codes::CONSTRAINT_UNIQUE)
-        );
-        assert!(crate::error::is_unique_violation(&err));
-        assert!(matches!(
-            crate::StoreError::from_write(err, &[("user_name", "userName")]),
-            crate::StoreError::Conflict("userName")
-        ));
+        db.execute(insert(), true).await.unwrap();
+        let err = db.execute(insert(), true).await.unwrap_err();
+        let (code, text) = error_code(&err).unwrap();
+        assert_eq!(code, codes::CONSTRAINT_UNIQUE);
+        assert!(text.contains("t.user_name"), "{text}");
         let count = db
-            .query_one(Statement::from_string(
-                BACKEND,
-                "SELECT COUNT(*) AS n FROM t",
-            ))
+            .query_one(
+                Statement::from_string(BACKEND, "SELECT COUNT(*) AS n FROM t"),
+                true,
+            )
             .await
             .unwrap()
             .unwrap();
         assert_eq!(count.try_get::<i64>("", "n").unwrap(), 1);
-        db.close();
-        drop(db);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
+    }
+
+    /// Every connection commits with an fsync (`synchronous = FULL`, 2), whatever the bundled
+    /// build's default.
+    #[tokio::test]
+    async fn every_commit_is_synchronous() {
+        let t = TempDb::new(Duration::from_secs(10));
+        let level = |c: &Connection| {
+            c.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))
+                .unwrap()
+        };
+        assert_eq!(level(&lock(&t.db.shared.writer.conn)), 2);
+        let reader = t.db.with_reader(None, |c| Ok(level(c))).unwrap();
+        assert_eq!(reader, 2);
+    }
+
+    /// A statement that counts to a billion, which takes SQLite far longer than any deadline
+    /// here.
+    fn endless() -> Statement {
+        Statement::from_string(
+            BACKEND,
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000000) \
+             SELECT COUNT(*) AS c FROM n",
+        )
+    }
+
+    /// A read past the statement deadline is interrupted (`SQLITE_INTERRUPT`), on the caller's
+    /// thread and on a scan's thread alike, and the reader is usable afterwards.
+    #[tokio::test]
+    async fn reads_stop_at_the_statement_deadline() {
+        let t = TempDb::new(Duration::from_millis(200));
+        let started = Instant::now();
+        let err = t.db.query_one(endless(), true).await.unwrap_err();
+        assert_eq!(error_code(&err).map(|(c, _)| c), Some(codes::INTERRUPT));
+        let err = t.db.scan(endless(), 1).await.unwrap_err();
+        assert_eq!(error_code(&err).map(|(c, _)| c), Some(codes::INTERRUPT));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        t.db.ping().unwrap();
+    }
+
+    /// A scan leaves its caller's thread free: on a one-thread runtime a ticker keeps ticking
+    /// while the scan runs, and a scan whose caller goes away is interrupted at once.
+    #[test]
+    fn scans_leave_the_callers_thread_free() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let t = TempDb::new(Duration::from_millis(500));
+            let ticks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let ticker = {
+                let ticks = ticks.clone();
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        ticks.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            };
+            assert!(t.db.scan(endless(), 1).await.is_err());
+            let during = ticks.load(Ordering::Relaxed);
+            assert!(
+                during >= 10,
+                "the runtime's thread was held: {during} ticks"
+            );
+            ticker.abort();
+
+            // Dropped after 50 ms: the scan's thread gives the reader back long before the
+            // 500 ms deadline.
+            let _ = tokio::time::timeout(Duration::from_millis(50), t.db.scan(endless(), 1)).await;
+            let given_back = Instant::now();
+            while lock(&t.db.shared.readers).is_empty() {
+                assert!(
+                    given_back.elapsed() < Duration::from_millis(400),
+                    "not interrupted"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
     }
 }

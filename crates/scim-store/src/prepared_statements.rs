@@ -1,0 +1,99 @@
+//! Each prepared statement of the store ([`scim_db::Prepared`]), used again with other values,
+//! equals a fresh rendering with those values.
+#![cfg(test)]
+
+use sea_orm::{
+    sea_query::Query, ColumnTrait, Condition, DbBackend, EntityTrait, JoinType, QueryFilter,
+    QuerySelect, QueryTrait, RelationTrait,
+};
+
+use crate::{
+    api_keys::key_and_switch_statement,
+    entity::{api_key, group_member, tenant, user},
+    members::{groups_of_one_statement, remove_memberships_statement},
+    users::{delete_user_statement, find_user_statement, lock_user_statement},
+    TenantId,
+};
+
+const BACKENDS: [DbBackend; 2] = [DbBackend::Sqlite, DbBackend::Postgres];
+
+/// Each prepared statement, used again with other values, equals a fresh rendering with
+/// those values (the first call renders; the later ones reuse the text).
+#[test]
+fn reused_statements_equal_fresh_renderings() {
+    for backend in BACKENDS {
+        for (t, id) in [("t1", "u1"), ("tenant-2", "u'2\\"), ("t3", "")] {
+            let tenant = TenantId::new(t.to_owned());
+            let fresh = user::Entity::find()
+                .filter(user::Column::TenantId.eq(t))
+                .filter(user::Column::Id.eq(id))
+                .build(backend);
+            assert_eq!(find_user_statement(backend, &tenant, id), fresh);
+            if backend == DbBackend::Postgres {
+                let fresh = user::Entity::find()
+                    .filter(user::Column::TenantId.eq(t))
+                    .filter(user::Column::Id.eq(id))
+                    .lock_exclusive()
+                    .build(backend);
+                assert_eq!(lock_user_statement(backend, &tenant, id), fresh);
+            }
+
+            let fresh = backend.build(&crate::members::groups_of_query(&tenant, &[id.to_owned()]));
+            assert_eq!(groups_of_one_statement(backend, &tenant, id), fresh);
+
+            let fresh = api_key::Entity::find()
+                .filter(
+                    Condition::any()
+                        .add(api_key::Column::TokenHash.eq(id))
+                        .add(api_key::Column::PreviousTokenHash.eq(id)),
+                )
+                .join(JoinType::InnerJoin, api_key::Relation::Tenant.def())
+                .column_as(tenant::Column::ScimCustomAttributes, "t_custom_attributes")
+                .column_as(tenant::Column::CustomSchemaTag, "t_schema_tag")
+                .build(backend);
+            assert_eq!(key_and_switch_statement(backend, id), fresh);
+
+            let fresh = user::Entity::delete_many()
+                .filter(user::Column::TenantId.eq(t))
+                .filter(user::Column::Id.eq(id))
+                .build(backend);
+            assert_eq!(delete_user_statement(backend, &tenant, id), fresh);
+
+            let fresh = backend.build(
+                Query::delete()
+                    .from_table(group_member::Entity)
+                    .and_where(group_member::Column::TenantId.eq(t))
+                    .and_where(group_member::Column::MemberId.eq(id))
+                    .returning_col(group_member::Column::GroupId),
+            );
+            assert_eq!(remove_memberships_statement(backend, &tenant, id), fresh);
+        }
+    }
+}
+
+/// The PATCH `UPDATE` of a user, with new values, equals a fresh rendering.
+#[test]
+fn reused_patch_update_equals_fresh_rendering() {
+    let registry = scim_model::SchemaRegistry::core().unwrap();
+    let now = chrono::Utc::now();
+    for backend in BACKENDS {
+        for (i, body) in [
+            serde_json::json!({"userName": "a", "active": false}),
+            serde_json::json!({"userName": "B", "externalId": "x", "displayName": "d"}),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let input =
+                scim_model::validate_resource(&registry, scim_model::ResourceKind::User, body)
+                    .unwrap();
+            let id = format!("id-{i}");
+            let fresh = crate::users::update_attributes(&input, now)
+                .unwrap()
+                .filter(user::Column::Id.eq(id.as_str()))
+                .build(backend);
+            let reused = crate::users::patch_statement(backend, &input, now, &id).unwrap();
+            assert_eq!(reused, fresh);
+        }
+    }
+}
