@@ -24,5 +24,6 @@ mod hostile;
 mod isolation;
 mod limits;
 mod patch;
+mod query_plans;
 mod requests;
 mod users;

@@ -20,6 +20,7 @@ mod m20261202_000040_add_tenant_custom_schema_tag;
 mod m20261202_000050_create_console_sessions;
 mod m20261206_000060_drop_external_id_uniqueness;
 mod m20261206_000070_create_server_keys;
+mod m20261206_000080_order_external_id_index_by_id;
 
 /// The migrator run at start-up.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000050_create_console_sessions::Migration),
             Box::new(m20261206_000060_drop_external_id_uniqueness::Migration),
             Box::new(m20261206_000070_create_server_keys::Migration),
+            Box::new(m20261206_000080_order_external_id_index_by_id::Migration),
         ]
     }
 }
