@@ -1,7 +1,8 @@
 //! The SCIM writes: create, replace, patch and delete of users and groups, for `/scim/v2` and
 //! `/Bulk` alike. Each validates the body against the caller's schema registry, hashes a new
 //! password, applies the change in one store transaction (a PATCH under the resource's row
-//! lock, deciding there whether anything changed) and reports the attributes it ignored.
+//! lock, deciding there whether anything changed) and audits the attributes it ignored in the
+//! same transaction.
 
 use chrono::{DateTime, Utc};
 use scim_model::custom::carry_hidden;
@@ -10,7 +11,7 @@ use scim_model::{
     validate::check_immutable,
     validate_resource, IgnoredAttribute, Resource, ResourceKind, SchemaRegistry, ScimError,
 };
-use scim_store::{PatchFailure, PatchRelations, Patched, Store, TenantId};
+use scim_store::{IgnoredNote, PatchFailure, PatchRelations, Patched, Store, TenantId};
 use serde_json::Value;
 
 use crate::{
@@ -35,7 +36,7 @@ pub enum Precondition {
 pub struct ScimWriter<'a> {
     /// The database.
     pub store: &'a Store,
-    /// The per-tenant schema cache (and the once-a-day audit of ignored attributes).
+    /// The per-tenant schema cache (and which ignored attributes this process audited today).
     pub schemas: &'a TenantSchemas,
     /// The caller's tenant.
     pub tenant: &'a TenantId,
@@ -65,22 +66,22 @@ fn expected_version(condition: Precondition) -> ServiceResult<Option<i64>> {
 }
 
 impl ScimWriter<'_> {
-    /// Warns about and audits the attributes of undeclared schemas a write sent (never fails
-    /// it).
-    async fn report_ignored(&self, ignored: &[IgnoredAttribute], now: DateTime<Utc>) {
+    /// The audit notes of the attributes of undeclared schemas a write sent (logged here,
+    /// written in the write's transaction).
+    fn notes(&self, ignored: &[IgnoredAttribute], now: DateTime<Utc>) -> Vec<IgnoredNote> {
         if ignored.is_empty() {
-            return;
+            return Vec::new();
         }
         self.schemas
-            .report_ignored(
-                self.store,
-                self.tenant,
-                self.key_id,
-                self.key_name,
-                ignored,
-                now,
-            )
-            .await;
+            .fresh_notes(self.tenant, self.key_id, self.key_name, ignored, now)
+    }
+
+    /// `result`, handing the notes back when the write (and so their audit) failed.
+    fn settle<T, E>(&self, notes: &[IgnoredNote], result: Result<T, E>) -> Result<T, E> {
+        if result.is_err() {
+            self.schemas.forget(notes);
+        }
+        result
     }
 
     /// Validates `body` and creates a resource of `kind`.
@@ -92,12 +93,12 @@ impl ScimWriter<'_> {
     ) -> ServiceResult<Resource> {
         let mut input = validate_resource(self.registry, kind, body)?;
         hash_new_password(&mut input, None).await?;
+        let notes = self.notes(&input.ignored, now);
         let res = self
             .store
-            .create_resource(self.tenant, kind, &input, now)
-            .await?;
-        self.report_ignored(&input.ignored, now).await;
-        Ok(res)
+            .create_resource(self.tenant, kind, &input, &notes, now)
+            .await;
+        Ok(self.settle(&notes, res)?)
     }
 
     /// Validates `body` and replaces resource `id` with it.
@@ -126,12 +127,12 @@ impl ScimWriter<'_> {
             hash_new_password(&mut input, current.attributes.get("password")).await?;
             carry_hidden(registry, kind, &current.attributes, &mut input.attributes);
         }
+        let notes = self.notes(&input.ignored, now);
         let res = self
             .store
-            .replace_resource(self.tenant, kind, id, expected, &input, now)
-            .await?;
-        self.report_ignored(&input.ignored, now).await;
-        Ok(res)
+            .replace_resource(self.tenant, kind, id, expected, &input, &notes, now)
+            .await;
+        Ok(self.settle(&notes, res)?)
     }
 
     /// Applies a PatchOp `body` to resource `id`, under its row lock, and reads the relations
@@ -151,7 +152,7 @@ impl ScimWriter<'_> {
         // begins, not while the row is locked.
         let prehashed = hash_passwords(passwords_in_patch(&ops)).await?;
         let registry = self.registry;
-        let mut ignored = Vec::new();
+        let mut notes = Vec::new();
         let patched = self
             .store
             .patch_resource(self.tenant, kind, id, now, relations, |current, _| {
@@ -163,24 +164,23 @@ impl ScimWriter<'_> {
                     _ => {}
                 }
                 let mut patched = apply_patch(registry, kind, &current.attributes, &ops)?;
-                ignored = std::mem::take(&mut patched.resource.ignored);
+                notes = self.notes(&std::mem::take(&mut patched.resource.ignored), now);
                 if patched.resource.attributes == current.attributes && patched.members.is_empty() {
-                    return Ok(None);
+                    return Ok((None, notes.clone()));
                 }
                 use_prehashed_password(
                     &mut patched.resource,
                     current.attributes.get("password"),
                     &prehashed,
                 )?;
-                Ok(Some((patched.resource, patched.members)))
+                Ok((Some((patched.resource, patched.members)), notes.clone()))
             })
             .await
             .map_err(|e| match e {
                 PatchFailure::Store(e) => ServiceError::Store(e),
                 PatchFailure::Rejected(e) => e,
-            })?;
-        self.report_ignored(&ignored, now).await;
-        Ok(patched)
+            });
+        self.settle(&notes, patched)
     }
 
     /// Deletes resource `id`.

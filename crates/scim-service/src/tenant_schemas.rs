@@ -14,7 +14,7 @@ use std::{
 
 use chrono::{DateTime, NaiveDate, Utc};
 use scim_model::{custom, IgnoredAttribute, SchemaRegistry};
-use scim_store::{ScimSwitch, Store, StoreResult, TenantId};
+use scim_store::{IgnoredNote, ScimSwitch, Store, StoreResult, TenantId};
 use serde_json::Value;
 
 /// Cached tenants at most; past it the cache starts again (it only saves reads and parsing).
@@ -90,19 +90,19 @@ impl TenantSchemas {
         })
     }
 
-    /// Logs and audits the attributes of undeclared schemas a request of key `key_id` sent: a
-    /// warning each time, an audit event once per key, schema, attribute name and day (the
-    /// store makes that hold across processes; this process skips the store for those it
-    /// already reported). Never fails the request.
-    pub async fn report_ignored(
+    /// The attributes of undeclared schemas a request of key `key_id` sent, logged each time,
+    /// as the audit notes to write with the request's change: once per key, schema, attribute
+    /// name and day (the store makes that hold across processes; this process leaves out those
+    /// it already wrote today). A write that fails hands its notes back to [`Self::forget`].
+    pub fn fresh_notes(
         &self,
-        store: &Store,
         tenant: &TenantId,
         key_id: &str,
         key_name: &str,
         ignored: &[IgnoredAttribute],
         now: DateTime<Utc>,
-    ) {
+    ) -> Vec<IgnoredNote> {
+        let mut notes = Vec::new();
         for IgnoredAttribute { schema, name } in ignored {
             tracing::warn!(
                 tenant = %tenant,
@@ -112,25 +112,33 @@ impl TenantSchemas {
                 "ignored an attribute of a schema the tenant has not declared"
             );
             let seen = (key_id.to_owned(), schema.clone(), name.clone());
-            let fresh = {
-                let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
-                let today = now.date_naive();
-                if reported.0 != Some(today) || reported.1.len() >= MAX_CACHED {
-                    *reported = (Some(today), HashSet::new());
-                }
-                reported.1.insert(seen.clone())
-            };
-            if !fresh {
-                continue;
+            let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+            let today = now.date_naive();
+            if reported.0 != Some(today) || reported.1.len() >= MAX_CACHED {
+                *reported = (Some(today), HashSet::new());
             }
-            if let Err(e) = store
-                .note_ignored_custom_attribute(tenant, key_id, key_name, schema, name, now)
-                .await
-            {
-                tracing::warn!(error = %e, "could not audit an ignored custom attribute");
-                let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
-                reported.1.remove(&seen);
+            if reported.1.insert(seen) {
+                notes.push(IgnoredNote {
+                    key_id: key_id.to_owned(),
+                    key_name: key_name.to_owned(),
+                    schema: schema.clone(),
+                    name: name.clone(),
+                });
             }
+        }
+        notes
+    }
+
+    /// Notes whose write failed: written by a later request.
+    pub fn forget(&self, notes: &[IgnoredNote]) {
+        if notes.is_empty() {
+            return;
+        }
+        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+        for n in notes {
+            reported
+                .1
+                .remove(&(n.key_id.clone(), n.schema.clone(), n.name.clone()));
         }
     }
 }

@@ -131,12 +131,3 @@ fn unique_attribute(msg: &str, columns: &[(&str, &'static str)]) -> &'static str
         .map(|(_, attr)| *attr)
         .unwrap_or("a unique attribute")
 }
-
-/// Whether `err` is a unique-index violation, on either backend.
-pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
-    if let Some((code, _)) = scim_db::sqlite_error_code(err) {
-        use scim_db::sqlite_codes::*;
-        return matches!(code, CONSTRAINT_UNIQUE | CONSTRAINT_PRIMARYKEY);
-    }
-    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-}

@@ -8,6 +8,7 @@ use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, UpdateMany,
 };
 
+use crate::settings::{write_ignored_notes, IgnoredNote};
 use crate::{audit::begin_write, entity::group, members, Store, StoreError, StoreResult, TenantId};
 
 /// Unique indexes of `groups` and the attribute each protects.
@@ -54,6 +55,7 @@ impl Store {
         &self,
         tenant: &TenantId,
         input: &ValidatedResource,
+        notes: &[IgnoredNote],
         now: DateTime<Utc>,
     ) -> StoreResult<Resource> {
         let name = display_name(input)?;
@@ -76,6 +78,7 @@ impl Store {
         .await
         .map_err(|e| StoreError::from_write(e, UNIQUE))?;
         members::insert(&txn, tenant, &id, &resolved).await?;
+        write_ignored_notes(&txn, tenant, notes, now).await?;
         txn.commit().await?;
         self.get_group(tenant, &id, true).await
     }
@@ -115,6 +118,7 @@ impl Store {
         id: &str,
         expected: Option<i64>,
         input: &ValidatedResource,
+        notes: &[IgnoredNote],
         now: DateTime<Utc>,
     ) -> StoreResult<Resource> {
         let txn = begin_write(&self.db).await?;
@@ -139,6 +143,7 @@ impl Store {
         }
         members::clear(&txn, tenant, id).await?;
         members::insert(&txn, tenant, id, &resolved).await?;
+        write_ignored_notes(&txn, tenant, notes, now).await?;
         txn.commit().await?;
         self.get_group(tenant, id, true).await
     }

@@ -42,10 +42,12 @@ pub use console_sessions::ConsoleSession;
 pub use error::StoreError;
 pub use expiry::{ClaimedNotice, ExpiryNotice, NoticeQuery, NoticeStatus, QueuedNotices};
 pub use machines::{Machine, MachinePatch};
-pub use patch::{PatchDecision, PatchFailure, PatchRelations, Patched};
+pub use patch::{PatchDecision, PatchFailure, PatchOutcome, PatchRelations, Patched};
 pub use resources::{ListPage, ListQuery, Pagination, SortOrder};
 pub use scim_db::count_statements;
-pub use settings::{enterprise_clash_message, ScimSettings, ScimSwitch, IGNORED_ATTRIBUTE_ACTION};
+pub use settings::{
+    enterprise_clash_message, IgnoredNote, ScimSettings, ScimSwitch, IGNORED_ATTRIBUTE_ACTION,
+};
 pub use tenants::{Tenant, TenantId};
 
 /// Result of a store call.

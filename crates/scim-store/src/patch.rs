@@ -10,6 +10,7 @@ use sea_orm::{
 
 use scim_db::Txn;
 
+use crate::settings::{write_ignored_notes, IgnoredNote};
 use crate::{
     entity::{group, user},
     groups, members, users, Store, StoreError, TenantId,
@@ -40,6 +41,10 @@ impl PatchRelations {
 
 /// What a PATCH function decides: the new attributes and member changes, or no change.
 pub type PatchDecision = Option<(ValidatedResource, Vec<MemberChange>)>;
+
+/// A PATCH function's decision and the ignored attributes to audit with it (whether or not it
+/// changes anything).
+pub type PatchOutcome = (PatchDecision, Vec<IgnoredNote>);
 
 /// Why a PATCH did not apply.
 #[derive(Debug)]
@@ -84,7 +89,7 @@ impl Store {
         id: &str,
         now: DateTime<Utc>,
         relations: PatchRelations,
-        decide: impl FnOnce(&Resource, u64) -> Result<PatchDecision, E>,
+        decide: impl FnOnce(&Resource, u64) -> Result<PatchOutcome, E>,
     ) -> Result<Patched, PatchFailure<E>> {
         let txn = self.db.begin().await?;
         // The read takes the lock, so that no other writer can overtake it: on PostgreSQL a
@@ -92,8 +97,9 @@ impl Store {
         // transaction already holds the only write lock (this process's write turn and
         // `BEGIN IMMEDIATE`).
         let (current, count) = read(&txn, tenant, kind, id).await?;
-        let Some((input, changes)) = decide(&current, count).map_err(PatchFailure::Rejected)?
-        else {
+        let (decision, notes) = decide(&current, count).map_err(PatchFailure::Rejected)?;
+        write_ignored_notes(&txn, tenant, &notes, now).await?;
+        let Some((input, changes)) = decision else {
             let resource = with_relations(&txn, tenant, current, count, relations).await?;
             txn.commit().await?;
             return Ok(Patched {

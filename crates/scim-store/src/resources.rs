@@ -9,6 +9,7 @@ use sea_orm::{
 };
 
 use crate::cursor::Position;
+use crate::settings::IgnoredNote;
 use crate::{
     entity::{group, user},
     filter::{Sql, Translator},
@@ -22,11 +23,12 @@ impl Store {
         tenant: &TenantId,
         kind: ResourceKind,
         input: &ValidatedResource,
+        notes: &[IgnoredNote],
         now: DateTime<Utc>,
     ) -> StoreResult<Resource> {
         match kind {
-            ResourceKind::User => self.create_user(tenant, input, now).await,
-            ResourceKind::Group => self.create_group(tenant, input, now).await,
+            ResourceKind::User => self.create_user(tenant, input, notes, now).await,
+            ResourceKind::Group => self.create_group(tenant, input, notes, now).await,
         }
     }
 
@@ -53,11 +55,18 @@ impl Store {
         id: &str,
         expected: Option<i64>,
         input: &ValidatedResource,
+        notes: &[IgnoredNote],
         now: DateTime<Utc>,
     ) -> StoreResult<Resource> {
         match kind {
-            ResourceKind::User => self.replace_user(tenant, id, expected, input, now).await,
-            ResourceKind::Group => self.replace_group(tenant, id, expected, input, now).await,
+            ResourceKind::User => {
+                self.replace_user(tenant, id, expected, input, notes, now)
+                    .await
+            }
+            ResourceKind::Group => {
+                self.replace_group(tenant, id, expected, input, notes, now)
+                    .await
+            }
         }
     }
 
@@ -269,7 +278,8 @@ where
     }
     // One row more than asked tells whether a next page exists.
     let page = select.offset(offset).limit(count + 1);
-    let mut models = if is_point_lookup(query) {
+    let point = is_point_lookup(query);
+    let mut models = if point {
         page.all(&store.db).await?
     } else {
         page.all(&store.db.scan()).await?
@@ -300,7 +310,12 @@ where
         let ids: Vec<String> = items.iter().map(|r| r.id.clone()).collect();
         match kind {
             ResourceKind::User => {
-                let mut all = members::groups_of(&store.db.scan(), tenant, &ids).await?;
+                // A lookup's user (one, or a few) has its groups read like any point read.
+                let mut all = if point {
+                    members::groups_of(&store.db, tenant, &ids).await?
+                } else {
+                    members::groups_of(&store.db.scan(), tenant, &ids).await?
+                };
                 for r in &mut items {
                     r.groups = Some(all.remove(&r.id).unwrap_or_default());
                 }

@@ -228,24 +228,43 @@ async fn check_stored_values<C: ConnectionTrait>(
     }
 }
 
-impl Store {
-    /// Records that the request of key `key_name` (id `key_id`) sent the undeclared custom
-    /// attribute `name` under `urn`: at most one audit event per tenant, key, schema,
-    /// attribute name and UTC day, also across processes (the event id is derived from them, so a second
-    /// insert is a unique violation and is skipped). Returns whether an event was written.
-    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
-    pub async fn note_ignored_custom_attribute(
-        &self,
-        tenant: &TenantId,
-        key_id: &str,
-        key_name: &str,
-        urn: &str,
-        name: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let day = now.date_naive().to_string();
+/// An attribute of a schema the tenant has not declared that a SCIM write ignored: audited
+/// once per tenant, key, schema, attribute name and UTC day, in the transaction of the write
+/// that ignored it (also across processes: the event id is derived from those, and a second
+/// insert does nothing).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IgnoredNote {
+    /// The id of the key that sent it.
+    pub key_id: String,
+    /// That key's name (the audit's actor and target).
+    pub key_name: String,
+    /// The undeclared schema URN.
+    pub schema: String,
+    /// The attribute's name.
+    pub name: String,
+}
+
+/// Writes the audit events of `notes` with `conn` (a write transaction), skipping those already
+/// written today.
+pub(crate) async fn write_ignored_notes<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    notes: &[IgnoredNote],
+    now: DateTime<Utc>,
+) -> Result<(), sea_orm::DbErr> {
+    if notes.is_empty() {
+        return Ok(());
+    }
+    let day = now.date_naive().to_string();
+    let rows = notes.iter().map(|note| {
         let mut hash = Sha256::new();
-        for part in [tenant.as_str(), key_id, urn, name, &day] {
+        for part in [
+            tenant.as_str(),
+            &note.key_id,
+            &note.schema,
+            &note.name,
+            &day,
+        ] {
             hash.update(part.as_bytes());
             hash.update([0]);
         }
@@ -255,25 +274,27 @@ impl Store {
             .take(16)
             .map(|b| format!("{b:02x}"))
             .collect();
-        let inserted = audit_event::ActiveModel {
+        audit_event::ActiveModel {
             id: Set(format!("ign-{digest}")),
             tenant_id: Set(tenant.as_str().to_owned()),
             at: Set(now),
-            actor: Set(format!("key:{key_name}")),
+            actor: Set(format!("key:{}", note.key_name)),
             action: Set(IGNORED_ATTRIBUTE_ACTION.to_owned()),
             target_type: Set("apiKey".to_owned()),
-            target_id: Set(key_name.to_owned()),
-            changes: Set(json!({"schema": urn, "attribute": name, "day": day})),
+            target_id: Set(note.key_name.clone()),
+            changes: Set(json!({"schema": note.schema, "attribute": note.name, "day": day})),
             caller_addr: Set(None),
         }
-        .insert(&self.db.bookkeeping())
-        .await;
-        match inserted {
-            Ok(_) => Ok(true),
-            Err(e) if crate::error::is_unique_violation(&e) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
+    });
+    audit_event::Entity::insert_many(rows)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(audit_event::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
 }
 
 async fn find<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> StoreResult<tenant::Model> {

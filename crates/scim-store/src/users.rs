@@ -9,6 +9,7 @@ use sea_orm::{
 
 use scim_db::Prepared;
 
+use crate::settings::{write_ignored_notes, IgnoredNote};
 use crate::{audit::begin_write, entity::user, members, Store, StoreError, StoreResult, TenantId};
 
 /// Unique indexes of `users` and the attribute each protects.
@@ -135,10 +136,11 @@ impl Store {
         &self,
         tenant: &TenantId,
         input: &ValidatedResource,
+        notes: &[IgnoredNote],
         now: DateTime<Utc>,
     ) -> StoreResult<Resource> {
         let s = shadow(input)?;
-        let model = user::ActiveModel {
+        let row = user::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
             tenant_id: Set(tenant.as_str().to_owned()),
             user_name_lower: Set(s.user_name.to_lowercase()),
@@ -150,9 +152,19 @@ impl Store {
             version: Set(1),
             created_at: Set(now),
             last_modified: Set(now),
+        };
+        // One statement; a transaction only when audit events go with it.
+        let model = if notes.is_empty() {
+            row.insert(&self.db).await
+        } else {
+            let txn = begin_write(&self.db).await?;
+            let model = row.insert(&txn).await;
+            if model.is_ok() {
+                write_ignored_notes(&txn, tenant, notes, now).await?;
+                txn.commit().await?;
+            }
+            model
         }
-        .insert(&self.db)
-        .await
         .map_err(|e| StoreError::from_write(e, UNIQUE))?;
         let mut res: Resource = model.into();
         res.groups = Some(Vec::new());
@@ -192,6 +204,7 @@ impl Store {
         id: &str,
         expected: Option<i64>,
         input: &ValidatedResource,
+        notes: &[IgnoredNote],
         now: DateTime<Utc>,
     ) -> StoreResult<Resource> {
         let mut update = update_attributes(input, now)?
@@ -200,10 +213,19 @@ impl Store {
         if let Some(v) = expected {
             update = update.filter(user::Column::Version.eq(v));
         }
-        let updated = update
-            .exec(&self.db)
-            .await
-            .map_err(|e| StoreError::from_write(e, UNIQUE))?;
+        // One statement; a transaction only when audit events go with it.
+        let updated = if notes.is_empty() {
+            update.exec(&self.db).await
+        } else {
+            let txn = begin_write(&self.db).await?;
+            let updated = update.exec(&txn).await;
+            if updated.as_ref().is_ok_and(|u| u.rows_affected > 0) {
+                write_ignored_notes(&txn, tenant, notes, now).await?;
+                txn.commit().await?;
+            }
+            updated
+        }
+        .map_err(|e| StoreError::from_write(e, UNIQUE))?;
         if updated.rows_affected == 0 {
             return Err(self.missing_or_changed_user(tenant, id).await);
         }

@@ -18,7 +18,7 @@
 
 use std::{
     sync::{
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         mpsc, Arc, Mutex, MutexGuard,
     },
     time::{Duration, Instant},
@@ -51,6 +51,8 @@ pub(crate) struct Writer {
     pub(super) conn: Arc<Mutex<Connection>>,
     waiting: Arc<AtomicUsize>,
     committer: mpsc::Sender<Job>,
+    /// A [`Job::Watch`] is pending: the committer is woken once per batch, not once per write.
+    watching: Arc<AtomicBool>,
 }
 
 /// State guarded by the turn.
@@ -102,11 +104,12 @@ impl Writer {
         let turn = Arc::new(AsyncMutex::new(Batching::default()));
         let conn = Arc::new(Mutex::new(conn));
         let (committer, jobs) = mpsc::channel();
+        let watching = Arc::new(AtomicBool::new(false));
         {
-            let (turn, conn) = (turn.clone(), conn.clone());
+            let (turn, conn, watching) = (turn.clone(), conn.clone(), watching.clone());
             std::thread::Builder::new()
                 .name("sqlite-committer".into())
-                .spawn(move || run_committer(&jobs, &turn, &conn))
+                .spawn(move || run_committer(&jobs, &turn, &conn, &watching))
                 .map_err(|e| DbErr::Custom(format!("cannot start the SQLite committer: {e}")))?;
         }
         Ok(Self {
@@ -114,6 +117,7 @@ impl Writer {
             conn,
             waiting: Arc::new(AtomicUsize::new(0)),
             committer,
+            watching,
         })
     }
 
@@ -226,7 +230,9 @@ impl Writer {
     }
 
     fn watch(&self) {
-        let _ = self.committer.send(Job::Watch);
+        if !self.watching.swap(true, Ordering::SeqCst) {
+            let _ = self.committer.send(Job::Watch);
+        }
     }
 
     /// After an error: if SQLite rolled the whole transaction back (it does on I/O errors,
@@ -261,6 +267,7 @@ fn run_committer(
     jobs: &mpsc::Receiver<Job>,
     turn: &Arc<AsyncMutex<Batching>>,
     conn: &Mutex<Connection>,
+    watching: &AtomicBool,
 ) {
     let mut check_at: Option<Instant> = None;
     loop {
@@ -278,7 +285,11 @@ fn run_committer(
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 check_at = None;
                 match turn.clone().try_lock_owned() {
-                    Ok(mut turn) => commit_batch(conn, &mut turn),
+                    Ok(mut turn) => {
+                        // Cleared under the turn: a writer leaving later asks again.
+                        watching.store(false, Ordering::SeqCst);
+                        commit_batch(conn, &mut turn);
+                    }
                     // A writer is in turn: it hands the batch on when it leaves; look again.
                     Err(_) => check_at = Some(Instant::now() + MAX_AGE),
                 }
