@@ -48,6 +48,7 @@ impl Store {
     }
 
     /// Replaces a resource of `kind`, at version `expected` when given.
+    #[allow(clippy::too_many_arguments)] // tenant first, `now` last (STYLE 4); a struct would only rename them
     pub async fn replace_resource(
         &self,
         tenant: &TenantId,
