@@ -808,3 +808,149 @@ on_each_backend!(
         }
     }
 );
+
+on_each_backend!(
+    directory_pages_show_what_the_identity_provider_sent_to_who_may_read_it,
+    |app| {
+        use serde_json::json;
+        // What Entra would send: users (one with markup in its name) and a group of 55.
+        let mut ids = Vec::new();
+        for i in 0..55 {
+            ids.push(app.create_user(&format!("member{i:02}@acme.test")).await);
+        }
+        let r = app
+            .post(
+                "/scim/v2/Users",
+                json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": "alice@acme.test",
+                    "displayName": "Alice <b>Admin</b>",
+                    "externalId": "ext-alice",
+                    "password": "Sup3r-secret-passw0rd"
+                }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let alice = r.body["id"].as_str().unwrap().to_owned();
+        let members: Vec<_> = ids
+            .iter()
+            .chain(std::iter::once(&alice))
+            .map(|id| json!({"value": id}))
+            .collect();
+        let r = app
+            .post(
+                "/scim/v2/Groups",
+                json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": "Team <script>x</script>",
+                    "members": members
+                }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let team = r.body["id"].as_str().unwrap().to_owned();
+
+        // An admin key (`*` includes tenant.directory:read).
+        let browser = Browser::new(&app);
+        browser.sign_in(&app.admin_token).await;
+        let page = browser.get("/console/users").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains(r#"href="/console/users""#), "nav link");
+        assert!(page.body.contains("56 found"), "{}", page.body);
+        assert!(page.body.contains("alice@acme.test"));
+        assert!(page.body.contains("Alice &lt;b&gt;Admin&lt;/b&gt;"));
+        assert!(!page.body.contains("<b>Admin"), "unescaped markup");
+        assert!(page.body.contains(r#"rel="next""#), "56 users: two pages");
+
+        // Search by userName or displayName, case-insensitively.
+        let page = browser.get("/console/users?q=ALICE").await;
+        assert!(page.body.contains("1 found"), "{}", page.body);
+        let page = browser.get("/console/users?q=Admin").await;
+        assert!(page.body.contains("1 found"), "{}", page.body);
+        let page = browser.get("/console/users?q=%22%29%20or%20%28").await;
+        assert_eq!(page.status, StatusCode::OK, "a quote is text, not syntax");
+        assert!(page.body.contains("0 found"), "{}", page.body);
+
+        // A user with its groups; the password (a hash) is never shown.
+        let page = browser.get(&format!("/console/users/{alice}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("ext-alice"));
+        assert!(page.body.contains(&format!("/console/groups/{team}")));
+        assert!(page.body.contains("Team &lt;script&gt;x&lt;/script&gt;"));
+        assert!(!page.body.contains("password"), "{}", page.body);
+        assert!(!page.body.contains("$argon2"));
+
+        // Groups: search, and members paged 50 at a time in id order.
+        let page = browser.get("/console/groups?q=team").await;
+        assert!(page.body.contains("1 found"), "{}", page.body);
+        assert!(!page.body.contains("<script>x"), "unescaped markup");
+        let page = browser.get(&format!("/console/groups/{team}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("Members (56)"), "{}", page.body);
+        assert_eq!(page.body.matches(r#"href="/console/users/"#).count(), 50);
+        let next = page
+            .body
+            .split(r#"rel="next""#)
+            .next()
+            .and_then(|before| before.rsplit("href=\"").next())
+            .map(|h| h.trim_end_matches(['"', ' ']).replace("&amp;", "&"))
+            .unwrap();
+        let page = browser.get(&next).await;
+        assert_eq!(page.status, StatusCode::OK, "{next}");
+        assert_eq!(
+            page.body.matches(r#"href="/console/users/"#).count(),
+            6,
+            "{next}"
+        );
+        assert!(!page.body.contains(r#"rel="next""#));
+
+        // Another tenant's ids are not found here.
+        let other = scim_store::TenantId::parse("other").unwrap();
+        app.store
+            .create_tenant(&other, None, chrono::Utc::now())
+            .await
+            .unwrap();
+        let other_key = crate::common::new_key(&app.store, &other, "entra", Scope::Scim).await;
+        let r = app
+            .call(
+                Method::POST,
+                "/scim/v2/Users",
+                Some(&other_key),
+                Some(crate::common::user_body("eve@other.test")),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let eve = r.body["id"].as_str().unwrap().to_owned();
+        let page = browser.get(&format!("/console/users/{eve}")).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND);
+        assert!(!page.body.contains("eve@other.test"));
+        let page = browser.get("/console/users?q=eve").await;
+        assert!(page.body.contains("0 found"), "{}", page.body);
+
+        // A key without tenant.directory:read sees neither the pages nor the links.
+        let keys_only = raw_key(
+            &app.store,
+            &app.tenant,
+            "keys-only",
+            Scope::PublicApi,
+            &["tenant.apiKey:read"],
+            Duration::days(30),
+        )
+        .await;
+        let browser = Browser::new(&app);
+        browser.sign_in(&keys_only).await;
+        let page = browser.get("/console/keys").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(!page.body.contains(r#"href="/console/users""#));
+        for path in [
+            "/console/users".to_owned(),
+            format!("/console/users/{alice}"),
+            "/console/groups".to_owned(),
+            format!("/console/groups/{team}"),
+        ] {
+            let page = browser.get(&path).await;
+            assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+            assert!(!page.body.contains("alice@acme.test"), "{path}");
+        }
+    }
+);

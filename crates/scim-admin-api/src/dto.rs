@@ -65,6 +65,9 @@ pub enum PermissionDoc {
     /// Read the audit events.
     #[schema(rename = "tenant.audit:read")]
     AuditRead,
+    /// Read the provisioned users and groups in the console (personal data).
+    #[schema(rename = "tenant.directory:read")]
+    DirectoryRead,
 }
 
 /// An API key as listed and shown. The key's value and hash are never part of it.

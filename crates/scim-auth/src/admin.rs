@@ -56,6 +56,8 @@ permissions! {
     SettingsWrite = scope::SETTINGS_WRITE;
     /// `tenant.audit:read`
     AuditRead = scope::AUDIT_READ;
+    /// `tenant.directory:read`
+    DirectoryRead = scope::DIRECTORY_READ;
 }
 
 /// Why an admin request was refused, answered in the admin API's JSON shape.

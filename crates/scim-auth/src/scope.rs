@@ -31,6 +31,9 @@ pub const SETTINGS_READ: &str = "tenant.settings:read";
 pub const SETTINGS_WRITE: &str = "tenant.settings:write";
 /// Read the tenant's audit events.
 pub const AUDIT_READ: &str = "tenant.audit:read";
+/// Read the provisioned users and groups in the console (personal data: a permission of its
+/// own, included in `*`).
+pub const DIRECTORY_READ: &str = "tenant.directory:read";
 
 /// Every permission a `public_api` key can hold besides `*`.
 pub const ADMIN_PERMISSIONS: &[&str] = &[
@@ -41,6 +44,7 @@ pub const ADMIN_PERMISSIONS: &[&str] = &[
     SETTINGS_READ,
     SETTINGS_WRITE,
     AUDIT_READ,
+    DIRECTORY_READ,
 ];
 
 /// Every permission a `scim` or `on_premise` key can hold besides `*`.

@@ -58,6 +58,10 @@ pub enum Nav {
     Settings,
     /// Audit.
     Audit,
+    /// The directory's users.
+    Users,
+    /// The directory's groups.
+    Groups,
 }
 
 /// The hidden CSRF field of a session's forms.
@@ -109,6 +113,18 @@ pub fn page(ctx: &Ctx, nav: Nav, title: &str, flash: Option<&str>, body: &str) -
             T::Audit,
             "/console/audit",
             ctx.may(scim_auth::AUDIT_READ),
+        ),
+        (
+            Nav::Users,
+            T::Users,
+            "/console/users",
+            ctx.may(scim_auth::DIRECTORY_READ),
+        ),
+        (
+            Nav::Groups,
+            T::Groups,
+            "/console/groups",
+            ctx.may(scim_auth::DIRECTORY_READ),
         ),
     ] {
         if !allowed {

@@ -21,6 +21,7 @@
 )]
 
 mod audit;
+mod directory;
 mod html;
 mod key_pages;
 mod machines;
@@ -156,6 +157,10 @@ pub fn configure(config: ConsoleConfig) -> impl FnOnce(&mut web::ServiceConfig) 
                 )
                 .route("/settings/tenant", web::post().to(settings::put_tenant))
                 .route("/audit", web::get().to(audit::list_events))
+                .route("/users", web::get().to(directory::list_users))
+                .route("/users/{id}", web::get().to(directory::show_user))
+                .route("/groups", web::get().to(directory::list_groups))
+                .route("/groups/{id}", web::get().to(directory::show_group))
                 .default_service(web::to(not_found)),
         );
     }

@@ -42,6 +42,7 @@ pub use console_sessions::ConsoleSession;
 pub use error::StoreError;
 pub use expiry::{ClaimedNotice, ExpiryNotice, NoticeQuery, NoticeStatus, QueuedNotices};
 pub use machines::{Machine, MachinePatch};
+pub use members::NamedMember;
 pub use patch::{PatchDecision, PatchFailure, PatchOutcome, PatchRelations, Patched};
 pub use resources::{ListPage, ListQuery, Pagination, SortOrder};
 pub use scim_db::count_statements;

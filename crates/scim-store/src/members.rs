@@ -316,3 +316,95 @@ pub(crate) fn groups_of_query(tenant: &TenantId, member_ids: &[String]) -> Selec
         .order_by((gm, group_member::Column::GroupId), sea_orm::Order::Asc)
         .to_owned()
 }
+
+/// One member of a group as the console lists it: id, kind and its name (`userName` of a user,
+/// `displayName` of a group).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedMember {
+    /// The member's id.
+    pub id: String,
+    /// User or Group.
+    pub kind: ResourceKind,
+    /// `userName` or `displayName`; empty if the member vanished meanwhile.
+    pub name: String,
+}
+
+impl crate::Store {
+    /// The group's member count and a page of its members in id order, after the id `after`
+    /// (keyset paging: the page costs what it holds, whatever the group's size), at most
+    /// `limit`, with their names.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn group_members_page(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        after: Option<&str>,
+        limit: u64,
+    ) -> StoreResult<(u64, Vec<NamedMember>)> {
+        let count: i64 = group::Entity::find()
+            .select_only()
+            .column(group::Column::MemberCount)
+            .filter(group::Column::TenantId.eq(tenant.as_str()))
+            .filter(group::Column::Id.eq(group_id))
+            .into_tuple()
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut page = group_member::Entity::find()
+            .select_only()
+            .column(group_member::Column::MemberId)
+            .column(group_member::Column::MemberType)
+            .filter(group_member::Column::TenantId.eq(tenant.as_str()))
+            .filter(group_member::Column::GroupId.eq(group_id))
+            .order_by_asc(group_member::Column::MemberId)
+            .limit(limit);
+        if let Some(after) = after {
+            page = page.filter(group_member::Column::MemberId.gt(after));
+        }
+        let rows: Vec<(String, String)> = page.into_tuple().all(&self.db.scan()).await?;
+        let user_ids: Vec<&str> = rows
+            .iter()
+            .filter(|(_, t)| t == ResourceKind::User.name())
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let group_ids: Vec<&str> = rows
+            .iter()
+            .filter(|(_, t)| t == ResourceKind::Group.name())
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let mut names: HashMap<String, String> = HashMap::new();
+        if !user_ids.is_empty() {
+            let found: Vec<(String, String)> = user::Entity::find()
+                .select_only()
+                .column(user::Column::Id)
+                .column(user::Column::UserName)
+                .filter(user::Column::TenantId.eq(tenant.as_str()))
+                .filter(user::Column::Id.is_in(user_ids))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            names.extend(found);
+        }
+        if !group_ids.is_empty() {
+            let found: Vec<(String, String)> = group::Entity::find()
+                .select_only()
+                .column(group::Column::Id)
+                .column(group::Column::DisplayName)
+                .filter(group::Column::TenantId.eq(tenant.as_str()))
+                .filter(group::Column::Id.is_in(group_ids))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            names.extend(found);
+        }
+        let members = rows
+            .into_iter()
+            .map(|(id, kind)| NamedMember {
+                name: names.remove(&id).unwrap_or_default(),
+                kind: ResourceKind::parse(&kind).unwrap_or(ResourceKind::User),
+                id,
+            })
+            .collect();
+        Ok((u64::try_from(count).unwrap_or(0), members))
+    }
+}
