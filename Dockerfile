@@ -1,6 +1,20 @@
 # Multi-stage build: compile in the Rust image, run in a small Debian image.
-FROM rust:1.95-bookworm AS build
+#
+# Dependencies are built in a layer of their own (cargo-chef): the recipe lists the workspace's
+# manifests and lock file only, so a change to scimd's source rebuilds scimd's crates and
+# reuses every dependency from the cache; only a change of Cargo.toml/Cargo.lock rebuilds them.
+# (No Docker engine on the build machine: this file is not exercised by CI.)
+FROM rust:1.95-bookworm AS chef
+RUN cargo install cargo-chef --locked --version 0.1.78
 WORKDIR /src
+
+FROM chef AS planner
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
+
+FROM chef AS build
+COPY --from=planner /src/recipe.json recipe.json
+RUN cargo chef cook --release --locked --recipe-path recipe.json --bin scimd
 COPY . .
 RUN cargo build --release --locked --bin scimd
 
