@@ -253,6 +253,51 @@ test("settings and audit pages", async () => {
   await shot("audit");
 });
 
+test("directory: find a user the identity provider sent, its group, the group's members", async () => {
+  const created = await fetch(`${base}/api/default/admin/apiKeys`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${adminKey}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "directory-feed", scope: "scim" }),
+  });
+  assert.equal(created.status, 201);
+  const token = (await created.json()).token;
+  const post = async (path, body) => {
+    const r = await fetch(`${base}/scim/v2${path}`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/scim+json" },
+      body: JSON.stringify(body),
+    });
+    const text = await r.text();
+    assert.equal(r.status, 201, text);
+    return JSON.parse(text).id;
+  };
+  const grace = await post("/Users", {
+    schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
+    userName: "grace@example.com", displayName: "Grace Hopper", externalId: "ghopper",
+  });
+  await post("/Users", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "alan@example.com" });
+  await post("/Groups", {
+    schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+    displayName: "Pioneers", members: [{ value: grace }],
+  });
+  await page.goto(`${base}/console/keys`);
+  await page.getByRole("link", { name: "Users" }).click();
+  await page.waitForURL(/\/console\/users$/);
+  await page.getByLabel(/userName or displayName contains/).fill("hopper");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.waitForURL(/q=hopper/);
+  await page.getByText("1 found").waitFor();
+  assert.equal(await page.getByRole("link", { name: "alan@example.com" }).count(), 0);
+  await shot("directory-users");
+  await page.getByRole("link", { name: "grace@example.com" }).click();
+  await page.getByText("ghopper").first().waitFor();
+  await page.getByRole("link", { name: "Pioneers" }).click();
+  await page.getByRole("heading", { name: "Members (1)" }).waitFor();
+  await shot("directory-group");
+  await page.getByRole("link", { name: "grace@example.com" }).click();
+  assert.equal(await page.locator("h1").textContent(), "grace@example.com");
+});
+
 test("French UI through the switcher", async () => {
   await page.goto(`${base}/console/machines`);
   await page.getByRole("link", { name: "Français" }).click();
