@@ -954,3 +954,84 @@ on_each_backend!(
         }
     }
 );
+
+on_each_backend!(
+    every_console_post_checks_the_form_token_then_the_permission,
+    |app| {
+        // Every POST route of the console that acts for a session (sign-in has its own token).
+        let routes = [
+            "/console/logout",
+            "/console/keys",
+            "/console/keys/entra/edit",
+            "/console/keys/entra/rotate",
+            "/console/keys/entra/revoke",
+            "/console/keys/entra/delete",
+            "/console/machines",
+            "/console/machines/m1/delete",
+            "/console/settings/scim",
+            "/console/settings/attributes",
+            "/console/settings/attributes/remove",
+            "/console/settings/tenant",
+        ];
+        let admin = Browser::new(&app);
+        admin.sign_in(&app.admin_token).await;
+        let reader = raw_key(
+            &app.store,
+            &app.tenant,
+            "reader",
+            Scope::PublicApi,
+            &["tenant.apiKey:read"],
+            Duration::days(30),
+        )
+        .await;
+        let browser = Browser::new(&app);
+        browser.sign_in(&reader).await;
+        let csrf = browser.get("/console/keys").await.csrf();
+        let audit_before = app
+            .store
+            .list_audit_events(&app.tenant, &Default::default())
+            .await
+            .unwrap()
+            .total;
+        // Without the session's token: refused, whatever the key may do.
+        for route in routes {
+            let r = admin
+                .post(
+                    route,
+                    &[("csrf", "wrong"), ("name", "x"), ("enabled", "on")],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{route}: {}", r.body);
+        }
+        // With the token but a key that may only read keys: refused for its missing permission
+        // (signing out needs none).
+        for route in &routes[1..] {
+            let r = browser
+                .post(route, &[("csrf", &csrf), ("name", "x"), ("enabled", "on")])
+                .await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{route}: {}", r.body);
+            assert!(
+                r.body.contains("tenant."),
+                "{route} names the permission: {}",
+                r.body
+            );
+        }
+        // Nothing was changed by any of them.
+        let audit_after = app
+            .store
+            .list_audit_events(&app.tenant, &Default::default())
+            .await
+            .unwrap()
+            .total;
+        assert_eq!(audit_before, audit_after);
+        assert!(
+            app.store
+                .get_api_key(&app.tenant, "entra")
+                .await
+                .unwrap()
+                .enabled
+        );
+        let r = browser.post("/console/logout", &[("csrf", &csrf)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+    }
+);

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use crate::{
     html::{self, csrf_field, day, esc, url_enc, when, Nav},
-    session::{ConsoleError, Ctx, Form},
+    session::{ConsoleError, Ctx, Posted},
     text::{Lang, T},
 };
 
@@ -487,13 +487,9 @@ fn secret_page(ctx: &Ctx, title: &str, key: &ApiKey, token: &str, extra: &str) -
 
 /// `POST /console/keys`: creates the key through the admin API's rules and shows its secret once.
 pub async fn create_key(
-    ctx: Ctx,
+    Posted { ctx, form, .. }: Posted<ApiKeyWrite>,
     store: web::Data<Store>,
-    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
-    let form = Form::parse(&body);
-    ctx.check_csrf(&form)?;
-    ctx.require::<ApiKeyWrite>()?;
     let l = ctx.lang;
     let draft = Draft {
         name: form.text("name").unwrap_or_default(),
@@ -811,14 +807,10 @@ fn warnings_card(l: Lang, notices: &[ExpiryNotice]) -> String {
 
 /// `POST /console/keys/{name}/edit`: label, Active switch and options; the value never changes.
 pub async fn edit_key(
-    ctx: Ctx,
+    Posted { ctx, form, .. }: Posted<ApiKeyWrite>,
     store: web::Data<Store>,
     path: web::Path<String>,
-    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
-    let form = Form::parse(&body);
-    ctx.check_csrf(&form)?;
-    ctx.require::<ApiKeyWrite>()?;
     let l = ctx.lang;
     let key = load_key(&ctx, &store, &path).await?;
     let (permissions, options) = match Scope::parse(&key.scope) {
@@ -942,14 +934,10 @@ pub async fn confirm_rotate(
 
 /// `POST /console/keys/{name}/rotate`: a new value, shown once; the old one lasts the grace period.
 pub async fn rotate_key(
-    ctx: Ctx,
+    Posted { ctx, form, .. }: Posted<ApiKeyWrite>,
     store: web::Data<Store>,
     path: web::Path<String>,
-    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
-    let form = Form::parse(&body);
-    ctx.check_csrf(&form)?;
-    ctx.require::<ApiKeyWrite>()?;
     let l = ctx.lang;
     let key = load_key(&ctx, &store, &path).await?;
     let grace = form
@@ -1024,14 +1012,10 @@ pub async fn confirm_revoke(
 
 /// `POST /console/keys/{name}/revoke`: permanent.
 pub async fn revoke_key(
-    ctx: Ctx,
+    Posted { ctx, .. }: Posted<ApiKeyWrite>,
     store: web::Data<Store>,
     path: web::Path<String>,
-    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
-    let form = Form::parse(&body);
-    ctx.check_csrf(&form)?;
-    ctx.require::<ApiKeyWrite>()?;
     let l = ctx.lang;
     let key = load_key(&ctx, &store, &path).await?;
     match store
@@ -1084,14 +1068,10 @@ pub async fn confirm_delete(
 
 /// `POST /console/keys/{name}/delete`: removes the key; it stops working at once.
 pub async fn delete_key(
-    ctx: Ctx,
+    Posted { ctx, .. }: Posted<ApiKeyWrite>,
     store: web::Data<Store>,
     path: web::Path<String>,
-    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
-    let form = Form::parse(&body);
-    ctx.check_csrf(&form)?;
-    ctx.require::<ApiKeyWrite>()?;
     store
         .delete_api_key(&ctx.tenant, &path, &ctx.caller.actor, Utc::now())
         .await

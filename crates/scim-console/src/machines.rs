@@ -11,7 +11,7 @@ use scim_store::{Store, StoreError};
 use crate::{
     html::{self, csrf_field, esc, url_enc, when, Nav},
     key_pages::{confirm_form, scope_name, status_cell},
-    session::{ConsoleError, Ctx, Form},
+    session::{ConsoleError, Ctx, Posted},
     text::T,
 };
 
@@ -109,13 +109,9 @@ pub async fn new_machine(ctx: Ctx) -> Result<HttpResponse, ConsoleError> {
 
 /// `POST /console/machines`: creates a machine, then shows it.
 pub async fn create_machine(
-    ctx: Ctx,
+    Posted { ctx, form, .. }: Posted<MachineWrite>,
     store: web::Data<Store>,
-    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
-    let form = Form::parse(&body);
-    ctx.check_csrf(&form)?;
-    ctx.require::<MachineWrite>()?;
     let l = ctx.lang;
     let name = form.text("name").unwrap_or_default();
     let description = form.text("description");
@@ -281,14 +277,10 @@ pub async fn confirm_delete(
 
 /// `POST /console/machines/{id}/delete`: deletes the machine and its keys.
 pub async fn delete_machine(
-    ctx: Ctx,
+    Posted { ctx, .. }: Posted<MachineWrite>,
     store: web::Data<Store>,
     path: web::Path<String>,
-    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
-    let form = Form::parse(&body);
-    ctx.check_csrf(&form)?;
-    ctx.require::<MachineWrite>()?;
     store
         .delete_machine(&ctx.tenant, &path, &ctx.caller.actor, Utc::now())
         .await

@@ -351,6 +351,62 @@ impl FromRequest for Ctx {
     }
 }
 
+/// A form posted by a signed-in session: its CSRF token matched the session's, and the session's
+/// key holds `P`. Every console POST that changes something takes one, so no handler can forget
+/// either check (they run before the handler, in this order). A body that cannot be read (over
+/// the size limit, cut off) is an empty form, refused for its missing token.
+pub struct Posted<P> {
+    /// The session.
+    pub ctx: Ctx,
+    /// The form's fields.
+    pub form: Form,
+    needs: std::marker::PhantomData<P>,
+}
+
+impl<P: scim_auth::Permission + 'static> FromRequest for Posted<P> {
+    type Error = ConsoleError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Bytes::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let ctx = load(req).await?;
+            let form = body.await.map(|b| Form::parse(&b)).unwrap_or_default();
+            ctx.check_csrf(&form)?;
+            ctx.require::<P>()?;
+            Ok(Self {
+                ctx,
+                form,
+                needs: std::marker::PhantomData,
+            })
+        })
+    }
+}
+
+/// A form posted by a signed-in session whose CSRF token matched, for the one POST that needs
+/// no permission (signing out).
+pub struct SessionForm {
+    /// The session.
+    pub ctx: Ctx,
+}
+
+impl FromRequest for SessionForm {
+    type Error = ConsoleError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Bytes::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let ctx = load(req).await?;
+            let form = body.await.map(|b| Form::parse(&b)).unwrap_or_default();
+            ctx.check_csrf(&form)?;
+            Ok(Self { ctx })
+        })
+    }
+}
+
 /// A form body as name–value pairs (repeated names allowed, as checkboxes send them).
 #[derive(Debug, Default)]
 pub struct Form(pub Vec<(String, String)>);
@@ -548,12 +604,10 @@ pub async fn post_login(
 /// `POST /console/logout`: ends the session (form token required) and clears the cookie.
 pub async fn post_logout(
     req: HttpRequest,
-    ctx: Ctx,
+    SessionForm { ctx }: SessionForm,
     config: web::Data<ConsoleConfig>,
     store: web::Data<Store>,
-    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
-    ctx.check_csrf(&Form::parse(&body))?;
     if let Some(id) = cookie(&req, SESSION_COOKIE) {
         store
             .delete_console_session(&sha256_hex(&id))

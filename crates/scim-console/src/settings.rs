@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::{
     html::{self, csrf_field, esc, Nav},
-    session::{ConsoleError, Ctx, Form},
+    session::{ConsoleError, Ctx, Posted},
     text::T,
 };
 
@@ -258,13 +258,9 @@ async fn current(ctx: &Ctx, store: &Store) -> Result<ScimSettings, ConsoleError>
 
 /// `POST /console/settings/scim`: the custom-attributes switch (for every SCIM key at once).
 pub async fn put_switch(
-    ctx: Ctx,
+    Posted { ctx, form, .. }: Posted<SettingsWrite>,
     store: web::Data<Store>,
-    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
-    let form = Form::parse(&body);
-    ctx.check_csrf(&form)?;
-    ctx.require::<SettingsWrite>()?;
     let mut settings = current(&ctx, &store).await?;
     settings.custom_attributes_enabled = form.checked("enabled");
     write_settings(&ctx, &store, settings).await
@@ -272,13 +268,9 @@ pub async fn put_switch(
 
 /// `POST /console/settings/attributes`: declares one more custom attribute.
 pub async fn add_attribute(
-    ctx: Ctx,
+    Posted { ctx, form, .. }: Posted<SettingsWrite>,
     store: web::Data<Store>,
-    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
-    let form = Form::parse(&body);
-    ctx.check_csrf(&form)?;
-    ctx.require::<SettingsWrite>()?;
     let mut settings = current(&ctx, &store).await?;
     let mut schema = schema_or_default(&settings);
     let mut attribute = json!({
@@ -301,13 +293,9 @@ pub async fn add_attribute(
 /// `POST /console/settings/attributes/remove`: removes one declared attribute (stored values
 /// are kept, as when the switch is off).
 pub async fn remove_attribute(
-    ctx: Ctx,
+    Posted { ctx, form, .. }: Posted<SettingsWrite>,
     store: web::Data<Store>,
-    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
-    let form = Form::parse(&body);
-    ctx.check_csrf(&form)?;
-    ctx.require::<SettingsWrite>()?;
     let name = form.text("name").unwrap_or_default();
     let mut settings = current(&ctx, &store).await?;
     let mut schema = schema_or_default(&settings);
@@ -324,13 +312,9 @@ pub async fn remove_attribute(
 
 /// `POST /console/settings/tenant`: the admin e-mail and the locale.
 pub async fn put_tenant(
-    ctx: Ctx,
+    Posted { ctx, form, .. }: Posted<SettingsWrite>,
     store: web::Data<Store>,
-    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
-    let form = Form::parse(&body);
-    ctx.check_csrf(&form)?;
-    ctx.require::<SettingsWrite>()?;
     let email = match check_email(form.text("adminEmail")) {
         Ok(e) => e,
         Err(e) => {
