@@ -1,16 +1,23 @@
 //! Prometheus metrics at `/metrics`: requests by route, method and status, latency histograms by
-//! route and method, the database pool, and the expiry scheduler's warnings (queued, sent,
-//! retried, given up, undeliverable) and purges. Kept in this process (each scimd process is one
-//! Prometheus target).
+//! route and method, the database pool, the expiry scheduler's warnings (queued, sent, retried,
+//! given up, undeliverable) and purges, keys about to expire, and the `process_*` metrics. Kept
+//! in this process (each scimd process is one Prometheus target).
+//!
+//! Instrumented with `prometheus-client` (the Prometheus project's Rust client) and exposed in
+//! the Prometheus text format 0.0.4 under the names scimd always had: counters are registered
+//! without their `_total`, which the encoder appends.
 
-use std::{
-    collections::BTreeMap,
-    fmt::Write,
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Mutex,
+use std::time::Duration;
+
+use prometheus_client::{
+    encoding::prometheus_text::encode,
+    metrics::{
+        counter::{ConstCounter, Counter},
+        family::Family,
+        gauge::{ConstGauge, Gauge},
+        histogram::Histogram,
     },
-    time::Duration,
+    registry::Registry,
 };
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -18,200 +25,167 @@ const BOUNDS: [f64; 12] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    buckets: [u64; BOUNDS.len()],
-    count: u64,
-    sum: f64,
+/// Labels of a series, in order (`route`, `method`, ...).
+type Labels = Vec<(&'static str, String)>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BOUNDS)
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    requests: BTreeMap<(String, String, u16), u64>,
-    latency: BTreeMap<(String, String), Histogram>,
-}
-
-/// Counters of the expiry scheduler, in the order they are rendered.
+/// The expiry scheduler's counters (names without `_total`), in the order they are registered.
 const EXPIRY_COUNTERS: [(&str, &str); 6] = [
     (
-        "scimd_expiry_warnings_queued_total",
-        "Expiry warnings queued by this process's sweeps.",
+        "scimd_expiry_warnings_queued",
+        "Expiry warnings queued by this process's sweeps",
     ),
     (
-        "scimd_expiry_warnings_undeliverable_total",
-        "Expiry warnings for tenants without an admin e-mail.",
+        "scimd_expiry_warnings_undeliverable",
+        "Expiry warnings for tenants without an admin e-mail",
     ),
     (
-        "scimd_expiry_warnings_sent_total",
-        "Expiry warnings accepted by the SMTP server.",
+        "scimd_expiry_warnings_sent",
+        "Expiry warnings accepted by the SMTP server",
     ),
     (
-        "scimd_expiry_warnings_retried_total",
-        "Failed expiry warning deliveries that will be retried.",
+        "scimd_expiry_warnings_retried",
+        "Failed expiry warning deliveries that will be retried",
     ),
     (
-        "scimd_expiry_warnings_failed_total",
-        "Expiry warnings given up after the last try.",
+        "scimd_expiry_warnings_failed",
+        "Expiry warnings given up after the last try",
     ),
     (
-        "scimd_api_keys_purged_total",
-        "Keys deleted 90 days after their expiry.",
+        "scimd_api_keys_purged",
+        "Keys deleted 90 days after their expiry",
     ),
 ];
 
 /// The metrics of this process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
-    inner: Mutex<Inner>,
-    expiry: [AtomicU64; EXPIRY_COUNTERS.len()],
-    panics: AtomicU64,
-    timeouts: AtomicU64,
+    registry: Registry,
+    requests: Family<Labels, Counter>,
+    latency: Family<Labels, Histogram, fn() -> Histogram>,
+    expiry: [Counter; EXPIRY_COUNTERS.len()],
+    panics: Counter,
+    timeouts: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<Labels, Counter>::default();
+        registry.register(
+            "scimd_http_requests",
+            "Requests answered, by route, method and status",
+            requests.clone(),
+        );
+        let latency =
+            Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register(
+            "scimd_http_request_duration_seconds",
+            "Time to answer, by route and method",
+            latency.clone(),
+        );
+        let panics = Counter::default();
+        registry.register(
+            "scimd_panics",
+            "Requests whose handler panicked (answered 500)",
+            panics.clone(),
+        );
+        let timeouts = Counter::default();
+        registry.register(
+            "scimd_request_timeouts",
+            "Requests given up at SCIMD_REQUEST_TIMEOUT_SECS before any write began (answered 503)",
+            timeouts.clone(),
+        );
+        let expiry: [Counter; EXPIRY_COUNTERS.len()] = Default::default();
+        for ((name, help), counter) in EXPIRY_COUNTERS.iter().zip(&expiry) {
+            registry.register(*name, *help, counter.clone());
+        }
+        Self {
+            registry,
+            requests,
+            latency,
+            expiry,
+            panics,
+            timeouts,
+        }
+    }
 }
 
 impl Metrics {
     /// Records one answered request. `route` is the matched pattern (`/scim/v2/Users/{id}`), never
     /// the raw path, so ids do not multiply the series.
     pub fn record(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
-        let mut inner = match self.inner.lock() {
-            Ok(i) => i,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *inner
-            .requests
-            .entry((route.to_owned(), method.to_owned(), status))
-            .or_default() += 1;
-        let h = inner
-            .latency
-            .entry((route.to_owned(), method.to_owned()))
-            .or_default();
-        let secs = elapsed.as_secs_f64();
-        for (bucket, bound) in h.buckets.iter_mut().zip(BOUNDS) {
-            if secs <= bound {
-                *bucket += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += secs;
+        let mut labels: Labels = vec![("route", route.to_owned()), ("method", method.to_owned())];
+        self.latency
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+        labels.push(("status", status.to_string()));
+        self.requests.get_or_create(&labels).inc();
     }
 
     /// Counts a request given up at its deadline (answered 503).
     pub fn record_timeout(&self) {
-        self.timeouts.fetch_add(1, Ordering::Relaxed);
+        self.timeouts.inc();
     }
 
     /// Counts a request whose handler panicked (answered 500).
     pub fn record_panic(&self) {
-        self.panics.fetch_add(1, Ordering::Relaxed);
+        self.panics.inc();
     }
 
     /// Counts what one expiry sweep did.
     pub fn record_sweep(&self, report: &scim_expiry::SweepReport) {
-        self.expiry[0].fetch_add(report.warnings_queued, Ordering::Relaxed);
-        self.expiry[1].fetch_add(report.undeliverable, Ordering::Relaxed);
-        self.expiry[5].fetch_add(report.purged, Ordering::Relaxed);
+        self.expiry[0].inc_by(report.warnings_queued);
+        self.expiry[1].inc_by(report.undeliverable);
+        self.expiry[5].inc_by(report.purged);
     }
 
     /// Counts what one delivery pass did.
     pub fn record_delivery(&self, report: &scim_expiry::DeliveryReport) {
-        self.expiry[2].fetch_add(report.sent, Ordering::Relaxed);
-        self.expiry[3].fetch_add(report.retried, Ordering::Relaxed);
-        self.expiry[4].fetch_add(report.gave_up, Ordering::Relaxed);
+        self.expiry[2].inc_by(report.sent);
+        self.expiry[3].inc_by(report.retried);
+        self.expiry[4].inc_by(report.gave_up);
     }
 
     /// The Prometheus text exposition (version 0.0.4), with the pool's `(size, idle)`.
     pub fn render(&self, pool: Option<(u32, u32)>) -> String {
-        let inner = match self.inner.lock() {
-            Ok(i) => i,
-            Err(poisoned) => poisoned.into_inner(),
-        };
         let mut out = String::new();
-        out.push_str(
-            "# HELP scimd_http_requests_total Requests answered, by route, method and status.\n",
-        );
-        out.push_str("# TYPE scimd_http_requests_total counter\n");
-        for ((route, method, status), n) in &inner.requests {
-            let _ = writeln!(
-                out,
-                "scimd_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}",
-                escape(route)
-            );
-        }
-        out.push_str(
-            "# HELP scimd_http_request_duration_seconds Time to answer, by route and method.\n",
-        );
-        out.push_str("# TYPE scimd_http_request_duration_seconds histogram\n");
-        for ((route, method), h) in &inner.latency {
-            let labels = format!("route=\"{}\",method=\"{method}\"", escape(route));
-            for (bound, n) in BOUNDS.iter().zip(h.buckets) {
-                let _ = writeln!(
-                    out,
-                    "scimd_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "scimd_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "scimd_http_request_duration_seconds_sum{{{labels}}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "scimd_http_request_duration_seconds_count{{{labels}}} {}",
-                h.count
-            );
+        if encode(&mut out, &self.registry).is_err() {
+            tracing::error!("metrics: encoding failed");
         }
         if let Some((size, idle)) = pool {
-            out.push_str(
-                "# HELP scimd_db_pool_connections Database connections open in the pool.\n",
+            let mut scrape = Registry::default();
+            scrape.register(
+                "scimd_db_pool_connections",
+                "Database connections open in the pool",
+                ConstGauge::new(i64::from(size)),
             );
-            out.push_str("# TYPE scimd_db_pool_connections gauge\n");
-            let _ = writeln!(out, "scimd_db_pool_connections {size}");
-            out.push_str("# HELP scimd_db_pool_idle_connections Open connections not in use.\n");
-            out.push_str("# TYPE scimd_db_pool_idle_connections gauge\n");
-            let _ = writeln!(out, "scimd_db_pool_idle_connections {idle}");
-        }
-        out.push_str(
-            "# HELP scimd_panics_total Requests whose handler panicked (answered 500).\n\
-             # TYPE scimd_panics_total counter\n",
-        );
-        let _ = writeln!(
-            out,
-            "scimd_panics_total {}",
-            self.panics.load(Ordering::Relaxed)
-        );
-        out.push_str(
-            "# HELP scimd_request_timeouts_total Requests given up at SCIMD_REQUEST_TIMEOUT_SECS \
-             before any write began (answered 503).\n\
-             # TYPE scimd_request_timeouts_total counter\n",
-        );
-        let _ = writeln!(
-            out,
-            "scimd_request_timeouts_total {}",
-            self.timeouts.load(Ordering::Relaxed)
-        );
-        for ((name, help), n) in EXPIRY_COUNTERS.iter().zip(&self.expiry) {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            let _ = writeln!(out, "{name} {}", n.load(Ordering::Relaxed));
+            scrape.register(
+                "scimd_db_pool_idle_connections",
+                "Open connections not in use",
+                ConstGauge::new(i64::from(idle)),
+            );
+            append(&mut out, &scrape);
         }
         out
     }
 }
 
+/// Appends the exposition of `registry` to `out`.
+fn append(out: &mut String, registry: &Registry) {
+    if encode(out, registry).is_err() {
+        tracing::error!("metrics: encoding failed");
+    }
+}
+
 /// The `process_*` metrics Prometheus client libraries expose, from Linux's `/proc/self`
 /// (nothing elsewhere): resident and virtual memory, CPU seconds, open file descriptors,
-/// start time.
+/// start time. Read at each scrape.
 pub fn render_process() -> String {
-    let mut out = String::new();
-    let gauge = |out: &mut String, name: &str, kind: &str, help: &str, value: f64| {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-        );
-    };
+    let mut scrape = Registry::default();
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
         let kb = |key: &str| {
             status
@@ -221,21 +195,17 @@ pub fn render_process() -> String {
                 .and_then(|v| v.parse::<f64>().ok())
         };
         if let Some(rss) = kb("VmRSS:") {
-            gauge(
-                &mut out,
+            scrape.register(
                 "process_resident_memory_bytes",
-                "gauge",
-                "Resident memory size in bytes.",
-                rss * 1024.0,
+                "Resident memory size in bytes",
+                ConstGauge::new(rss * 1024.0),
             );
         }
         if let Some(vm) = kb("VmSize:") {
-            gauge(
-                &mut out,
+            scrape.register(
                 "process_virtual_memory_bytes",
-                "gauge",
-                "Virtual memory size in bytes.",
-                vm * 1024.0,
+                "Virtual memory size in bytes",
+                ConstGauge::new(vm * 1024.0),
             );
         }
     }
@@ -250,12 +220,10 @@ pub fn render_process() -> String {
             .unwrap_or_default();
         let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
         if let (Some(utime), Some(stime)) = (field(14), field(15)) {
-            gauge(
-                &mut out,
-                "process_cpu_seconds_total",
-                "counter",
-                "Total user and system CPU time spent in seconds.",
-                (utime + stime) / TICKS,
+            scrape.register(
+                "process_cpu_seconds",
+                "Total user and system CPU time spent in seconds",
+                ConstCounter::new((utime + stime) / TICKS),
             );
         }
         let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
@@ -264,25 +232,23 @@ pub fn render_process() -> String {
                 .and_then(|v| v.trim().parse::<f64>().ok())
         });
         if let (Some(start), Some(boot)) = (field(22), boot) {
-            gauge(
-                &mut out,
+            scrape.register(
                 "process_start_time_seconds",
-                "gauge",
-                "Start time of the process since unix epoch in seconds.",
-                boot + start / TICKS,
+                "Start time of the process since unix epoch in seconds",
+                ConstGauge::new(boot + start / TICKS),
             );
         }
     }
     if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
-        let n = fds.count();
-        gauge(
-            &mut out,
+        let n = i64::try_from(fds.count()).unwrap_or(i64::MAX);
+        scrape.register(
             "process_open_fds",
-            "gauge",
-            "Number of open file descriptors.",
-            n as f64,
+            "Number of open file descriptors",
+            ConstGauge::new(n),
         );
     }
+    let mut out = String::new();
+    append(&mut out, &scrape);
     out
 }
 
@@ -293,29 +259,28 @@ pub fn render_expiring(
     expiring: &[(scim_store::TenantId, Vec<chrono::DateTime<chrono::Utc>>)],
     now: chrono::DateTime<chrono::Utc>,
 ) -> String {
-    let mut out = String::from(
-        "# HELP scimd_api_keys_expiring Usable API keys expiring within 30, 7 and 1 day(s), by tenant (cumulative).\n\
-         # TYPE scimd_api_keys_expiring gauge\n",
-    );
+    let family = Family::<Labels, Gauge>::default();
     for (tenant, times) in expiring {
         for (within, days) in [("30d", 30), ("7d", 7), ("1d", 1)] {
             let limit = now + chrono::Duration::days(days);
             let n = times.iter().filter(|t| **t <= limit).count();
-            let _ = writeln!(
-                out,
-                "scimd_api_keys_expiring{{tenant=\"{}\",within=\"{within}\"}} {n}",
-                escape(tenant.as_str())
-            );
+            family
+                .get_or_create(&vec![
+                    ("tenant", tenant.as_str().to_owned()),
+                    ("within", within.to_owned()),
+                ])
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
+    let mut scrape = Registry::default();
+    scrape.register(
+        "scimd_api_keys_expiring",
+        "Usable API keys expiring within 30, 7 and 1 day(s), by tenant (cumulative)",
+        family,
+    );
+    let mut out = String::new();
+    append(&mut out, &scrape);
     out
-}
-
-fn escape(label: &str) -> String {
-    label
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
