@@ -4,8 +4,10 @@ use actix_web::{web, HttpResponse};
 use scim_auth::admin::AuditRead;
 use scim_store::{AuditQuery, Store};
 
+use maud::html;
+
 use crate::{
-    html::{self, esc, when, Nav},
+    html::{self, when, Nav},
     session::{ConsoleError, Ctx},
     text::T,
 };
@@ -41,56 +43,38 @@ pub async fn list_events(
         )
         .await
         .map_err(|e| ConsoleError::store(l, e))?;
-    let mut body = String::new();
-    if events.items.is_empty() {
-        body.push_str(&format!(r#"<p class="empty">{}</p>"#, T::NoEvents.get(l)));
-    } else {
-        body.push_str(&format!(
-            r#"<div class="table-wrap"><table class="audit"><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
-            T::When.get(l),
-            T::Actor.get(l),
-            T::Action.get(l),
-            T::Target.get(l),
-            T::Changes.get(l),
-            T::Address.get(l),
-        ));
-        for e in &events.items {
-            body.push_str(&format!(
-                r#"<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{} <code>{}</code></td><td><code class="changes">{}</code></td><td>{}</td></tr>"#,
-                when(e.at),
-                esc(&e.actor),
-                esc(&e.action),
-                esc(&e.target_type),
-                esc(&e.target_id),
-                esc(&e.changes.to_string()),
-                esc(e.caller_addr.as_deref().unwrap_or("")),
-            ));
-        }
-        body.push_str("</tbody></table></div>");
-    }
     let pages = events.total.div_ceil(PAGE).max(1);
-    let mut nav = format!(
-        r#"<nav class="pager" aria-label="{}"><span>{} {page} / {pages}</span>"#,
-        T::Page.get(l),
-        T::Page.get(l)
-    );
-    if page > 1 {
-        nav.push_str(&format!(
-            r#" <a href="/console/audit?page={}" rel="prev">{}</a>"#,
-            page - 1,
-            T::Previous.get(l)
-        ));
-    }
-    if page < pages {
-        nav.push_str(&format!(
-            r#" <a href="/console/audit?page={}" rel="next">{}</a>"#,
-            page + 1,
-            T::Next.get(l)
-        ));
-    }
-    nav.push_str("</nav>");
-    body.push_str(&nav);
+    let body = html! {
+        @if events.items.is_empty() {
+            p.empty { (T::NoEvents.get(l)) }
+        } @else {
+            div.table-wrap { table.audit {
+                thead { tr {
+                    th scope="col" { (T::When.get(l)) } th scope="col" { (T::Actor.get(l)) }
+                    th scope="col" { (T::Action.get(l)) } th scope="col" { (T::Target.get(l)) }
+                    th scope="col" { (T::Changes.get(l)) } th scope="col" { (T::Address.get(l)) }
+                } }
+                tbody { @for e in &events.items { tr {
+                    td { (when(e.at)) }
+                    td { (e.actor) }
+                    td { code { (e.action) } }
+                    td { (e.target_type) " " code { (e.target_id) } }
+                    td { code.changes { (e.changes.to_string()) } }
+                    td { (e.caller_addr.as_deref().unwrap_or("")) }
+                } } }
+            } }
+        }
+        nav.pager aria-label=(T::Page.get(l)) {
+            span { (T::Page.get(l)) " " (page) " / " (pages) }
+            @if page > 1 {
+                " " a href={ "/console/audit?page=" (page - 1) } rel="prev" { (T::Previous.get(l)) }
+            }
+            @if page < pages {
+                " " a href={ "/console/audit?page=" (page + 1) } rel="next" { (T::Next.get(l)) }
+            }
+        }
+    };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(html::page(&ctx, Nav::Audit, T::Audit.get(l), None, &body)))
+        .body(html::page(&ctx, Nav::Audit, T::Audit.get(l), None, body)))
 }

@@ -1,7 +1,8 @@
 //! The read-only directory pages: what the identity provider sent. Users and groups, searched
 //! by `userName`/`displayName`, a user with its groups, a group with its members paged (the
 //! page costs what it shows, whatever the group's size). Directory data is personal data: every
-//! page asks for `tenant.directory:read`, which `*` includes.
+//! page asks for `tenant.directory:read`, which `*` includes. Markup through maud templates
+//! (every value escaped).
 
 use actix_web::{web, HttpResponse};
 use scim_auth::admin::DirectoryRead;
@@ -10,8 +11,10 @@ use scim_model::{list::Paging, schema::SchemaRegistry, Resource, ResourceKind};
 use scim_store::{ListQuery, Pagination, SortOrder, Store};
 use serde_json::Value;
 
+use maud::{html, Markup};
+
 use crate::{
-    html::{self, esc, url_enc, when, Nav},
+    html::{self, url_enc, when, Nav},
     session::{ConsoleError, Ctx},
     text::T,
 };
@@ -57,48 +60,36 @@ fn contains(attribute: &str, text: &str) -> Filter {
 }
 
 /// The search form of a list page.
-fn search_form(ctx: &Ctx, action: &str, label: &str, q: &str) -> String {
-    let l = ctx.lang;
-    format!(
-        r#"<form method="get" action="{action}" class="search" role="search"><label for="q">{label}</label> <input type="search" id="q" name="q" value="{q}" maxlength="{MAX_SEARCH}"> <button type="submit" class="btn">{search}</button></form>"#,
-        label = esc(label),
-        q = esc(q),
-        search = T::Search.get(l),
-    )
+fn search_form(ctx: &Ctx, action: &str, label: &str, q: &str) -> Markup {
+    html! {
+        form.search method="get" action=(action) role="search" {
+            label for="q" { (label) }
+            " "
+            input type="search" id="q" name="q" value=(q) maxlength=(MAX_SEARCH);
+            " "
+            button.btn type="submit" { (T::Search.get(ctx.lang)) }
+        }
+    }
 }
 
 /// Previous/next links of a list page.
-fn pager(ctx: &Ctx, base: &str, q: &str, page: u64, total: u64) -> String {
+fn pager(ctx: &Ctx, base: &str, q: &str, page: u64, total: u64) -> Markup {
     let l = ctx.lang;
     let pages = total.div_ceil(PAGE).max(1);
     let link = |p: u64| {
         if q.is_empty() {
             format!("{base}?page={p}")
         } else {
-            format!("{base}?q={}&amp;page={p}", url_enc(q))
+            format!("{base}?q={}&page={p}", url_enc(q))
         }
     };
-    let mut nav = format!(
-        r#"<nav class="pager" aria-label="{}"><span>{} {page} / {pages}</span>"#,
-        T::Page.get(l),
-        T::Page.get(l)
-    );
-    if page > 1 {
-        nav.push_str(&format!(
-            r#" <a href="{}" rel="prev">{}</a>"#,
-            link(page - 1),
-            T::Previous.get(l)
-        ));
+    html! {
+        nav.pager aria-label=(T::Page.get(l)) {
+            span { (T::Page.get(l)) " " (page) " / " (pages) }
+            @if page > 1 { " " a href=(link(page - 1)) rel="prev" { (T::Previous.get(l)) } }
+            @if page < pages { " " a href=(link(page + 1)) rel="next" { (T::Next.get(l)) } }
+        }
     }
-    if page < pages {
-        nav.push_str(&format!(
-            r#" <a href="{}" rel="next">{}</a>"#,
-            link(page + 1),
-            T::Next.get(l)
-        ));
-    }
-    nav.push_str("</nav>");
-    nav
 }
 
 /// One page of `kind` matching `filter`, sorted by `sort`.
@@ -125,6 +116,14 @@ async fn list(
         .list_resources(&ctx.tenant, kind, &registry, &query)
         .await
         .map_err(|e| ConsoleError::store(ctx.lang, e))
+}
+
+/// Where a member's own page is.
+fn member_page(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "/console/users/",
+        ResourceKind::Group => "/console/groups/",
+    }
 }
 
 fn text_attr<'a>(res: &'a Resource, name: &str) -> &'a str {
@@ -155,81 +154,68 @@ pub async fn list_users(
         page,
     )
     .await?;
-    let mut body = search_form(&ctx, "/console/users", T::SearchUsers.get(l), &q);
-    body.push_str(&format!(
-        r#"<p class="count">{}</p>"#,
-        T::Found.get(l).replace("{n}", &found.total.to_string())
-    ));
-    if found.items.is_empty() {
-        body.push_str(&format!(r#"<p class="empty">{}</p>"#, T::NoUsers.get(l)));
-    } else {
-        body.push_str(&format!(
-            r#"<div class="table-wrap"><table class="directory"><thead><tr><th scope="col">userName</th><th scope="col">displayName</th><th scope="col">externalId</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
-            T::Active.get(l),
-            T::LastModified.get(l),
-        ));
-        for u in &found.items {
-            let active = u.attributes.get("active").and_then(Value::as_bool);
-            body.push_str(&format!(
-                r#"<tr><td><a href="/console/users/{}">{}</a></td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>"#,
-                url_enc(&u.id),
-                esc(text_attr(u, "userName")),
-                esc(text_attr(u, "displayName")),
-                esc(text_attr(u, "externalId")),
-                match active {
-                    Some(false) => T::No.get(l),
-                    _ => T::Yes.get(l),
-                },
-                when(u.last_modified),
-            ));
+    let body = html! {
+        (search_form(&ctx, "/console/users", T::SearchUsers.get(l), &q))
+        p.count { (T::Found.get(l).replace("{n}", &found.total.to_string())) }
+        @if found.items.is_empty() {
+            p.empty { (T::NoUsers.get(l)) }
+        } @else {
+            div.table-wrap { table.directory {
+                thead { tr {
+                    th scope="col" { "userName" } th scope="col" { "displayName" }
+                    th scope="col" { "externalId" } th scope="col" { (T::Active.get(l)) }
+                    th scope="col" { (T::LastModified.get(l)) }
+                } }
+                tbody { @for u in &found.items { tr {
+                    td { a href={ "/console/users/" (url_enc(&u.id)) } { (text_attr(u, "userName")) } }
+                    td { (text_attr(u, "displayName")) }
+                    td { code { (text_attr(u, "externalId")) } }
+                    td { @if u.attributes.get("active").and_then(Value::as_bool) == Some(false) {
+                        (T::No.get(l)) } @else { (T::Yes.get(l)) } }
+                    td { (when(u.last_modified)) }
+                } } }
+            } }
         }
-        body.push_str("</tbody></table></div>");
-    }
-    body.push_str(&pager(&ctx, "/console/users", &q, page, found.total));
+        (pager(&ctx, "/console/users", &q, page, found.total))
+    };
     Ok(ok_html(html::page(
         &ctx,
         Nav::Users,
         T::Users.get(l),
         None,
-        &body,
+        body,
     )))
 }
 
 /// The attributes of a resource as a definition list (scalars) and the whole of it as JSON,
 /// without a password (only a hash is ever stored; it is not shown either).
-fn attributes(ctx: &Ctx, res: &Resource) -> String {
+fn attributes(ctx: &Ctx, res: &Resource) -> Markup {
     let l = ctx.lang;
-    let mut dl = String::from(r#"<dl class="attributes">"#);
-    dl.push_str(&format!(
-        "<dt>id</dt><dd><code>{}</code></dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd>",
-        esc(&res.id),
-        T::Created.get(l),
-        when(res.created),
-        T::LastModified.get(l),
-        when(res.last_modified),
-    ));
-    for (name, value) in &res.attributes {
-        let shown = match value {
-            Value::String(s) => esc(s),
-            Value::Bool(b) => b.to_string(),
-            Value::Number(n) => n.to_string(),
-            _ => continue,
-        };
-        if name == "password" {
-            continue;
-        }
-        dl.push_str(&format!("<dt>{}</dt><dd>{shown}</dd>", esc(name)));
-    }
-    dl.push_str("</dl>");
     let mut all = res.attributes.clone();
     all.remove("password");
-    let json = serde_json::to_string_pretty(&Value::Object(all)).unwrap_or_default();
-    format!(
-        r#"<section class="card" aria-labelledby="attrs-title"><h2 id="attrs-title">{}</h2>{dl}<details><summary>{}</summary><pre class="json">{}</pre></details></section>"#,
-        T::Attributes.get(l),
-        T::AsSent.get(l),
-        esc(&json),
-    )
+    let json = serde_json::to_string_pretty(&Value::Object(all.clone())).unwrap_or_default();
+    html! {
+        section.card aria-labelledby="attrs-title" {
+            h2 #attrs-title { (T::Attributes.get(l)) }
+            dl.attributes {
+                dt { "id" } dd { code { (res.id) } }
+                dt { (T::Created.get(l)) } dd { (when(res.created)) }
+                dt { (T::LastModified.get(l)) } dd { (when(res.last_modified)) }
+                @for (name, value) in &all {
+                    @match value {
+                        Value::String(s) => { dt { (name) } dd { (s) } }
+                        Value::Bool(b) => { dt { (name) } dd { (b) } }
+                        Value::Number(n) => { dt { (name) } dd { (n.to_string()) } }
+                        _ => {}
+                    }
+                }
+            }
+            details {
+                summary { (T::AsSent.get(l)) }
+                pre.json { (json) }
+            }
+        }
+    }
 }
 
 /// `GET /console/users/{id}`: one user, its attributes and its groups.
@@ -244,32 +230,23 @@ pub async fn show_user(
         .get_resource(&ctx.tenant, ResourceKind::User, &path, true)
         .await
         .map_err(|e| ConsoleError::store(l, e))?;
-    let mut body = attributes(&ctx, &user);
     let groups = user.groups.clone().unwrap_or_default();
-    body.push_str(&format!(
-        r#"<section class="card" aria-labelledby="groups-title"><h2 id="groups-title">{} ({})</h2>"#,
-        T::Groups.get(l),
-        groups.len()
-    ));
-    if groups.is_empty() {
-        body.push_str(&format!(
-            r#"<p class="empty">{}</p>"#,
-            T::NoGroupsOfUser.get(l)
-        ));
-    } else {
-        body.push_str(r#"<ul class="memberships">"#);
-        for g in &groups {
-            body.push_str(&format!(
-                r#"<li><a href="/console/groups/{}">{}</a></li>"#,
-                url_enc(&g.value),
-                esc(g.display.as_deref().unwrap_or(&g.value)),
-            ));
+    let body = html! {
+        (attributes(&ctx, &user))
+        section.card aria-labelledby="groups-title" {
+            h2 #groups-title { (T::Groups.get(l)) " (" (groups.len()) ")" }
+            @if groups.is_empty() {
+                p.empty { (T::NoGroupsOfUser.get(l)) }
+            } @else {
+                ul.memberships { @for g in &groups {
+                    li { a href={ "/console/groups/" (url_enc(&g.value)) } {
+                        (g.display.as_deref().unwrap_or(&g.value)) } }
+                } }
+            }
         }
-        body.push_str("</ul>");
-    }
-    body.push_str("</section>");
+    };
     let title = text_attr(&user, "userName").to_owned();
-    Ok(ok_html(html::page(&ctx, Nav::Users, &title, None, &body)))
+    Ok(ok_html(html::page(&ctx, Nav::Users, &title, None, body)))
 }
 
 /// `GET /console/groups?q=&page=`: groups whose `displayName` contains `q`.
@@ -292,36 +269,32 @@ pub async fn list_groups(
         page,
     )
     .await?;
-    let mut body = search_form(&ctx, "/console/groups", T::SearchGroups.get(l), &q);
-    body.push_str(&format!(
-        r#"<p class="count">{}</p>"#,
-        T::Found.get(l).replace("{n}", &found.total.to_string())
-    ));
-    if found.items.is_empty() {
-        body.push_str(&format!(r#"<p class="empty">{}</p>"#, T::NoGroups.get(l)));
-    } else {
-        body.push_str(&format!(
-            r#"<div class="table-wrap"><table class="directory"><thead><tr><th scope="col">displayName</th><th scope="col">externalId</th><th scope="col">{}</th></tr></thead><tbody>"#,
-            T::LastModified.get(l),
-        ));
-        for g in &found.items {
-            body.push_str(&format!(
-                r#"<tr><td><a href="/console/groups/{}">{}</a></td><td><code>{}</code></td><td>{}</td></tr>"#,
-                url_enc(&g.id),
-                esc(text_attr(g, "displayName")),
-                esc(text_attr(g, "externalId")),
-                when(g.last_modified),
-            ));
+    let body = html! {
+        (search_form(&ctx, "/console/groups", T::SearchGroups.get(l), &q))
+        p.count { (T::Found.get(l).replace("{n}", &found.total.to_string())) }
+        @if found.items.is_empty() {
+            p.empty { (T::NoGroups.get(l)) }
+        } @else {
+            div.table-wrap { table.directory {
+                thead { tr {
+                    th scope="col" { "displayName" } th scope="col" { "externalId" }
+                    th scope="col" { (T::LastModified.get(l)) }
+                } }
+                tbody { @for g in &found.items { tr {
+                    td { a href={ "/console/groups/" (url_enc(&g.id)) } { (text_attr(g, "displayName")) } }
+                    td { code { (text_attr(g, "externalId")) } }
+                    td { (when(g.last_modified)) }
+                } } }
+            } }
         }
-        body.push_str("</tbody></table></div>");
-    }
-    body.push_str(&pager(&ctx, "/console/groups", &q, page, found.total));
+        (pager(&ctx, "/console/groups", &q, page, found.total))
+    };
     Ok(ok_html(html::page(
         &ctx,
         Nav::Groups,
         T::Groups.get(l),
         None,
-        &body,
+        body,
     )))
 }
 
@@ -346,53 +319,45 @@ pub async fn show_group(
         .group_members_page(&ctx.tenant, &group.id, after, PAGE)
         .await
         .map_err(|e| ConsoleError::store(l, e))?;
-    let mut body = attributes(&ctx, &group);
-    body.push_str(&format!(
-        r#"<section class="card" aria-labelledby="members-title"><h2 id="members-title">{} ({count})</h2>"#,
-        T::Members.get(l),
-    ));
-    if members.is_empty() {
-        body.push_str(&format!(r#"<p class="empty">{}</p>"#, T::NoMembers.get(l)));
-    } else {
-        body.push_str(&format!(
-            r#"<div class="table-wrap"><table class="directory"><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">id</th></tr></thead><tbody>"#,
-            T::Name.get(l),
-            T::Kind.get(l),
-        ));
-        for m in &members {
-            let href = match m.kind {
-                ResourceKind::User => "/console/users/",
-                ResourceKind::Group => "/console/groups/",
-            };
-            body.push_str(&format!(
-                r#"<tr><td><a href="{href}{}">{}</a></td><td>{}</td><td><code>{}</code></td></tr>"#,
-                url_enc(&m.id),
-                esc(&m.name),
-                m.kind.name(),
-                esc(&m.id),
-            ));
+    let next = (members.len() as u64 == PAGE)
+        .then(|| members.last())
+        .flatten()
+        .map(|last| {
+            format!(
+                "/console/groups/{}?after={}",
+                url_enc(&group.id),
+                url_enc(&last.id)
+            )
+        });
+    let body = html! {
+        (attributes(&ctx, &group))
+        section.card aria-labelledby="members-title" {
+            h2 #members-title { (T::Members.get(l)) " (" (count) ")" }
+            @if members.is_empty() {
+                p.empty { (T::NoMembers.get(l)) }
+            } @else {
+                div.table-wrap { table.directory {
+                    thead { tr {
+                        th scope="col" { (T::Name.get(l)) } th scope="col" { (T::Kind.get(l)) }
+                        th scope="col" { "id" }
+                    } }
+                    tbody { @for m in &members { tr {
+                        td { a href={ (member_page(m.kind)) (url_enc(&m.id)) } { (m.name) } }
+                        td { (m.kind.name()) }
+                        td { code { (m.id) } }
+                    } } }
+                } }
+            }
+            nav.pager aria-label=(T::Page.get(l)) {
+                @if after.is_some() {
+                    a href={ "/console/groups/" (url_enc(&group.id)) } { (T::First.get(l)) } " "
+                }
+                @if let Some(next) = &next {
+                    a href=(next) rel="next" { (T::Next.get(l)) }
+                }
+            }
         }
-        body.push_str("</tbody></table></div>");
-    }
-    let mut nav = format!(r#"<nav class="pager" aria-label="{}">"#, T::Page.get(l));
-    if after.is_some() {
-        nav.push_str(&format!(
-            r#"<a href="/console/groups/{}">{}</a> "#,
-            url_enc(&group.id),
-            T::First.get(l)
-        ));
-    }
-    if let (true, Some(last)) = (members.len() as u64 == PAGE, members.last()) {
-        nav.push_str(&format!(
-            r#"<a href="/console/groups/{}?after={}" rel="next">{}</a>"#,
-            url_enc(&group.id),
-            url_enc(&last.id),
-            T::Next.get(l)
-        ));
-    }
-    nav.push_str("</nav>");
-    body.push_str(&nav);
-    body.push_str("</section>");
+    };
     let title = text_attr(&group, "displayName").to_owned();
-    Ok(ok_html(html::page(&ctx, Nav::Groups, &title, None, &body)))
+    Ok(ok_html(html::page(&ctx, Nav::Groups, &title, None, body)))
 }

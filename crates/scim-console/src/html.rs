@@ -1,7 +1,11 @@
-//! Hand-written HTML: one escaping function, the page layout, and small builders shared by the
-//! pages. Every value that comes from data goes through [`esc`]; nothing else builds markup.
+//! The page layout and small builders shared by the pages, as maud templates (`html!`), which
+//! escape every value they are given. Pages not yet moved to templates build their markup with
+//! `format!` and pass every value through [`esc`]; they hand it to [`page`] as `PreEscaped`, so
+//! each of them is easy to find.
 
 use chrono::{DateTime, Utc};
+pub use maud::PreEscaped;
+use maud::{html, Markup, DOCTYPE};
 
 use crate::{
     session::Ctx,
@@ -65,31 +69,27 @@ pub enum Nav {
 }
 
 /// The hidden CSRF field of a session's forms.
+pub fn csrf_input(ctx: &Ctx) -> Markup {
+    html! { input type="hidden" name="csrf" value=(ctx.csrf); }
+}
+
+/// [`csrf_input`] as text, for the pages still built with `format!`.
 pub fn csrf_field(ctx: &Ctx) -> String {
-    format!(
-        r#"<input type="hidden" name="csrf" value="{}">"#,
-        esc(&ctx.csrf)
-    )
+    csrf_input(ctx).into_string()
 }
 
 /// The language switcher: a link to the other language that comes back to `path`.
-pub fn switcher(lang: Lang, path: &str) -> String {
+pub fn switcher(lang: Lang, path: &str) -> Markup {
     let other = lang.other();
-    format!(
-        r#"<a class="lang" href="/console/lang?l={}&amp;next={}" lang="{}" hreflang="{}">{}</a>"#,
-        other.code(),
-        url_enc(path),
-        other.code(),
-        other.code(),
-        T::SwitchTo.get(lang)
-    )
+    html! {
+        a.lang href={ "/console/lang?l=" (other.code()) "&next=" (url_enc(path)) }
+            lang=(other.code()) hreflang=(other.code()) { (T::SwitchTo.get(lang)) }
+    }
 }
 
-/// A whole page of a signed-in session.
-pub fn page(ctx: &Ctx, nav: Nav, title: &str, flash: Option<&str>, body: &str) -> String {
-    let l = ctx.lang;
-    let mut links = String::new();
-    for (entry, text, href, allowed) in [
+/// The navigation entries, each with the permission that shows it.
+fn nav_entries(ctx: &Ctx) -> [(Nav, T, &'static str, bool); 6] {
+    [
         (
             Nav::Keys,
             T::Keys,
@@ -126,88 +126,99 @@ pub fn page(ctx: &Ctx, nav: Nav, title: &str, flash: Option<&str>, body: &str) -
             "/console/groups",
             ctx.may(scim_auth::DIRECTORY_READ),
         ),
-    ] {
-        if !allowed {
-            continue;
+    ]
+}
+
+/// A whole page of a signed-in session. `body` is markup: built with `html!` (every value
+/// escaped), or `PreEscaped` text from a page still built with `format!` and [`esc`].
+pub fn page(ctx: &Ctx, nav: Nav, title: &str, flash: Option<&str>, body: Markup) -> String {
+    let l = ctx.lang;
+    let console = T::Console.get(l);
+    let header = html! {
+        header.top {
+            div.brand { span.logo aria-hidden="true" { "◆" } " scimd " span.sub { (console) } }
+            nav aria-label=(console) {
+                ul {
+                    @for (entry, text, href, allowed) in nav_entries(ctx) {
+                        @if allowed {
+                            li {
+                                @if entry == nav {
+                                    a href=(href) aria-current="page" { (text.get(l)) }
+                                } @else {
+                                    a href=(href) { (text.get(l)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            div.who {
+                span.tenant { (T::Tenant.get(l)) ": " strong { (ctx.tenant.as_str()) } }
+                " "
+                span.actor { (ctx.caller.actor.name) }
+                "\n"
+                (switcher(l, &ctx.path))
+                "\n"
+                form.inline method="post" action="/console/logout" {
+                    (csrf_input(ctx))
+                    button.btn.btn-quiet type="submit" { (T::SignOut.get(l)) }
+                }
+            }
         }
-        let current = if entry == nav {
-            r#" aria-current="page""#
-        } else {
-            ""
-        };
-        links.push_str(&format!(
-            r#"<li><a href="{href}"{current}>{}</a></li>"#,
-            text.get(l)
-        ));
-    }
-    let header = format!(
-        r#"<header class="top"><div class="brand"><span class="logo" aria-hidden="true">◆</span> scimd <span class="sub">{console}</span></div>
-<nav aria-label="{console}"><ul>{links}</ul></nav>
-<div class="who"><span class="tenant">{tenant_label}: <strong>{tenant}</strong></span> <span class="actor">{actor}</span>
-{switcher}
-<form method="post" action="/console/logout" class="inline">{csrf}<button type="submit" class="btn btn-quiet">{sign_out}</button></form></div></header>"#,
-        console = T::Console.get(l),
-        tenant_label = T::Tenant.get(l),
-        tenant = esc(ctx.tenant.as_str()),
-        actor = esc(&ctx.caller.actor.name),
-        switcher = switcher(l, &ctx.path),
-        csrf = csrf_field(ctx),
-        sign_out = T::SignOut.get(l),
-    );
-    // Keys about to expire: a banner on every page, so that no admin misses it.
-    let banner = match ctx.expiring {
-        Some((n, first)) if n > 0 => format!(
-            r#"<p class="banner" role="alert">{}</p>"#,
-            esc(&T::ExpiringBanner
-                .get(l)
-                .replace("{n}", &n.to_string())
-                .replace("{date}", &first.format("%Y-%m-%d %H:%M UTC").to_string()))
-        ),
-        _ => String::new(),
+        // Keys about to expire: a banner on every page, so that no admin misses it.
+        @if let Some((n, first)) = ctx.expiring.filter(|(n, _)| *n > 0) {
+            p.banner role="alert" {
+                (T::ExpiringBanner
+                    .get(l)
+                    .replace("{n}", &n.to_string())
+                    .replace("{date}", &first.format("%Y-%m-%d %H:%M UTC").to_string()))
+            }
+        }
     };
-    let header = format!("{header}\n{banner}");
-    document(l, title, &header, flash, body)
+    document(l, title, header, flash, body)
 }
 
 /// A page with the layout's head and skip link, around `header` and `body`.
-pub fn document(l: Lang, title: &str, header: &str, flash: Option<&str>, body: &str) -> String {
-    let flash = flash
-        .map(|f| format!(r#"<p class="flash" role="status">{}</p>"#, esc(f)))
-        .unwrap_or_default();
-    format!(
-        r##"<!doctype html>
-<html lang="{lang}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · scimd</title>
-<link rel="stylesheet" href="/console/assets/console.css">
-<script src="/console/assets/console.js" defer></script>
-</head>
-<body>
-<a class="skip" href="#main">{skip}</a>
-{header}
-<main id="main" tabindex="-1">
-<h1>{title}</h1>
-{flash}
-{body}
-</main>
-<dialog id="console-dialog" aria-modal="true"></dialog>
-</body>
-</html>
-"##,
-        lang = l.code(),
-        title = esc(title),
-        skip = T::SkipToContent.get(l),
-    )
+pub fn document(l: Lang, title: &str, header: Markup, flash: Option<&str>, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang=(l.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · scimd" }
+                link rel="stylesheet" href="/console/assets/console.css";
+                script src="/console/assets/console.js" defer {}
+            }
+            body {
+                a.skip href="#main" { (T::SkipToContent.get(l)) }
+                (header)
+                main #main tabindex="-1" {
+                    h1 { (title) }
+                    @if let Some(f) = flash {
+                        p.flash role="status" { (f) }
+                    }
+                    (body)
+                }
+                dialog #console-dialog aria-modal="true" {}
+            }
+        }
+    }
+    .into_string()
 }
 
 /// An error message block (`role="alert"`).
-pub fn alert(message: &str) -> String {
-    format!(r#"<p class="alert" role="alert">{}</p>"#, esc(message))
+pub fn alert_box(message: &str) -> Markup {
+    html! { p.alert role="alert" { (message) } }
 }
 
-/// A checkbox styled as a switch, with its label.
+/// [`alert_box`] as text, for the pages still built with `format!`.
+pub fn alert(message: &str) -> String {
+    alert_box(message).into_string()
+}
+
+/// A checkbox styled as a switch, with its label. `extra` is attribute text written by the
+/// caller (never data).
 pub fn switch(name: &str, id: &str, label: &str, checked: bool, extra: &str) -> String {
     format!(
         r#"<label class="switch" for="{id}"><input type="checkbox" role="switch" id="{id}" name="{name}" value="on"{}{extra}><span class="track" aria-hidden="true"></span> <span>{}</span></label>"#,

@@ -17,6 +17,7 @@ use scim_service::{
 use scim_store::{ApiKey, ExpiryNotice, Machine, NoticeStatus, Store};
 use serde_json::json;
 
+use crate::html::PreEscaped;
 use crate::{
     html::{self, csrf_field, day, esc, url_enc, when, Nav},
     session::{ConsoleError, Ctx, Posted},
@@ -285,7 +286,7 @@ pub async fn list_keys(
         Nav::Keys,
         T::Keys.get(l),
         done_message(&query, l),
-        &body,
+        PreEscaped(body),
     )))
 }
 
@@ -455,7 +456,7 @@ pub async fn new_key(
         Nav::Keys,
         T::CreateKey.get(ctx.lang),
         None,
-        &form,
+        PreEscaped(form),
     )))
 }
 
@@ -482,7 +483,7 @@ fn secret_page(ctx: &Ctx, title: &str, key: &ApiKey, token: &str, extra: &str) -
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(html::page(ctx, Nav::Keys, title, None, &body))
+        .body(html::page(ctx, Nav::Keys, title, None, PreEscaped(body)))
 }
 
 /// `POST /console/keys`: creates the key through the admin API's rules and shows its secret once.
@@ -507,7 +508,7 @@ pub async fn create_key(
         let form = create_form(&ctx, draft, &machines, Some(&message));
         html_status(
             actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            html::page(&ctx, Nav::Keys, T::CreateKey.get(l), None, &form),
+            html::page(&ctx, Nav::Keys, T::CreateKey.get(l), None, PreEscaped(form)),
         )
     };
     let Some(scope) = Scope::parse(&draft.scope) else {
@@ -758,7 +759,7 @@ pub async fn show_key(
         Nav::Keys,
         &key.name,
         done_message(&query, ctx.lang),
-        &body,
+        PreEscaped(body),
     )))
 }
 
@@ -846,7 +847,7 @@ pub async fn edit_key(
             let body = key_detail(&ctx, &key, switch, &machines, Some(&message));
             Ok(html_status(
                 actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                html::page(&ctx, Nav::Keys, &key.name, None, &body),
+                html::page(&ctx, Nav::Keys, &key.name, None, PreEscaped(body)),
             ))
         }
     }
@@ -928,7 +929,7 @@ pub async fn confirm_rotate(
         Nav::Keys,
         T::RotateKey.get(ctx.lang),
         None,
-        &body,
+        PreEscaped(body),
     )))
 }
 
@@ -971,7 +972,7 @@ pub async fn rotate_key(
             let body = rotate_form(&ctx, &key, Some(&key_message(e, l)));
             Ok(html_status(
                 actix_web::http::StatusCode::CONFLICT,
-                html::page(&ctx, Nav::Keys, T::RotateKey.get(l), None, &body),
+                html::page(&ctx, Nav::Keys, T::RotateKey.get(l), None, PreEscaped(body)),
             ))
         }
     }
@@ -1006,7 +1007,7 @@ pub async fn confirm_revoke(
         Nav::Keys,
         T::RevokeKey.get(ctx.lang),
         None,
-        &body,
+        PreEscaped(body),
     )))
 }
 
@@ -1030,7 +1031,7 @@ pub async fn revoke_key(
             let body = revoke_form(&ctx, &key, Some(&e.to_string()));
             Ok(html_status(
                 actix_web::http::StatusCode::CONFLICT,
-                html::page(&ctx, Nav::Keys, T::RevokeKey.get(l), None, &body),
+                html::page(&ctx, Nav::Keys, T::RevokeKey.get(l), None, PreEscaped(body)),
             ))
         }
         Err(e) => Err(ConsoleError::store(l, e)),
@@ -1062,7 +1063,7 @@ pub async fn confirm_delete(
         Nav::Keys,
         T::DeleteKey.get(l),
         None,
-        &body,
+        PreEscaped(body),
     )))
 }
 

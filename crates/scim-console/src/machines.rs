@@ -4,12 +4,15 @@ use std::collections::HashMap;
 
 use actix_web::{http::header, web, HttpResponse};
 use chrono::Utc;
-use scim_auth::admin::{ApiKeyRead, MachineRead, MachineWrite};
+use scim_auth::admin::{MachineRead, MachineWrite};
 use scim_service::ServiceError;
 use scim_store::{Store, StoreError};
 
+use maud::{html, Markup};
+
+use crate::html::PreEscaped;
 use crate::{
-    html::{self, csrf_field, esc, url_enc, when, Nav},
+    html::{self, csrf_input, url_enc, when, Nav},
     key_pages::{confirm_form, scope_name, status_cell},
     session::{ConsoleError, Ctx, Posted},
     text::T,
@@ -21,27 +24,28 @@ fn ok_html(body: String) -> HttpResponse {
         .body(body)
 }
 
-fn create_form(ctx: &Ctx, name: &str, description: &str, error: Option<&str>) -> String {
+fn create_form(ctx: &Ctx, name: &str, description: &str, error: Option<&str>) -> Markup {
     let l = ctx.lang;
-    format!(
-        r#"<form method="post" action="/console/machines" class="card dialog-form">
-<h2 id="dialog-title">{title}</h2>
-{error}
-{csrf}
-<div class="field"><label for="m-name">{name_t}</label><input type="text" id="m-name" name="name" required maxlength="128" value="{name}" autocomplete="off"></div>
-<div class="field"><label for="m-description">{desc_t}</label><input type="text" id="m-description" name="description" maxlength="500" value="{description}"></div>
-<div class="buttons"><button type="submit" class="btn btn-primary">{create}</button> <a class="btn cancel" href="/console/machines">{cancel}</a></div>
-</form>"#,
-        title = T::CreateMachine.get(l),
-        error = error.map(html::alert).unwrap_or_default(),
-        csrf = csrf_field(ctx),
-        name_t = T::Name.get(l),
-        name = esc(name),
-        desc_t = T::Description.get(l),
-        description = esc(description),
-        create = T::Create.get(l),
-        cancel = T::Cancel.get(l),
-    )
+    html! {
+        form.card.dialog-form method="post" action="/console/machines" {
+            h2 #dialog-title { (T::CreateMachine.get(l)) }
+            @if let Some(e) = error { (html::alert_box(e)) }
+            (csrf_input(ctx))
+            div.field {
+                label for="m-name" { (T::Name.get(l)) }
+                input type="text" id="m-name" name="name" required maxlength="128" value=(name) autocomplete="off";
+            }
+            div.field {
+                label for="m-description" { (T::Description.get(l)) }
+                input type="text" id="m-description" name="description" maxlength="500" value=(description);
+            }
+            div.buttons {
+                button.btn.btn-primary type="submit" { (T::Create.get(l)) }
+                " "
+                a.btn.cancel href="/console/machines" { (T::Cancel.get(l)) }
+            }
+        }
+    }
 }
 
 /// `GET /console/machines`: the list.
@@ -56,33 +60,28 @@ pub async fn list_machines(
         .list_machines(&ctx.tenant)
         .await
         .map_err(|e| ConsoleError::store(l, e))?;
-    let mut body = String::new();
-    if ctx.may(scim_auth::MACHINE_WRITE) {
-        body.push_str(&format!(
-            r#"<p class="toolbar"><a class="btn btn-primary" href="/console/machines/new" data-dialog>{}</a></p>"#,
-            T::CreateMachine.get(l)
-        ));
-    }
-    if machines.is_empty() {
-        body.push_str(&format!(r#"<p class="empty">{}</p>"#, T::NoMachines.get(l)));
-    } else {
-        body.push_str(&format!(
-            r#"<div class="table-wrap"><table><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
-            T::Name.get(l),
-            T::Description.get(l),
-            T::Created.get(l)
-        ));
-        for m in &machines {
-            body.push_str(&format!(
-                r#"<tr><th scope="row"><a href="/console/machines/{}">{}</a></th><td>{}</td><td>{}</td></tr>"#,
-                url_enc(&m.id),
-                esc(&m.name),
-                esc(m.description.as_deref().unwrap_or("")),
-                when(m.created_at)
-            ));
+    let body = html! {
+        @if ctx.may(scim_auth::MACHINE_WRITE) {
+            p.toolbar {
+                a.btn.btn-primary href="/console/machines/new" data-dialog { (T::CreateMachine.get(l)) }
+            }
         }
-        body.push_str("</tbody></table></div>");
-    }
+        @if machines.is_empty() {
+            p.empty { (T::NoMachines.get(l)) }
+        } @else {
+            div.table-wrap { table {
+                thead { tr {
+                    th scope="col" { (T::Name.get(l)) } th scope="col" { (T::Description.get(l)) }
+                    th scope="col" { (T::Created.get(l)) }
+                } }
+                tbody { @for m in &machines { tr {
+                    th scope="row" { a href={ "/console/machines/" (url_enc(&m.id)) } { (m.name) } }
+                    td { (m.description.as_deref().unwrap_or("")) }
+                    td { (when(m.created_at)) }
+                } } }
+            } }
+        }
+    };
     let flash = (query.get("done").map(String::as_str) == Some("deleted"))
         .then(|| T::MachineDeletedDone.get(l));
     Ok(ok_html(html::page(
@@ -90,7 +89,7 @@ pub async fn list_machines(
         Nav::Machines,
         T::Machines.get(l),
         flash,
-        &body,
+        body,
     )))
 }
 
@@ -103,7 +102,7 @@ pub async fn new_machine(ctx: Ctx) -> Result<HttpResponse, ConsoleError> {
         Nav::Machines,
         T::CreateMachine.get(ctx.lang),
         None,
-        &body,
+        body,
     )))
 }
 
@@ -129,7 +128,7 @@ pub async fn create_machine(
                 Nav::Machines,
                 T::CreateMachine.get(l),
                 None,
-                &body,
+                body,
             ))
     };
     match scim_service::machines::create_machine(
@@ -168,77 +167,62 @@ pub async fn show_machine(
         .await
         .map_err(|e| ConsoleError::store(l, e))?;
     let id = url_enc(&machine.id);
-    let mut body = format!(
-        r#"<dl class="facts card"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd><code>{}</code></dd></dl>"#,
-        T::Description.get(l),
-        esc(machine.description.as_deref().unwrap_or("—")),
-        T::Created.get(l),
-        when(machine.created_at),
-        "Id",
-        esc(&machine.id),
-    );
-    body.push_str(&format!(
-        r#"<section class="card" aria-labelledby="keys-card"><h2 id="keys-card">{}</h2>"#,
-        T::MachineKeys.get(l)
-    ));
-    if ctx.may(scim_auth::API_KEY_READ) {
-        let _ = ctx.require::<ApiKeyRead>();
-        let keys = store
-            .list_api_keys(&ctx.tenant, Some(&machine.id))
-            .await
-            .map_err(|e| ConsoleError::store(l, e))?;
-        if keys.is_empty() {
-            body.push_str(&format!(
-                r#"<p class="empty">{}</p>"#,
-                T::MachineNoKeys.get(l)
-            ));
-        } else {
-            let now = Utc::now();
-            body.push_str(&format!(
-                r#"<table><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
-                T::Name.get(l),
-                T::Scope.get(l),
-                T::Status.get(l),
-                T::Expires.get(l)
-            ));
-            for k in &keys {
-                body.push_str(&format!(
-                    r#"<tr><th scope="row"><a href="/console/keys/{}">{}</a></th><td>{}</td><td>{}</td><td>{}</td></tr>"#,
-                    url_enc(&k.name),
-                    esc(&k.name),
-                    scope_name(&k.scope, l),
-                    status_cell(k, now, l),
-                    when(k.expires_at)
-                ));
-            }
-            body.push_str("</tbody></table>");
-        }
+    let keys = if ctx.may(scim_auth::API_KEY_READ) {
+        Some(
+            store
+                .list_api_keys(&ctx.tenant, Some(&machine.id))
+                .await
+                .map_err(|e| ConsoleError::store(l, e))?,
+        )
     } else {
-        body.push_str(&format!(
-            r#"<p class="note">{} {}.</p>"#,
-            T::ForbiddenText.get(l),
-            scim_auth::API_KEY_READ
-        ));
-    }
-    if ctx.may(scim_auth::API_KEY_WRITE) {
-        body.push_str(&format!(
-            r#"<p><a class="btn" href="/console/keys/new?machine={id}">{}</a></p>"#,
-            T::CreateKeyForMachine.get(l)
-        ));
-    }
-    body.push_str("</section>");
-    if ctx.may(scim_auth::MACHINE_WRITE) {
-        body.push_str(&format!(
-            r#"<p><a class="btn btn-danger" href="/console/machines/{id}/delete" data-dialog>{}</a></p>"#,
-            T::DeleteMachine.get(l)
-        ));
-    }
+        None
+    };
+    let now = Utc::now();
+    let body = html! {
+        dl.facts.card {
+            dt { (T::Description.get(l)) } dd { (machine.description.as_deref().unwrap_or("—")) }
+            dt { (T::Created.get(l)) } dd { (when(machine.created_at)) }
+            dt { "Id" } dd { code { (machine.id) } }
+        }
+        section.card aria-labelledby="keys-card" {
+            h2 #keys-card { (T::MachineKeys.get(l)) }
+            @match &keys {
+                None => {
+                    p.note { (T::ForbiddenText.get(l)) " " (scim_auth::API_KEY_READ) "." }
+                }
+                Some(keys) if keys.is_empty() => {
+                    p.empty { (T::MachineNoKeys.get(l)) }
+                }
+                Some(keys) => {
+                    table {
+                        thead { tr {
+                            th scope="col" { (T::Name.get(l)) } th scope="col" { (T::Scope.get(l)) }
+                            th scope="col" { (T::Status.get(l)) } th scope="col" { (T::Expires.get(l)) }
+                        } }
+                        tbody { @for k in keys { tr {
+                            th scope="row" { a href={ "/console/keys/" (url_enc(&k.name)) } { (k.name) } }
+                            td { (scope_name(&k.scope, l)) }
+                            // status_cell is still built with format! and esc (key_pages.rs).
+                            td { (PreEscaped(status_cell(k, now, l))) }
+                            td { (when(k.expires_at)) }
+                        } } }
+                    }
+                }
+            }
+            @if ctx.may(scim_auth::API_KEY_WRITE) {
+                p { a.btn href={ "/console/keys/new?machine=" (id) } { (T::CreateKeyForMachine.get(l)) } }
+            }
+        }
+        @if ctx.may(scim_auth::MACHINE_WRITE) {
+            p { a.btn.btn-danger href={ "/console/machines/" (id) "/delete" } data-dialog { (T::DeleteMachine.get(l)) } }
+        }
+    };
     Ok(ok_html(html::page(
         &ctx,
         Nav::Machines,
         &machine.name,
         None,
-        &body,
+        body,
     )))
 }
 
@@ -271,7 +255,7 @@ pub async fn confirm_delete(
         Nav::Machines,
         T::DeleteMachine.get(l),
         None,
-        &body,
+        PreEscaped(body),
     )))
 }
 

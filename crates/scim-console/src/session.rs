@@ -20,8 +20,9 @@ use scim_auth::{grants, Authenticator, Caller, Scope};
 use scim_store::{Actor, Store, StoreError, TenantId};
 use sha2::{Digest, Sha256};
 
+use crate::html::PreEscaped;
 use crate::{
-    html::{self, esc},
+    html,
     text::{Lang, T},
     ConsoleConfig,
 };
@@ -192,7 +193,13 @@ impl ResponseError for ConsoleError {
             res.insert_header((header::RETRY_AFTER, "5"));
         }
         res.content_type("text/html; charset=utf-8")
-            .body(html::document(lang, title, "", None, &body))
+            .body(html::document(
+                lang,
+                title,
+                PreEscaped(String::new()),
+                None,
+                PreEscaped(body),
+            ))
     }
 }
 
@@ -460,30 +467,29 @@ impl Form {
 // ---- sign-in and sign-out -------------------------------------------------------------------
 
 fn login_page(lang: Lang, token: &str, message: Option<&str>, tenant: &str) -> String {
-    let message = message.map(html::alert).unwrap_or_default();
-    let header = format!(
-        r#"<header class="top"><div class="brand"><span class="logo" aria-hidden="true">◆</span> scimd <span class="sub">{}</span></div><div class="who">{}</div></header>"#,
-        T::Console.get(lang),
-        html::switcher(lang, "/console/login")
-    );
-    let body = format!(
-        r#"{message}<form method="post" action="/console/login" class="card narrow" autocomplete="off">
-<input type="hidden" name="csrf" value="{token}">
-<p>{intro}</p>
-<div class="field"><label for="key">{key_label}</label>
-<input type="password" id="key" name="key" required autocomplete="off" spellcheck="false" autofocus></div>
-<div class="field"><label for="tenant">{tenant_label}</label>
-<input type="text" id="tenant" name="tenant" value="{tenant}" autocomplete="off" spellcheck="false"></div>
-<button type="submit" class="btn btn-primary">{sign_in}</button>
-</form>"#,
-        token = esc(token),
-        intro = T::SignInIntro.get(lang),
-        key_label = T::KeyOrToken.get(lang),
-        tenant_label = T::TenantForOperator.get(lang),
-        tenant = esc(tenant),
-        sign_in = T::SignIn.get(lang),
-    );
-    html::document(lang, T::SignIn.get(lang), &header, None, &body)
+    let header = maud::html! {
+        header.top {
+            div.brand { span.logo aria-hidden="true" { "◆" } " scimd " span.sub { (T::Console.get(lang)) } }
+            div.who { (html::switcher(lang, "/console/login")) }
+        }
+    };
+    let body = maud::html! {
+        @if let Some(m) = message { (html::alert_box(m)) }
+        form.card.narrow method="post" action="/console/login" autocomplete="off" {
+            input type="hidden" name="csrf" value=(token);
+            p { (T::SignInIntro.get(lang)) }
+            div.field {
+                label for="key" { (T::KeyOrToken.get(lang)) }
+                input type="password" id="key" name="key" required autocomplete="off" spellcheck="false" autofocus;
+            }
+            div.field {
+                label for="tenant" { (T::TenantForOperator.get(lang)) }
+                input type="text" id="tenant" name="tenant" value=(tenant) autocomplete="off" spellcheck="false";
+            }
+            button.btn.btn-primary type="submit" { (T::SignIn.get(lang)) }
+        }
+    };
+    html::document(lang, T::SignIn.get(lang), header, None, body)
 }
 
 fn html_response(status: StatusCode) -> actix_web::HttpResponseBuilder {

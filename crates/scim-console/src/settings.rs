@@ -12,6 +12,7 @@ use scim_service::{
 use scim_store::{ScimSettings, Store};
 use serde_json::{json, Value};
 
+use crate::html::PreEscaped;
 use crate::{
     html::{self, csrf_field, esc, Nav},
     session::{ConsoleError, Ctx, Posted},
@@ -198,7 +199,7 @@ async fn render(
         Nav::Settings,
         T::Settings.get(l),
         flash,
-        &body,
+        PreEscaped(body),
     ))
 }
 
