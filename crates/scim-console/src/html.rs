@@ -1,32 +1,14 @@
-//! The page layout and small builders shared by the pages, as maud templates (`html!`), which
-//! escape every value they are given. Pages not yet moved to templates build their markup with
-//! `format!` and pass every value through [`esc`]; they hand it to [`page`] as `PreEscaped`, so
-//! each of them is easy to find.
+//! The page layout and small builders shared by the pages, as maud templates (`html!`): every
+//! value spliced into a template is escaped, so no page can forget to. Nothing in the console
+//! builds markup by formatting strings.
 
 use chrono::{DateTime, Utc};
-pub use maud::PreEscaped;
 use maud::{html, Markup, DOCTYPE};
 
 use crate::{
     session::Ctx,
     text::{Lang, T},
 };
-
-/// Escapes text for HTML element content and double-quoted attribute values.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 /// Percent-encodes a path segment or query value.
 pub fn url_enc(text: &str) -> String {
@@ -71,11 +53,6 @@ pub enum Nav {
 /// The hidden CSRF field of a session's forms.
 pub fn csrf_input(ctx: &Ctx) -> Markup {
     html! { input type="hidden" name="csrf" value=(ctx.csrf); }
-}
-
-/// [`csrf_input`] as text, for the pages still built with `format!`.
-pub fn csrf_field(ctx: &Ctx) -> String {
-    csrf_input(ctx).into_string()
 }
 
 /// The language switcher: a link to the other language that comes back to `path`.
@@ -129,8 +106,7 @@ fn nav_entries(ctx: &Ctx) -> [(Nav, T, &'static str, bool); 6] {
     ]
 }
 
-/// A whole page of a signed-in session. `body` is markup: built with `html!` (every value
-/// escaped), or `PreEscaped` text from a page still built with `format!` and [`esc`].
+/// A whole page of a signed-in session around `body`.
 pub fn page(ctx: &Ctx, nav: Nav, title: &str, flash: Option<&str>, body: Markup) -> String {
     let l = ctx.lang;
     let console = T::Console.get(l);
@@ -212,19 +188,24 @@ pub fn alert_box(message: &str) -> Markup {
     html! { p.alert role="alert" { (message) } }
 }
 
-/// [`alert_box`] as text, for the pages still built with `format!`.
-pub fn alert(message: &str) -> String {
-    alert_box(message).into_string()
-}
-
-/// A checkbox styled as a switch, with its label. `extra` is attribute text written by the
-/// caller (never data).
-pub fn switch(name: &str, id: &str, label: &str, checked: bool, extra: &str) -> String {
-    format!(
-        r#"<label class="switch" for="{id}"><input type="checkbox" role="switch" id="{id}" name="{name}" value="on"{}{extra}><span class="track" aria-hidden="true"></span> <span>{}</span></label>"#,
-        if checked { " checked" } else { "" },
-        esc(label)
-    )
+/// A checkbox styled as a switch, with its label, described by the element `described_by`.
+pub fn switch(
+    name: &str,
+    id: &str,
+    label: &str,
+    checked: bool,
+    described_by: &str,
+    disabled: bool,
+) -> Markup {
+    html! {
+        label.switch for=(id) {
+            input type="checkbox" role="switch" id=(id) name=(name) value="on" checked[checked]
+                aria-describedby=(described_by) disabled[disabled];
+            span.track aria-hidden="true" {}
+            " "
+            span { (label) }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -232,10 +213,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn text_is_escaped_for_content_and_attributes() {
+    fn templates_escape_content_and_attributes() {
+        let hostile = r#"<a href="x">'&'</a>"#;
+        let markup = alert_box(hostile).into_string();
         assert_eq!(
-            esc(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+            markup,
+            r#"<p class="alert" role="alert">&lt;a href=&quot;x&quot;&gt;'&amp;'&lt;/a&gt;</p>"#
+        );
+        let switch = switch("n", "i", hostile, true, "d\"><script>", false).into_string();
+        assert!(
+            !switch.contains("<script>") && !switch.contains("<a href"),
+            "{switch}"
         );
         assert_eq!(url_enc("a b/é"), "a%20b%2F%C3%A9");
     }

@@ -17,9 +17,10 @@ use scim_service::{
 use scim_store::{ApiKey, ExpiryNotice, Machine, NoticeStatus, Store};
 use serde_json::json;
 
-use crate::html::PreEscaped;
+use maud::{html, Markup};
+
 use crate::{
-    html::{self, csrf_field, day, esc, url_enc, when, Nav},
+    html::{self, csrf_input, day, url_enc, when, Nav},
     session::{ConsoleError, Ctx, Posted},
     text::{Lang, T},
 };
@@ -57,7 +58,7 @@ pub(crate) fn scope_name(scope: &str, l: Lang) -> &'static str {
 }
 
 /// A status dot with its text (colour is never the only signal).
-pub(crate) fn status_cell(key: &ApiKey, now: DateTime<Utc>, l: Lang) -> String {
+pub(crate) fn status_cell(key: &ApiKey, now: DateTime<Utc>, l: Lang) -> Markup {
     let status = key_status(key, now);
     let text = match status {
         "active" => T::StatusActive,
@@ -65,18 +66,13 @@ pub(crate) fn status_cell(key: &ApiKey, now: DateTime<Utc>, l: Lang) -> String {
         "expired" => T::StatusExpired,
         _ => T::StatusRevoked,
     };
-    let mut out = format!(
-        r#"<span class="status status-{status}"><span class="dot" aria-hidden="true"></span>{}</span>"#,
-        text.get(l)
-    );
-    if matches!(status, "expired" | "revoked") {
-        out.push_str(&format!(
-            r#"<br><small class="muted">{} {}</small>"#,
-            T::WillBeDeletedOn.get(l),
-            day(deletion_scheduled_at(key))
-        ));
+    html! {
+        span class={ "status status-" (status) } { span.dot aria-hidden="true" {} (text.get(l)) }
+        @if matches!(status, "expired" | "revoked") {
+            br;
+            small.muted { (T::WillBeDeletedOn.get(l)) " " (day(deletion_scheduled_at(key))) }
+        }
     }
-    out
 }
 
 /// A key error as text for the page, in the page's language for the common cases (never a
@@ -123,18 +119,18 @@ async fn machine_names(ctx: &Ctx, store: &Store) -> Result<Option<Vec<Machine>>,
         .map_err(|e| ConsoleError::store(ctx.lang, e))
 }
 
-fn machine_cell(key: &ApiKey, machines: &Option<Vec<Machine>>) -> String {
-    match (&key.machine_id, machines) {
-        (None, _) => String::from("—"),
-        (Some(id), Some(list)) => match list.iter().find(|m| &m.id == id) {
-            Some(m) => format!(
-                r#"<a href="/console/machines/{}">{}</a>"#,
-                url_enc(&m.id),
-                esc(&m.name)
-            ),
-            None => esc(id),
-        },
-        (Some(id), None) => esc(id),
+fn machine_cell(key: &ApiKey, machines: &Option<Vec<Machine>>) -> Markup {
+    html! {
+        @match (&key.machine_id, machines) {
+            (None, _) => { "—" }
+            (Some(id), Some(list)) => {
+                @match list.iter().find(|m| &m.id == id) {
+                    Some(m) => { a href={ "/console/machines/" (url_enc(&m.id)) } { (m.name) } }
+                    None => { (id) }
+                }
+            }
+            (Some(id), None) => { (id) }
+        }
     }
 }
 
@@ -155,18 +151,14 @@ fn done_message(query: &HashMap<String, String>, l: Lang) -> Option<&'static str
     }
 }
 
-fn select(name: &str, id: &str, options: &[(&str, &str)], selected: &str) -> String {
-    let mut out = format!(r#"<select id="{id}" name="{name}">"#);
-    for (value, text) in options {
-        out.push_str(&format!(
-            r#"<option value="{}"{}>{}</option>"#,
-            esc(value),
-            if *value == selected { " selected" } else { "" },
-            esc(text)
-        ));
+fn select(name: &str, id: &str, options: &[(&str, &str)], selected: &str) -> Markup {
+    html! {
+        select id=(id) name=(name) {
+            @for (value, text) in options {
+                option value=(value) selected[*value == selected] { (text) }
+            }
+        }
     }
-    out.push_str("</select>");
-    out
 }
 
 /// `GET /console/keys`: the list, filtered by status and scope.
@@ -190,103 +182,86 @@ pub async fn list_keys(
         .filter(|k| status_filter.is_empty() || key_status(k, now) == status_filter)
         .filter(|k| scope_filter.is_empty() || k.scope == scope_filter)
         .collect();
-    let mut body = String::new();
-    if ctx.may(scim_auth::API_KEY_WRITE) {
-        body.push_str(&format!(
-            r#"<p class="toolbar"><a class="btn btn-primary" href="/console/keys/new" data-dialog>{}</a></p>"#,
-            T::CreateKey.get(l)
-        ));
-    }
-    body.push_str(&format!(
-        r#"<form method="get" action="/console/keys" class="filters" role="search">
-<div class="field inline"><label for="f-status">{status}</label>{status_select}</div>
-<div class="field inline"><label for="f-scope">{scope}</label>{scope_select}</div>
-<button type="submit" class="btn">{filter}</button></form>"#,
-        status = T::Status.get(l),
-        scope = T::Scope.get(l),
-        filter = T::Filter.get(l),
-        status_select = select(
-            "status",
-            "f-status",
-            &[
-                ("", T::All.get(l)),
-                ("active", T::StatusActive.get(l)),
-                ("inactive", T::StatusInactive.get(l)),
-                ("expired", T::StatusExpired.get(l)),
-                ("revoked", T::StatusRevoked.get(l)),
-            ],
-            status_filter
-        ),
-        scope_select = select(
-            "scope",
-            "f-scope",
-            &[
-                ("", T::All.get(l)),
-                ("scim", T::ScopeScim.get(l)),
-                ("on_premise", T::ScopeOnPremise.get(l)),
-                ("public_api", T::ScopePublicApi.get(l)),
-            ],
-            scope_filter
-        ),
-    ));
-    if shown.is_empty() {
-        let text = if keys.is_empty() {
-            T::NoKeys
-        } else {
-            T::NoKeysMatch
-        };
-        body.push_str(&format!(r#"<p class="empty">{}</p>"#, text.get(l)));
-    } else {
-        body.push_str(&format!(
-            r#"<div class="table-wrap"><table class="keys"><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
-            T::Name.get(l),
-            T::Label.get(l),
-            T::Scope.get(l),
-            T::Machine.get(l),
-            T::Status.get(l),
-            T::Created.get(l),
-            T::Expires.get(l),
-            T::LastUsed.get(l),
-            T::Actions.get(l),
-        ));
-        for k in shown {
-            let name = url_enc(&k.name);
-            let mut actions = format!(r#"<a href="/console/keys/{name}">{}</a>"#, T::Edit.get(l));
-            if ctx.may(scim_auth::API_KEY_WRITE) {
-                let status = key_status(k, now);
-                if matches!(status, "active" | "inactive") {
-                    actions.push_str(&format!(
-                        r#" · <a href="/console/keys/{name}/rotate" data-dialog>{}</a> · <a href="/console/keys/{name}/revoke" data-dialog>{}</a>"#,
-                        T::Rotate.get(l),
-                        T::Revoke.get(l)
-                    ));
-                }
-                actions.push_str(&format!(
-                    r#" · <a href="/console/keys/{name}/delete" data-dialog>{}</a>"#,
-                    T::Delete.get(l)
-                ));
-            }
-            body.push_str(&format!(
-                r#"<tr data-key="{}"><th scope="row"><a href="/console/keys/{name}">{}</a></th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="actions">{actions}</td></tr>"#,
-                esc(&k.name),
-                esc(&k.name),
-                esc(k.label.as_deref().unwrap_or("")),
-                scope_name(&k.scope, l),
-                machine_cell(k, &machines),
-                status_cell(k, now, l),
-                when(k.created_at),
-                when(k.expires_at),
-                k.last_used_at.map(when).unwrap_or_else(|| T::Never.get(l).into()),
-            ));
+    let write = ctx.may(scim_auth::API_KEY_WRITE);
+    let body = html! {
+        @if write {
+            p.toolbar { a.btn.btn-primary href="/console/keys/new" data-dialog { (T::CreateKey.get(l)) } }
         }
-        body.push_str("</tbody></table></div>");
-    }
+        form.filters method="get" action="/console/keys" role="search" {
+            div.field.inline {
+                label for="f-status" { (T::Status.get(l)) }
+                (select(
+                    "status",
+                    "f-status",
+                    &[
+                        ("", T::All.get(l)),
+                        ("active", T::StatusActive.get(l)),
+                        ("inactive", T::StatusInactive.get(l)),
+                        ("expired", T::StatusExpired.get(l)),
+                        ("revoked", T::StatusRevoked.get(l)),
+                    ],
+                    status_filter,
+                ))
+            }
+            div.field.inline {
+                label for="f-scope" { (T::Scope.get(l)) }
+                (select(
+                    "scope",
+                    "f-scope",
+                    &[
+                        ("", T::All.get(l)),
+                        ("scim", T::ScopeScim.get(l)),
+                        ("on_premise", T::ScopeOnPremise.get(l)),
+                        ("public_api", T::ScopePublicApi.get(l)),
+                    ],
+                    scope_filter,
+                ))
+            }
+            button.btn type="submit" { (T::Filter.get(l)) }
+        }
+        @if shown.is_empty() {
+            p.empty { @if keys.is_empty() { (T::NoKeys.get(l)) } @else { (T::NoKeysMatch.get(l)) } }
+        } @else {
+            div.table-wrap { table.keys {
+                thead { tr {
+                    th scope="col" { (T::Name.get(l)) } th scope="col" { (T::Label.get(l)) }
+                    th scope="col" { (T::Scope.get(l)) } th scope="col" { (T::Machine.get(l)) }
+                    th scope="col" { (T::Status.get(l)) } th scope="col" { (T::Created.get(l)) }
+                    th scope="col" { (T::Expires.get(l)) } th scope="col" { (T::LastUsed.get(l)) }
+                    th scope="col" { (T::Actions.get(l)) }
+                } }
+                tbody { @for k in &shown {
+                    @let name = url_enc(&k.name);
+                    tr data-key=(k.name) {
+                        th scope="row" { a href={ "/console/keys/" (name) } { (k.name) } }
+                        td { (k.label.as_deref().unwrap_or("")) }
+                        td { (scope_name(&k.scope, l)) }
+                        td { (machine_cell(k, &machines)) }
+                        td { (status_cell(k, now, l)) }
+                        td { (when(k.created_at)) }
+                        td { (when(k.expires_at)) }
+                        td { @match k.last_used_at { Some(at) => { (when(at)) } None => { (T::Never.get(l)) } } }
+                        td.actions {
+                            a href={ "/console/keys/" (name) } { (T::Edit.get(l)) }
+                            @if write {
+                                @if matches!(key_status(k, now), "active" | "inactive") {
+                                    " · " a href={ "/console/keys/" (name) "/rotate" } data-dialog { (T::Rotate.get(l)) }
+                                    " · " a href={ "/console/keys/" (name) "/revoke" } data-dialog { (T::Revoke.get(l)) }
+                                }
+                                " · " a href={ "/console/keys/" (name) "/delete" } data-dialog { (T::Delete.get(l)) }
+                            }
+                        }
+                    }
+                } }
+            } }
+        }
+    };
     Ok(ok_html(html::page(
         &ctx,
         Nav::Keys,
         T::Keys.get(l),
         done_message(&query, l),
-        PreEscaped(body),
+        body,
     )))
 }
 
@@ -304,37 +279,29 @@ struct Draft {
     lifetime: String,
 }
 
-fn permission_boxes(ctx: &Ctx, prefix: &str, checked: &[String]) -> String {
-    let mut out = String::new();
-    for p in std::iter::once(ALL).chain(ADMIN_PERMISSIONS.iter().copied()) {
-        let held = if p == ALL {
-            ctx.caller.granted.iter().any(|g| g == ALL)
-        } else {
-            ctx.may(p)
-        };
-        let id = format!("{prefix}-perm-{}", p.replace(['.', ':', '*'], "_"));
-        let text = if p == ALL {
-            T::AllPermissions.get(ctx.lang).to_owned()
-        } else {
-            p.to_owned()
-        };
-        out.push_str(&format!(
-            r#"<label class="check" for="{id}"><input type="checkbox" id="{id}" name="permissions" value="{}"{}{}> <code>{}</code></label>"#,
-            esc(p),
-            if checked.iter().any(|c| c == p) { " checked" } else { "" },
-            if held { "" } else { " disabled" },
-            esc(&text),
-        ));
-        // A disabled box is not submitted: carry a permission the caller cannot grant but the
-        // key already has, so saving the form does not silently drop it.
-        if !held && checked.iter().any(|c| c == p) {
-            out.push_str(&format!(
-                r#"<input type="hidden" name="permissions" value="{}">"#,
-                esc(p)
-            ));
+fn permission_boxes(ctx: &Ctx, prefix: &str, checked: &[String]) -> Markup {
+    html! {
+        @for p in std::iter::once(ALL).chain(ADMIN_PERMISSIONS.iter().copied()) {
+            @let held = if p == ALL {
+                ctx.caller.granted.iter().any(|g| g == ALL)
+            } else {
+                ctx.may(p)
+            };
+            @let id = format!("{prefix}-perm-{}", p.replace(['.', ':', '*'], "_"));
+            @let is_checked = checked.iter().any(|c| c == p);
+            label.check for=(id) {
+                input type="checkbox" id=(id) name="permissions" value=(p) checked[is_checked]
+                    disabled[!held];
+                " "
+                code { @if p == ALL { (T::AllPermissions.get(ctx.lang)) } @else { (p) } }
+            }
+            // A disabled box is not submitted: carry a permission the caller cannot grant but
+            // the key already has, so saving the form does not silently drop it.
+            @if !held && is_checked {
+                input type="hidden" name="permissions" value=(p);
+            }
         }
     }
-    out
 }
 
 fn create_form(
@@ -342,96 +309,100 @@ fn create_form(
     draft: &Draft,
     machines: &Option<Vec<Machine>>,
     error: Option<&str>,
-) -> String {
+) -> Markup {
     let l = ctx.lang;
-    let machine_field = match machines {
-        Some(list) => {
-            let mut options = vec![(String::new(), T::NoMachine.get(l).to_owned())];
-            options.extend(list.iter().map(|m| (m.id.clone(), m.name.clone())));
-            let refs: Vec<(&str, &str)> = options
-                .iter()
-                .map(|(a, b)| (a.as_str(), b.as_str()))
-                .collect();
-            format!(
-                r#"<div class="field"><label for="k-machine">{}</label>{}</div>"#,
-                T::Machine.get(l),
-                select("machine", "k-machine", &refs, &draft.machine)
-            )
-        }
-        None => format!(
-            r#"<div class="field"><label for="k-machine">{}</label><input type="text" id="k-machine" name="machine" value="{}"></div>"#,
-            T::MachineIdHelp.get(l),
-            esc(&draft.machine)
-        ),
-    };
     let scope = if draft.scope.is_empty() {
         "scim"
     } else {
         draft.scope.as_str()
     };
-    format!(
-        r#"<form method="post" action="/console/keys" class="card dialog-form" data-scoped>
-<h2 id="dialog-title">{title}</h2>
-{error}
-{csrf}
-<div class="field"><label for="k-name">{name}</label><input type="text" id="k-name" name="name" required maxlength="64" pattern="[A-Za-z0-9._\-]{{1,64}}" aria-describedby="k-name-help" value="{name_v}" autocomplete="off"><small id="k-name-help">{name_help}</small></div>
-<div class="field"><label for="k-label">{label}</label><input type="text" id="k-label" name="label" maxlength="200" value="{label_v}"></div>
-<div class="field"><label for="k-scope">{scope_l}</label>{scope_select}</div>
-<fieldset class="scope-only" data-scope="scim"><legend>{scim_opts}</legend>
-{switch}
-<p class="note">{note}</p></fieldset>
-<fieldset class="scope-only" data-scope="on_premise"><legend>{onprem}</legend>
-<label class="check" for="k-retrieve"><input type="checkbox" id="k-retrieve" name="retrieve" value="on"{retrieve}> {retrieve_t}</label>
-<label class="check" for="k-push"><input type="checkbox" id="k-push" name="push" value="on"{push}> {push_t}</label></fieldset>
-<fieldset class="scope-only" data-scope="public_api"><legend>{api}</legend>{perms}</fieldset>
-{machine_field}
-<div class="field"><label for="k-lifetime">{lifetime}</label><input type="number" id="k-lifetime" name="lifetime" min="1" max="365" value="{lifetime_v}"></div>
-<div class="buttons"><button type="submit" class="btn btn-primary">{create}</button> <a class="btn cancel" href="/console/keys">{cancel}</a></div>
-</form>"#,
-        title = T::CreateKey.get(l),
-        error = error.map(html::alert).unwrap_or_default(),
-        csrf = csrf_field(ctx),
-        name = T::Name.get(l),
-        name_v = esc(&draft.name),
-        name_help = T::NameHelp.get(l),
-        label = T::Label.get(l),
-        label_v = esc(&draft.label),
-        scope_l = T::Scope.get(l),
-        scope_select = select(
-            "scope",
-            "k-scope",
-            &[
-                ("scim", T::ScopeScim.get(l)),
-                ("on_premise", T::ScopeOnPremise.get(l)),
-                ("public_api", T::ScopePublicApi.get(l)),
-            ],
-            scope
-        ),
-        scim_opts = T::ScimOptions.get(l),
-        switch = html::switch(
-            "scimCustomAttributes",
-            "k-custom",
-            T::CustomAttributes.get(l),
-            draft.custom_attributes,
-            r#" aria-describedby="k-custom-note""#
-        ),
-        note = T::CustomAttributesNote.get(l),
-        onprem = T::OnPremiseOptions.get(l),
-        retrieve = if draft.retrieve { " checked" } else { "" },
-        push = if draft.push { " checked" } else { "" },
-        retrieve_t = T::Retrieve.get(l),
-        push_t = T::Push.get(l),
-        api = T::PublicApiOptions.get(l),
-        perms = permission_boxes(ctx, "k", &draft.permissions),
-        lifetime = T::LifetimeDays.get(l),
-        lifetime_v = esc(&draft.lifetime),
-        create = T::Create.get(l),
-        cancel = T::Cancel.get(l),
-    )
-    .replace(
-        r#"<p class="note">"#,
-        r#"<p class="note" id="k-custom-note">"#,
-    )
+    let machine_options: Option<Vec<(String, String)>> = machines.as_ref().map(|list| {
+        std::iter::once((String::new(), T::NoMachine.get(l).to_owned()))
+            .chain(list.iter().map(|m| (m.id.clone(), m.name.clone())))
+            .collect()
+    });
+    html! {
+        form.card.dialog-form method="post" action="/console/keys" data-scoped {
+            h2 #dialog-title { (T::CreateKey.get(l)) }
+            @if let Some(e) = error { (html::alert_box(e)) }
+            (csrf_input(ctx))
+            div.field {
+                label for="k-name" { (T::Name.get(l)) }
+                input type="text" id="k-name" name="name" required maxlength="64"
+                    pattern="[A-Za-z0-9._\\-]{1,64}" aria-describedby="k-name-help"
+                    value=(draft.name) autocomplete="off";
+                small #k-name-help { (T::NameHelp.get(l)) }
+            }
+            div.field {
+                label for="k-label" { (T::Label.get(l)) }
+                input type="text" id="k-label" name="label" maxlength="200" value=(draft.label);
+            }
+            div.field {
+                label for="k-scope" { (T::Scope.get(l)) }
+                (select(
+                    "scope",
+                    "k-scope",
+                    &[
+                        ("scim", T::ScopeScim.get(l)),
+                        ("on_premise", T::ScopeOnPremise.get(l)),
+                        ("public_api", T::ScopePublicApi.get(l)),
+                    ],
+                    scope,
+                ))
+            }
+            fieldset.scope-only data-scope="scim" {
+                legend { (T::ScimOptions.get(l)) }
+                (html::switch(
+                    "scimCustomAttributes",
+                    "k-custom",
+                    T::CustomAttributes.get(l),
+                    draft.custom_attributes,
+                    "k-custom-note",
+                    false,
+                ))
+                p.note #k-custom-note { (T::CustomAttributesNote.get(l)) }
+            }
+            fieldset.scope-only data-scope="on_premise" {
+                legend { (T::OnPremiseOptions.get(l)) }
+                label.check for="k-retrieve" {
+                    input type="checkbox" id="k-retrieve" name="retrieve" value="on" checked[draft.retrieve];
+                    " " (T::Retrieve.get(l))
+                }
+                label.check for="k-push" {
+                    input type="checkbox" id="k-push" name="push" value="on" checked[draft.push];
+                    " " (T::Push.get(l))
+                }
+            }
+            fieldset.scope-only data-scope="public_api" {
+                legend { (T::PublicApiOptions.get(l)) }
+                (permission_boxes(ctx, "k", &draft.permissions))
+            }
+            @match &machine_options {
+                Some(options) => {
+                    @let refs: Vec<(&str, &str)> = options.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+                    div.field {
+                        label for="k-machine" { (T::Machine.get(l)) }
+                        (select("machine", "k-machine", &refs, &draft.machine))
+                    }
+                }
+                None => {
+                    div.field {
+                        label for="k-machine" { (T::MachineIdHelp.get(l)) }
+                        input type="text" id="k-machine" name="machine" value=(draft.machine);
+                    }
+                }
+            }
+            div.field {
+                label for="k-lifetime" { (T::LifetimeDays.get(l)) }
+                input type="number" id="k-lifetime" name="lifetime" min="1" max="365" value=(draft.lifetime);
+            }
+            div.buttons {
+                button.btn.btn-primary type="submit" { (T::Create.get(l)) }
+                " "
+                a.btn.cancel href="/console/keys" { (T::Cancel.get(l)) }
+            }
+        }
+    }
 }
 
 /// `GET /console/keys/new`: the create form (a dialog when the script runs).
@@ -456,34 +427,31 @@ pub async fn new_key(
         Nav::Keys,
         T::CreateKey.get(ctx.lang),
         None,
-        PreEscaped(form),
+        form,
     )))
 }
 
-fn secret_page(ctx: &Ctx, title: &str, key: &ApiKey, token: &str, extra: &str) -> HttpResponse {
+fn secret_page(ctx: &Ctx, title: &str, key: &ApiKey, token: &str, extra: Markup) -> HttpResponse {
     let l = ctx.lang;
-    let body = format!(
-        r#"<section class="card secret" role="region" aria-labelledby="secret-title">
-<h2 id="secret-title">{name}</h2>
-<p class="warning" role="alert">{warn}</p>
-<div class="field"><label for="secret">{secret}</label>
-<div class="copy-row"><input type="text" id="secret" class="mono" readonly value="{token}" spellcheck="false" autocomplete="off"><button type="button" class="btn" data-copy="secret" data-copied="{copied}">{copy}</button></div></div>
-{extra}
-<p><a class="btn btn-primary" href="/console/keys/{url}" id="close-secret">{close}</a></p>
-</section>"#,
-        name = esc(&key.name),
-        warn = T::SecretOnce.get(l),
-        secret = T::Secret.get(l),
-        token = esc(token),
-        copied = T::Copied.get(l),
-        copy = T::Copy.get(l),
-        url = url_enc(&key.name),
-        close = T::CloseSecret.get(l),
-    );
+    let body = html! {
+        section.card.secret role="region" aria-labelledby="secret-title" {
+            h2 #secret-title { (key.name) }
+            p.warning role="alert" { (T::SecretOnce.get(l)) }
+            div.field {
+                label for="secret" { (T::Secret.get(l)) }
+                div.copy-row {
+                    input type="text" id="secret" class="mono" readonly value=(token) spellcheck="false" autocomplete="off";
+                    button.btn type="button" data-copy="secret" data-copied=(T::Copied.get(l)) { (T::Copy.get(l)) }
+                }
+            }
+            (extra)
+            p { a.btn.btn-primary href={ "/console/keys/" (url_enc(&key.name)) } #close-secret { (T::CloseSecret.get(l)) } }
+        }
+    };
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(html::page(ctx, Nav::Keys, title, None, PreEscaped(body)))
+        .body(html::page(ctx, Nav::Keys, title, None, body))
 }
 
 /// `POST /console/keys`: creates the key through the admin API's rules and shows its secret once.
@@ -508,7 +476,7 @@ pub async fn create_key(
         let form = create_form(&ctx, draft, &machines, Some(&message));
         html_status(
             actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            html::page(&ctx, Nav::Keys, T::CreateKey.get(l), None, PreEscaped(form)),
+            html::page(&ctx, Nav::Keys, T::CreateKey.get(l), None, form),
         )
     };
     let Some(scope) = Scope::parse(&draft.scope) else {
@@ -560,94 +528,66 @@ pub async fn create_key(
             T::KeyCreated.get(l),
             &key,
             token.expose(),
-            "",
+            html! {},
         )),
         Err(e) if is_unavailable(&e) => Err(ConsoleError::Unavailable(l)),
         Err(e) => Ok(fail(key_message(e, l), &draft)),
     }
 }
 
-fn edit_form(
-    ctx: &Ctx,
-    key: &ApiKey,
-    switch: bool,
-    now: DateTime<Utc>,
-    error: Option<&str>,
-) -> String {
+fn edit_form(ctx: &Ctx, key: &ApiKey, switch: bool, error: Option<&str>) -> Markup {
     let l = ctx.lang;
     let name = url_enc(&key.name);
-    let revoked = key.revoked_at.is_some();
-    let active = if revoked {
-        format!(
-            r#"<p class="note revoked">{}</p>"#,
-            T::RevokedNoEnable.get(l)
-        )
-    } else {
-        format!(
-            r#"<div class="field">{}<small id="e-active-help">{}</small></div>"#,
-            html::switch(
-                "enabled",
-                "e-active",
-                T::Active.get(l),
-                key.enabled,
-                r#" aria-describedby="e-active-help""#
-            ),
-            T::ActiveHelp.get(l)
-        )
-    };
-    let options = match Scope::parse(&key.scope) {
-        Some(Scope::Scim) => format!(
-            r#"<fieldset><legend>{}</legend>{}<p class="note" id="e-custom-note">{}</p></fieldset>"#,
-            T::ScimOptions.get(l),
-            html::switch(
-                "scimCustomAttributes",
-                "e-custom",
-                T::CustomAttributes.get(l),
-                switch,
-                r#" aria-describedby="e-custom-note""#
-            ),
-            T::CustomAttributesNote.get(l)
-        ),
-        Some(Scope::OnPremise) => format!(
-            r#"<fieldset><legend>{}</legend><label class="check" for="e-retrieve"><input type="checkbox" id="e-retrieve" name="retrieve" value="on"{}> {}</label><label class="check" for="e-push"><input type="checkbox" id="e-push" name="push" value="on"{}> {}</label></fieldset>"#,
-            T::OnPremiseOptions.get(l),
-            if scim_auth::grants(&key.permissions, SCIM_READ) {
-                " checked"
-            } else {
-                ""
-            },
-            T::Retrieve.get(l),
-            if scim_auth::grants(&key.permissions, SCIM_WRITE) {
-                " checked"
-            } else {
-                ""
-            },
-            T::Push.get(l),
-        ),
-        _ => format!(
-            r#"<fieldset><legend>{}</legend>{}</fieldset>"#,
-            T::PublicApiOptions.get(l),
-            permission_boxes(ctx, "e", &key.permissions)
-        ),
-    };
-    let _ = now;
-    format!(
-        r#"<form method="post" action="/console/keys/{name}/edit" class="card" id="edit">
-<h2>{title}</h2>
-{error}
-{csrf}
-<div class="field"><label for="e-label">{label}</label><input type="text" id="e-label" name="label" maxlength="200" value="{label_v}"></div>
-{active}
-{options}
-<div class="buttons"><button type="submit" class="btn btn-primary">{save}</button></div>
-</form>"#,
-        title = T::EditKey.get(l),
-        error = error.map(html::alert).unwrap_or_default(),
-        csrf = csrf_field(ctx),
-        label = T::Label.get(l),
-        label_v = esc(key.label.as_deref().unwrap_or("")),
-        save = T::Save.get(l),
-    )
+    html! {
+        form.card #edit method="post" action={ "/console/keys/" (name) "/edit" } {
+            h2 { (T::EditKey.get(l)) }
+            @if let Some(e) = error { (html::alert_box(e)) }
+            (csrf_input(ctx))
+            div.field {
+                label for="e-label" { (T::Label.get(l)) }
+                input type="text" id="e-label" name="label" maxlength="200" value=(key.label.as_deref().unwrap_or(""));
+            }
+            @if key.revoked_at.is_some() {
+                p.note.revoked { (T::RevokedNoEnable.get(l)) }
+            } @else {
+                div.field {
+                    (html::switch("enabled", "e-active", T::Active.get(l), key.enabled, "e-active-help", false))
+                    small #e-active-help { (T::ActiveHelp.get(l)) }
+                }
+            }
+            @match Scope::parse(&key.scope) {
+                Some(Scope::Scim) => {
+                    fieldset {
+                        legend { (T::ScimOptions.get(l)) }
+                        (html::switch("scimCustomAttributes", "e-custom", T::CustomAttributes.get(l), switch, "e-custom-note", false))
+                        p.note #e-custom-note { (T::CustomAttributesNote.get(l)) }
+                    }
+                }
+                Some(Scope::OnPremise) => {
+                    fieldset {
+                        legend { (T::OnPremiseOptions.get(l)) }
+                        label.check for="e-retrieve" {
+                            input type="checkbox" id="e-retrieve" name="retrieve" value="on"
+                                checked[scim_auth::grants(&key.permissions, SCIM_READ)];
+                            " " (T::Retrieve.get(l))
+                        }
+                        label.check for="e-push" {
+                            input type="checkbox" id="e-push" name="push" value="on"
+                                checked[scim_auth::grants(&key.permissions, SCIM_WRITE)];
+                            " " (T::Push.get(l))
+                        }
+                    }
+                }
+                _ => {
+                    fieldset {
+                        legend { (T::PublicApiOptions.get(l)) }
+                        (permission_boxes(ctx, "e", &key.permissions))
+                    }
+                }
+            }
+            div.buttons { button.btn.btn-primary type="submit" { (T::Save.get(l)) } }
+        }
+    }
 }
 
 fn key_detail(
@@ -656,78 +596,49 @@ fn key_detail(
     switch: bool,
     machines: &Option<Vec<Machine>>,
     error: Option<&str>,
-) -> String {
+) -> Markup {
     let l = ctx.lang;
     let now = Utc::now();
     let name = url_enc(&key.name);
-    let mut body = format!(
-        r#"<dl class="facts card">
-<dt>{scope_t}</dt><dd>{scope}</dd>
-<dt>{status_t}</dt><dd>{status}</dd>
-<dt>{label_t}</dt><dd>{label}</dd>
-<dt>{machine_t}</dt><dd>{machine}</dd>
-<dt>{hint_t}</dt><dd><code>{hint}</code></dd>
-<dt>{perms_t}</dt><dd><code>{perms}</code></dd>
-<dt>{created_t}</dt><dd>{created}</dd>
-<dt>{expires_t}</dt><dd>{expires}</dd>
-<dt>{used_t}</dt><dd>{used}</dd>{grace}
-</dl>"#,
-        scope_t = T::Scope.get(l),
-        scope = scope_name(&key.scope, l),
-        status_t = T::Status.get(l),
-        status = status_cell(key, now, l),
-        label_t = T::Label.get(l),
-        label = esc(key.label.as_deref().unwrap_or("—")),
-        machine_t = T::Machine.get(l),
-        machine = machine_cell(key, machines),
-        hint_t = T::Hint.get(l),
-        hint = esc(&key.token_hint),
-        perms_t = T::Permissions.get(l),
-        perms = esc(&key.permissions.join(", ")),
-        created_t = T::Created.get(l),
-        created = when(key.created_at),
-        expires_t = T::Expires.get(l),
-        expires = when(key.expires_at),
-        used_t = T::LastUsed.get(l),
-        used = match (&key.last_used_at, &key.last_used_addr) {
-            (Some(at), Some(addr)) => format!("{} ({})", when(*at), esc(addr)),
-            (Some(at), None) => when(*at),
-            _ => T::Never.get(l).into(),
-        },
-        grace = match key.previous_valid_until {
-            Some(until) if until > now => format!(
-                "\n<dt>{}</dt><dd>{}</dd>",
-                T::GraceUntil.get(l),
-                when(until)
-            ),
-            _ => String::new(),
-        },
-    );
-    if ctx.may(scim_auth::API_KEY_WRITE) {
-        body.push_str(&edit_form(ctx, key, switch, now, error));
-        let status = key_status(key, now);
-        let mut actions = String::new();
-        if matches!(status, "active" | "inactive") {
-            actions.push_str(&format!(
-                r#"<a class="btn" href="/console/keys/{name}/rotate" data-dialog>{}</a> <a class="btn btn-danger" href="/console/keys/{name}/revoke" data-dialog>{}</a> "#,
-                T::Rotate.get(l),
-                T::Revoke.get(l)
-            ));
+    html! {
+        dl.facts.card {
+            dt { (T::Scope.get(l)) } dd { (scope_name(&key.scope, l)) }
+            dt { (T::Status.get(l)) } dd { (status_cell(key, now, l)) }
+            dt { (T::Label.get(l)) } dd { (key.label.as_deref().unwrap_or("—")) }
+            dt { (T::Machine.get(l)) } dd { (machine_cell(key, machines)) }
+            dt { (T::Hint.get(l)) } dd { code { (key.token_hint) } }
+            dt { (T::Permissions.get(l)) } dd { code { (key.permissions.join(", ")) } }
+            dt { (T::Created.get(l)) } dd { (when(key.created_at)) }
+            dt { (T::Expires.get(l)) } dd { (when(key.expires_at)) }
+            dt { (T::LastUsed.get(l)) }
+            dd {
+                @match (&key.last_used_at, &key.last_used_addr) {
+                    (Some(at), Some(addr)) => { (when(*at)) " (" (addr) ")" }
+                    (Some(at), None) => { (when(*at)) }
+                    _ => { (T::Never.get(l)) }
+                }
+            }
+            @if let Some(until) = key.previous_valid_until.filter(|u| *u > now) {
+                dt { (T::GraceUntil.get(l)) } dd { (when(until)) }
+            }
         }
-        actions.push_str(&format!(
-            r#"<a class="btn btn-danger" href="/console/keys/{name}/delete" data-dialog>{}</a>"#,
-            T::Delete.get(l)
-        ));
-        body.push_str(&format!(
-            r#"<section class="card" aria-labelledby="actions-title"><h2 id="actions-title">{}</h2><p class="buttons">{actions}</p></section>"#,
-            T::Actions.get(l)
-        ));
+        @if ctx.may(scim_auth::API_KEY_WRITE) {
+            (edit_form(ctx, key, switch, error))
+            section.card aria-labelledby="actions-title" {
+                h2 #actions-title { (T::Actions.get(l)) }
+                p.buttons {
+                    @if matches!(key_status(key, now), "active" | "inactive") {
+                        a.btn href={ "/console/keys/" (name) "/rotate" } data-dialog { (T::Rotate.get(l)) }
+                        " "
+                        a.btn.btn-danger href={ "/console/keys/" (name) "/revoke" } data-dialog { (T::Revoke.get(l)) }
+                        " "
+                    }
+                    a.btn.btn-danger href={ "/console/keys/" (name) "/delete" } data-dialog { (T::Delete.get(l)) }
+                }
+            }
+        }
+        p { a href="/console/keys" { (T::BackToKeys.get(l)) } }
     }
-    body.push_str(&format!(
-        r#"<p><a href="/console/keys">{}</a></p>"#,
-        T::BackToKeys.get(l)
-    ));
-    body
 }
 
 async fn load_key(ctx: &Ctx, store: &Store, name: &str) -> Result<ApiKey, ConsoleError> {
@@ -752,58 +663,57 @@ pub async fn show_key(
         .expiry_notices_of_keys(&ctx.tenant, std::slice::from_ref(&key.id))
         .await
         .map_err(|e| ConsoleError::store(ctx.lang, e))?;
-    let mut body = key_detail(&ctx, &key, switch, &machines, None);
-    body.push_str(&warnings_card(ctx.lang, &notices));
+    let body = html! {
+        (key_detail(&ctx, &key, switch, &machines, None))
+        (warnings_card(ctx.lang, &notices))
+    };
     Ok(ok_html(html::page(
         &ctx,
         Nav::Keys,
         &key.name,
         done_message(&query, ctx.lang),
-        PreEscaped(body),
+        body,
     )))
 }
 
 /// The expiry warnings of a key: which went out, when, and to whom.
-fn warnings_card(l: Lang, notices: &[ExpiryNotice]) -> String {
-    let mut items = String::new();
-    for n in notices {
-        let when_t = match n.threshold_days {
-            0 => T::AtExpiry.get(l).to_owned(),
-            1 => T::OneDayBefore.get(l).to_owned(),
-            d => format!("{d} {}", T::DaysBefore.get(l)),
-        };
-        let state = match n.status {
-            NoticeStatus::Sent => format!(
-                "{} {} — {}",
-                T::WarningSent.get(l),
-                n.sent_at.map(when).unwrap_or_default(),
-                esc(n.recipient.as_deref().unwrap_or(""))
-            ),
-            NoticeStatus::Queued if n.attempts > 0 => format!(
-                "{} ({} {}: {})",
-                T::WarningQueued.get(l),
-                n.attempts,
-                T::Attempts.get(l),
-                esc(n.last_error.as_deref().unwrap_or(""))
-            ),
-            NoticeStatus::Queued => T::WarningQueued.get(l).to_owned(),
-            NoticeStatus::Failed => format!(
-                "{} ({})",
-                T::WarningFailed.get(l),
-                esc(n.last_error.as_deref().unwrap_or(""))
-            ),
-            NoticeStatus::NoRecipient => T::WarningNoRecipient.get(l).to_owned(),
-            NoticeStatus::Cancelled => T::WarningCancelled.get(l).to_owned(),
-        };
-        items.push_str(&format!("<li><strong>{when_t}</strong>: {state}</li>"));
+fn warnings_card(l: Lang, notices: &[ExpiryNotice]) -> Markup {
+    html! {
+        section.card aria-labelledby="warnings-title" {
+            h2 #warnings-title { (T::ExpiryWarnings.get(l)) }
+            ul.warnings {
+                @for n in notices {
+                    li {
+                        strong {
+                            @match n.threshold_days {
+                                0 => { (T::AtExpiry.get(l)) }
+                                1 => { (T::OneDayBefore.get(l)) }
+                                d => { (d) " " (T::DaysBefore.get(l)) }
+                            }
+                        }
+                        ": "
+                        @match n.status {
+                            NoticeStatus::Sent => {
+                                (T::WarningSent.get(l)) " " (n.sent_at.map(when).unwrap_or_default())
+                                " — " (n.recipient.as_deref().unwrap_or(""))
+                            }
+                            NoticeStatus::Queued if n.attempts > 0 => {
+                                (T::WarningQueued.get(l)) " (" (n.attempts) " " (T::Attempts.get(l))
+                                ": " (n.last_error.as_deref().unwrap_or("")) ")"
+                            }
+                            NoticeStatus::Queued => { (T::WarningQueued.get(l)) }
+                            NoticeStatus::Failed => {
+                                (T::WarningFailed.get(l)) " (" (n.last_error.as_deref().unwrap_or("")) ")"
+                            }
+                            NoticeStatus::NoRecipient => { (T::WarningNoRecipient.get(l)) }
+                            NoticeStatus::Cancelled => { (T::WarningCancelled.get(l)) }
+                        }
+                    }
+                }
+                @if notices.is_empty() { li { (T::NoExpiryWarnings.get(l)) } }
+            }
+        }
     }
-    if items.is_empty() {
-        items = format!("<li>{}</li>", T::NoExpiryWarnings.get(l));
-    }
-    format!(
-        r#"<section class="card" aria-labelledby="warnings-title"><h2 id="warnings-title">{}</h2><ul class="warnings">{items}</ul></section>"#,
-        T::ExpiryWarnings.get(l)
-    )
 }
 
 /// `POST /console/keys/{name}/edit`: label, Active switch and options; the value never changes.
@@ -847,7 +757,7 @@ pub async fn edit_key(
             let body = key_detail(&ctx, &key, switch, &machines, Some(&message));
             Ok(html_status(
                 actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                html::page(&ctx, Nav::Keys, &key.name, None, PreEscaped(body)),
+                html::page(&ctx, Nav::Keys, &key.name, None, body),
             ))
         }
     }
@@ -859,55 +769,52 @@ pub(crate) fn confirm_form(
     action: &str,
     title: &str,
     text: &str,
-    extra: &str,
+    extra: Markup,
     button: &str,
     danger: bool,
     back: &str,
     error: Option<&str>,
-) -> String {
-    format!(
-        r#"<form method="post" action="{action}" class="card dialog-form">
-<h2 id="dialog-title">{title}</h2>
-{error}
-{csrf}
-<p>{text}</p>
-{extra}
-<div class="buttons"><button type="submit" class="btn {kind}">{button}</button> <a class="btn cancel" href="{back}">{cancel}</a></div>
-</form>"#,
-        title = esc(title),
-        error = error.map(html::alert).unwrap_or_default(),
-        csrf = csrf_field(ctx),
-        text = esc(text),
-        kind = if danger { "btn-danger" } else { "btn-primary" },
-        button = esc(button),
-        back = esc(back),
-        cancel = T::Cancel.get(ctx.lang),
-    )
+) -> Markup {
+    html! {
+        form.card.dialog-form method="post" action=(action) {
+            h2 #dialog-title { (title) }
+            @if let Some(e) = error { (html::alert_box(e)) }
+            (csrf_input(ctx))
+            p { (text) }
+            (extra)
+            div.buttons {
+                button type="submit" class={ "btn " @if danger { "btn-danger" } @else { "btn-primary" } } { (button) }
+                " "
+                a.btn.cancel href=(back) { (T::Cancel.get(ctx.lang)) }
+            }
+        }
+    }
 }
 
-fn rotate_form(ctx: &Ctx, key: &ApiKey, error: Option<&str>) -> String {
+fn rotate_form(ctx: &Ctx, key: &ApiKey, error: Option<&str>) -> Markup {
     let l = ctx.lang;
-    let grace = format!(
-        r#"<div class="field"><label for="r-grace">{}</label>{}</div>"#,
-        T::GracePeriod.get(l),
-        select(
-            "grace",
-            "r-grace",
-            &[
-                ("0", T::GraceNone.get(l)),
-                ("60", T::Grace1h.get(l)),
-                ("1440", T::Grace24h.get(l)),
-                ("10080", T::Grace7d.get(l)),
-            ],
-            "0"
-        )
-    );
+    let grace = html! {
+        div.field {
+            label for="r-grace" { (T::GracePeriod.get(l)) }
+            (select(
+                "grace",
+                "r-grace",
+                &[
+                    ("0", T::GraceNone.get(l)),
+                    ("60", T::Grace1h.get(l)),
+                    ("1440", T::Grace24h.get(l)),
+                    ("10080", T::Grace7d.get(l)),
+                ],
+                "0",
+            ))
+        }
+    };
     confirm_form(
         ctx,
         &format!("/console/keys/{}/rotate", url_enc(&key.name)),
         &format!("{} — {}", T::RotateKey.get(l), key.name),
         T::RotateIntro.get(l),
-        &grace,
+        grace,
         T::Rotate.get(l),
         false,
         &format!("/console/keys/{}", url_enc(&key.name)),
@@ -929,7 +836,7 @@ pub async fn confirm_rotate(
         Nav::Keys,
         T::RotateKey.get(ctx.lang),
         None,
-        PreEscaped(body),
+        body,
     )))
 }
 
@@ -953,18 +860,17 @@ pub async fn rotate_key(
     match key_lifecycle::rotate_key(&store, &ctx.tenant, &key.name, request, &ctx.caller, now).await
     {
         Ok((rotated, token)) => {
-            let extra = match rotated.previous_valid_until {
-                Some(until) if until > now => {
-                    format!(r#"<p>{}: {}</p>"#, T::GraceUntil.get(l), when(until))
+            let extra = html! {
+                @if let Some(until) = rotated.previous_valid_until.filter(|u| *u > now) {
+                    p { (T::GraceUntil.get(l)) ": " (when(until)) }
                 }
-                _ => String::new(),
             };
             Ok(secret_page(
                 &ctx,
                 T::KeyRotated.get(l),
                 &rotated,
                 token.expose(),
-                &extra,
+                extra,
             ))
         }
         Err(e) if is_unavailable(&e) => Err(ConsoleError::Unavailable(l)),
@@ -972,20 +878,20 @@ pub async fn rotate_key(
             let body = rotate_form(&ctx, &key, Some(&key_message(e, l)));
             Ok(html_status(
                 actix_web::http::StatusCode::CONFLICT,
-                html::page(&ctx, Nav::Keys, T::RotateKey.get(l), None, PreEscaped(body)),
+                html::page(&ctx, Nav::Keys, T::RotateKey.get(l), None, body),
             ))
         }
     }
 }
 
-fn revoke_form(ctx: &Ctx, key: &ApiKey, error: Option<&str>) -> String {
+fn revoke_form(ctx: &Ctx, key: &ApiKey, error: Option<&str>) -> Markup {
     let l = ctx.lang;
     confirm_form(
         ctx,
         &format!("/console/keys/{}/revoke", url_enc(&key.name)),
         &format!("{} — {}", T::RevokeKey.get(l), key.name),
         T::RevokeConfirm.get(l),
-        "",
+        html! {},
         T::RevokePermanently.get(l),
         true,
         &format!("/console/keys/{}", url_enc(&key.name)),
@@ -1007,7 +913,7 @@ pub async fn confirm_revoke(
         Nav::Keys,
         T::RevokeKey.get(ctx.lang),
         None,
-        PreEscaped(body),
+        body,
     )))
 }
 
@@ -1031,7 +937,7 @@ pub async fn revoke_key(
             let body = revoke_form(&ctx, &key, Some(&e.to_string()));
             Ok(html_status(
                 actix_web::http::StatusCode::CONFLICT,
-                html::page(&ctx, Nav::Keys, T::RevokeKey.get(l), None, PreEscaped(body)),
+                html::page(&ctx, Nav::Keys, T::RevokeKey.get(l), None, body),
             ))
         }
         Err(e) => Err(ConsoleError::store(l, e)),
@@ -1052,7 +958,7 @@ pub async fn confirm_delete(
         &format!("/console/keys/{}/delete", url_enc(&key.name)),
         &format!("{} — {}", T::DeleteKey.get(l), key.name),
         T::DeleteKeyConfirm.get(l),
-        "",
+        html! {},
         T::DeletePermanently.get(l),
         true,
         &format!("/console/keys/{}", url_enc(&key.name)),
@@ -1063,7 +969,7 @@ pub async fn confirm_delete(
         Nav::Keys,
         T::DeleteKey.get(l),
         None,
-        PreEscaped(body),
+        body,
     )))
 }
 

@@ -10,7 +10,6 @@ use scim_store::{Store, StoreError};
 
 use maud::{html, Markup};
 
-use crate::html::PreEscaped;
 use crate::{
     html::{self, csrf_input, url_enc, when, Nav},
     key_pages::{confirm_form, scope_name, status_cell},
@@ -202,8 +201,7 @@ pub async fn show_machine(
                         tbody { @for k in keys { tr {
                             th scope="row" { a href={ "/console/keys/" (url_enc(&k.name)) } { (k.name) } }
                             td { (scope_name(&k.scope, l)) }
-                            // status_cell is still built with format! and esc (key_pages.rs).
-                            td { (PreEscaped(status_cell(k, now, l))) }
+                            td { (status_cell(k, now, l)) }
                             td { (when(k.expires_at)) }
                         } } }
                     }
@@ -244,7 +242,7 @@ pub async fn confirm_delete(
         &format!("/console/machines/{id}/delete"),
         &format!("{} — {}", T::DeleteMachine.get(l), machine.name),
         T::DeleteMachineConfirm.get(l),
-        "",
+        html! {},
         T::DeletePermanently.get(l),
         true,
         &format!("/console/machines/{id}"),
@@ -255,7 +253,7 @@ pub async fn confirm_delete(
         Nav::Machines,
         T::DeleteMachine.get(l),
         None,
-        PreEscaped(body),
+        body,
     )))
 }
 

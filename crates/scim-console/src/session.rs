@@ -20,7 +20,6 @@ use scim_auth::{grants, Authenticator, Caller, Scope};
 use scim_store::{Actor, Store, StoreError, TenantId};
 use sha2::{Digest, Sha256};
 
-use crate::html::PreEscaped;
 use crate::{
     html,
     text::{Lang, T},
@@ -183,23 +182,16 @@ impl ResponseError for ConsoleError {
         } else {
             title
         };
-        let body = format!(
-            r#"{}<p><a href="/console/keys">{}</a></p>"#,
-            html::alert(&text),
-            T::BackToKeys.get(lang)
-        );
+        let body = maud::html! {
+            (html::alert_box(&text))
+            p { a href="/console/keys" { (T::BackToKeys.get(lang)) } }
+        };
         let mut res = HttpResponse::build(self.status_code());
         if matches!(self, Self::Unavailable(_)) {
             res.insert_header((header::RETRY_AFTER, "5"));
         }
         res.content_type("text/html; charset=utf-8")
-            .body(html::document(
-                lang,
-                title,
-                PreEscaped(String::new()),
-                None,
-                PreEscaped(body),
-            ))
+            .body(html::document(lang, title, maud::html! {}, None, body))
     }
 }
 

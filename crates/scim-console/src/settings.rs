@@ -12,9 +12,10 @@ use scim_service::{
 use scim_store::{ScimSettings, Store};
 use serde_json::{json, Value};
 
-use crate::html::PreEscaped;
+use maud::html;
+
 use crate::{
-    html::{self, csrf_field, esc, Nav},
+    html::{self, csrf_input, Nav},
     session::{ConsoleError, Ctx, Posted},
     text::T,
 };
@@ -62,144 +63,112 @@ async fn render(
         .await
         .map_err(|e| ConsoleError::store(l, e))?;
     let write = ctx.may(scim_auth::SETTINGS_WRITE);
-    let disabled = if write { "" } else { " disabled" };
     let schema = schema_or_default(&settings);
-    let mut body = error.map(html::alert).unwrap_or_default();
-    body.push_str(&format!(
-        r#"<form method="post" action="/console/settings/scim" class="card" id="scim-switch">
-<h2>{scim}</h2>{csrf}
-{switch}
-<p class="note" id="s-custom-note">{note}</p>
-{save}
-</form>"#,
-        scim = T::ScimSettings.get(l),
-        csrf = csrf_field(ctx),
-        switch = html::switch(
-            "enabled",
-            "s-custom",
-            T::CustomAttributes.get(l),
-            settings.custom_attributes_enabled,
-            &format!(r#" aria-describedby="s-custom-note"{disabled}"#)
-        ),
-        note = T::CustomAttributesNote.get(l),
-        save = if write {
-            format!(
-                r#"<button type="submit" class="btn btn-primary">{}</button>"#,
-                T::Save.get(l)
-            )
-        } else {
-            String::new()
-        },
-    ));
-    body.push_str(&format!(
-        r#"<section class="card" aria-labelledby="schema-title"><h2 id="schema-title">{}</h2><p>{}: <code>{}</code></p>"#,
-        T::CustomSchema.get(l),
-        T::SchemaUrn.get(l),
-        esc(schema.get("id").and_then(Value::as_str).unwrap_or(""))
-    ));
     let attributes = schema
         .get("attributes")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    if attributes.is_empty() {
-        body.push_str(&format!(
-            r#"<p class="empty">{}</p>"#,
-            T::NoAttributes.get(l)
-        ));
-    } else {
-        body.push_str(&format!(
-            r#"<table><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th>{}</tr></thead><tbody>"#,
-            T::Name.get(l),
-            T::Type.get(l),
-            T::MultiValued.get(l),
-            T::Description.get(l),
-            if write { format!(r#"<th scope="col">{}</th>"#, T::Actions.get(l)) } else { String::new() },
-        ));
-        for a in &attributes {
-            let name = a.get("name").and_then(Value::as_str).unwrap_or("");
-            let remove = if write {
-                format!(
-                    r#"<td><form method="post" action="/console/settings/attributes/remove" class="inline">{}<input type="hidden" name="name" value="{}"><button type="submit" class="btn btn-quiet" aria-label="{} {}">{}</button></form></td>"#,
-                    csrf_field(ctx),
-                    esc(name),
-                    T::Remove.get(l),
-                    esc(name),
-                    T::Remove.get(l)
-                )
-            } else {
-                String::new()
-            };
-            body.push_str(&format!(
-                r#"<tr><th scope="row"><code>{}</code></th><td>{}</td><td>{}</td><td>{}</td>{remove}</tr>"#,
-                esc(name),
-                esc(a.get("type").and_then(Value::as_str).unwrap_or("")),
-                if a.get("multiValued").and_then(Value::as_bool).unwrap_or(false) { T::Yes.get(l) } else { T::No.get(l) },
-                esc(a.get("description").and_then(Value::as_str).unwrap_or("")),
-            ));
+    let text = |a: &Value, key: &str| a.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
+    let body = html! {
+        @if let Some(e) = error { (html::alert_box(e)) }
+        form.card #scim-switch method="post" action="/console/settings/scim" {
+            h2 { (T::ScimSettings.get(l)) }
+            (csrf_input(ctx))
+            (html::switch(
+                "enabled",
+                "s-custom",
+                T::CustomAttributes.get(l),
+                settings.custom_attributes_enabled,
+                "s-custom-note",
+                !write,
+            ))
+            p.note #s-custom-note { (T::CustomAttributesNote.get(l)) }
+            @if write { button.btn.btn-primary type="submit" { (T::Save.get(l)) } }
         }
-        body.push_str("</tbody></table>");
-    }
-    if write {
-        let types: String = TYPES
-            .iter()
-            .map(|t| format!(r#"<option value="{t}">{t}</option>"#))
-            .collect();
-        body.push_str(&format!(
-            r#"<form method="post" action="/console/settings/attributes" class="add-attribute">
-<h3>{add_t}</h3>{csrf}
-<div class="field inline"><label for="a-name">{name_t}</label><input type="text" id="a-name" name="name" required maxlength="64" pattern="[A-Za-z][A-Za-z0-9_\-]*"></div>
-<div class="field inline"><label for="a-type">{type_t}</label><select id="a-type" name="type">{types}</select></div>
-<label class="check" for="a-multi"><input type="checkbox" id="a-multi" name="multiValued" value="on"> {multi_t}</label>
-<div class="field inline"><label for="a-desc">{desc_t}</label><input type="text" id="a-desc" name="description" maxlength="500"></div>
-<button type="submit" class="btn">{add}</button></form>"#,
-            add_t = T::AddAttribute.get(l),
-            csrf = csrf_field(ctx),
-            name_t = T::Name.get(l),
-            type_t = T::Type.get(l),
-            multi_t = T::MultiValued.get(l),
-            desc_t = T::Description.get(l),
-            add = T::Add.get(l),
-        ));
-    }
-    body.push_str("</section>");
-    let locale_options: String = [("en", "English"), ("fr", "Français")]
-        .iter()
-        .map(|(code, name)| {
-            format!(
-                r#"<option value="{code}"{}>{name}</option>"#,
-                if tenant.locale == *code {
-                    " selected"
-                } else {
-                    ""
+        section.card aria-labelledby="schema-title" {
+            h2 #schema-title { (T::CustomSchema.get(l)) }
+            p { (T::SchemaUrn.get(l)) ": " code { (text(&schema, "id")) } }
+            @if attributes.is_empty() {
+                p.empty { (T::NoAttributes.get(l)) }
+            } @else {
+                table {
+                    thead { tr {
+                        th scope="col" { (T::Name.get(l)) } th scope="col" { (T::Type.get(l)) }
+                        th scope="col" { (T::MultiValued.get(l)) }
+                        th scope="col" { (T::Description.get(l)) }
+                        @if write { th scope="col" { (T::Actions.get(l)) } }
+                    } }
+                    tbody { @for a in &attributes {
+                        @let name = text(a, "name");
+                        tr {
+                            th scope="row" { code { (name) } }
+                            td { (text(a, "type")) }
+                            td { @if a.get("multiValued").and_then(Value::as_bool).unwrap_or(false) {
+                                (T::Yes.get(l)) } @else { (T::No.get(l)) } }
+                            td { (text(a, "description")) }
+                            @if write { td {
+                                form.inline method="post" action="/console/settings/attributes/remove" {
+                                    (csrf_input(ctx))
+                                    input type="hidden" name="name" value=(name);
+                                    button.btn.btn-quiet type="submit"
+                                        aria-label={ (T::Remove.get(l)) " " (name) } { (T::Remove.get(l)) }
+                                }
+                            } }
+                        }
+                    } }
                 }
-            )
-        })
-        .collect();
-    body.push_str(&format!(
-        r#"<form method="post" action="/console/settings/tenant" class="card" id="tenant-settings">
-<h2>{tenant_t}</h2>{csrf}
-<div class="field"><label for="t-email">{email_t}</label><input type="email" id="t-email" name="adminEmail" maxlength="254" value="{email}"{disabled}></div>
-<div class="field"><label for="t-locale">{locale_t}</label><select id="t-locale" name="locale"{disabled}>{locale_options}</select></div>
-{save}
-</form>"#,
-        tenant_t = T::TenantSettings.get(l),
-        csrf = csrf_field(ctx),
-        email_t = T::AdminEmail.get(l),
-        email = esc(tenant.admin_email.as_deref().unwrap_or("")),
-        locale_t = T::Locale.get(l),
-        save = if write {
-            format!(r#"<button type="submit" class="btn btn-primary">{}</button>"#, T::Save.get(l))
-        } else {
-            String::new()
-        },
-    ));
+            }
+            @if write {
+                form.add-attribute method="post" action="/console/settings/attributes" {
+                    h3 { (T::AddAttribute.get(l)) }
+                    (csrf_input(ctx))
+                    div.field.inline {
+                        label for="a-name" { (T::Name.get(l)) }
+                        input type="text" id="a-name" name="name" required maxlength="64"
+                            pattern="[A-Za-z][A-Za-z0-9_\\-]*";
+                    }
+                    div.field.inline {
+                        label for="a-type" { (T::Type.get(l)) }
+                        select #a-type name="type" { @for t in TYPES { option value=(t) { (t) } } }
+                    }
+                    label.check for="a-multi" {
+                        input type="checkbox" id="a-multi" name="multiValued" value="on";
+                        " " (T::MultiValued.get(l))
+                    }
+                    div.field.inline {
+                        label for="a-desc" { (T::Description.get(l)) }
+                        input type="text" id="a-desc" name="description" maxlength="500";
+                    }
+                    button.btn type="submit" { (T::Add.get(l)) }
+                }
+            }
+        }
+        form.card #tenant-settings method="post" action="/console/settings/tenant" {
+            h2 { (T::TenantSettings.get(l)) }
+            (csrf_input(ctx))
+            div.field {
+                label for="t-email" { (T::AdminEmail.get(l)) }
+                input type="email" id="t-email" name="adminEmail" maxlength="254"
+                    value=(tenant.admin_email.as_deref().unwrap_or("")) disabled[!write];
+            }
+            div.field {
+                label for="t-locale" { (T::Locale.get(l)) }
+                select #t-locale name="locale" disabled[!write] {
+                    @for (code, name) in [("en", "English"), ("fr", "Français")] {
+                        option value=(code) selected[tenant.locale == code] { (name) }
+                    }
+                }
+            }
+            @if write { button.btn.btn-primary type="submit" { (T::Save.get(l)) } }
+        }
+    };
     Ok(html::page(
         ctx,
         Nav::Settings,
         T::Settings.get(l),
         flash,
-        PreEscaped(body),
+        body,
     ))
 }
 
