@@ -147,6 +147,49 @@ impl Db {
         Scan(self)
     }
 
+    /// A list page and, when `needs_count` (given the number of rows on the page) says so, the
+    /// number of all matches (`count`, a statement whose one row has `num_items`). On SQLite
+    /// both run on a blocking thread in one hand-over (see [`Scan`]).
+    pub async fn scan_page(
+        &self,
+        page: Statement,
+        count: Statement,
+        needs_count: impl FnOnce(usize) -> bool + Send + 'static,
+    ) -> Result<(Vec<QueryResult>, Option<u64>), DbErr> {
+        fn total(row: Option<&QueryResult>) -> Result<u64, DbErr> {
+            let n: i64 = match row {
+                Some(row) => row.try_get("", "num_items")?,
+                None => 0,
+            };
+            Ok(u64::try_from(n).unwrap_or(0))
+        }
+        counted();
+        match &self.0 {
+            Pool::Postgres(db) => {
+                let rows = db.query_all(page, true).await?;
+                let n = if needs_count(rows.len()) {
+                    counted();
+                    Some(total(db.query_one(count, true).await?.as_ref())?)
+                } else {
+                    None
+                };
+                Ok((rows, n))
+            }
+            Pool::Sqlite(db) => {
+                db.scan_with(move |conn| {
+                    let rows = sqlite::read_only(conn, &page, usize::MAX)?;
+                    let n = if needs_count(rows.len()) {
+                        Some(total(sqlite::read_only(conn, &count, 1)?.first())?)
+                    } else {
+                        None
+                    };
+                    Ok((rows, n))
+                })
+                .await
+            }
+        }
+    }
+
     /// This connection, for bookkeeping writes (see [`Bookkeeping`]).
     pub fn bookkeeping(&self) -> Bookkeeping<'_> {
         Bookkeeping(self)

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use scim_filter_parser::{AttrPath, Filter};
 use scim_model::{list::Paging, schema::SchemaRegistry, Resource, ResourceKind, ValidatedResource};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, Order, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 
 use crate::cursor::Position;
@@ -277,22 +278,41 @@ where
             next_cursor: None,
         });
     }
-    // One row more than asked tells whether a next page exists.
+    // One row more than asked tells whether a next page exists. The total is known without
+    // counting when this page is the last one and its position is known (no cursor), and it
+    // reached into the results or started at the first one: every lookup by userName or
+    // externalId is one statement, not two.
     let page = select.offset(offset).limit(count + 1);
-    let point = is_point_lookup(query);
-    let mut models = if point {
-        page.all(&store.db).await?
+    let has_cursor = after_id.is_some();
+    let needs_count =
+        move |rows: usize| has_cursor || rows as u64 > count || (offset > 0 && rows == 0);
+    let (mut models, total) = if is_point_lookup(query) {
+        let models = page.all(&store.db).await?;
+        let total = if needs_count(models.len()) {
+            Some(crate::count::count(count_query, &store.db).await?)
+        } else {
+            None
+        };
+        (models, total)
     } else {
-        page.all(&store.db.scan()).await?
+        // A scan: the page and its count in one hand-over to the blocking pool.
+        let backend = store.db.get_database_backend();
+        let (rows, total) = store
+            .db
+            .scan_page(
+                page.build(backend),
+                crate::count::count_statement(count_query, backend),
+                needs_count,
+            )
+            .await?;
+        let models = rows
+            .iter()
+            .map(|row| E::Model::from_query_result(row, ""))
+            .collect::<Result<Vec<_>, _>>()?;
+        (models, total)
     };
     let more = models.len() as u64 > count;
-    // The total is known without counting when this page is the last one and its position is
-    // known (no cursor), and it reached into the results or started at the first one: every
-    // lookup by userName or externalId is one statement, not two.
-    let total = match after_id {
-        None if !more && (offset == 0 || !models.is_empty()) => offset + models.len() as u64,
-        _ => crate::count::count(count_query, &store.db.scan()).await?,
-    };
+    let total = total.unwrap_or(offset + models.len() as u64);
     models.truncate(usize::try_from(count).unwrap_or(usize::MAX));
     let mut items: Vec<Resource> = models.into_iter().map(Into::into).collect();
     let next_position = match (more, query.sort) {
@@ -311,12 +331,9 @@ where
         let ids: Vec<String> = items.iter().map(|r| r.id.clone()).collect();
         match kind {
             ResourceKind::User => {
-                // A lookup's user (one, or a few) has its groups read like any point read.
-                let mut all = if point {
-                    members::groups_of(&store.db, tenant, &ids).await?
-                } else {
-                    members::groups_of(&store.db.scan(), tenant, &ids).await?
-                };
+                // The groups of a page's users: index lookups bounded by the page, read on the
+                // caller's thread like a point read (a group's members are not bounded: a scan).
+                let mut all = members::groups_of(&store.db, tenant, &ids).await?;
                 for r in &mut items {
                     r.groups = Some(all.remove(&r.id).unwrap_or_default());
                 }

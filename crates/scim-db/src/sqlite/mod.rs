@@ -239,6 +239,15 @@ impl SqliteDb {
         stmt: Statement,
         limit: usize,
     ) -> Result<Vec<QueryResult>, DbErr> {
+        self.scan_with(move |c| read_only(c, &stmt, limit)).await
+    }
+
+    /// Runs `reads` (read-only statements on one reader) on a blocking thread, in one
+    /// hand-over: each hand-over costs two thread wake-ups, more than a page of SQLite's work.
+    pub(crate) async fn scan_with<T: Send + 'static>(
+        &self,
+        reads: impl FnOnce(&Connection) -> Result<T, DbErr> + Send + 'static,
+    ) -> Result<T, DbErr> {
         /// Raises the flag when the caller's future is dropped.
         struct CancelOnDrop(Arc<AtomicBool>);
         impl Drop for CancelOnDrop {
@@ -255,14 +264,12 @@ impl SqliteDb {
         let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
         let flag = cancel.0.clone();
         let db = self.clone();
-        let read = tokio::task::spawn_blocking(move || {
-            db.with_reader_until(Some(flag), |c| read_only_query(c, &stmt, limit))
-        });
-        let rows = read
+        let read = tokio::task::spawn_blocking(move || db.with_reader_until(Some(flag), reads));
+        let out = read
             .await
-            .map_err(|e| DbErr::Custom(format!("a read's thread failed: {e}")))??;
+            .map_err(|e| DbErr::Custom(format!("a read's thread failed: {e}")))?;
         drop(cancel);
-        rows.ok_or_else(|| DbErr::Custom("a scan must not write".into()))
+        out
     }
 
     pub(crate) async fn query_all(
@@ -371,6 +378,15 @@ fn execute_batch(conn: &Connection, sql: &str) -> Result<ExecResult, DbErr> {
         last_insert_id: u64::try_from(conn.last_insert_rowid()).unwrap_or(0),
         rows_affected: conn.changes(),
     }))
+}
+
+/// Runs `stmt`, which must only read.
+pub(crate) fn read_only(
+    conn: &Connection,
+    stmt: &Statement,
+    limit: usize,
+) -> Result<Vec<QueryResult>, DbErr> {
+    read_only_query(conn, stmt, limit)?.ok_or_else(|| DbErr::Custom("a scan must not write".into()))
 }
 
 /// Runs `stmt` if it only reads; `None` if it would write.
