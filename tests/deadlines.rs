@@ -20,13 +20,7 @@ async fn a_write_that_cannot_begin_by_the_deadline_is_503_and_changes_nothing() 
         let Backend::Sqlite = backend else { continue };
         let app = spawn_with(backend, one_second()).await;
         // Another process holds SQLite's write lock for 2.5 s.
-        let path = app
-            .db_url()
-            .trim_start_matches("sqlite://")
-            .split('?')
-            .next()
-            .unwrap()
-            .to_owned();
+        let path = app.sqlite_path().expect("a SQLite database");
         let (locked_tx, locked_rx) = std::sync::mpsc::channel();
         let holder = std::thread::spawn(move || {
             let c = rusqlite::Connection::open(path).unwrap();

@@ -10,13 +10,7 @@ use crate::common::{spawn, Backend};
 #[actix_web::test]
 async fn lookups_search_the_index_of_their_column() {
     let app = spawn(Backend::Sqlite).await;
-    let path = app
-        .db_url()
-        .trim_start_matches("sqlite://")
-        .split('?')
-        .next()
-        .unwrap()
-        .to_owned();
+    let path = app.sqlite_path().expect("a SQLite database");
     let conn = rusqlite::Connection::open(path).unwrap();
     for (table, column, index) in [
         ("users", "external_id", "ix_users_tenant_external_id"),

@@ -262,6 +262,12 @@ impl<S> TestApp<S> {
         &self._db.url
     }
 
+    /// The file of this test's SQLite database (`None` on PostgreSQL).
+    pub fn sqlite_path(&self) -> Option<String> {
+        let rest = self._db.url.strip_prefix("sqlite://")?;
+        Some(rest.split('?').next().unwrap_or(rest).to_owned())
+    }
+
     /// How many processes serve the requests: 1 in-process, N with `SCIMD_TEST_PROCESSES=N`.
     /// State that each process keeps for itself (rate limits, failed-authentication budgets,
     /// metrics) is N times as large across them.

@@ -367,12 +367,9 @@ impl<P: scim_auth::Permission + 'static> FromRequest for Posted<P> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = web::Bytes::from_request(req, payload);
-        let req = req.clone();
+        let checked = checked_form(req, payload);
         Box::pin(async move {
-            let ctx = load(req).await?;
-            let form = body.await.map(|b| Form::parse(&b)).unwrap_or_default();
-            ctx.check_csrf(&form)?;
+            let (ctx, form) = checked.await?;
             ctx.require::<P>()?;
             Ok(Self {
                 ctx,
@@ -380,6 +377,21 @@ impl<P: scim_auth::Permission + 'static> FromRequest for Posted<P> {
                 needs: std::marker::PhantomData,
             })
         })
+    }
+}
+
+/// The session of a form post and its fields, once its CSRF token matched the session's.
+fn checked_form(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<(Ctx, Form), ConsoleError>> + 'static {
+    let body = web::Bytes::from_request(req, payload);
+    let req = req.clone();
+    async move {
+        let ctx = load(req).await?;
+        let form = body.await.map(|b| Form::parse(&b)).unwrap_or_default();
+        ctx.check_csrf(&form)?;
+        Ok((ctx, form))
     }
 }
 
@@ -395,13 +407,11 @@ impl FromRequest for SessionForm {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = web::Bytes::from_request(req, payload);
-        let req = req.clone();
+        let checked = checked_form(req, payload);
         Box::pin(async move {
-            let ctx = load(req).await?;
-            let form = body.await.map(|b| Form::parse(&b)).unwrap_or_default();
-            ctx.check_csrf(&form)?;
-            Ok(Self { ctx })
+            Ok(Self {
+                ctx: checked.await?.0,
+            })
         })
     }
 }
