@@ -927,6 +927,30 @@ on_each_backend!(
         let page = browser.get("/console/users?q=eve").await;
         assert!(page.body.contains("0 found"), "{}", page.body);
 
+        // A key that may only read the directory lands on the Users page, at sign-in and at
+        // /console/.
+        let directory_only = raw_key(
+            &app.store,
+            &app.tenant,
+            "directory-only",
+            Scope::PublicApi,
+            &["tenant.directory:read"],
+            Duration::days(30),
+        )
+        .await;
+        let reader = Browser::new(&app);
+        let r = reader.sign_in(&directory_only).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(r.location(), "/console/users");
+        let r = reader.get("/console/").await;
+        assert_eq!(r.location(), "/console/users");
+        let page = reader.get("/console/users").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(
+            !page.body.contains(r#"href="/console/keys""#),
+            "no link it may not follow"
+        );
+
         // A key without tenant.directory:read sees neither the pages nor the links.
         let keys_only = raw_key(
             &app.store,

@@ -64,46 +64,47 @@ pub fn switcher(lang: Lang, path: &str) -> Markup {
     }
 }
 
-/// The navigation entries, each with the permission that shows it.
-fn nav_entries(ctx: &Ctx) -> [(Nav, T, &'static str, bool); 6] {
-    [
-        (
-            Nav::Keys,
-            T::Keys,
-            "/console/keys",
-            ctx.may(scim_auth::API_KEY_READ),
-        ),
-        (
-            Nav::Machines,
-            T::Machines,
-            "/console/machines",
-            ctx.may(scim_auth::MACHINE_READ),
-        ),
-        (
-            Nav::Settings,
-            T::Settings,
-            "/console/settings",
-            ctx.may(scim_auth::SETTINGS_READ),
-        ),
-        (
-            Nav::Audit,
-            T::Audit,
-            "/console/audit",
-            ctx.may(scim_auth::AUDIT_READ),
-        ),
-        (
-            Nav::Users,
-            T::Users,
-            "/console/users",
-            ctx.may(scim_auth::DIRECTORY_READ),
-        ),
-        (
-            Nav::Groups,
-            T::Groups,
-            "/console/groups",
-            ctx.may(scim_auth::DIRECTORY_READ),
-        ),
-    ]
+/// The navigation entries: page, text, address and the permission that shows it.
+const NAV: [(Nav, T, &str, &str); 6] = [
+    (Nav::Keys, T::Keys, "/console/keys", scim_auth::API_KEY_READ),
+    (
+        Nav::Machines,
+        T::Machines,
+        "/console/machines",
+        scim_auth::MACHINE_READ,
+    ),
+    (
+        Nav::Settings,
+        T::Settings,
+        "/console/settings",
+        scim_auth::SETTINGS_READ,
+    ),
+    (
+        Nav::Audit,
+        T::Audit,
+        "/console/audit",
+        scim_auth::AUDIT_READ,
+    ),
+    (
+        Nav::Users,
+        T::Users,
+        "/console/users",
+        scim_auth::DIRECTORY_READ,
+    ),
+    (
+        Nav::Groups,
+        T::Groups,
+        "/console/groups",
+        scim_auth::DIRECTORY_READ,
+    ),
+];
+
+/// Where a session holding `granted` lands: the first page it may see (the keys for an admin;
+/// the users for a key that may only read the directory).
+pub fn landing(granted: &[String]) -> &'static str {
+    NAV.iter()
+        .find(|(_, _, _, permission)| scim_auth::grants(granted, permission))
+        .map_or("/console/keys", |(_, _, href, _)| href)
 }
 
 /// A whole page of a signed-in session around `body`.
@@ -115,8 +116,8 @@ pub fn page(ctx: &Ctx, nav: Nav, title: &str, flash: Option<&str>, body: Markup)
             div.brand { span.logo aria-hidden="true" { "◆" } " scimd " span.sub { (console) } }
             nav aria-label=(console) {
                 ul {
-                    @for (entry, text, href, allowed) in nav_entries(ctx) {
-                        @if allowed {
+                    @for (entry, text, href, permission) in NAV {
+                        @if ctx.may(permission) {
                             li {
                                 @if entry == nav {
                                     a href=(href) aria-current="page" { (text.get(l)) }

@@ -82,9 +82,14 @@ async fn js() -> HttpResponse {
         .body(JS)
 }
 
-async fn to_keys() -> HttpResponse {
+/// `/console/`: the first page the session may see (the sign-in page without one).
+async fn to_landing(ctx: Result<session::Ctx, session::ConsoleError>) -> HttpResponse {
+    let to = match &ctx {
+        Ok(ctx) => html::landing(&ctx.caller.granted),
+        Err(_) => "/console/keys",
+    };
     HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/console/keys"))
+        .insert_header((header::LOCATION, to))
         .finish()
 }
 
@@ -95,7 +100,7 @@ async fn not_found(ctx: session::Ctx) -> Result<HttpResponse, session::ConsoleEr
 /// Mounts `/console` (the `Store` and `Authenticator` must be app data already).
 pub fn configure(config: ConsoleConfig) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.route("/console", web::get().to(to_keys)).service(
+        cfg.route("/console", web::get().to(to_landing)).service(
             web::scope("/console")
                 .app_data(web::Data::new(config))
                 .wrap(
@@ -106,7 +111,7 @@ pub fn configure(config: ConsoleConfig) -> impl FnOnce(&mut web::ServiceConfig) 
                         .add((header::REFERRER_POLICY, "no-referrer"))
                         .add((header::CACHE_CONTROL, "no-store")),
                 )
-                .route("/", web::get().to(to_keys))
+                .route("/", web::get().to(to_landing))
                 .route("/assets/console.css", web::get().to(css))
                 .route("/assets/console.js", web::get().to(js))
                 .route("/login", web::get().to(session::get_login))

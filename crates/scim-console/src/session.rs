@@ -549,12 +549,12 @@ pub async fn post_login(
     let authorization = format!("Bearer {secret}");
     let now = Utc::now();
     let peer = scim_auth::client_info(&req).addr;
-    let (tenant, key_id) = if auth.is_operator(Some(&authorization)) {
+    let (tenant, key_id, landing) = if auth.is_operator(Some(&authorization)) {
         let Ok(tenant) = TenantId::parse(&tenant_field) else {
             return Ok(fail(T::SignInFailed.get(lang), &tenant_field));
         };
         match store.get_tenant(&tenant).await {
-            Ok(_) => (tenant, None),
+            Ok(_) => (tenant, None, "/console/keys"),
             Err(StoreError::NotFound) => return Ok(fail(T::SignInFailed.get(lang), &tenant_field)),
             Err(e) => return Err(ConsoleError::store(lang, e)),
         }
@@ -565,7 +565,8 @@ pub async fn post_login(
         {
             Ok(key) if key_usable(&key, now) => {
                 auth.note_use(&key, peer, now);
-                (key.tenant_id.clone(), Some(key.id))
+                let landing = html::landing(&key.permissions);
+                (key.tenant_id.clone(), Some(key.id), landing)
             }
             Ok(_)
             | Err(scim_auth::AuthError::Unauthorized | scim_auth::AuthError::Forbidden(_)) => {
@@ -597,7 +598,7 @@ pub async fn post_login(
         .map_err(|e| ConsoleError::store(lang, e))?;
     tracing::info!(tenant = %tenant, "console: session opened");
     Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/console/keys"))
+        .insert_header((header::LOCATION, landing))
         .append_header((
             header::SET_COOKIE,
             set_cookie(&req, &config, SESSION_COOKIE, &id, None),
