@@ -30,6 +30,7 @@ pub const KNOWN: &[&str] = &[
     "SCIMD_BULK_MAX_OPERATIONS",
     "SCIMD_RATE_LIMIT_PER_SECOND",
     "SCIMD_RATE_LIMIT_BURST",
+    "SCIMD_OAUTH_TOKENS_PER_MINUTE",
     "SCIMD_FILTER_MAX_LENGTH",
     "SCIMD_AUTH_FAILURE_BURST",
     "SCIMD_AUTH_FAILURES_PER_MINUTE",
@@ -150,6 +151,8 @@ pub struct Config {
     pub rate_limit_per_second: f64,
     /// Burst per tenant.
     pub rate_limit_burst: f64,
+    /// Access tokens a key (OAuth client) may obtain per minute, and at once (0: unlimited).
+    pub oauth_tokens_per_minute: f64,
     /// Longest filter text.
     pub filter_max_length: usize,
     /// Failed authentications an address may make at once.
@@ -407,6 +410,8 @@ impl Config {
         let bulk_max_operations = sat_usize(number("SCIMD_BULK_MAX_OPERATIONS", 1000, 0, 100_000));
         let rate_limit_per_second = number("SCIMD_RATE_LIMIT_PER_SECOND", 500, 0, 1_000_000) as f64;
         let rate_limit_burst = number("SCIMD_RATE_LIMIT_BURST", 1000, 1, 10_000_000) as f64;
+        let oauth_tokens_per_minute =
+            number("SCIMD_OAUTH_TOKENS_PER_MINUTE", 60, 0, 1_000_000) as f64;
         let filter_max_length = sat_usize(number("SCIMD_FILTER_MAX_LENGTH", 8192, 16, 1 << 20));
         let auth_failure_burst = number("SCIMD_AUTH_FAILURE_BURST", 20, 1, 1_000_000) as f64;
         let auth_failures_per_minute =
@@ -459,6 +464,7 @@ impl Config {
                     bulk_max_operations,
                     rate_limit_per_second,
                     rate_limit_burst,
+                    oauth_tokens_per_minute,
                     filter_max_length,
                     auth_failure_burst,
                     auth_failures_per_minute,

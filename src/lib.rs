@@ -100,6 +100,12 @@ impl AppContext {
                 per_second: config.rate_limit_per_second,
                 burst: config.rate_limit_burst,
             }),
+            // An identity provider asks for a token about once an hour; a burst of a minute's
+            // worth covers restarts and several connections on one key.
+            token_limiter: scim_api::RateLimiter::new(scim_api::RateLimit {
+                per_second: config.oauth_tokens_per_minute / 60.0,
+                burst: config.oauth_tokens_per_minute.max(1.0),
+            }),
             filter_limits: scim_filter_parser::Limits {
                 max_len: config.filter_max_length,
                 ..scim_filter_parser::Limits::default()
@@ -162,7 +168,8 @@ pub fn build_app(
             ctx.request_timeout,
         ))
         .configure(scim_api::configure)
-        .configure(scim_admin_api::configure)
+        .configure(scim_api::oauth::configure)
+        .configure(scim_admin_api::configure(scim_api::oauth::openapi()))
         .configure(scim_console::configure(ctx.console))
         .route("/", web::get().to(to_console))
         .route("/healthz", web::get().to(healthz))

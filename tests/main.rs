@@ -23,6 +23,7 @@ mod groups;
 mod hostile;
 mod isolation;
 mod limits;
+mod oauth;
 mod patch;
 mod query_plans;
 mod requests;

@@ -21,6 +21,7 @@ mod m20261202_000050_create_console_sessions;
 mod m20261206_000060_drop_external_id_uniqueness;
 mod m20261206_000070_create_server_keys;
 mod m20261206_000080_order_external_id_index_by_id;
+mod m20261206_000090_add_oauth_clients;
 
 /// The migrator run at start-up.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000060_drop_external_id_uniqueness::Migration),
             Box::new(m20261206_000070_create_server_keys::Migration),
             Box::new(m20261206_000080_order_external_id_index_by_id::Migration),
+            Box::new(m20261206_000090_add_oauth_clients::Migration),
         ]
     }
 }

@@ -97,6 +97,16 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ),
     (
         "get",
+        "/api/{tenantId}/admin/settings/oauth",
+        Some("tenant.settings:read"),
+    ),
+    (
+        "put",
+        "/api/{tenantId}/admin/settings/oauth",
+        Some("tenant.settings:write"),
+    ),
+    (
+        "get",
         "/api/{tenantId}/admin/auditEvents",
         Some("tenant.audit:read"),
     ),
@@ -110,6 +120,16 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("get", "/api/tenants/{tenantId}", None),
     ("patch", "/api/tenants/{tenantId}", None),
     ("delete", "/api/tenants/{tenantId}", None),
+];
+
+/// Routes of other front doors in the same document: the OAuth token endpoint (client
+/// authentication, not a bearer key) and the RFC 8414 metadata (public).
+const OAUTH_ROUTES: &[(&str, &str)] = &[
+    ("post", "/oauth2/{tenantId}/token"),
+    (
+        "get",
+        "/.well-known/oauth-authorization-server/oauth2/{tenantId}",
+    ),
 ];
 
 /// Collects every `$ref` in `v`.
@@ -171,7 +191,20 @@ on_each_backend!(
         let expected: BTreeSet<(String, String)> = ROUTES
             .iter()
             .map(|(m, p, _)| (m.to_string(), p.to_string()))
+            .chain(
+                OAUTH_ROUTES
+                    .iter()
+                    .map(|(m, p)| (m.to_string(), p.to_string())),
+            )
             .collect();
+        for (method, path) in OAUTH_ROUTES {
+            let security = doc["paths"][path][method]["security"].to_string();
+            assert!(!security.contains("bearer"), "{method} {path}: {security}");
+        }
+        assert_eq!(
+            doc["components"]["securitySchemes"]["clientSecretBasic"]["scheme"],
+            "basic"
+        );
         assert_eq!(documented, expected, "documented routes == mounted routes");
 
         for (method, path, permission) in ROUTES {

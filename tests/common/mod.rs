@@ -248,6 +248,7 @@ pub async fn raw_key(
                 token_hint: token.hint(),
                 enabled: true,
                 expires_at: Utc::now() + expires_in,
+                client_id: scim_service::oauth::new_client_id(scope),
             },
             Utc::now() - Duration::days(1),
         )

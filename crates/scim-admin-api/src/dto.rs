@@ -82,6 +82,11 @@ pub struct ApiKeyView {
     /// `scim`, `on_premise` or `public_api`; fixed at creation.
     #[schema(example = "scim")]
     pub scope: String,
+    /// The key's OAuth 2.0 client id (`scim` and `on_premise` keys; `null` for `public_api`
+    /// keys): not secret, stable for the key's life, also across rotation. Its client secret
+    /// is the key's value (token endpoint `POST /oauth2/{tenantId}/token`).
+    #[schema(example = "0b7c5f2e-8d0a-4c4e-9f6b-2f1d3a9e7c11")]
+    pub client_id: Option<String>,
     /// `active`, `inactive`, `revoked` or `expired`.
     #[schema(example = "active")]
     pub status: String,
@@ -127,6 +132,7 @@ impl ApiKeyView {
             name: key.name,
             label: key.label,
             scope: key.scope,
+            client_id: key.client_id,
             status,
             enabled: key.enabled,
             permissions: key.permissions,

@@ -73,6 +73,7 @@ const ADMIN_SHAPES: &[(&str, &str)] = &[
     ("machines/*/apiKeys", "GET"),
     ("settings/scim", "GET, PUT"),
     ("settings/tenant", "GET, PUT"),
+    ("settings/oauth", "GET, PUT"),
     ("auditEvents", "GET"),
     ("expiryNotices", "GET"),
 ];
@@ -148,6 +149,8 @@ fn api_scope() -> scope::Scope<
                 .service(settings::put_scim_settings)
                 .service(settings::get_tenant_settings)
                 .service(settings::put_tenant_settings)
+                .service(settings::get_oauth_settings)
+                .service(settings::put_oauth_settings)
                 .service(audit::list_audit_events)
                 .service(expiry::list_expiry_notices)
                 .default_service(web::to(not_found)),
@@ -187,15 +190,16 @@ impl Modify for SecuritySchemes {
     tags(
         (name = "API keys", description = "Keys of the tenant: scim, on_premise, public_api"),
         (name = "Machines", description = "Service accounts that own keys"),
-        (name = "Settings", description = "Tenant-wide SCIM settings"),
+        (name = "Settings", description = "Tenant-wide SCIM, contact and OAuth settings"),
         (name = "Audit", description = "Who changed what, when"),
         (name = "Tenants (operator)", description = "Operator token only"),
     )
 )]
 struct ApiDoc;
 
-/// The OpenAPI document of every `/api` route, collected from the mounted scope.
-pub fn openapi() -> utoipa::openapi::OpenApi {
+/// The OpenAPI document of every `/api` route, collected from the mounted scope, with the
+/// paths of other front doors that belong in it (`extra`: the OAuth token endpoint).
+pub fn openapi(extra: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     let api = api_scope();
     let mut schemas = Vec::new();
     api.schemas(&mut schemas);
@@ -205,12 +209,18 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let components = doc.components.get_or_insert_with(Default::default);
     components.schemas.extend(schemas);
     responses::add_common_responses(&mut doc);
+    doc.merge(extra);
     doc
 }
 
-/// Mounts `/api`: the admin API, the operator routes, the OpenAPI document and the docs UI.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    let document = openapi().to_json().unwrap_or_else(|err| {
+/// Mounts `/api`: the admin API, the operator routes, the OpenAPI document (with `extra`
+/// paths of other front doors) and the docs UI.
+pub fn configure(extra: utoipa::openapi::OpenApi) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| configure_with(cfg, extra)
+}
+
+fn configure_with(cfg: &mut web::ServiceConfig, extra: utoipa::openapi::OpenApi) {
+    let document = openapi(extra).to_json().unwrap_or_else(|err| {
         tracing::error!(error = %err, "cannot serialise the OpenAPI document");
         "{}".into()
     });

@@ -17,6 +17,7 @@ mod bulk;
 mod conditional;
 mod discovery;
 mod error;
+pub mod oauth;
 mod query;
 mod rate_limit;
 mod resources;
@@ -54,6 +55,8 @@ pub struct ScimState {
     pub bulk_max_operations: usize,
     /// Per-tenant request budget.
     pub rate_limiter: RateLimiter,
+    /// Access tokens issued per key (OAuth client) at the token endpoint.
+    pub token_limiter: RateLimiter,
     /// Limits on filter text (length, nesting, nodes).
     pub filter_limits: scim_filter_parser::Limits,
     /// Externally visible base URL of the service (`https://host`), if configured; otherwise

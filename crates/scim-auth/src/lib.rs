@@ -30,4 +30,4 @@ pub use scope::{
     SETTINGS_WRITE,
 };
 pub use throttle::FailureLimit;
-pub use token::Token;
+pub use token::{constant_time_eq, AccessToken, Token};

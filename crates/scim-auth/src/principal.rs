@@ -18,7 +18,7 @@ use scim_store::{ApiKey, ScimSwitch, Store, TenantId};
 
 use crate::{
     scope::{grants, SCIM_READ, SCIM_WRITE},
-    token::{constant_time_eq, Token},
+    token::{constant_time_eq, AccessToken, Token},
     Scope,
 };
 
@@ -32,6 +32,8 @@ pub struct Authenticator {
     operator_hash: Option<String>,
     /// Failed authentications per client address.
     failures: std::sync::Arc<crate::throttle::FailureThrottle>,
+    /// Failed client authentications at the token endpoint per tenant and client id.
+    client_failures: std::sync::Arc<crate::throttle::FailureThrottle<(String, String)>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -112,13 +114,32 @@ impl Authenticator {
             store,
             operator_hash: None,
             failures: Default::default(),
+            client_failures: Default::default(),
         }
     }
 
     /// Throttles failed authentications per client address with `limit`.
     pub fn with_failure_limit(mut self, limit: crate::throttle::FailureLimit) -> Self {
         self.failures = std::sync::Arc::new(crate::throttle::FailureThrottle::new(limit));
+        self.client_failures = std::sync::Arc::new(crate::throttle::FailureThrottle::new(limit));
         self
+    }
+
+    /// Records a failed client authentication at the token endpoint from `peer` for
+    /// `client_id` of `tenant`; `Some(seconds)` when the address or the client id has no
+    /// failures left (answer `429` with `Retry-After`). Only failures are counted, so a
+    /// client presenting its correct secret is never throttled by others' failures.
+    pub fn client_failed(&self, peer: Option<&str>, tenant: &str, client_id: &str) -> Option<u64> {
+        let now = std::time::Instant::now();
+        let by_addr = peer
+            .and_then(|p| p.parse::<std::net::IpAddr>().ok())
+            .and_then(|addr| self.failures.failed(addr, now));
+        // Ids longer than a UUID are not ours: count them under one bucket, not one each.
+        let id = if client_id.len() <= 64 { client_id } else { "" };
+        let by_client = self
+            .client_failures
+            .failed((tenant.to_owned(), id.to_owned()), now);
+        by_addr.max(by_client).map(ceil_secs)
     }
 
     /// [`Self::authenticate`] for a request from `peer`: a failure is counted against the
@@ -233,6 +254,11 @@ impl Authenticator {
         let raw = authorization
             .and_then(bearer_token)
             .ok_or(AuthError::Unauthorized)?;
+        if with_settings {
+            if let Some(token) = AccessToken::parse(raw) {
+                return self.verify_access_token(&token, now).await;
+            }
+        }
         let token = Token::parse(raw).ok_or(AuthError::Unauthorized)?;
         let hash = token.hash();
         let found = if with_settings {
@@ -265,6 +291,46 @@ impl Authenticator {
             && now < key.expires_at;
         if usable {
             Ok((key, settings))
+        } else {
+            Err(AuthError::Unauthorized)
+        }
+    }
+}
+
+impl Authenticator {
+    /// The key behind an OAuth access token, if both are usable at `now`: the token has not
+    /// expired, its key is enabled, not revoked, not expired, and the key value the token was
+    /// issued under is still the key's (or still in its rotation grace). Read from the database
+    /// on every request, so a change of the key ends its tokens on every process at once.
+    async fn verify_access_token(
+        &self,
+        token: &AccessToken,
+        now: DateTime<Utc>,
+    ) -> Result<(ApiKey, Option<ScimSwitch>), AuthError> {
+        let (key, settings, grant) = self
+            .store
+            .find_access_token_and_scim_switch(&token.hash())
+            .await
+            .map_err(|err| {
+                tracing::error!(error = %err, "access token lookup failed");
+                AuthError::Unavailable
+            })?
+            .ok_or(AuthError::Unauthorized)?;
+        let secret = grant.secret_hash.as_bytes();
+        let current = constant_time_eq(key.token_hash.as_bytes(), secret);
+        let in_grace = !current
+            && key
+                .previous_token_hash
+                .as_deref()
+                .is_some_and(|h| constant_time_eq(h.as_bytes(), secret))
+            && key.previous_valid_until.is_some_and(|until| now < until);
+        let usable = (current || in_grace)
+            && now < grant.expires_at
+            && key.enabled
+            && key.revoked_at.is_none()
+            && now < key.expires_at;
+        if usable {
+            Ok((key, Some(settings)))
         } else {
             Err(AuthError::Unauthorized)
         }

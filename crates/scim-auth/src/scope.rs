@@ -93,6 +93,12 @@ impl Scope {
         matches!(self, Self::Scim | Self::OnPremise)
     }
 
+    /// Whether keys of this scope are OAuth 2.0 clients (a client id, the value as secret):
+    /// the keys that reach `/scim/v2`.
+    pub fn is_oauth_client(self) -> bool {
+        self.reaches_scim()
+    }
+
     /// The permissions (besides `*`) a key of this scope may hold.
     pub fn allowed_permissions(self) -> &'static [&'static str] {
         match self {

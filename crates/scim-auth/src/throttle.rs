@@ -1,10 +1,12 @@
-//! Throttling of failed authentication per client address: a token bucket of failures. Once
-//! an address has spent its failures, further *failures* get `429` with `Retry-After` instead of
-//! `401`; a valid key is always verified and always admitted, so a flood of bad keys from an
-//! address never locks out a good one (even from the same address).
+//! Throttling of failed authentication per client address (and, at the token endpoint, per
+//! OAuth client id): a token bucket of failures. Once an address (or a client id) has spent its
+//! failures, further *failures* get `429` with `Retry-After` instead of `401`; a valid key (or
+//! client secret) is always verified and always admitted, so a flood of bad keys from an
+//! address, or of wrong secrets for a client id, never locks out a good one.
 
 use std::{
     collections::HashMap,
+    hash::Hash,
     net::IpAddr,
     sync::Mutex,
     time::{Duration, Instant},
@@ -37,14 +39,23 @@ struct Bucket {
     at: Instant,
 }
 
-/// Failure buckets by address, in this process.
-#[derive(Debug, Default)]
-pub struct FailureThrottle {
+/// Failure buckets by address (or by another key, such as a client id), in this process.
+#[derive(Debug)]
+pub struct FailureThrottle<K = IpAddr> {
     limit: FailureLimit,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
-impl FailureThrottle {
+impl<K> Default for FailureThrottle<K> {
+    fn default() -> Self {
+        Self {
+            limit: FailureLimit::default(),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Hash + Eq> FailureThrottle<K> {
     /// A throttle with `limit`.
     pub fn new(limit: FailureLimit) -> Self {
         Self {
@@ -55,7 +66,7 @@ impl FailureThrottle {
 
     /// Records a failed authentication from `addr` at `now`; `Some(wait)` when the address has
     /// no failures left (answer `429`), `None` to answer the usual `401`.
-    pub fn failed(&self, addr: IpAddr, now: Instant) -> Option<Duration> {
+    pub fn failed(&self, addr: K, now: Instant) -> Option<Duration> {
         if self.limit.per_minute <= 0.0 {
             return None;
         }

@@ -1,5 +1,5 @@
 //! The API token format: `scimd_<kind>_<43 base62 chars of 256-bit randomness><6-char base62
-//! CRC32>`.
+//! CRC32>`, and the OAuth access token format, `scimd_at_` followed by the same two parts.
 //!
 //! The CRC (over everything before it) lets a mistyped or truncated token be refused before any
 //! database access, and gives secret scanners a checksum to confirm a leak. Only the SHA-256 of
@@ -25,17 +25,32 @@ impl std::fmt::Debug for Token {
     }
 }
 
+/// `prefix`, 43 random base62 characters from the operating system's CSPRNG, and the CRC.
+fn generate_with(prefix: &str) -> String {
+    let random: String = rand::rngs::OsRng
+        .sample_iter(&Alphanumeric)
+        .take(RANDOM_LEN)
+        .map(char::from)
+        .collect();
+    let body = format!("{prefix}{random}");
+    let crc = base62_fixed(crc32(body.as_bytes()));
+    format!("{body}{crc}")
+}
+
+/// Whether the part of `text` after its prefix, `tail`, is 43 base62 characters and a CRC
+/// that matches.
+fn well_formed(text: &str, tail: &str) -> bool {
+    if tail.len() != RANDOM_LEN + CRC_LEN || !tail.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return false;
+    }
+    let (body, crc) = text.split_at(text.len() - CRC_LEN);
+    base62_fixed(crc32(body.as_bytes())) == crc
+}
+
 impl Token {
     /// A fresh token of `scope` from the operating system's CSPRNG.
     pub fn generate(scope: Scope) -> Self {
-        let random: String = rand::rngs::OsRng
-            .sample_iter(&Alphanumeric)
-            .take(RANDOM_LEN)
-            .map(char::from)
-            .collect();
-        let body = format!("{PREFIX}{}_{random}", scope.token_kind());
-        let crc = base62_fixed(crc32(body.as_bytes()));
-        Self(format!("{body}{crc}"))
+        Self(generate_with(&format!("{PREFIX}{}_", scope.token_kind())))
     }
 
     /// Checks the shape and checksum of `text`; `None` means "certainly not a token of ours".
@@ -43,11 +58,7 @@ impl Token {
         let rest = text.strip_prefix(PREFIX)?;
         let (kind, tail) = rest.split_once('_')?;
         Scope::from_token_kind(kind)?;
-        if tail.len() != RANDOM_LEN + CRC_LEN || !tail.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return None;
-        }
-        let (body, crc) = text.split_at(text.len() - CRC_LEN);
-        (base62_fixed(crc32(body.as_bytes())) == crc).then(|| Self(text.to_owned()))
+        well_formed(text, tail).then(|| Self(text.to_owned()))
     }
 
     /// The scope this token was issued for, as written in its prefix.
@@ -68,6 +79,44 @@ impl Token {
     }
 
     /// The plaintext, for the one response (or CLI output) that shows it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The prefix of OAuth access tokens.
+const ACCESS_PREFIX: &str = "scimd_at_";
+
+/// An OAuth 2.0 access token issued by the token endpoint (`scimd_at_…`, with the same
+/// checksum as the keys, so that secret scanners find it). Only its SHA-256 is stored; it
+/// never prints its value through `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(String);
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(<redacted>)")
+    }
+}
+
+impl AccessToken {
+    /// A fresh access token from the operating system's CSPRNG.
+    pub fn generate() -> Self {
+        Self(generate_with(ACCESS_PREFIX))
+    }
+
+    /// Checks the shape and checksum of `text`; `None` means "certainly not an access token".
+    pub fn parse(text: &str) -> Option<Self> {
+        let tail = text.strip_prefix(ACCESS_PREFIX)?;
+        well_formed(text, tail).then(|| Self(text.to_owned()))
+    }
+
+    /// Hex SHA-256 of the token: the only form that is stored.
+    pub fn hash(&self) -> String {
+        sha256_hex(&self.0)
+    }
+
+    /// The plaintext, for the one token response that carries it.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -167,6 +216,24 @@ mod tests {
         assert_eq!(hint.chars().count(), "scimd_api_".len() + 5);
         assert_eq!(t.hash().len(), 64);
         assert_ne!(t.hash(), Token::generate(Scope::PublicApi).hash());
+    }
+
+    #[test]
+    fn access_tokens_have_their_own_prefix_and_checksum() {
+        let t = AccessToken::generate();
+        assert!(t.expose().starts_with("scimd_at_"));
+        assert_eq!(t.expose().len(), "scimd_at_".len() + 43 + 6);
+        assert_eq!(AccessToken::parse(t.expose()), Some(t.clone()));
+        assert!(!format!("{t:?}").contains(t.expose()));
+        // Neither format passes for the other.
+        assert_eq!(Token::parse(t.expose()), None);
+        let key = Token::generate(Scope::Scim);
+        assert_eq!(AccessToken::parse(key.expose()), None);
+        let mut bytes = t.expose().as_bytes().to_vec();
+        bytes[12] = if bytes[12] == b'a' { b'b' } else { b'a' };
+        let changed = String::from_utf8(bytes).expect("ascii");
+        assert_eq!(AccessToken::parse(&changed), None);
+        assert_ne!(t.hash(), AccessToken::generate().hash());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The sweep: queue the warnings that are due, purge the keys past retention.
+//! The sweep: queue the warnings that are due, purge the keys past retention and the expired
+//! OAuth access tokens.
 
 use chrono::{DateTime, Duration, Utc};
 use scim_store::{Store, StoreResult};
@@ -30,6 +31,8 @@ pub struct SweepReport {
     pub undeliverable: u64,
     /// Keys deleted 90 days after their expiry.
     pub purged: u64,
+    /// OAuth access tokens deleted once expired.
+    pub access_tokens_purged: u64,
 }
 
 /// One pass at `now`: queues each due warning once (per key, expiry and threshold) and purges
@@ -44,15 +47,18 @@ pub async fn sweep(
         .queue_expiry_notices(&policy.warn_days, policy.retention, now)
         .await?;
     let purged = store.purge_expired_keys(policy.retention, now).await?;
+    let access_tokens_purged = store.purge_expired_access_tokens(now).await?;
     let report = SweepReport {
         warnings_queued: queued.queued,
         undeliverable: queued.no_recipient,
         purged,
+        access_tokens_purged,
     };
     tracing::info!(
         warnings_queued = report.warnings_queued,
         undeliverable = report.undeliverable,
         purged = report.purged,
+        access_tokens_purged = report.access_tokens_purged,
         "expiry sweep"
     );
     Ok(report)

@@ -44,6 +44,11 @@ pub fn service_provider_config(caps: &Capabilities, base_url: &str) -> Value {
             "name": "API key",
             "description": "A scimd API key with the scim or on_premise scope, sent as 'Authorization: Bearer <key>'",
             "primary": true,
+        }, {
+            "type": "oauthbearertoken",
+            "name": "OAuth 2.0 client credentials",
+            "description": "An access token from the tenant's token endpoint (POST /oauth2/{tenantId}/token, grant_type=client_credentials): the key's client id and its value as the client secret, or a client assertion under workload identity federation; sent as 'Authorization: Bearer <access token>'",
+            "specUri": "https://www.rfc-editor.org/rfc/rfc6749",
         }],
         "meta": {
             "resourceType": "ServiceProviderConfig",

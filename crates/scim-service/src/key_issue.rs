@@ -64,6 +64,7 @@ pub async fn issue_key(
                 token_hint: token.hint(),
                 enabled: true,
                 expires_at: now + Duration::days(days),
+                client_id: crate::oauth::new_client_id(request.scope),
             },
             now,
         )

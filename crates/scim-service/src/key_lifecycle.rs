@@ -322,6 +322,7 @@ pub async fn create_key(
                 token_hint: token.hint(),
                 enabled: request.enabled,
                 expires_at: now + Duration::days(days),
+                client_id: crate::oauth::new_client_id(scope),
             },
             KeyPlacement {
                 machine_id: request.machine,

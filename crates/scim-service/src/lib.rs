@@ -9,6 +9,7 @@
 //! | [`tenants`] | tenant ids, admin e-mails, tenant changes |
 //! | [`machines`] | machine names and changes |
 //! | [`settings`] | the SCIM custom-attributes switch and declaration |
+//! | [`oauth`] | OAuth clients, the client-credentials grant, access tokens, their lifetime |
 //! | [`scim_writes`] | SCIM create, replace, patch and delete of users and groups |
 //! | [`tenant_schemas`] | each tenant's schema registry (cached), the audit of ignored attributes |
 //! | [`passwords`] | SCIM passwords, stored only as Argon2id hashes |
@@ -29,6 +30,7 @@ mod error;
 pub mod key_issue;
 pub mod key_lifecycle;
 pub mod machines;
+pub mod oauth;
 pub mod passwords;
 pub mod scim_writes;
 pub mod settings;

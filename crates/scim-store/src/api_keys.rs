@@ -24,6 +24,7 @@ use crate::{
 pub const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
 
 const UNIQUE: &[(&str, &str)] = &[
+    ("client_id", "client id"),
     ("previous_token_hash", "token"),
     ("token_hash", "token"),
     ("name", "key name"),
@@ -48,6 +49,8 @@ pub struct NewApiKey {
     pub enabled: bool,
     /// When the key stops working.
     pub expires_at: DateTime<Utc>,
+    /// The key's OAuth client id (`scim` and `on_premise` keys), stable for its life.
+    pub client_id: Option<String>,
 }
 
 /// Where a new key hangs: its machine, and the tenant-wide switch a SCIM key may set.
@@ -137,6 +140,10 @@ pub struct ApiKey {
     pub previous_valid_until: Option<DateTime<Utc>>,
     /// Time of the last change.
     pub updated_at: DateTime<Utc>,
+    /// The key's OAuth client id (`scim` and `on_premise` keys): not secret, stable for life.
+    pub client_id: Option<String>,
+    /// The federated credential (workload identity federation) of a `scim` key, as stored.
+    pub federation: Option<Value>,
 }
 
 impl std::fmt::Debug for ApiKey {
@@ -146,6 +153,7 @@ impl std::fmt::Debug for ApiKey {
             .field("tenant_id", &self.tenant_id)
             .field("name", &self.name)
             .field("scope", &self.scope)
+            .field("client_id", &self.client_id)
             .field("permissions", &self.permissions)
             .field("token_hash", &"<redacted>")
             .field("enabled", &self.enabled)
@@ -249,6 +257,8 @@ impl Store {
             previous_valid_until: Set(None),
             updated_at: Set(Some(now)),
             expiry_notified: Set(None),
+            client_id: Set(key.client_id),
+            federation: Set(None),
         }
         .insert(&txn)
         .await

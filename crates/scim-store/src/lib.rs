@@ -23,6 +23,7 @@ mod filter;
 mod groups;
 mod machines;
 mod members;
+mod oauth;
 mod patch;
 mod prepared_statements;
 mod resources;
@@ -43,6 +44,10 @@ pub use error::StoreError;
 pub use expiry::{ClaimedNotice, ExpiryNotice, NoticeQuery, NoticeStatus, QueuedNotices};
 pub use machines::{Machine, MachinePatch};
 pub use members::NamedMember;
+pub use oauth::{
+    AccessTokenGrant, NewAccessToken, OAuthSettings, DEFAULT_ACCESS_TOKEN_LIFETIME_SECS,
+    MAX_LIVE_TOKENS_PER_KEY,
+};
 pub use patch::{PatchDecision, PatchFailure, PatchOutcome, PatchRelations, Patched};
 pub use resources::{ListPage, ListQuery, Pagination, SortOrder};
 pub use scim_db::count_statements;

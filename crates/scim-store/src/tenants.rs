@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::{
     audit::{begin_write, record, Actor, Change},
     entity::tenant,
+    oauth::DEFAULT_ACCESS_TOKEN_LIFETIME_SECS,
     Store, StoreError, StoreResult,
 };
 
@@ -80,6 +81,7 @@ impl Store {
             scim_custom_attributes: Set(false),
             custom_schema: Set(None),
             custom_schema_tag: Set(None),
+            access_token_lifetime_secs: Set(DEFAULT_ACCESS_TOKEN_LIFETIME_SECS),
             created_at: Set(now),
         }
         .insert(&self.db)

@@ -31,6 +31,9 @@ pub struct Model {
     pub updated_at: Option<DateTimeUtc>,
     /// The tightest expiry threshold (days) already queued for the current `expires_at`.
     pub expiry_notified: Option<i32>,
+    pub client_id: Option<String>,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub federation: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -83,6 +86,8 @@ impl From<Model> for crate::ApiKey {
             previous_token_hash: m.previous_token_hash,
             previous_valid_until: m.previous_valid_until,
             updated_at: m.updated_at.unwrap_or(m.created_at),
+            client_id: m.client_id,
+            federation: m.federation,
         }
     }
 }

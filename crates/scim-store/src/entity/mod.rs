@@ -1,5 +1,6 @@
 //! sea-orm entities, one file per table. Conversions into model types live beside each entity.
 
+pub mod access_token;
 pub mod api_key;
 pub mod audit_event;
 pub mod console_session;

@@ -16,6 +16,7 @@ pub struct Model {
     pub custom_schema: Option<Json>,
     /// Changes whenever `custom_schema` does (see migration 000040).
     pub custom_schema_tag: Option<String>,
+    pub access_token_lifetime_secs: i32,
     pub created_at: DateTimeUtc,
 }
 
