@@ -136,6 +136,7 @@ impl AppContext {
                     i64::try_from(config.console_absolute_hours).unwrap_or(i64::MAX),
                 ),
                 secure_cookies: config.console_secure_cookies,
+                public_url: config.public_url.clone(),
                 ..scim_console::ConsoleConfig::default()
             },
         })

@@ -436,6 +436,7 @@ async fn key_command(store: &Store, command: KeyCommand) -> Result<(), Box<dyn s
                     .map(|key| {
                         serde_json::json!({
                             "name": key.name, "label": key.label, "scope": key.scope,
+                            "clientId": key.client_id,
                             "status": keys::key_status(key, now),
                             "permissions": key.permissions, "machine": key.machine_id,
                             "tokenHint": key.token_hint, "expiresAt": key.expires_at,
@@ -447,17 +448,18 @@ async fn key_command(store: &Store, command: KeyCommand) -> Result<(), Box<dyn s
                 return Ok(());
             }
             println!(
-                "{:<24} {:<10} {:<8} {:<10} {:<16} LABEL",
-                "NAME", "SCOPE", "STATUS", "EXPIRES", "HINT"
+                "{:<24} {:<10} {:<8} {:<10} {:<16} {:<36} LABEL",
+                "NAME", "SCOPE", "STATUS", "EXPIRES", "HINT", "CLIENT ID"
             );
             for key in list {
                 println!(
-                    "{:<24} {:<10} {:<8} {:<10} {:<16} {}",
+                    "{:<24} {:<10} {:<8} {:<10} {:<16} {:<36} {}",
                     key.name,
                     key.scope,
                     keys::key_status(&key, now),
                     key.expires_at.format("%Y-%m-%d"),
                     key.token_hint,
+                    key.client_id.as_deref().unwrap_or("-"),
                     key.label.as_deref().unwrap_or("")
                 );
             }

@@ -1059,3 +1059,38 @@ on_each_backend!(
         assert_eq!(r.status, StatusCode::SEE_OTHER);
     }
 );
+
+on_each_backend!(a_scim_key_page_shows_what_to_paste_into_entra_id, |app| {
+    let browser = Browser::new(&app);
+    browser.sign_in(&app.admin_token).await;
+    let key = app.store.get_api_key(&app.tenant, "entra").await.unwrap();
+    let client_id = key
+        .client_id
+        .clone()
+        .expect("a SCIM key is an OAuth client");
+    let page = browser.get("/console/keys/entra").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for expected in [
+        "Entra ID set-up",
+        "https://scim.example.test/scim/v2",
+        "https://scim.example.test/oauth2/acme/token",
+        client_id.as_str(),
+        "Token Endpoint",
+        "Client Identifier",
+    ] {
+        assert!(page.body.contains(expected), "{expected}: {}", page.body);
+    }
+    assert!(!page.body.contains(&app.scim_token), "never the value");
+    // In French too.
+    browser.get("/console/lang?l=fr&next=/console/keys").await;
+    let page = browser.get("/console/keys/entra").await;
+    assert!(
+        page.body.contains("Configuration dans Entra ID")
+            && page.body.contains("Point de terminaison du jeton"),
+        "{}",
+        page.body
+    );
+    // An admin key is no OAuth client: no card.
+    let page = browser.get("/console/keys/admin").await;
+    assert!(!page.body.contains("entra-setup"), "{}", page.body);
+});

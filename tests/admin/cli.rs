@@ -72,6 +72,18 @@ async fn the_key_cli_mirrors_the_admin_api() {
     let list = ok(&scimd(&url, &["key", "list", "--tenant", "acme"]));
     assert!(!list.contains(&token), "list never shows a value");
     assert_eq!(status_of(&list, "entra"), "active");
+    // A SCIM key is an OAuth client: its client id is listed, in the table and in JSON.
+    let json: serde_json::Value = serde_json::from_str(&ok(&scimd(
+        &url,
+        &["key", "list", "--tenant", "acme", "--json"],
+    )))
+    .unwrap();
+    let client_id = json[0]["clientId"].as_str().expect("clientId").to_owned();
+    assert!(uuid::Uuid::parse_str(&client_id).is_ok(), "{client_id}");
+    assert!(
+        list.contains("CLIENT ID") && list.contains(&client_id),
+        "{list}"
+    );
 
     ok(&scimd(
         &url,
@@ -103,6 +115,16 @@ async fn the_key_cli_mirrors_the_admin_api() {
     .trim()
     .to_owned();
     assert!(rotated.starts_with("scimd_scim_") && rotated != token);
+    let after: serde_json::Value = serde_json::from_str(&ok(&scimd(
+        &url,
+        &["key", "list", "--tenant", "acme", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(
+        after[0]["clientId"],
+        client_id.as_str(),
+        "stable across rotation"
+    );
     assert!(works(&url, &token).await, "old value in grace");
     assert!(works(&url, &rotated).await);
 

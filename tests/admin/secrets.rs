@@ -1,5 +1,6 @@
 //! No issued token or hash ever appears in a response (except the one create or rotate
-//! response that shows the new value) or in a log line.
+//! response that shows the new value, and the one token response that carries an access token)
+//! or in a log line: API keys, client secrets and OAuth access tokens alike.
 
 use std::{
     collections::HashMap,
@@ -8,6 +9,7 @@ use std::{
 };
 
 use actix_web::http::Method;
+use base64::Engine;
 use scim_auth::Token;
 use serde_json::{json, Value};
 
@@ -99,6 +101,56 @@ async fn no_token_or_hash_in_any_response_or_log_line() {
             k("/apiKeys/s/rotate"),
             Some(json!({"gracePeriodMinutes": 5}))
         );
+        // OAuth: the rotated key `s` as a client, by Basic and by form, and with a wrong
+        // secret; its access token used on SCIM and, wrongly, on the admin API.
+        let client_id = call!(a, Method::GET, k("/apiKeys/s"), None).body["clientId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let secret = tokens.last().unwrap().clone();
+        let mut access_tokens = Vec::new();
+        for (authorization, form) in [
+            (
+                Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD
+                        .encode(format!("{client_id}:{secret}"))
+                )),
+                "grant_type=client_credentials".to_owned(),
+            ),
+            (
+                None,
+                format!(
+                    "grant_type=client_credentials&client_id={client_id}&client_secret={secret}"
+                ),
+            ),
+            (
+                None,
+                format!(
+                    "grant_type=client_credentials&client_id={client_id}&client_secret={admin}"
+                ),
+            ),
+        ] {
+            let mut req = actix_web::test::TestRequest::post()
+                .uri("/oauth2/acme/token")
+                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+                .set_payload(form);
+            if let Some(value) = authorization {
+                req = req.insert_header(("Authorization", value));
+            }
+            let (status, headers, mut text) = app.send(req).await;
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if let Some(t) = body["access_token"].as_str() {
+                access_tokens.push(t.to_owned());
+                text = text.replace(t, "<shown once>");
+            }
+            responses.push(format!("{status} {headers:?} {text}"));
+        }
+        assert_eq!(access_tokens.len(), 2, "two good token requests");
+        for t in &access_tokens {
+            call!(t, Method::GET, "/scim/v2/Users", None);
+            call!(t, Method::GET, k("/apiKeys"), None);
+        }
         call!(
             a,
             Method::PUT,
@@ -150,6 +202,17 @@ async fn no_token_or_hash_in_any_response_or_log_line() {
             }
             assert!(!log_text.contains(t.as_str()), "token in the logs");
             assert!(!log_text.contains(&hash), "hash in the logs");
+        }
+        for t in &access_tokens {
+            let hash = scim_auth::AccessToken::parse(t)
+                .expect("an access token of ours")
+                .hash();
+            for (i, text) in responses.iter().enumerate() {
+                assert!(!text.contains(t.as_str()), "access token in response {i}");
+                assert!(!text.contains(&hash), "access token hash in response {i}");
+            }
+            assert!(!log_text.contains(t.as_str()), "access token in the logs");
+            assert!(!log_text.contains(&hash), "access token hash in the logs");
         }
         // Each shown value was shown exactly once.
         for (t, _) in &shown {

@@ -607,6 +607,9 @@ fn key_detail(
             dt { (T::Label.get(l)) } dd { (key.label.as_deref().unwrap_or("—")) }
             dt { (T::Machine.get(l)) } dd { (machine_cell(key, machines)) }
             dt { (T::Hint.get(l)) } dd { code { (key.token_hint) } }
+            @if let Some(id) = &key.client_id {
+                dt { (T::ClientId.get(l)) } dd { code #client-id { (id) } }
+            }
             dt { (T::Permissions.get(l)) } dd { code { (key.permissions.join(", ")) } }
             dt { (T::Created.get(l)) } dd { (when(key.created_at)) }
             dt { (T::Expires.get(l)) } dd { (when(key.expires_at)) }
@@ -648,10 +651,53 @@ async fn load_key(ctx: &Ctx, store: &Store, name: &str) -> Result<ApiKey, Consol
         .map_err(|e| ConsoleError::store(ctx.lang, e))
 }
 
+/// The "Entra ID set-up" card of an OAuth client key: what to paste into Entra ID for the
+/// secret token and for the client-credentials grant. `root` is the service's base URL.
+fn entra_card(l: Lang, tenant: &str, key: &ApiKey, root: &str) -> Markup {
+    let Some(client_id) = &key.client_id else {
+        return html! {};
+    };
+    let tenant_url = format!("{root}/scim/v2");
+    let token_endpoint = format!("{root}/oauth2/{}/token", url_enc(tenant));
+    html! {
+        section.card #entra-setup aria-labelledby="entra-title" {
+            h2 #entra-title { (T::EntraSetup.get(l)) }
+            p { (T::EntraSetupIntro.get(l)) }
+            h3 { (T::EntraClientCredentials.get(l)) }
+            dl.facts {
+                dt { (T::EntraTenantUrl.get(l)) } dd { code { (tenant_url) } }
+                dt { (T::EntraTokenEndpoint.get(l)) } dd { code #entra-token-endpoint { (token_endpoint) } }
+                dt { (T::EntraClientIdentifier.get(l)) } dd { code { (client_id) } }
+                dt { (T::EntraClientSecret.get(l)) } dd { (T::EntraKeyValue.get(l)) }
+            }
+            p { (T::EntraCredentialsSent.get(l)) }
+            h3 { (T::EntraBearer.get(l)) }
+            dl.facts {
+                dt { (T::EntraTenantUrl.get(l)) } dd { code { (tenant_url) } }
+                dt { (T::EntraSecretToken.get(l)) } dd { (T::EntraKeyValue.get(l)) }
+            }
+            p { (T::EntraRotateHint.get(l)) }
+        }
+    }
+}
+
+/// The service's base URL: `SCIMD_PUBLIC_URL`, or the request's scheme and host.
+fn service_root(config: &crate::ConsoleConfig, req: &actix_web::HttpRequest) -> String {
+    match &config.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let info = scim_auth::client_info(req);
+            format!("{}://{}", info.scheme, info.host)
+        }
+    }
+}
+
 /// `GET /console/keys/{name}`: facts, the edit form and the actions.
 pub async fn show_key(
     ctx: Ctx,
     store: web::Data<Store>,
+    config: web::Data<crate::ConsoleConfig>,
+    req: actix_web::HttpRequest,
     path: web::Path<String>,
     query: Query,
 ) -> Result<HttpResponse, ConsoleError> {
@@ -663,8 +709,10 @@ pub async fn show_key(
         .expiry_notices_of_keys(&ctx.tenant, std::slice::from_ref(&key.id))
         .await
         .map_err(|e| ConsoleError::store(ctx.lang, e))?;
+    let root = service_root(&config, &req);
     let body = html! {
         (key_detail(&ctx, &key, switch, &machines, None))
+        (entra_card(ctx.lang, ctx.tenant.as_str(), &key, &root))
         (warnings_card(ctx.lang, &notices))
     };
     Ok(ok_html(html::page(

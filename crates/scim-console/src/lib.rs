@@ -55,6 +55,9 @@ pub struct ConsoleConfig {
     pub secure_cookies: Option<bool>,
     /// How often a session's last activity is written (at most once per this interval).
     pub touch_every: Duration,
+    /// The service's external base URL (`SCIMD_PUBLIC_URL`), for the Entra ID set-up values;
+    /// without it, the request's scheme and host.
+    pub public_url: Option<String>,
 }
 
 impl Default for ConsoleConfig {
@@ -64,6 +67,7 @@ impl Default for ConsoleConfig {
             absolute_timeout: Duration::hours(12),
             secure_cookies: None,
             touch_every: Duration::seconds(30),
+            public_url: None,
         }
     }
 }

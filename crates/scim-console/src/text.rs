@@ -191,6 +191,21 @@ texts! {
     KeyRevokedDone => "The key was revoked.", "La clé a été révoquée.";
     KeyDeletedDone => "The key was deleted.", "La clé a été supprimée.";
     Hint => "Value", "Valeur";
+    ClientId => "Client ID (OAuth)", "ID client (OAuth)";
+    EntraSetup => "Entra ID set-up", "Configuration dans Entra ID";
+    EntraSetupIntro => "In the Microsoft Entra admin center: Enterprise applications, this application, Provisioning, Admin Credentials. Paste these values for the authentication method you choose.",
+        "Dans le centre d'administration Microsoft Entra : Applications d'entreprise, cette application, Approvisionnement, Informations d'identification de l'administrateur. Collez ces valeurs selon la méthode d'authentification choisie.";
+    EntraBearer => "Bearer authentication (Secret Token)", "Authentification du porteur (jeton secret)";
+    EntraClientCredentials => "OAuth 2.0 client credentials grant", "Octroi d'informations d'identification du client OAuth 2.0";
+    EntraTenantUrl => "Tenant URL", "URL du locataire";
+    EntraSecretToken => "Secret Token", "Jeton secret";
+    EntraTokenEndpoint => "Token Endpoint", "Point de terminaison du jeton";
+    EntraClientIdentifier => "Client Identifier", "Identificateur client";
+    EntraClientSecret => "Client Secret", "Secret client";
+    EntraKeyValue => "this key's value (shown once, when the key was created or rotated)", "la valeur de cette clé (affichée une seule fois, à la création ou au renouvellement)";
+    EntraCredentialsSent => "How credentials are sent: any of Basic, Body or Both.", "Mode d'envoi des informations d'identification : Basic, Body ou Both, au choix.";
+    EntraRotateHint => "Rotate with a grace period before the key expires, then paste the new value as the secret: the Client Identifier stays the same.",
+        "Renouvelez la clé avec une période de grâce avant son expiration, puis collez la nouvelle valeur comme secret : l'identificateur client ne change pas.";
     CreateMachine => "Create a machine", "Créer une machine";
     Description => "Description", "Description";
     NoMachines => "No machine yet.", "Aucune machine pour l'instant.";
