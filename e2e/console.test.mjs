@@ -178,6 +178,31 @@ test("rotate with a grace period: old and new values both work", async () => {
   scimKey = fresh;
 });
 
+test("Entra ID set-up card: its values get an OAuth token that works on SCIM", async () => {
+  await page.goto(`${base}/console/keys/entra-prod`);
+  const card = page.locator("#entra-setup");
+  await card.waitFor();
+  const clientId = (await page.locator("#client-id").textContent()).trim();
+  const endpoint = (await page.locator("#entra-token-endpoint").textContent()).trim();
+  assert.equal(endpoint, `${base}/oauth2/default/token`);
+  await card.screenshot({ path: join(shots, "entra-setup.png") });
+  // What Entra ID does with them: client credentials (Basic), then the token as Bearer.
+  const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(scimKey)}`).toString("base64");
+  const r = await fetch(endpoint, {
+    method: "POST",
+    headers: { Authorization: `Basic ${basic}`, "Content-Type": "application/x-www-form-urlencoded" },
+    body: "grant_type=client_credentials",
+  });
+  assert.equal(r.status, 200);
+  const { access_token: accessToken, token_type: tokenType } = await r.json();
+  assert.equal(tokenType, "Bearer");
+  assert.equal(await scim(accessToken), 200);
+  // The French card.
+  await page.goto(`${base}/console/lang?l=fr&next=/console/keys/entra-prod`);
+  assert.match(await page.locator("#entra-title").textContent(), /Configuration dans Entra ID/);
+  await page.goto(`${base}/console/lang?l=en&next=/console/keys/entra-prod`);
+});
+
 test("On Premise key: retrieve only", async () => {
   const key = await createKey("ad-sync", "on_premise", async (d) => {
     await d.locator("label[for=k-push]").click();
