@@ -31,6 +31,8 @@ pub const KNOWN: &[&str] = &[
     "SCIMD_RATE_LIMIT_PER_SECOND",
     "SCIMD_RATE_LIMIT_BURST",
     "SCIMD_OAUTH_TOKENS_PER_MINUTE",
+    "SCIMD_FEDERATION_JWKS_HOSTS",
+    "SCIMD_FEDERATION_JWKS_MIN_REFRESH_SECS",
     "SCIMD_FILTER_MAX_LENGTH",
     "SCIMD_AUTH_FAILURE_BURST",
     "SCIMD_AUTH_FAILURES_PER_MINUTE",
@@ -153,6 +155,10 @@ pub struct Config {
     pub rate_limit_burst: f64,
     /// Access tokens a key (OAuth client) may obtain per minute, and at once (0: unlimited).
     pub oauth_tokens_per_minute: f64,
+    /// Hosts (`host` or `host:port`) whose JWKS federated credentials may name.
+    pub federation_jwks_hosts: Vec<String>,
+    /// An unknown `kid` fetches a JWKS again at most this often.
+    pub federation_jwks_min_refresh: std::time::Duration,
     /// Longest filter text.
     pub filter_max_length: usize,
     /// Failed authentications an address may make at once.
@@ -412,6 +418,18 @@ impl Config {
         let rate_limit_burst = number("SCIMD_RATE_LIMIT_BURST", 1000, 1, 10_000_000) as f64;
         let oauth_tokens_per_minute =
             number("SCIMD_OAUTH_TOKENS_PER_MINUTE", 60, 0, 1_000_000) as f64;
+        let federation_jwks_hosts: Vec<String> = get("SCIMD_FEDERATION_JWKS_HOSTS")
+            .unwrap_or_else(|| "login.microsoftonline.com".into())
+            .split(',')
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .collect();
+        let federation_jwks_min_refresh = std::time::Duration::from_secs(number(
+            "SCIMD_FEDERATION_JWKS_MIN_REFRESH_SECS",
+            60,
+            0,
+            86_400,
+        ));
         let filter_max_length = sat_usize(number("SCIMD_FILTER_MAX_LENGTH", 8192, 16, 1 << 20));
         let auth_failure_burst = number("SCIMD_AUTH_FAILURE_BURST", 20, 1, 1_000_000) as f64;
         let auth_failures_per_minute =
@@ -439,6 +457,13 @@ impl Config {
                 None
             }
         };
+        for host in &federation_jwks_hosts {
+            if host.contains('/') || host.contains('@') || host.contains(char::is_whitespace) {
+                errors.push(format!(
+                    "SCIMD_FEDERATION_JWKS_HOSTS: '{host}' is not host or host:port"
+                ));
+            }
+        }
         if default_page_size > max_page_size {
             errors.push("SCIMD_DEFAULT_PAGE_SIZE must not exceed SCIMD_MAX_PAGE_SIZE".into());
         }
@@ -465,6 +490,8 @@ impl Config {
                     rate_limit_per_second,
                     rate_limit_burst,
                     oauth_tokens_per_minute,
+                    federation_jwks_hosts,
+                    federation_jwks_min_refresh,
                     filter_max_length,
                     auth_failure_burst,
                     auth_failures_per_minute,

@@ -35,6 +35,8 @@ pub use config::Config;
 pub struct AppContext {
     scim: web::Data<scim_api::ScimState>,
     auth: web::Data<Authenticator>,
+    federation: web::Data<dyn scim_service::federation::AssertionVerifier>,
+    jwks_hosts: web::Data<scim_service::federation::JwksHosts>,
     metrics: web::Data<metrics::Metrics>,
     store: Store,
     console: scim_console::ConsoleConfig,
@@ -52,6 +54,9 @@ pub enum StartError {
     /// The database could not be reached or migrated.
     #[error("database: {0}")]
     Store(#[from] scim_store::StoreError),
+    /// The HTTP client of workload identity federation could not be built.
+    #[error(transparent)]
+    Federation(#[from] scim_federation::BuildError),
     /// The SQLite folder could not be created.
     #[error("cannot create the data folder {0}: {1}")]
     DataDir(String, std::io::Error),
@@ -113,7 +118,16 @@ impl AppContext {
             public_url: config.public_url.clone(),
             tenant_schemas: Default::default(),
         };
+        let jwks_hosts =
+            scim_service::federation::JwksHosts::new(config.federation_jwks_hosts.clone());
+        let verifier: std::sync::Arc<dyn scim_service::federation::AssertionVerifier> =
+            std::sync::Arc::new(scim_federation::JwksVerifier::new(
+                jwks_hosts.clone(),
+                config.federation_jwks_min_refresh,
+            )?);
         Ok(Self {
+            federation: web::Data::from(verifier),
+            jwks_hosts: web::Data::new(jwks_hosts),
             metrics: web::Data::new(metrics::Metrics::default()),
             scim: web::Data::new(scim),
             auth: web::Data::new(
@@ -161,6 +175,8 @@ pub fn build_app(
     App::new()
         .app_data(ctx.scim)
         .app_data(ctx.auth)
+        .app_data(ctx.federation)
+        .app_data(ctx.jwks_hosts)
         .app_data(ctx.metrics)
         .app_data(web::Data::new(store))
         .wrap(edge::Edge::new(

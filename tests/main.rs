@@ -18,6 +18,7 @@ mod deadlines;
 mod discovery;
 mod expiry;
 mod faults;
+mod federation;
 mod filters;
 mod groups;
 mod hostile;

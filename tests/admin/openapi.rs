@@ -47,6 +47,21 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ),
     (
         "get",
+        "/api/{tenantId}/admin/apiKeys/{keyName}/federation",
+        Some("tenant.apiKey:read"),
+    ),
+    (
+        "put",
+        "/api/{tenantId}/admin/apiKeys/{keyName}/federation",
+        Some("tenant.apiKey:write"),
+    ),
+    (
+        "delete",
+        "/api/{tenantId}/admin/apiKeys/{keyName}/federation",
+        Some("tenant.apiKey:write"),
+    ),
+    (
+        "get",
         "/api/{tenantId}/admin/machines",
         Some("tenant.machine:read"),
     ),

@@ -23,6 +23,7 @@ mod docs;
 mod dto;
 mod error;
 mod expiry;
+mod federation;
 mod machines;
 mod responses;
 mod settings;
@@ -68,6 +69,7 @@ const ADMIN_SHAPES: &[(&str, &str)] = &[
     ("apiKeys/*", "GET, PUT, DELETE"),
     ("apiKeys/*/revoke", "POST"),
     ("apiKeys/*/rotate", "POST"),
+    ("apiKeys/*/federation", "GET, PUT, DELETE"),
     ("machines", "GET, POST"),
     ("machines/*", "GET, PATCH, DELETE"),
     ("machines/*/apiKeys", "GET"),
@@ -139,6 +141,9 @@ fn api_scope() -> scope::Scope<
                 .service(api_keys::delete_api_key)
                 .service(api_keys::revoke_api_key)
                 .service(api_keys::rotate_api_key)
+                .service(federation::get_federation)
+                .service(federation::put_federation)
+                .service(federation::delete_federation)
                 .service(machines::list_machines)
                 .service(machines::create_machine)
                 .service(machines::get_machine)

@@ -15,7 +15,10 @@ use base64::Engine;
 use chrono::Utc;
 use futures_util::StreamExt;
 use scim_auth::Authenticator;
-use scim_service::oauth::{authenticate_client_secret, issue_access_token, OAuthError};
+use scim_service::{
+    federation::{authenticate_client_assertion, AssertionVerifier},
+    oauth::{authenticate_client_secret, issue_access_token, OAuthError},
+};
 use serde_json::json;
 
 use crate::ScimState;
@@ -86,7 +89,10 @@ enum ClientAuth {
     /// A client id and secret (Basic, form, or both agreeing).
     Secret { client_id: String, secret: String },
     /// An RFC 7523 client assertion (workload identity federation).
-    Assertion { client_id: String },
+    Assertion {
+        client_id: String,
+        assertion: String,
+    },
 }
 
 /// The parameters of a token request, each at most once (RFC 6749 §3.2).
@@ -179,6 +185,7 @@ fn client_auth(req: &HttpRequest, form: &TokenForm) -> Result<ClientAuth, TokenE
         ))?;
         return Ok(ClientAuth::Assertion {
             client_id: client_id.to_owned(),
+            assertion: form.get("client_assertion").unwrap_or_default().to_owned(),
         });
     }
     match (basic, posted) {
@@ -375,10 +382,26 @@ async fn token(
                 authenticate_client_secret(&state.store, tenant, &client_id, &secret, now).await;
             (client_id, result)
         }
-        ClientAuth::Assertion { client_id } => (
+        ClientAuth::Assertion {
             client_id,
-            Err(OAuthError::InvalidClient("no federated credential")),
-        ),
+            assertion,
+        } => {
+            let result = match req.app_data::<web::Data<dyn AssertionVerifier>>() {
+                Some(verifier) => {
+                    authenticate_client_assertion(
+                        &state.store,
+                        verifier.get_ref(),
+                        tenant,
+                        &client_id,
+                        &assertion,
+                        now,
+                    )
+                    .await
+                }
+                None => Err(OAuthError::InvalidClient("federation is not configured")),
+            };
+            (client_id, result)
+        }
     };
     let issued = match result {
         Ok(client) => {

@@ -10,6 +10,7 @@
 //! | [`machines`] | machine names and changes |
 //! | [`settings`] | the SCIM custom-attributes switch and declaration |
 //! | [`oauth`] | OAuth clients, the client-credentials grant, access tokens, their lifetime |
+//! | [`federation`] | federated credentials (workload identity federation), JWKS hosts, assertion claims |
 //! | [`scim_writes`] | SCIM create, replace, patch and delete of users and groups |
 //! | [`tenant_schemas`] | each tenant's schema registry (cached), the audit of ignored attributes |
 //! | [`passwords`] | SCIM passwords, stored only as Argon2id hashes |
@@ -27,6 +28,7 @@
 )]
 
 mod error;
+pub mod federation;
 pub mod key_issue;
 pub mod key_lifecycle;
 pub mod machines;

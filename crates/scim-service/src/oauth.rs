@@ -99,6 +99,24 @@ pub async fn authenticate_client_secret(
     })
 }
 
+impl AuthenticatedClient {
+    /// A client authenticated by its federated credential: its tokens are bound to the key's
+    /// current value, so a rotation past its grace ends them as it ends the secret's.
+    pub(crate) fn federated(
+        tenant: TenantId,
+        key: ApiKey,
+        now: DateTime<Utc>,
+    ) -> Result<Self, OAuthError> {
+        usable_client(&key, now)?;
+        let secret_hash = key.token_hash.clone();
+        Ok(Self {
+            tenant,
+            key,
+            secret_hash,
+        })
+    }
+}
+
 /// Refuses a key that cannot have tokens at `now`.
 fn usable_client(key: &ApiKey, now: DateTime<Utc>) -> Result<(), OAuthError> {
     if !key.enabled {

@@ -234,6 +234,31 @@ impl Store {
         Ok(settings)
     }
 
+    /// Audits a client assertion refused for key `name`, with the reason (never the
+    /// assertion). Written outside any transaction of the request: nothing else changes.
+    pub async fn record_federation_refusal(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        reason: &str,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        record(
+            &self.db.bookkeeping(),
+            tenant,
+            actor,
+            Change {
+                action: "apiKey.federation.refused",
+                target_type: "apiKey",
+                target_id: name,
+                changes: json!({"reason": reason}),
+            },
+            now,
+        )
+        .await
+    }
+
     /// Sets (`Some`) or removes (`None`) the federated credential of key `name`, audited with
     /// the credential's public fields.
     #[tracing::instrument(skip_all, fields(tenant = %tenant))]
