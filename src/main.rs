@@ -204,6 +204,37 @@ enum KeyCommand {
     },
     /// Delete a key: it stops working at once.
     Delete(KeyName),
+    /// The federated credential of a SCIM key (workload identity federation): whose signed
+    /// tokens the token endpoint takes instead of the key's value.
+    Federation {
+        #[command(subcommand)]
+        command: FederationCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FederationCommand {
+    /// Set the credential (a scim key; the JWKS host must be in SCIMD_FEDERATION_JWKS_HOSTS).
+    Set {
+        #[command(flatten)]
+        key: KeyName,
+        /// The `iss` of the assertions (Entra ID: https://login.microsoftonline.com/{tenant}/v2.0).
+        #[arg(long)]
+        issuer: String,
+        /// The issuer's signing keys (JWKS), https.
+        #[arg(long)]
+        jwks_uri: String,
+        /// The `sub` of the assertions (Entra ID: the identity's object id).
+        #[arg(long)]
+        subject: String,
+        /// Accepted `aud` values, comma-separated (1-10).
+        #[arg(long, value_delimiter = ',', required = true)]
+        audiences: Vec<String>,
+    },
+    /// Print the credential as JSON.
+    Show(KeyName),
+    /// Remove the credential (the key's value keeps working).
+    Clear(KeyName),
 }
 
 /// Names one key.
@@ -341,7 +372,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             println!("{}", serde_json::to_string_pretty(&view)?);
             Ok(())
         }
-        Command::Key { command } => key_command(&store, command).await,
+        Command::Key { command } => key_command(&store, &config, command).await,
         Command::Machine { command } => admin_commands::machine_command(&store, command).await,
         Command::Tenant {
             command: TenantCommand::List { json },
@@ -366,7 +397,11 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
     }
 }
 
-async fn key_command(store: &Store, command: KeyCommand) -> Result<(), Box<dyn std::error::Error>> {
+async fn key_command(
+    store: &Store,
+    config: &Config,
+    command: KeyCommand,
+) -> Result<(), Box<dyn std::error::Error>> {
     let caller = Caller::operator(Actor::local("cli"));
     let now = Utc::now();
     let no_key = |tenant: &TenantId, name: &str| format!("no key '{name}' in tenant '{tenant}'");
@@ -383,6 +418,9 @@ async fn key_command(store: &Store, command: KeyCommand) -> Result<(), Box<dyn s
         }
     };
     match command {
+        KeyCommand::Federation { command } => {
+            return federation_command(store, config, command).await;
+        }
         KeyCommand::Create {
             tenant,
             name,
@@ -514,6 +552,69 @@ async fn key_command(store: &Store, command: KeyCommand) -> Result<(), Box<dyn s
                 .await
                 .map_err(|e| store_err(e, &tenant, &name))?;
             println!("key '{name}' deleted");
+        }
+    }
+    Ok(())
+}
+
+async fn federation_command(
+    store: &Store,
+    config: &Config,
+    command: FederationCommand,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use scim_service::federation::{self, credential_of, FederatedCredential, JwksHosts};
+    let caller = Caller::operator(Actor::local("cli"));
+    let now = Utc::now();
+    let message = |e: ServiceError, tenant: &TenantId, name: &str| -> String {
+        match e {
+            ServiceError::Store(scim_store::StoreError::NotFound) => {
+                format!("no key '{name}' in tenant '{tenant}', or no federated credential on it")
+            }
+            other => other.to_string(),
+        }
+    };
+    match command {
+        FederationCommand::Set {
+            key,
+            issuer,
+            jwks_uri,
+            subject,
+            audiences,
+        } => {
+            let tenant = existing_tenant(store, &key.tenant).await?;
+            let hosts = JwksHosts::new(config.federation_jwks_hosts.clone());
+            let credential = FederatedCredential {
+                issuer,
+                jwks_uri,
+                subject,
+                audiences: audiences.into_iter().map(|a| a.trim().to_owned()).collect(),
+            };
+            federation::set_federation(store, &tenant, &key.name, credential, &hosts, &caller, now)
+                .await
+                .map_err(|e| message(e, &tenant, &key.name))?;
+            println!("federated credential of key '{}' set", key.name);
+        }
+        FederationCommand::Show(KeyName { tenant, name }) => {
+            let tenant = existing_tenant(store, &tenant).await?;
+            let key = store
+                .get_api_key(&tenant, &name)
+                .await
+                .map_err(|e| message(ServiceError::Store(e), &tenant, &name))?;
+            let credential = credential_of(&key).ok_or_else(|| {
+                message(
+                    ServiceError::Store(scim_store::StoreError::NotFound),
+                    &tenant,
+                    &name,
+                )
+            })?;
+            println!("{}", serde_json::to_string_pretty(&credential)?);
+        }
+        FederationCommand::Clear(KeyName { tenant, name }) => {
+            let tenant = existing_tenant(store, &tenant).await?;
+            federation::clear_federation(store, &tenant, &name, &caller, now)
+                .await
+                .map_err(|e| message(e, &tenant, &name))?;
+            println!("federated credential of key '{name}' removed");
         }
     }
     Ok(())

@@ -1094,3 +1094,85 @@ on_each_backend!(a_scim_key_page_shows_what_to_paste_into_entra_id, |app| {
     let page = browser.get("/console/keys/admin").await;
     assert!(!page.body.contains("entra-setup"), "{}", page.body);
 });
+
+on_each_backend!(
+    a_scim_key_page_sets_and_removes_its_federated_credential,
+    |app| {
+        let browser = Browser::new(&app);
+        browser.sign_in(&app.admin_token).await;
+        let page = browser.get("/console/keys/entra").await;
+        assert!(
+            page.body.contains("Workload identity federation"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("federation-none"));
+        let csrf = page.csrf();
+        let issuer = "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0";
+        let jwks = "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/discovery/v2.0/keys";
+        // A host outside the allow-list: the page again, 422, with the values sent.
+        let r = browser
+            .post(
+                "/console/keys/entra/federation",
+                &[
+                    ("csrf", &csrf),
+                    ("issuer", issuer),
+                    ("jwksUri", "https://evil.example/keys"),
+                    ("subject", "object-id"),
+                    ("audiences", "api://AzureADTokenExchange"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(r.body.contains("SCIMD_FEDERATION_JWKS_HOSTS") && r.body.contains("evil.example"));
+        // Saved: shown on the page and over the admin API; two audiences, one per line.
+        let r = browser
+            .post(
+                "/console/keys/entra/federation",
+                &[
+                    ("csrf", &csrf),
+                    ("issuer", issuer),
+                    ("jwksUri", jwks),
+                    ("subject", "object-id"),
+                    ("audiences", "api://AzureADTokenExchange\r\napi://app"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let page = browser
+            .get("/console/keys/entra?done=federation-saved")
+            .await;
+        assert!(page.body.contains("Federated credential saved."));
+        assert!(
+            page.body.contains("api://AzureADTokenExchange, api://app"),
+            "{}",
+            page.body
+        );
+        let api = app
+            .call(
+                Method::GET,
+                "/api/acme/admin/apiKeys/entra/federation",
+                Some(&app.admin_token.clone()),
+                None,
+            )
+            .await;
+        assert_eq!(
+            api.body["audiences"],
+            serde_json::json!(["api://AzureADTokenExchange", "api://app"])
+        );
+        // Without the form token nothing changes; then removed.
+        let r = browser
+            .post("/console/keys/entra/federation/delete", &[("csrf", "nope")])
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = browser
+            .post("/console/keys/entra/federation/delete", &[("csrf", &csrf)])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let page = browser.get("/console/keys/entra").await;
+        assert!(page.body.contains("federation-none"));
+        // An admin key's page has no such card.
+        let page = browser.get("/console/keys/admin").await;
+        assert!(!page.body.contains("Workload identity federation"));
+    }
+);

@@ -176,3 +176,62 @@ async fn the_key_cli_mirrors_the_admin_api() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+#[actix_web::test]
+async fn key_federation_set_show_clear() {
+    let path =
+        std::env::temp_dir().join(format!("scimd-fedcli-{}.db", uuid::Uuid::new_v4().simple()));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    ok(&scimd(&url, &["tenant", "create", "acme"]));
+    let k = ["--tenant", "acme", "--name", "entra"];
+    ok(&scimd(
+        &url,
+        &[&["key", "create"], &k[..], &["--scope", "scim"]].concat(),
+    ));
+    let issuer = "https://login.microsoftonline.com/t/v2.0";
+    let set = |jwks: &str| {
+        scimd(
+            &url,
+            &[
+                &["key", "federation", "set"],
+                &k[..],
+                &[
+                    "--issuer",
+                    issuer,
+                    "--jwks-uri",
+                    jwks,
+                    "--subject",
+                    "object-id",
+                ],
+                &["--audiences", "api://AzureADTokenExchange,api://app"],
+            ]
+            .concat(),
+        )
+    };
+    // A host outside the default allow-list (login.microsoftonline.com) is refused.
+    let refused = set("https://evil.example/keys");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("SCIMD_FEDERATION_JWKS_HOSTS"));
+    ok(&set(
+        "https://login.microsoftonline.com/t/discovery/v2.0/keys",
+    ));
+    let shown: serde_json::Value = serde_json::from_str(&ok(&scimd(
+        &url,
+        &[&["key", "federation", "show"], &k[..]].concat(),
+    )))
+    .unwrap();
+    assert_eq!(shown["issuer"], issuer);
+    assert_eq!(
+        shown["audiences"],
+        serde_json::json!(["api://AzureADTokenExchange", "api://app"])
+    );
+    ok(&scimd(
+        &url,
+        &[&["key", "federation", "clear"], &k[..]].concat(),
+    ));
+    let gone = scimd(&url, &[&["key", "federation", "show"], &k[..]].concat());
+    assert!(!gone.status.success());
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}

@@ -147,6 +147,8 @@ fn done_message(query: &HashMap<String, String>, l: Lang) -> Option<&'static str
         Some("saved") => Some(T::Saved.get(l)),
         Some("revoked") => Some(T::KeyRevokedDone.get(l)),
         Some("deleted") => Some(T::KeyDeletedDone.get(l)),
+        Some("federation-saved") => Some(T::FedSaved.get(l)),
+        Some("federation-removed") => Some(T::FedRemoved.get(l)),
         _ => None,
     }
 }
@@ -713,6 +715,7 @@ pub async fn show_key(
     let body = html! {
         (key_detail(&ctx, &key, switch, &machines, None))
         (entra_card(ctx.lang, ctx.tenant.as_str(), &key, &root))
+        (crate::federation_card::card(&ctx, &key, None, None))
         (warnings_card(ctx.lang, &notices))
     };
     Ok(ok_html(html::page(

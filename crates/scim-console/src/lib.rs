@@ -22,6 +22,7 @@
 
 mod audit;
 mod directory;
+mod federation_card;
 mod html;
 mod key_pages;
 mod machines;
@@ -127,6 +128,14 @@ pub fn configure(config: ConsoleConfig) -> impl FnOnce(&mut web::ServiceConfig) 
                 .route("/keys/new", web::get().to(key_pages::new_key))
                 .route("/keys/{name}", web::get().to(key_pages::show_key))
                 .route("/keys/{name}/edit", web::post().to(key_pages::edit_key))
+                .route(
+                    "/keys/{name}/federation",
+                    web::post().to(federation_card::set_federation),
+                )
+                .route(
+                    "/keys/{name}/federation/delete",
+                    web::post().to(federation_card::clear_federation),
+                )
                 .route(
                     "/keys/{name}/rotate",
                     web::get().to(key_pages::confirm_rotate),

@@ -204,6 +204,21 @@ texts! {
     EntraClientSecret => "Client Secret", "Secret client";
     EntraKeyValue => "this key's value (shown once, when the key was created or rotated)", "la valeur de cette clé (affichée une seule fois, à la création ou au renouvellement)";
     EntraCredentialsSent => "How credentials are sent: any of Basic, Body or Both.", "Mode d'envoi des informations d'identification : Basic, Body ou Both, au choix.";
+    Federation => "Workload identity federation", "Fédération d'identité de charge de travail";
+    FederationIntro => "Entra ID can authenticate with a token it signs instead of this key's value: in Entra, choose workload identity federation and paste the Token Endpoint and Client Identifier above; here, enter the issuer, subject and audience of the federated identity as Entra shows them. The key's value keeps working beside it.",
+        "Entra ID peut s'authentifier avec un jeton qu'il signe au lieu de la valeur de cette clé : dans Entra, choisissez la fédération d'identité de charge de travail et collez le point de terminaison du jeton et l'identificateur client ci-dessus ; ici, saisissez l'émetteur, le sujet et l'audience de l'identité fédérée tels qu'Entra les affiche. La valeur de la clé continue de fonctionner.";
+    FederationNone => "No federated credential: only the key's value authenticates.", "Aucune information d'identification fédérée : seule la valeur de la clé authentifie.";
+    FedIssuer => "Issuer", "Émetteur";
+    FedJwksUri => "JWKS URI (signing keys)", "URI JWKS (clés de signature)";
+    FedSubject => "Subject", "Sujet";
+    FedAudiences => "Audiences", "Audiences";
+    FedAudiencesInput => "Audiences (one per line)", "Audiences (une par ligne)";
+    FedSave => "Save the credential", "Enregistrer l'information d'identification";
+    FedRemove => "Remove the credential", "Supprimer l'information d'identification";
+    FedSaved => "Federated credential saved.", "Information d'identification fédérée enregistrée.";
+    FedRemoved => "Federated credential removed.", "Information d'identification fédérée supprimée.";
+    ErrJwksHost => "The host of the JWKS URI is not allowed (SCIMD_FEDERATION_JWKS_HOSTS), or the URI is not https.", "L'hôte de l'URI JWKS n'est pas autorisé (SCIMD_FEDERATION_JWKS_HOSTS), ou l'URI n'est pas en https.";
+    ErrFederation => "Check the credential: every field is required, 1 to 10 audiences.", "Vérifiez l'information d'identification : tous les champs sont obligatoires, 1 à 10 audiences.";
     EntraRotateHint => "Rotate with a grace period before the key expires, then paste the new value as the secret: the Client Identifier stays the same.",
         "Renouvelez la clé avec une période de grâce avant son expiration, puis collez la nouvelle valeur comme secret : l'identificateur client ne change pas.";
     CreateMachine => "Create a machine", "Créer une machine";
