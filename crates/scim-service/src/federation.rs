@@ -154,10 +154,12 @@ pub fn check_claims(
         }
         _ => Vec::new(),
     };
-    if !audiences
-        .iter()
-        .any(|a| credential.audiences.iter().any(|c| c == a))
-    {
+    if !audiences.iter().any(|a| {
+        credential
+            .audiences
+            .iter()
+            .any(|c| audience_key(c).eq_ignore_ascii_case(audience_key(a)))
+    }) {
         return Err("aud names none of the credential's audiences".into());
     }
     let now = now.timestamp();
@@ -175,6 +177,15 @@ pub fn check_claims(
         return Err("the assertion is not valid yet (nbf)".into());
     }
     Ok(())
+}
+
+/// The identifier an audience names: Entra ID shows `api://{appId}/.default` to paste, while
+/// its assertions carry `api://{appId}` (and some documents a bare `{appId}`): the three
+/// spellings name one audience.
+fn audience_key(audience: &str) -> &str {
+    let trimmed = audience.trim();
+    let bare = trimmed.strip_suffix("/.default").unwrap_or(trimmed);
+    bare.strip_prefix("api://").unwrap_or(bare)
 }
 
 /// Refuses a credential that says too little or too much, or names a JWKS host outside the
@@ -382,6 +393,20 @@ mod tests {
         )
         .is_ok());
         assert!(check_claims(&claims("api://other".into(), t + 60, None), &c, now).is_err());
+        // What Entra shows (`/.default`) accepts what its assertions carry, and a bare id.
+        let mut shown = credential();
+        shown.audiences = vec!["api://B5BA7A93-4452-4522-aeb4-a2b5da870c16/.default".into()];
+        for aud in [
+            "api://b5ba7a93-4452-4522-aeb4-a2b5da870c16",
+            "b5ba7a93-4452-4522-aeb4-a2b5da870c16",
+            "api://b5ba7a93-4452-4522-aeb4-a2b5da870c16/.default",
+        ] {
+            assert!(
+                check_claims(&claims(aud.into(), t + 60, None), &shown, now).is_ok(),
+                "{aud}"
+            );
+        }
+        assert!(check_claims(&claims("api://b5ba7a93".into(), t + 60, None), &shown, now).is_err());
         assert!(
             check_claims(&claims("app".into(), t - 200, None), &c, now).is_ok(),
             "skew"
