@@ -421,6 +421,53 @@ async fn only_good_assertions_get_tokens() {
 }
 
 #[actix_web::test]
+async fn a_stored_credential_whose_host_left_the_allow_list_fetches_nothing() {
+    for backend in backends() {
+        let server = JwksServer::start(&["rsa1"]).await;
+        let (app, client_id) = federated_app!(backend, server);
+        // A credential stored while another allow-list held (written below the service, which
+        // would refuse it now): its JWKS is on a loopback port this process does not allow.
+        let outside = JwksServer::start(&["rsa1"]).await;
+        app.store
+            .set_key_federation(
+                &app.tenant,
+                "entra",
+                Some(json!({
+                    "issuer": ISSUER, "jwksUri": outside.uri(), "subject": SUBJECT,
+                    "audiences": [AUDIENCE],
+                })),
+                &scim_store::Actor::local("test"),
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        let (status, _) = assert_with!(app, client_id, rs("r1", json!({})));
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            outside.fetches(),
+            0,
+            "nothing fetched from a host outside the list"
+        );
+        let audit = app
+            .call(
+                Method::GET,
+                "/api/acme/admin/auditEvents?targetType=apiKey&targetId=entra",
+                Some(&app.admin_token.clone()),
+                None,
+            )
+            .await;
+        assert!(
+            audit
+                .body
+                .to_string()
+                .contains("SCIMD_FEDERATION_JWKS_HOSTS"),
+            "{}",
+            audit.body
+        );
+    }
+}
+
+#[actix_web::test]
 async fn the_jwks_is_fetched_again_for_a_new_kid_and_cached_keys_outlive_an_outage() {
     for backend in backends() {
         let server = JwksServer::start(&["rsa1"]).await;

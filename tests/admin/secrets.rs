@@ -147,6 +147,16 @@ async fn no_token_or_hash_in_any_response_or_log_line() {
             responses.push(format!("{status} {headers:?} {text}"));
         }
         assert_eq!(access_tokens.len(), 2, "two good token requests");
+        // Credentials in the URL are refused, and the URL is not logged with them.
+        let req = actix_web::test::TestRequest::post()
+            .uri(&format!(
+                "/oauth2/acme/token?client_id={client_id}&client_secret={secret}"
+            ))
+            .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+            .set_payload("grant_type=client_credentials");
+        let (status, headers, text) = app.send(req).await;
+        assert_eq!(status, actix_web::http::StatusCode::BAD_REQUEST, "{text}");
+        responses.push(format!("{status} {headers:?} {text}"));
         for t in &access_tokens {
             call!(t, Method::GET, "/scim/v2/Users", None);
             call!(t, Method::GET, k("/apiKeys"), None);

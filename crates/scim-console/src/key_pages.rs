@@ -673,6 +673,13 @@ fn entra_card(l: Lang, tenant: &str, key: &ApiKey, root: &str) -> Markup {
                 dt { (T::EntraClientSecret.get(l)) } dd { (T::EntraKeyValue.get(l)) }
             }
             p { (T::EntraCredentialsSent.get(l)) }
+            h3 { (T::Federation.get(l)) }
+            dl.facts {
+                dt { "Client ID" } dd { code { (client_id) } }
+                dt { "Token URL" } dd { code { (token_endpoint) } }
+                dt { "SCIM URL" } dd { code { (tenant_url) } }
+            }
+            p { (T::EntraFederationHint.get(l)) }
             h3 { (T::EntraBearer.get(l)) }
             dl.facts {
                 dt { (T::EntraTenantUrl.get(l)) } dd { code { (tenant_url) } }

@@ -207,6 +207,8 @@ texts! {
     Federation => "Workload identity federation", "Fédération d'identité de charge de travail";
     FederationIntro => "Entra ID can authenticate with a token it signs instead of this key's value: in Entra, choose workload identity federation and paste the Token Endpoint and Client Identifier above; here, enter the issuer, subject and audience of the federated identity as Entra shows them. The key's value keeps working beside it.",
         "Entra ID peut s'authentifier avec un jeton qu'il signe au lieu de la valeur de cette clé : dans Entra, choisissez la fédération d'identité de charge de travail et collez le point de terminaison du jeton et l'identificateur client ci-dessus ; ici, saisissez l'émetteur, le sujet et l'audience de l'identité fédérée tels qu'Entra les affiche. La valeur de la clé continue de fonctionner.";
+    EntraFederationHint => "Entra shows these fields after you copy its Issuer, JWKS URL, Subject and Audience into this key's federated credential (below).",
+        "Entra affiche ces champs une fois que vous avez copié son émetteur, son URL JWKS, son sujet et son audience dans l'information d'identification fédérée de cette clé (ci-dessous).";
     FederationNone => "No federated credential: only the key's value authenticates.", "Aucune information d'identification fédérée : seule la valeur de la clé authentifie.";
     FedIssuer => "Issuer", "Émetteur";
     FedJwksUri => "JWKS URI (signing keys)", "URI JWKS (clés de signature)";
