@@ -44,13 +44,25 @@ struct TokenError {
 }
 
 impl TokenError {
-    fn invalid_request(description: &'static str) -> Self {
+    fn new(status: StatusCode, code: &'static str, description: &'static str) -> Self {
         Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "invalid_request",
+            status,
+            code,
             description,
             basic_challenge: false,
             retry_after: None,
+        }
+    }
+
+    fn invalid_request(description: &'static str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// `temporarily_unavailable` with `Retry-After` (`429` or `503`).
+    fn retry_later(status: StatusCode, description: &'static str, seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds),
+            ..Self::new(status, "temporarily_unavailable", description)
         }
     }
 
@@ -354,23 +366,19 @@ async fn token(
         None => return Err(TokenError::invalid_request("grant_type is required")),
         Some(CLIENT_CREDENTIALS) => {}
         Some(_) => {
-            return Err(TokenError {
-                status: StatusCode::BAD_REQUEST,
-                code: "unsupported_grant_type",
-                description: "Only grant_type=client_credentials is supported",
-                basic_challenge: false,
-                retry_after: None,
-            })
+            return Err(TokenError::new(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "Only grant_type=client_credentials is supported",
+            ))
         }
     }
     if form.get("scope").is_some_and(|s| s.trim() != SCIM_SCOPE) {
-        return Err(TokenError {
-            status: StatusCode::BAD_REQUEST,
-            code: "invalid_scope",
-            description: "The only scope is 'scim' (or leave scope out)",
-            basic_challenge: false,
-            retry_after: None,
-        });
+        return Err(TokenError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "The only scope is 'scim' (or leave scope out)",
+        ));
     }
     let used_basic = req.headers().contains_key(header::AUTHORIZATION);
     let client = client_auth(req, &form)?;
@@ -409,13 +417,11 @@ async fn token(
                 .token_limiter
                 .check(&client.key.id, std::time::Instant::now())
             {
-                return Err(TokenError {
-                    status: StatusCode::TOO_MANY_REQUESTS,
-                    code: "temporarily_unavailable",
-                    description: "Too many token requests for this client; retry later",
-                    basic_challenge: false,
-                    retry_after: Some(scim_auth::ceil_secs(wait)),
-                });
+                return Err(TokenError::retry_later(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many token requests for this client; retry later",
+                    scim_auth::ceil_secs(wait),
+                ));
             }
             issue_access_token(&state.store, client, now).await
         }
@@ -440,25 +446,21 @@ async fn token(
         Err(OAuthError::InvalidClient(reason)) => {
             tracing::warn!(tenant, %client_id, reason, "token request refused: invalid client");
             if let Some(seconds) = auth.client_failed(peer.as_deref(), tenant, &client_id) {
-                return Err(TokenError {
-                    status: StatusCode::TOO_MANY_REQUESTS,
-                    code: "temporarily_unavailable",
-                    description: "Too many failed client authentications; retry later",
-                    basic_challenge: false,
-                    retry_after: Some(seconds),
-                });
+                return Err(TokenError::retry_later(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many failed client authentications; retry later",
+                    seconds,
+                ));
             }
             Err(TokenError::invalid_client(used_basic))
         }
         Err(OAuthError::Unavailable(err)) => {
             tracing::error!(error = %err, "token endpoint: store unavailable");
-            Err(TokenError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                code: "temporarily_unavailable",
-                description: "Service temporarily unavailable",
-                basic_challenge: false,
-                retry_after: Some(5),
-            })
+            Err(TokenError::retry_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service temporarily unavailable",
+                5,
+            ))
         }
     }
 }

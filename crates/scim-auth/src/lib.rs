@@ -23,7 +23,7 @@ pub mod token;
 pub use admin::{error_body, Admin, AdminAuthError, Operator, Permission};
 pub use caller::Caller;
 pub use client::{client_info, ClientInfo, TrustedProxies};
-pub use principal::{ceil_secs, AuthError, Authenticator, ScimPrincipal};
+pub use principal::{ceil_secs, is_key_value, AuthError, Authenticator, ScimPrincipal};
 pub use scope::{
     grants, Scope, ADMIN_PERMISSIONS, ALL, API_KEY_READ, API_KEY_WRITE, AUDIT_READ, DIRECTORY_READ,
     MACHINE_READ, MACHINE_WRITE, SCIM_PERMISSIONS, SCIM_READ, SCIM_WRITE, SETTINGS_READ,

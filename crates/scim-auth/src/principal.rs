@@ -278,14 +278,7 @@ impl Authenticator {
                 AuthError::Unavailable
             })?
             .ok_or(AuthError::Unauthorized)?;
-        let current = constant_time_eq(key.token_hash.as_bytes(), hash.as_bytes());
-        let in_grace = !current
-            && key
-                .previous_token_hash
-                .as_deref()
-                .is_some_and(|h| constant_time_eq(h.as_bytes(), hash.as_bytes()))
-            && key.previous_valid_until.is_some_and(|until| now < until);
-        let usable = (current || in_grace)
+        let usable = is_key_value(&key, &hash, now)
             && key.enabled
             && key.revoked_at.is_none()
             && now < key.expires_at;
@@ -316,15 +309,7 @@ impl Authenticator {
                 AuthError::Unavailable
             })?
             .ok_or(AuthError::Unauthorized)?;
-        let secret = grant.secret_hash.as_bytes();
-        let current = constant_time_eq(key.token_hash.as_bytes(), secret);
-        let in_grace = !current
-            && key
-                .previous_token_hash
-                .as_deref()
-                .is_some_and(|h| constant_time_eq(h.as_bytes(), secret))
-            && key.previous_valid_until.is_some_and(|until| now < until);
-        let usable = (current || in_grace)
+        let usable = is_key_value(&key, &grant.secret_hash, now)
             && now < grant.expires_at
             && key.enabled
             && key.revoked_at.is_none()
@@ -335,6 +320,18 @@ impl Authenticator {
             Err(AuthError::Unauthorized)
         }
     }
+}
+
+/// Whether `hash` is the SHA-256 of `key`'s current value, or of the value its last rotation
+/// replaced while that value's grace period lasts at `now` (constant-time comparisons).
+pub fn is_key_value(key: &ApiKey, hash: &str, now: DateTime<Utc>) -> bool {
+    let current = constant_time_eq(key.token_hash.as_bytes(), hash.as_bytes());
+    let in_grace = key
+        .previous_token_hash
+        .as_deref()
+        .is_some_and(|h| constant_time_eq(h.as_bytes(), hash.as_bytes()))
+        && key.previous_valid_until.is_some_and(|until| now < until);
+    current || in_grace
 }
 
 /// The token of a `Bearer` authorization (scheme compared case-insensitively).

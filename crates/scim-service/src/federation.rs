@@ -284,16 +284,7 @@ pub async fn authenticate_client_assertion(
     assertion: &str,
     now: DateTime<Utc>,
 ) -> Result<AuthenticatedClient, OAuthError> {
-    let tenant =
-        TenantId::parse(tenant).map_err(|_| OAuthError::InvalidClient("no such tenant"))?;
-    if uuid::Uuid::parse_str(client_id).is_err() {
-        return Err(OAuthError::InvalidClient("malformed client id"));
-    }
-    let key = store
-        .find_oauth_client(&tenant, client_id)
-        .await
-        .map_err(OAuthError::Unavailable)?
-        .ok_or(OAuthError::InvalidClient("unknown client id"))?;
+    let (tenant, key) = crate::oauth::find_client(store, tenant, client_id).await?;
     let Some(credential) = credential_of(&key) else {
         return Err(OAuthError::InvalidClient(
             "the key has no federated credential",

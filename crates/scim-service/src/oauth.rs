@@ -4,7 +4,7 @@
 //! (in `scim-api`) parses the request and renders the answer; every rule is here.
 
 use chrono::{DateTime, Duration, Utc};
-use scim_auth::{constant_time_eq, AccessToken, Caller, Scope, Token};
+use scim_auth::{is_key_value, AccessToken, Caller, Scope, Token};
 use scim_store::{ApiKey, NewAccessToken, OAuthSettings, Store, TenantId};
 
 use crate::error::{invalid, ServiceError, ServiceResult};
@@ -68,27 +68,11 @@ pub async fn authenticate_client_secret(
     secret: &str,
     now: DateTime<Utc>,
 ) -> Result<AuthenticatedClient, OAuthError> {
-    let tenant =
-        TenantId::parse(tenant).map_err(|_| OAuthError::InvalidClient("no such tenant"))?;
     // The checksum refuses a mistyped secret before any database access.
     let secret = Token::parse(secret).ok_or(OAuthError::InvalidClient("malformed secret"))?;
-    if uuid::Uuid::parse_str(client_id).is_err() {
-        return Err(OAuthError::InvalidClient("malformed client id"));
-    }
-    let key = store
-        .find_oauth_client(&tenant, client_id)
-        .await
-        .map_err(OAuthError::Unavailable)?
-        .ok_or(OAuthError::InvalidClient("unknown client id"))?;
+    let (tenant, key) = find_client(store, tenant, client_id).await?;
     let hash = secret.hash();
-    let current = constant_time_eq(key.token_hash.as_bytes(), hash.as_bytes());
-    let in_grace = !current
-        && key
-            .previous_token_hash
-            .as_deref()
-            .is_some_and(|h| constant_time_eq(h.as_bytes(), hash.as_bytes()))
-        && key.previous_valid_until.is_some_and(|until| now < until);
-    if !(current || in_grace) {
+    if !is_key_value(&key, &hash, now) {
         return Err(OAuthError::InvalidClient("wrong secret"));
     }
     usable_client(&key, now)?;
@@ -115,6 +99,26 @@ impl AuthenticatedClient {
             secret_hash,
         })
     }
+}
+
+/// The key of `tenant` (as written in the token endpoint's path) whose client id is
+/// `client_id`, whatever its state.
+pub(crate) async fn find_client(
+    store: &Store,
+    tenant: &str,
+    client_id: &str,
+) -> Result<(TenantId, ApiKey), OAuthError> {
+    let tenant =
+        TenantId::parse(tenant).map_err(|_| OAuthError::InvalidClient("no such tenant"))?;
+    if uuid::Uuid::parse_str(client_id).is_err() {
+        return Err(OAuthError::InvalidClient("malformed client id"));
+    }
+    let key = store
+        .find_oauth_client(&tenant, client_id)
+        .await
+        .map_err(OAuthError::Unavailable)?
+        .ok_or(OAuthError::InvalidClient("unknown client id"))?;
+    Ok((tenant, key))
 }
 
 /// Refuses a key that cannot have tokens at `now`.

@@ -172,7 +172,7 @@ fn key_event<'a>(action: &'a str, name: &'a str, changes: Value) -> Change<'a> {
     }
 }
 
-async fn find<C: ConnectionTrait>(
+pub(crate) async fn find<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
     name: &str,

@@ -271,12 +271,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<ApiKey> {
         let txn = begin_write(&self.db).await?;
-        let row = api_key::Entity::find()
-            .filter(api_key::Column::TenantId.eq(tenant.as_str()))
-            .filter(api_key::Column::Name.eq(name))
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = crate::api_keys::find(&txn, tenant, name).await?;
         if row.federation == federation {
             txn.commit().await?;
             return Ok(row.into());
