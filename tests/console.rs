@@ -950,6 +950,15 @@ on_each_backend!(
             !page.body.contains(r#"href="/console/keys""#),
             "no link it may not follow"
         );
+        // Its error pages lead back to the console's landing page, not to the keys.
+        let page = reader.get("/console/machines").await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN);
+        assert!(
+            !page.body.contains(r#"href="/console/keys""#),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains(r#"href="/console/""#), "{}", page.body);
 
         // A key without tenant.directory:read sees neither the pages nor the links.
         let keys_only = raw_key(

@@ -184,7 +184,9 @@ impl ResponseError for ConsoleError {
         };
         let body = maud::html! {
             (html::alert_box(&text))
-            p { a href="/console/keys" { (T::BackToKeys.get(lang)) } }
+            // `/console/` leads to the first page the session may see (not every key may see
+            // the keys).
+            p { a href="/console/" { (T::BackToConsole.get(lang)) } }
         };
         let mut res = HttpResponse::build(self.status_code());
         if matches!(self, Self::Unavailable(_)) {

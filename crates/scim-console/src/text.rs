@@ -103,6 +103,7 @@ texts! {
     NotFoundText => "There is nothing here.", "Il n'y a rien ici.";
     Unavailable => "The service is temporarily unavailable; retry in a moment.", "Le service est momentanément indisponible ; réessayez dans un instant.";
     BackToKeys => "Back to the keys", "Retour aux clés";
+    BackToConsole => "Back to the console", "Retour à la console";
     Name => "Name", "Nom";
     NameHelp => "1–64 letters, digits, '.', '_' or '-'; cannot be changed later.", "1 à 64 lettres, chiffres, « . », « _ » ou « - » ; ne peut plus être modifié.";
     Label => "Label", "Libellé";
