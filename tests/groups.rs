@@ -250,3 +250,43 @@ on_each_backend!(groups_filter_by_display_name_and_external_id, |app| {
     assert_eq!(r.body["totalResults"], 2);
     assert_eq!(r.body["itemsPerPage"], 1);
 });
+
+on_each_backend!(create_and_replace_answer_what_a_read_returns, |app| {
+    let a = app.create_user("ans-a@example.test").await;
+    let b = app.create_user("ans-b@example.test").await;
+    let created = app
+        .post(
+            "/scim/v2/Groups",
+            serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "Answered",
+                "members": [{"value": b}, {"value": a}, {"value": a}],
+            }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let read = app.get(&format!("/scim/v2/Groups/{id}")).await;
+    assert_eq!(
+        created.body, read.body,
+        "the create answer is the stored group"
+    );
+    let replaced = app
+        .put(
+            &format!("/scim/v2/Groups/{id}"),
+            serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "Answered again",
+                "members": [{"value": a}],
+            }),
+        )
+        .await;
+    assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.body);
+    let read = app.get(&format!("/scim/v2/Groups/{id}")).await;
+    assert_eq!(
+        replaced.body, read.body,
+        "the replace answer is the stored group"
+    );
+    assert_eq!(read.body["members"].as_array().unwrap().len(), 1);
+    assert_eq!(read.body["meta"]["version"], "W/\"2\"");
+});

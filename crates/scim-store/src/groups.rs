@@ -3,7 +3,7 @@
 //! follows every change.
 
 use chrono::{DateTime, Utc};
-use scim_model::{Resource, ValidatedResource};
+use scim_model::{MemberRef, Resource, ResourceKind, ValidatedResource};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, UpdateMany,
 };
@@ -48,6 +48,24 @@ pub(crate) fn update_attributes(
         .col_expr(group::Column::LastModified, Expr::value(now)))
 }
 
+/// The group `model` with the members `resolved` (as `members_of` lists them: by id, once
+/// each).
+fn with_members(model: group::Model, resolved: &[(String, ResourceKind)]) -> Resource {
+    let mut list: Vec<MemberRef> = resolved
+        .iter()
+        .map(|(value, kind)| MemberRef {
+            value: value.clone(),
+            kind: *kind,
+            display: None,
+        })
+        .collect();
+    list.sort_by(|a, b| a.value.cmp(&b.value));
+    list.dedup_by(|a, b| a.value == b.value);
+    let mut res: Resource = model.into();
+    res.members = Some(list);
+    res
+}
+
 impl Store {
     /// Creates a group with its members; unknown members are refused, nothing is written.
     #[tracing::instrument(skip_all, fields(tenant = %tenant, members = input.members.len()))]
@@ -62,7 +80,7 @@ impl Store {
         let id = uuid::Uuid::now_v7().to_string();
         let txn = begin_write(&self.db).await?;
         let resolved = members::resolve(&txn, tenant, &id, &input.members).await?;
-        group::ActiveModel {
+        let model = group::ActiveModel {
             id: Set(id.clone()),
             tenant_id: Set(tenant.as_str().to_owned()),
             display_name: Set(name.to_owned()),
@@ -80,7 +98,8 @@ impl Store {
         members::insert(&txn, tenant, &id, &resolved).await?;
         write_ignored_notes(&txn, tenant, notes, now).await?;
         txn.commit().await?;
-        self.get_group(tenant, &id, true).await
+        // The answer is what was written: no read after the commit.
+        Ok(with_members(model, &resolved))
     }
 
     async fn find_group(&self, tenant: &TenantId, id: &str) -> StoreResult<group::Model> {
@@ -144,8 +163,15 @@ impl Store {
         members::clear(&txn, tenant, id).await?;
         members::insert(&txn, tenant, id, &resolved).await?;
         write_ignored_notes(&txn, tenant, notes, now).await?;
+        // The row as updated (version, timestamps), read in the transaction; the members are
+        // the ones just written.
+        let model = group::Entity::find_by_id(id)
+            .filter(group::Column::TenantId.eq(tenant.as_str()))
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         txn.commit().await?;
-        self.get_group(tenant, id, true).await
+        Ok(with_members(model, &resolved))
     }
 
     /// Deletes the group, its members and its own memberships in other groups.
