@@ -31,7 +31,7 @@ case $backend in
     *) echo "backend: sqlite or postgres" >&2; exit 2 ;;
 esac
 SCIMD_DATABASE_URL=$url SCIMD_LISTEN=127.0.0.1:$port SCIMD_LOG=warn SCIMD_WORKERS=1 \
-    SCIMD_RATE_LIMIT_PER_SECOND=0 SCIMD_OAUTH_TOKENS_PER_MINUTE=0 \
+    SCIMD_RATE_LIMIT_PER_SECOND=0 SCIMD_OAUTH_TOKENS_PER_MINUTE=0 SCIMD_EXPIRY_INTERVAL=0 \
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$W/cg.out" "$BIN" \
     > "$W/out" 2>&1 &
 VPID=$!

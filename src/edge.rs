@@ -290,11 +290,13 @@ where
                 match &res {
                     Ok(r) => {
                         let elapsed = started.elapsed();
-                        let route = r.request().match_pattern();
-                        let method = r.request().method().as_str().to_owned();
+                        let route = r
+                            .request()
+                            .match_pattern()
+                            .unwrap_or_else(|| "unmatched".to_owned());
                         metrics.record(
-                            route.as_deref().unwrap_or("unmatched"),
-                            &method,
+                            route,
+                            r.request().method().as_str(),
                             r.status().as_u16(),
                             elapsed,
                         );

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use prometheus_client::{
-    encoding::prometheus_text::encode,
+    encoding::{prometheus_text::encode, EncodeLabel, EncodeLabelSet, LabelSetEncoder},
     metrics::{
         counter::{ConstCounter, Counter},
         family::Family,
@@ -26,7 +26,48 @@ const BOUNDS: [f64; 12] = [
 ];
 
 /// Labels of a series, in order (`route`, `method`, ...).
-type Labels = Vec<(&'static str, String)>;
+/// The labels of a latency series: route pattern and method. A struct, not a list of owned
+/// strings: recording a request allocates no label and hashes only what differs.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct RouteLabels {
+    route: String,
+    method: &'static str,
+}
+
+/// The labels of a request counter: route, method and status.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct RequestLabels {
+    of: RouteLabels,
+    status: u16,
+}
+
+impl EncodeLabelSet for RouteLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        ("route", self.route.as_str()).encode(encoder.encode_label())?;
+        ("method", self.method).encode(encoder.encode_label())
+    }
+}
+
+impl EncodeLabelSet for RequestLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        self.of.encode(encoder)?;
+        ("status", self.status).encode(encoder.encode_label())
+    }
+}
+
+/// The method's name as a static string (the label set keeps no copy of it).
+fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    }
+}
 
 fn latency_histogram() -> Histogram {
     Histogram::new(BOUNDS)
@@ -64,8 +105,8 @@ const EXPIRY_COUNTERS: [(&str, &str); 6] = [
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    requests: Family<Labels, Counter>,
-    latency: Family<Labels, Histogram, fn() -> Histogram>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     expiry: [Counter; EXPIRY_COUNTERS.len()],
     panics: Counter,
     timeouts: Counter,
@@ -74,14 +115,15 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
-        let requests = Family::<Labels, Counter>::default();
+        let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "scimd_http_requests",
             "Requests answered, by route, method and status",
             requests.clone(),
         );
-        let latency =
-            Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
         registry.register(
             "scimd_http_request_duration_seconds",
             "Time to answer, by route and method",
@@ -117,16 +159,19 @@ impl Default for Metrics {
 impl Metrics {
     /// Records one answered request. `route` is the matched pattern (`/scim/v2/Users/{id}`), never
     /// the raw path, so ids do not multiply the series.
-    pub fn record(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
-        let mut labels: Labels = vec![("route", route.to_owned()), ("method", method.to_owned())];
+    pub fn record(&self, route: String, method: &str, status: u16, elapsed: Duration) {
+        let of = RouteLabels {
+            route,
+            method: method_label(method),
+        };
         self.latency
-            .get_or_create(&labels)
+            .get_or_create(&of)
             .observe(elapsed.as_secs_f64());
-        labels.push(("status", status.to_string()));
-        self.requests.get_or_create(&labels).inc();
+        self.requests
+            .get_or_create(&RequestLabels { of, status })
+            .inc();
     }
 
-    /// Counts a request given up at its deadline (answered 503).
     pub fn record_timeout(&self) {
         self.timeouts.inc();
     }
@@ -259,7 +304,7 @@ pub fn render_expiring(
     expiring: &[(scim_store::TenantId, Vec<chrono::DateTime<chrono::Utc>>)],
     now: chrono::DateTime<chrono::Utc>,
 ) -> String {
-    let family = Family::<Labels, Gauge>::default();
+    let family = Family::<Vec<(&'static str, String)>, Gauge>::default();
     for (tenant, times) in expiring {
         for (within, days) in [("30d", 30), ("7d", 7), ("1d", 1)] {
             let limit = now + chrono::Duration::days(days);
@@ -316,9 +361,24 @@ mod tests {
     #[test]
     fn renders_counters_histograms_and_pool() {
         let m = Metrics::default();
-        m.record("/scim/v2/Users/{id}", "GET", 200, Duration::from_millis(3));
-        m.record("/scim/v2/Users/{id}", "GET", 200, Duration::from_millis(30));
-        m.record("/scim/v2/Users", "POST", 429, Duration::from_millis(1));
+        m.record(
+            "/scim/v2/Users/{id}".into(),
+            "GET",
+            200,
+            Duration::from_millis(3),
+        );
+        m.record(
+            "/scim/v2/Users/{id}".into(),
+            "GET",
+            200,
+            Duration::from_millis(30),
+        );
+        m.record(
+            "/scim/v2/Users".into(),
+            "POST",
+            429,
+            Duration::from_millis(1),
+        );
         let text = m.render(Some((4, 3)));
         assert!(text.contains("scimd_http_requests_total{route=\"/scim/v2/Users/{id}\",method=\"GET\",status=\"200\"} 2"), "{text}");
         assert!(text.contains("status=\"429\"} 1"));
