@@ -163,7 +163,7 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
-fn key_event<'a>(action: &'a str, name: &'a str, changes: Value) -> Change<'a> {
+pub(crate) fn key_event<'a>(action: &'a str, name: &'a str, changes: Value) -> Change<'a> {
     Change {
         action,
         target_type: "apiKey",

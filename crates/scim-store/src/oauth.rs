@@ -248,12 +248,11 @@ impl Store {
             &self.db.bookkeeping(),
             tenant,
             actor,
-            Change {
-                action: "apiKey.federation.refused",
-                target_type: "apiKey",
-                target_id: name,
-                changes: json!({"reason": reason}),
-            },
+            crate::api_keys::key_event(
+                "apiKey.federation.refused",
+                name,
+                json!({"reason": reason}),
+            ),
             now,
         )
         .await
@@ -290,12 +289,7 @@ impl Store {
             &txn,
             tenant,
             actor,
-            Change {
-                action,
-                target_type: "apiKey",
-                target_id: name,
-                changes,
-            },
+            crate::api_keys::key_event(action, name, changes),
             now,
         )
         .await?;
