@@ -197,6 +197,19 @@ test("Entra ID set-up card: its values get an OAuth token that works on SCIM", a
   const { access_token: accessToken, token_type: tokenType } = await r.json();
   assert.equal(tokenType, "Bearer");
   assert.equal(await scim(accessToken), 200);
+  // Workload identity federation: the values Entra shows, saved on the key's card.
+  const tenantGuid = "11111111-2222-3333-4444-555555555555";
+  await page.locator("#f-issuer").fill(`https://login.microsoftonline.com/${tenantGuid}/v2.0`);
+  await page.locator("#f-jwks").fill(`https://login.microsoftonline.com/${tenantGuid}/discovery/v2.0/keys`);
+  await page.locator("#f-subject").fill("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+  await page.locator("#f-audiences").fill("api://5f1c2a3b-0000-4000-8000-000000000000/.default");
+  await page.locator("#federation-form").getByRole("button", { name: "Save the credential" }).click();
+  await page.waitForURL(/done=federation-saved/);
+  const federation = page.locator("#federation");
+  assert.match(await federation.textContent(), /api:\/\/5f1c2a3b-0000-4000-8000-000000000000\/\.default/);
+  await federation.screenshot({ path: join(shots, "federation.png") });
+  await federation.getByRole("button", { name: "Remove the credential" }).click();
+  await page.waitForURL(/done=federation-removed/);
   // The French card.
   await page.goto(`${base}/console/lang?l=fr&next=/console/keys/entra-prod`);
   assert.match(await page.locator("#entra-title").textContent(), /Configuration dans Entra ID/);
