@@ -1,5 +1,6 @@
 //! The full filter grammar, evaluated by the database, on both backends.
 
+use actix_web::http::StatusCode;
 use serde_json::json;
 
 use crate::common::assert_scim_error;
@@ -334,4 +335,73 @@ on_each_backend!(root_search_spans_users_and_groups, |app| {
     assert_scim_error(&r, 400, Some("invalidFilter"));
     let r = app.post("/scim/v2/.search", json!({"cursor": ""})).await;
     assert_scim_error(&r, 400, Some("invalidValue"));
+});
+
+on_each_backend!(repeated_point_lookups_find_each_their_own_resource, |app| {
+    // The lookups an identity provider sends before each create run on SQL rendered once
+    // per shape: each must still find exactly its own resource.
+    let mut users = Vec::new();
+    for name in ["Lookup.Alice@example.test", "lookup.bob@example.test"] {
+        users.push((name, app.create_user(name).await));
+    }
+    for (name, id) in &users {
+        for filter in [
+            format!("userName eq \"{}\"", name.to_uppercase()),
+            format!("externalId eq \"ext-{name}\""),
+            format!("id eq \"{id}\""),
+        ] {
+            let r = app
+                .get(&format!("/scim/v2/Users?filter={}", urlencode(&filter)))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{filter}: {}", r.body);
+            assert_eq!(r.body["totalResults"], 1, "{filter}: {}", r.body);
+            assert_eq!(r.body["Resources"][0]["id"], id.as_str(), "{filter}");
+        }
+    }
+    let r = app
+        .get(&format!(
+            "/scim/v2/Users?filter={}",
+            urlencode("userName eq \"nobody@example.test\"")
+        ))
+        .await;
+    assert_eq!(r.body["totalResults"], 0, "{}", r.body);
+    // Past the first result, and with count=0: the general path, same answers.
+    let filter = urlencode(&format!("userName eq \"{}\"", users[0].0));
+    let r = app
+        .get(&format!("/scim/v2/Users?filter={filter}&startIndex=2"))
+        .await;
+    assert_eq!(r.body["totalResults"], 1, "{}", r.body);
+    assert_eq!(r.body["Resources"].as_array().map_or(0, Vec::len), 0);
+    let r = app
+        .get(&format!("/scim/v2/Users?filter={filter}&count=0"))
+        .await;
+    assert_eq!(r.body["totalResults"], 1, "{}", r.body);
+    // Groups by displayName (any case), externalId and id.
+    for name in ["Lookup Team A", "Lookup Team B"] {
+        let created = app
+            .post(
+                "/scim/v2/Groups",
+                json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": name,
+                    "externalId": format!("gx-{name}"),
+                }),
+            )
+            .await;
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        for filter in [
+            format!("displayName eq \"{}\"", name.to_lowercase()),
+            format!("externalId eq \"gx-{name}\""),
+            format!("id eq \"{id}\""),
+        ] {
+            let r = app
+                .get(&format!(
+                    "/scim/v2/Groups?filter={}&excludedAttributes=members",
+                    urlencode(&filter)
+                ))
+                .await;
+            assert_eq!(r.body["totalResults"], 1, "{filter}: {}", r.body);
+            assert_eq!(r.body["Resources"][0]["id"], id.as_str(), "{filter}");
+        }
+    }
 });

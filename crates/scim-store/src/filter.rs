@@ -32,6 +32,11 @@ pub(crate) struct Sql {
 }
 
 impl Sql {
+    /// The values bound by this expression, in order.
+    pub(crate) fn values(&self) -> &[Value] {
+        &self.values
+    }
+
     fn raw(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
