@@ -130,6 +130,13 @@ async fn no_token_or_hash_in_any_response_or_log_line() {
                     "grant_type=client_credentials&client_id={client_id}&client_secret={admin}"
                 ),
             ),
+            // The fields swapped, as a hurried administrator might: the secret as client id.
+            (
+                None,
+                format!(
+                    "grant_type=client_credentials&client_id={secret}&client_secret={client_id}"
+                ),
+            ),
         ] {
             let mut req = actix_web::test::TestRequest::post()
                 .uri("/oauth2/acme/token")

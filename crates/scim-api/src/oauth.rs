@@ -117,12 +117,11 @@ impl TokenForm {
     fn parse(body: &[u8]) -> Result<Self, TokenError> {
         let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
             .map_err(|_| TokenError::invalid_request("The body is not a valid form"))?;
-        for (i, (name, _)) in params.iter().enumerate() {
-            if params.iter().skip(i + 1).any(|(other, _)| other == name) {
-                return Err(TokenError::invalid_request(
-                    "A parameter is repeated (RFC 6749 §3.2)",
-                ));
-            }
+        let mut seen = std::collections::HashSet::with_capacity(params.len());
+        if !params.iter().all(|(name, _)| seen.insert(name.as_str())) {
+            return Err(TokenError::invalid_request(
+                "A parameter is repeated (RFC 6749 §3.2)",
+            ));
         }
         Ok(Self { params })
     }
@@ -444,7 +443,19 @@ async fn token(
             })))
         }
         Err(OAuthError::InvalidClient(reason)) => {
-            tracing::warn!(tenant, %client_id, reason, "token request refused: invalid client");
+            // A client id is a UUID; anything else is logged as such, never as sent (an
+            // administrator who swapped the fields would otherwise put the secret in the log).
+            let logged = if uuid_shaped(&client_id) {
+                client_id.as_str()
+            } else {
+                "<not a client id>"
+            };
+            tracing::warn!(
+                tenant,
+                client_id = logged,
+                reason,
+                "token request refused: invalid client"
+            );
             if let Some(seconds) = auth.client_failed(peer.as_deref(), tenant, &client_id) {
                 return Err(TokenError::retry_later(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -463,6 +474,12 @@ async fn token(
             ))
         }
     }
+}
+
+/// Whether `text` has the shape of a client id (a hyphenated UUID): 36 characters of hex
+/// digits and hyphens.
+fn uuid_shaped(text: &str) -> bool {
+    text.len() == 36 && text.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
 }
 
 /// The issuer URL of `tenant`: `{SCIMD_PUBLIC_URL}/oauth2/{tenantId}`, or, without a public

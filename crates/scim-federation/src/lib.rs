@@ -107,8 +107,8 @@ impl JwksVerifier {
                 None => (None, true),
             }
         };
-        if cached.is_some() && !stale {
-            return cached.ok_or_else(|| "unreachable".to_owned());
+        if let (Some(key), false) = (&cached, stale) {
+            return Ok(key.clone());
         }
         let may_fetch = {
             let mut attempts = lock(&self.attempts);
