@@ -31,6 +31,7 @@ pub const KNOWN: &[&str] = &[
     "SCIMD_RATE_LIMIT_PER_SECOND",
     "SCIMD_RATE_LIMIT_BURST",
     "SCIMD_OAUTH_TOKENS_PER_MINUTE",
+    "SCIMD_EVENTS_CAPTURE",
     "SCIMD_FEDERATION_JWKS_HOSTS",
     "SCIMD_FEDERATION_JWKS_MIN_REFRESH_SECS",
     "SCIMD_FILTER_MAX_LENGTH",
@@ -155,6 +156,8 @@ pub struct Config {
     pub rate_limit_burst: f64,
     /// Access tokens a key (OAuth client) may obtain per minute, and at once (0: unlimited).
     pub oauth_tokens_per_minute: f64,
+    /// Whether SCIM changes capture provisioning events (on unless `SCIMD_EVENTS_CAPTURE=0`).
+    pub capture_events: bool,
     /// Hosts (`host` or `host:port`) whose JWKS federated credentials may name.
     pub federation_jwks_hosts: Vec<String>,
     /// An unknown `kid` fetches a JWKS again at most this often.
@@ -442,6 +445,20 @@ impl Config {
         let console_idle_minutes = number("SCIMD_CONSOLE_IDLE_MINUTES", 30, 1, 24 * 60);
         let console_absolute_hours = number("SCIMD_CONSOLE_ABSOLUTE_HOURS", 12, 1, 24 * 30);
         let workers = get("SCIMD_WORKERS").map(|_| sat_usize(number("SCIMD_WORKERS", 0, 1, 1024)));
+        let capture_events = match get("SCIMD_EVENTS_CAPTURE")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("true" | "1" | "yes" | "on") => true,
+            Some("false" | "0" | "no" | "off") => false,
+            Some(other) => {
+                errors.push(format!(
+                    "SCIMD_EVENTS_CAPTURE: '{other}' is not true or false"
+                ));
+                true
+            }
+        };
         let console_secure_cookies = match get("SCIMD_CONSOLE_SECURE_COOKIES")
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -490,6 +507,7 @@ impl Config {
                     rate_limit_per_second,
                     rate_limit_burst,
                     oauth_tokens_per_minute,
+                    capture_events,
                     federation_jwks_hosts,
                     federation_jwks_min_refresh,
                     filter_max_length,

@@ -215,6 +215,8 @@ where
         // Where the request comes from, once, for every extractor and handler below.
         let client = self.proxies.client_info(req.request());
         req.extensions_mut().insert(client);
+        req.extensions_mut()
+            .insert(scim_auth::RequestId(request_id.clone()));
         let span = tracing::info_span!(
             "request",
             id = %request_id,

@@ -117,6 +117,7 @@ impl AppContext {
             },
             public_url: config.public_url.clone(),
             tenant_schemas: Default::default(),
+            capture_events: config.capture_events,
         };
         let jwks_hosts =
             scim_service::federation::JwksHosts::new(config.federation_jwks_hosts.clone());

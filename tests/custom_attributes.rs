@@ -618,7 +618,14 @@ on_each_backend!(
             .unwrap();
             async move {
                 store
-                    .create_resource(&tenant, scim_model::ResourceKind::User, &input, &[note], at)
+                    .create_resource(
+                        &tenant,
+                        scim_model::ResourceKind::User,
+                        &input,
+                        &[note],
+                        None,
+                        at,
+                    )
                     .await
                     .unwrap();
             }

@@ -16,6 +16,7 @@ mod console;
 mod custom_attributes;
 mod deadlines;
 mod discovery;
+mod events;
 mod expiry;
 mod faults;
 mod federation;

@@ -656,9 +656,9 @@ on_each_backend!(
             "{}",
             r.body
         );
-        // authentication (key + tenant switch), BEGIN, the locked read, UPDATE, the user's groups,
-        // COMMIT
-        assert_eq!(statements, 6, "{}", app.store.backend_name());
+        // authentication (key + tenant switch), BEGIN, the locked read, UPDATE, the event
+        // (issue 20), the user's groups, COMMIT
+        assert_eq!(statements, 7, "{}", app.store.backend_name());
         // A PATCH that changes nothing writes nothing.
         let (r, statements) = scim_store::count_statements(app.call(
             Method::PATCH,

@@ -22,6 +22,7 @@ mod m20261206_000060_drop_external_id_uniqueness;
 mod m20261206_000070_create_server_keys;
 mod m20261206_000080_order_external_id_index_by_id;
 mod m20261206_000090_add_oauth_clients;
+mod m20261206_000100_create_events;
 
 /// The migrator run at start-up.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000070_create_server_keys::Migration),
             Box::new(m20261206_000080_order_external_id_index_by_id::Migration),
             Box::new(m20261206_000090_add_oauth_clients::Migration),
+            Box::new(m20261206_000100_create_events::Migration),
         ]
     }
 }

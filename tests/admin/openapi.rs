@@ -122,6 +122,21 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ),
     (
         "get",
+        "/api/{tenantId}/admin/settings/events",
+        Some("tenant.settings:read"),
+    ),
+    (
+        "put",
+        "/api/{tenantId}/admin/settings/events",
+        Some("tenant.settings:write"),
+    ),
+    (
+        "get",
+        "/api/{tenantId}/admin/events",
+        Some("tenant.events:read"),
+    ),
+    (
+        "get",
         "/api/{tenantId}/admin/auditEvents",
         Some("tenant.audit:read"),
     ),

@@ -68,6 +68,9 @@ pub enum PermissionDoc {
     /// Read the provisioned users and groups in the console (personal data).
     #[schema(rename = "tenant.directory:read")]
     DirectoryRead,
+    /// Read the provisioning events (the events API).
+    #[schema(rename = "tenant.events:read")]
+    EventsRead,
 }
 
 /// An API key as listed and shown. The key's value and hash are never part of it.

@@ -40,6 +40,15 @@ pub enum AdminApiError {
         /// For people.
         message: String,
     },
+    /// What the request points at is gone for good (`410`): an events cursor older than the
+    /// events kept.
+    #[error("{message}")]
+    Gone {
+        /// Machine-readable code.
+        code: &'static str,
+        /// For people.
+        message: String,
+    },
     /// The body is larger than the admin API accepts (`413`).
     #[error("the request body is too large")]
     PayloadTooLarge,
@@ -79,7 +88,12 @@ impl AdminApiError {
             StoreError::InvalidValue(message) | StoreError::InvalidFilter(message) => {
                 Self::invalid("invalid_value", "body", message)
             }
-            StoreError::InvalidCursor | StoreError::PreconditionFailed => {
+            StoreError::InvalidCursor => Self::invalid("invalid_value", "body", err.to_string()),
+            StoreError::CursorExpired => Self::Gone {
+                code: "cursor_expired",
+                message: err.to_string(),
+            },
+            StoreError::PreconditionFailed => {
                 Self::invalid("invalid_value", "body", err.to_string())
             }
             StoreError::Unavailable(err) => {
@@ -118,7 +132,9 @@ impl AdminApiError {
     fn code(&self) -> &'static str {
         match self {
             Self::BadRequest(_) => "invalid_body",
-            Self::Invalid { code, .. } | Self::Conflict { code, .. } => code,
+            Self::Invalid { code, .. } | Self::Conflict { code, .. } | Self::Gone { code, .. } => {
+                code
+            }
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
@@ -137,6 +153,7 @@ impl ResponseError for AdminApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Gone { .. } => StatusCode::GONE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -22,6 +22,7 @@ mod body;
 mod docs;
 mod dto;
 mod error;
+mod events;
 mod expiry;
 mod federation;
 mod machines;
@@ -76,6 +77,8 @@ const ADMIN_SHAPES: &[(&str, &str)] = &[
     ("settings/scim", "GET, PUT"),
     ("settings/tenant", "GET, PUT"),
     ("settings/oauth", "GET, PUT"),
+    ("settings/events", "GET, PUT"),
+    ("events", "GET"),
     ("auditEvents", "GET"),
     ("expiryNotices", "GET"),
 ];
@@ -156,6 +159,9 @@ fn api_scope() -> scope::Scope<
                 .service(settings::put_tenant_settings)
                 .service(settings::get_oauth_settings)
                 .service(settings::put_oauth_settings)
+                .service(events::get_event_settings)
+                .service(events::put_event_settings)
+                .service(events::list_events)
                 .service(audit::list_audit_events)
                 .service(expiry::list_expiry_notices)
                 .default_service(web::to(not_found)),
@@ -197,6 +203,7 @@ impl Modify for SecuritySchemes {
         (name = "Machines", description = "Service accounts that own keys"),
         (name = "Settings", description = "Tenant-wide SCIM, contact and OAuth settings"),
         (name = "Audit", description = "Who changed what, when"),
+        (name = "Events", description = "Provisioning events: every SCIM change, in order, for the downstream application"),
         (name = "Tenants (operator)", description = "Operator token only"),
     )
 )]

@@ -56,7 +56,7 @@ impl From<StoreError> for ScimApiError {
             StoreError::NotFound => ScimError::not_found("Resource not found"),
             StoreError::InvalidValue(msg) => ScimError::invalid_value(msg),
             StoreError::InvalidFilter(msg) => ScimError::invalid_filter(msg),
-            StoreError::InvalidCursor => ScimError::bad_request(
+            StoreError::InvalidCursor | StoreError::CursorExpired => ScimError::bad_request(
                 ScimType::InvalidCursor,
                 "The cursor is not one this server issued for this query",
             ),

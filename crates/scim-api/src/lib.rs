@@ -62,6 +62,9 @@ pub struct ScimState {
     /// Externally visible base URL of the service (`https://host`), if configured; otherwise
     /// taken from the request.
     pub public_url: Option<String>,
+    /// Whether SCIM changes capture provisioning events (`SCIMD_EVENTS_CAPTURE`, on by
+    /// default).
+    pub capture_events: bool,
 }
 
 impl ScimState {
@@ -96,6 +99,8 @@ impl ScimState {
 pub struct ScimCaller {
     principal: scim_auth::ScimPrincipal,
     registry: std::sync::Arc<SchemaRegistry>,
+    /// Who this caller is and which request this is, for the events of its changes.
+    origin: scim_store::ChangeOrigin,
 }
 
 impl ScimCaller {
@@ -116,6 +121,7 @@ impl ScimCaller {
             key_id: &self.principal.key_id,
             key_name: &self.principal.key_name,
             registry: &self.registry,
+            origin: state.capture_events.then_some(&self.origin),
         }
     }
 }
@@ -135,6 +141,7 @@ impl actix_web::FromRequest for ScimCaller {
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let principal = scim_auth::ScimPrincipal::from_request(req, payload);
         let state = req.app_data::<web::Data<ScimState>>().cloned();
+        let request_id = scim_auth::request_id(req);
         Box::pin(async move {
             let principal = principal.await?;
             let Some(state) = state else {
@@ -159,9 +166,20 @@ impl actix_web::FromRequest for ScimCaller {
                 )
                 .await
                 .map_err(ScimApiError::from)?;
+            let actor = match &principal.client_id {
+                Some(client_id) => scim_store::EventActor {
+                    kind: "client".into(),
+                    name: client_id.clone(),
+                },
+                None => scim_store::EventActor {
+                    kind: "key".into(),
+                    name: principal.key_name.clone(),
+                },
+            };
             Ok(ScimCaller {
                 principal,
                 registry,
+                origin: scim_store::ChangeOrigin { actor, request_id },
             })
         })
     }

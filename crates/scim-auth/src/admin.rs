@@ -58,6 +58,8 @@ permissions! {
     AuditRead = scope::AUDIT_READ;
     /// `tenant.directory:read`
     DirectoryRead = scope::DIRECTORY_READ;
+    /// `tenant.events:read`
+    EventsRead = scope::EVENTS_READ;
 }
 
 /// Why an admin request was refused, answered in the admin API's JSON shape.

@@ -179,6 +179,15 @@ pub fn client_info(req: &HttpRequest) -> ClientInfo {
         .unwrap_or_else(|| direct_info(req))
 }
 
+/// The id of a request (its answer's `X-Request-Id`), set by the edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+/// The id the edge gave `req`, if it ran.
+pub fn request_id(req: &HttpRequest) -> Option<String> {
+    req.extensions().get::<RequestId>().map(|r| r.0.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

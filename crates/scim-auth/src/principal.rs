@@ -353,6 +353,9 @@ pub struct ScimPrincipal {
     pub key_id: String,
     /// The key's name (for logs).
     pub key_name: String,
+    /// The key's OAuth client id, when the request came with an access token issued to it
+    /// (not with the key itself).
+    pub client_id: Option<String>,
     /// The tenant's custom-attributes switch and declaration tag as stored when this request
     /// was authenticated.
     pub scim_switch: ScimSwitch,
@@ -382,6 +385,10 @@ impl FromRequest for ScimPrincipal {
             .map(str::to_owned);
         let needed = scim_permission(req);
         let peer = crate::client_info(req).addr;
+        let with_access_token = header
+            .as_deref()
+            .and_then(bearer_token)
+            .is_some_and(|raw| AccessToken::parse(raw).is_some());
         Box::pin(async move {
             let Some(auth) = auth else {
                 tracing::error!("Authenticator is not registered as app data");
@@ -410,6 +417,7 @@ impl FromRequest for ScimPrincipal {
                 tenant: key.tenant_id,
                 key_id: key.id,
                 key_name: key.name,
+                client_id: key.client_id.filter(|_| with_access_token),
                 scim_switch,
             })
         })

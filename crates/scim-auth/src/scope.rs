@@ -34,6 +34,8 @@ pub const AUDIT_READ: &str = "tenant.audit:read";
 /// Read the provisioned users and groups in the console (personal data: a permission of its
 /// own, included in `*`).
 pub const DIRECTORY_READ: &str = "tenant.directory:read";
+/// Read the tenant's provisioning events (the events API).
+pub const EVENTS_READ: &str = "tenant.events:read";
 
 /// Every permission a `public_api` key can hold besides `*`.
 pub const ADMIN_PERMISSIONS: &[&str] = &[
@@ -45,6 +47,7 @@ pub const ADMIN_PERMISSIONS: &[&str] = &[
     SETTINGS_WRITE,
     AUDIT_READ,
     DIRECTORY_READ,
+    EVENTS_READ,
 ];
 
 /// Every permission a `scim` or `on_premise` key can hold besides `*`.

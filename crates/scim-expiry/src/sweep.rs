@@ -33,6 +33,8 @@ pub struct SweepReport {
     pub purged: u64,
     /// OAuth access tokens deleted once expired.
     pub access_tokens_purged: u64,
+    /// Provisioning events deleted after their tenant's retention.
+    pub events_purged: u64,
 }
 
 /// One pass at `now`: queues each due warning once (per key, expiry and threshold) and purges
@@ -48,17 +50,20 @@ pub async fn sweep(
         .await?;
     let purged = store.purge_expired_keys(policy.retention, now).await?;
     let access_tokens_purged = store.purge_expired_access_tokens(now).await?;
+    let events_purged = store.purge_old_events(now).await?;
     let report = SweepReport {
         warnings_queued: queued.queued,
         undeliverable: queued.no_recipient,
         purged,
         access_tokens_purged,
+        events_purged,
     };
     tracing::info!(
         warnings_queued = report.warnings_queued,
         undeliverable = report.undeliverable,
         purged = report.purged,
         access_tokens_purged = report.access_tokens_purged,
+        events_purged = report.events_purged,
         "expiry sweep"
     );
     Ok(report)

@@ -11,6 +11,7 @@
 )]
 
 pub mod custom;
+pub mod diff;
 pub mod discovery;
 pub mod error;
 pub mod list;

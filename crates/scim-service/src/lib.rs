@@ -12,6 +12,7 @@
 //! | [`oauth`] | OAuth clients, the client-credentials grant, access tokens, their lifetime |
 //! | [`federation`] | federated credentials (workload identity federation), JWKS hosts, assertion claims |
 //! | [`scim_writes`] | SCIM create, replace, patch and delete of users and groups |
+//! | [`events`] | the provisioning events each SCIM change emits |
 //! | [`tenant_schemas`] | each tenant's schema registry (cached), the audit of ignored attributes |
 //! | [`passwords`] | SCIM passwords, stored only as Argon2id hashes |
 //!
@@ -28,6 +29,7 @@
 )]
 
 mod error;
+pub mod events;
 pub mod federation;
 pub mod key_issue;
 pub mod key_lifecycle;

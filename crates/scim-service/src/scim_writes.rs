@@ -11,7 +11,10 @@ use scim_model::{
     validate::check_immutable,
     validate_resource, IgnoredAttribute, Resource, ResourceKind, SchemaRegistry, ScimError,
 };
-use scim_store::{IgnoredNote, PatchFailure, PatchRelations, Patched, Store, TenantId};
+use scim_store::{
+    Capture, ChangeOrigin, IgnoredNote, PatchFailure, PatchRelations, Patched, Store, StoreError,
+    TenantId,
+};
 use serde_json::Value;
 
 use crate::{
@@ -46,7 +49,13 @@ pub struct ScimWriter<'a> {
     pub key_name: &'a str,
     /// The tenant's schema registry for this request.
     pub registry: &'a SchemaRegistry,
+    /// Who makes the change and in which request, for its provisioning events; `None` when
+    /// this process does not capture events (`SCIMD_EVENTS_CAPTURE=0`).
+    pub origin: Option<&'a ChangeOrigin>,
 }
+
+/// How often a replace without `If-Match` reads again when another write overtook it.
+const REPLACE_ATTEMPTS: usize = 8;
 
 /// `412`: the resource's version is not the one asked for.
 pub fn precondition_failed() -> ServiceError {
@@ -66,6 +75,14 @@ fn expected_version(condition: Precondition) -> ServiceResult<Option<i64>> {
 }
 
 impl ScimWriter<'_> {
+    /// The capture of this writer's events.
+    fn capture(&self) -> Option<Capture<'_>> {
+        self.origin.map(|origin| Capture {
+            origin,
+            emit: &crate::events::emit,
+        })
+    }
+
     /// The audit notes of the attributes of undeclared schemas a write sent (logged here,
     /// written in the write's transaction).
     fn notes(&self, ignored: &[IgnoredAttribute], now: DateTime<Utc>) -> Vec<IgnoredNote> {
@@ -96,7 +113,7 @@ impl ScimWriter<'_> {
         let notes = self.notes(&input.ignored, now);
         let res = self
             .store
-            .create_resource(self.tenant, kind, &input, &notes, now)
+            .create_resource(self.tenant, kind, &input, &notes, self.capture(), now)
             .await;
         Ok(self.settle(&notes, res)?)
     }
@@ -111,28 +128,62 @@ impl ScimWriter<'_> {
         now: DateTime<Utc>,
     ) -> ServiceResult<Resource> {
         let registry = self.registry;
-        let mut input = validate_resource(registry, kind, body)?;
+        let validated = validate_resource(registry, kind, body)?;
         let expected = expected_version(condition)?;
-        // Users may hold values the request cannot see (the custom extension while the switch
-        // is off): read them so that the replace keeps them.
-        if kind == ResourceKind::User
-            || input.attributes.contains_key("password")
-            || registry.has_immutable(kind)
-        {
+        if kind == ResourceKind::Group {
+            let mut input = validated;
+            if input.attributes.contains_key("password") || registry.has_immutable(kind) {
+                let current = self
+                    .store
+                    .get_resource(self.tenant, kind, id, false)
+                    .await?;
+                check_immutable(registry, kind, &current.attributes, &input.attributes)?;
+                hash_new_password(&mut input, current.attributes.get("password")).await?;
+            }
+            let notes = self.notes(&input.ignored, now);
+            let res = self
+                .store
+                .replace_group(
+                    self.tenant,
+                    id,
+                    expected,
+                    &input,
+                    &notes,
+                    self.capture(),
+                    now,
+                )
+                .await;
+            return Ok(self.settle(&notes, res)?);
+        }
+        // A user is replaced from the version read here: values the request cannot see (the
+        // custom extension while the switch is off) are kept, the password is hashed before
+        // the write, and the events name what changed since that version. A write that
+        // overtook this one is met by reading again (or, with If-Match, by 412).
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
             let current = self
                 .store
                 .get_resource(self.tenant, kind, id, false)
                 .await?;
+            if expected.is_some_and(|v| v != current.version) {
+                return Err(precondition_failed());
+            }
+            let mut input = validated.clone();
             check_immutable(registry, kind, &current.attributes, &input.attributes)?;
             hash_new_password(&mut input, current.attributes.get("password")).await?;
             carry_hidden(registry, kind, &current.attributes, &mut input.attributes);
+            let notes = self.notes(&input.ignored, now);
+            let res = self
+                .store
+                .replace_user(self.tenant, &current, &input, &notes, self.capture(), now)
+                .await;
+            match self.settle(&notes, res) {
+                Err(StoreError::PreconditionFailed)
+                    if expected.is_none() && attempts < REPLACE_ATTEMPTS => {}
+                res => return Ok(res?),
+            }
         }
-        let notes = self.notes(&input.ignored, now);
-        let res = self
-            .store
-            .replace_resource(self.tenant, kind, id, expected, &input, &notes, now)
-            .await;
-        Ok(self.settle(&notes, res)?)
     }
 
     /// Applies a PatchOp `body` to resource `id`, under its row lock, and reads the relations
@@ -155,26 +206,36 @@ impl ScimWriter<'_> {
         let mut notes = Vec::new();
         let patched = self
             .store
-            .patch_resource(self.tenant, kind, id, now, relations, |current, _| {
-                match condition {
-                    Precondition::Never => return Err(precondition_failed()),
-                    Precondition::Version(v) if v != current.version => {
-                        return Err(precondition_failed())
+            .patch_resource(
+                self.tenant,
+                kind,
+                id,
+                now,
+                relations,
+                self.capture(),
+                |current, _| {
+                    match condition {
+                        Precondition::Never => return Err(precondition_failed()),
+                        Precondition::Version(v) if v != current.version => {
+                            return Err(precondition_failed())
+                        }
+                        _ => {}
                     }
-                    _ => {}
-                }
-                let mut patched = apply_patch(registry, kind, &current.attributes, &ops)?;
-                notes = self.notes(&std::mem::take(&mut patched.resource.ignored), now);
-                if patched.resource.attributes == current.attributes && patched.members.is_empty() {
-                    return Ok((None, notes.clone()));
-                }
-                use_prehashed_password(
-                    &mut patched.resource,
-                    current.attributes.get("password"),
-                    &prehashed,
-                )?;
-                Ok((Some((patched.resource, patched.members)), notes.clone()))
-            })
+                    let mut patched = apply_patch(registry, kind, &current.attributes, &ops)?;
+                    notes = self.notes(&std::mem::take(&mut patched.resource.ignored), now);
+                    if patched.resource.attributes == current.attributes
+                        && patched.members.is_empty()
+                    {
+                        return Ok((None, notes.clone()));
+                    }
+                    use_prehashed_password(
+                        &mut patched.resource,
+                        current.attributes.get("password"),
+                        &prehashed,
+                    )?;
+                    Ok((Some((patched.resource, patched.members)), notes.clone()))
+                },
+            )
             .await
             .map_err(|e| match e {
                 PatchFailure::Store(e) => ServiceError::Store(e),
@@ -194,7 +255,7 @@ impl ScimWriter<'_> {
         let expected = expected_version(condition)?;
         Ok(self
             .store
-            .delete_resource(self.tenant, kind, id, expected, now)
+            .delete_resource(self.tenant, kind, id, expected, self.capture(), now)
             .await?)
     }
 }

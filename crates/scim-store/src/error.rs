@@ -20,6 +20,9 @@ pub enum StoreError {
     /// A pagination cursor that this server did not issue (or issued for another query).
     #[error("invalid cursor")]
     InvalidCursor,
+    /// A cursor pointing at events that were purged (older than the tenant's retention).
+    #[error("this cursor points before the oldest event kept: events after it were purged")]
+    CursorExpired,
     /// The resource changed since the version the client holds (`If-Match`).
     #[error("precondition failed")]
     PreconditionFailed,

@@ -4,10 +4,15 @@
 
 use chrono::{DateTime, Utc};
 use scim_model::{MemberRef, Resource, ResourceKind, ValidatedResource};
+use std::collections::HashSet;
+
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, UpdateMany,
+    sea_query::{Expr, Query},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, Set, UpdateMany,
 };
 
+use crate::events::{capture_written, Capture, Written};
 use crate::settings::{write_ignored_notes, IgnoredNote};
 use crate::{audit::begin_write, entity::group, members, Store, StoreError, StoreResult, TenantId};
 
@@ -74,6 +79,7 @@ impl Store {
         tenant: &TenantId,
         input: &ValidatedResource,
         notes: &[IgnoredNote],
+        capture: Option<Capture<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<Resource> {
         let name = display_name(input)?;
@@ -95,8 +101,20 @@ impl Store {
         .insert(&txn)
         .await
         .map_err(|e| StoreError::from_write(e, UNIQUE))?;
-        members::insert(&txn, tenant, &id, &resolved).await?;
+        let added = members::insert(&txn, tenant, &id, &resolved).await?;
         write_ignored_notes(&txn, tenant, notes, now).await?;
+        let written = Written {
+            kind: ResourceKind::Group,
+            id: &id,
+            before: None,
+            after: Some(&input.attributes),
+            external_id: model.external_id.as_deref(),
+            version: 1,
+            added: &added,
+            removed: &[],
+            left: &[],
+        };
+        capture_written(&txn, tenant, capture, written, now).await?;
         txn.commit().await?;
         // The answer is what was written: no read after the commit.
         Ok(with_members(model, &resolved))
@@ -129,8 +147,10 @@ impl Store {
     }
 
     /// Replaces the group's attributes and its whole member list (PUT), atomically. With
-    /// `expected`, the write happens only if the group is still at that version.
+    /// `expected`, the write happens only if the group is still at that version. Only the
+    /// members that differ are written: a PUT that keeps 1,000 members and adds one writes one.
     #[tracing::instrument(skip_all, fields(tenant = %tenant, members = input.members.len()))]
+    #[allow(clippy::too_many_arguments)] // tenant first, `now` last (STYLE 4); a struct would only rename them
     pub async fn replace_group(
         &self,
         tenant: &TenantId,
@@ -138,31 +158,61 @@ impl Store {
         expected: Option<i64>,
         input: &ValidatedResource,
         notes: &[IgnoredNote],
+        capture: Option<Capture<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<Resource> {
         let txn = begin_write(&self.db).await?;
-        let resolved = members::resolve(&txn, tenant, id, &input.members).await?;
-        let mut update = update_attributes(input, now)?
-            .col_expr(
-                group::Column::MemberCount,
-                Expr::value(i64::try_from(resolved.len()).unwrap_or(i64::MAX)),
-            )
+        // The row lock first (PostgreSQL), so that the members read next are the ones replaced.
+        let mut current = group::Entity::find()
             .filter(group::Column::TenantId.eq(tenant.as_str()))
             .filter(group::Column::Id.eq(id));
-        if let Some(v) = expected {
-            update = update.filter(group::Column::Version.eq(v));
+        if txn.get_database_backend() == DbBackend::Postgres {
+            current = current.lock_exclusive();
         }
-        let updated = update
+        let current = current.one(&txn).await?.ok_or(StoreError::NotFound)?;
+        if expected.is_some_and(|v| v != current.version) {
+            return Err(StoreError::PreconditionFailed);
+        }
+        let resolved = members::resolve(&txn, tenant, id, &input.members).await?;
+        let wanted: HashSet<&str> = resolved.iter().map(|(m, _)| m.as_str()).collect();
+        let held = members::member_ids_of(&txn, tenant, id).await?;
+        let held_set: HashSet<&str> = held.iter().map(String::as_str).collect();
+        let gone: Vec<String> = held
+            .iter()
+            .filter(|m| !wanted.contains(m.as_str()))
+            .cloned()
+            .collect();
+        let new: Vec<(String, ResourceKind)> = resolved
+            .iter()
+            .filter(|(m, _)| !held_set.contains(m.as_str()))
+            .cloned()
+            .collect();
+        let removed = members::remove(&txn, tenant, id, &gone).await?;
+        let added = members::insert(&txn, tenant, id, &new).await?;
+        update_attributes(input, now)?
+            .col_expr(
+                group::Column::MemberCount,
+                Expr::value(i64::try_from(wanted.len()).unwrap_or(i64::MAX)),
+            )
+            .filter(group::Column::TenantId.eq(tenant.as_str()))
+            .filter(group::Column::Id.eq(id))
             .exec(&txn)
             .await
             .map_err(|e| StoreError::from_write(e, UNIQUE))?;
-        if updated.rows_affected == 0 {
-            drop(txn);
-            return Err(self.missing_or_changed_group(tenant, id).await);
-        }
-        members::clear(&txn, tenant, id).await?;
-        members::insert(&txn, tenant, id, &resolved).await?;
         write_ignored_notes(&txn, tenant, notes, now).await?;
+        let before = scim_model::Resource::from(current.clone()).attributes;
+        let written = Written {
+            kind: ResourceKind::Group,
+            id,
+            before: Some(&before),
+            after: Some(&input.attributes),
+            external_id: input.str_attr("externalId"),
+            version: current.version + 1,
+            added: &added,
+            removed: &removed,
+            left: &[],
+        };
+        capture_written(&txn, tenant, capture, written, now).await?;
         // The row as updated (version, timestamps), read in the transaction; the members are
         // the ones just written.
         let model = group::Entity::find_by_id(id)
@@ -181,21 +231,42 @@ impl Store {
         tenant: &TenantId,
         id: &str,
         expected: Option<i64>,
+        capture: Option<Capture<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let txn = begin_write(&self.db).await?;
-        let mut delete = group::Entity::delete_many()
-            .filter(group::Column::TenantId.eq(tenant.as_str()))
-            .filter(group::Column::Id.eq(id));
+        let mut delete = Query::delete()
+            .from_table(group::Entity)
+            .and_where(group::Column::TenantId.eq(tenant.as_str()))
+            .and_where(group::Column::Id.eq(id))
+            .returning(
+                Query::returning().columns([group::Column::ExternalId, group::Column::Version]),
+            )
+            .to_owned();
         if let Some(v) = expected {
-            delete = delete.filter(group::Column::Version.eq(v));
+            delete.and_where(group::Column::Version.eq(v));
         }
-        members::remove_member_everywhere(&txn, tenant, id, now).await?;
-        members::clear(&txn, tenant, id).await?;
-        if delete.exec(&txn).await?.rows_affected == 0 {
+        let left = members::remove_member_everywhere(&txn, tenant, id, now).await?;
+        members::drop_all(&txn, tenant, id).await?;
+        let backend = txn.get_database_backend();
+        let Some(row) = txn.query_one(backend.build(&delete)).await? else {
             drop(txn);
             return Err(self.missing_or_changed_group(tenant, id).await);
-        }
+        };
+        let external_id: Option<String> = row.try_get("", "external_id")?;
+        let version: i64 = row.try_get("", "version")?;
+        let written = Written {
+            kind: ResourceKind::Group,
+            id,
+            before: None,
+            after: None,
+            external_id: external_id.as_deref(),
+            version,
+            added: &[],
+            removed: &[],
+            left: &left,
+        };
+        capture_written(&txn, tenant, capture, written, now).await?;
         txn.commit().await?;
         Ok(())
     }

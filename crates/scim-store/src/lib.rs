@@ -18,6 +18,7 @@ mod count;
 mod cursor;
 pub mod entity;
 mod error;
+mod events;
 mod expiry;
 mod filter;
 mod groups;
@@ -41,6 +42,11 @@ pub use api_keys::{KeyPlacement, KeyRotation, KeyUpdate, LAST_USED_RESOLUTION};
 pub use audit::{Actor, AuditEvent, AuditQuery};
 pub use console_sessions::ConsoleSession;
 pub use error::StoreError;
+pub use events::{
+    Capture, ChangeOrigin, Event, EventActor, EventPage, EventQuery, EventSettings, EventStart,
+    NewEvent, Written, DEFAULT_RETENTION_DAYS as DEFAULT_EVENT_RETENTION_DAYS,
+    MAX_PAGE as MAX_EVENT_PAGE, RETENTION_DAYS as EVENT_RETENTION_DAYS,
+};
 pub use expiry::{ClaimedNotice, ExpiryNotice, NoticeQuery, NoticeStatus, QueuedNotices};
 pub use machines::{Machine, MachinePatch};
 pub use members::NamedMember;

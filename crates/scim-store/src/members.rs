@@ -9,7 +9,7 @@ use scim_model::{MemberInput, MemberRef, ResourceKind};
 use sea_orm::{
     sea_query::{Alias, Expr, JoinType, OnConflict, Query, SelectStatement},
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QueryResult,
-    QuerySelect, Set, Statement,
+    QuerySelect, Statement,
 };
 
 use scim_db::Prepared;
@@ -79,22 +79,24 @@ pub(crate) async fn resolve<C: ConnectionTrait>(
 }
 
 /// Adds resolved members to a group; members already there are left as they are. Returns
-/// how many were added.
+/// the ids added (`RETURNING` names only the rows inserted).
 pub(crate) async fn insert<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
     group_id: &str,
     members: &[(String, ResourceKind)],
-) -> StoreResult<u64> {
-    let mut added = 0;
+) -> StoreResult<Vec<String>> {
+    let mut added = Vec::new();
     for chunk in members.chunks(CHUNK) {
-        let rows = chunk.iter().map(|(id, kind)| group_member::ActiveModel {
-            tenant_id: Set(tenant.as_str().to_owned()),
-            group_id: Set(group_id.to_owned()),
-            member_id: Set(id.clone()),
-            member_type: Set(kind.name().to_owned()),
-        });
-        added += group_member::Entity::insert_many(rows)
+        let mut insert = Query::insert();
+        insert
+            .into_table(group_member::Entity)
+            .columns([
+                group_member::Column::TenantId,
+                group_member::Column::GroupId,
+                group_member::Column::MemberId,
+                group_member::Column::MemberType,
+            ])
             .on_conflict(
                 OnConflict::columns([
                     group_member::Column::GroupId,
@@ -103,55 +105,112 @@ pub(crate) async fn insert<C: ConnectionTrait>(
                 .do_nothing()
                 .to_owned(),
             )
-            .exec_without_returning(db)
+            .returning_col(group_member::Column::MemberId);
+        for (id, kind) in chunk {
+            insert.values_panic([
+                tenant.as_str().into(),
+                group_id.into(),
+                id.as_str().into(),
+                kind.name().into(),
+            ]);
+        }
+        let rows = db
+            .query_all(db.get_database_backend().build(&insert))
             .await?;
+        added.extend(ids_in(&rows)?);
     }
     Ok(added)
 }
 
-/// Removes the listed members of a group; returns how many were there.
+/// The `member_id` of each row.
+fn ids_in(rows: &[QueryResult]) -> StoreResult<Vec<String>> {
+    Ok(rows
+        .iter()
+        .map(|row| row.try_get::<String>("", "member_id"))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Removes the listed members of a group; returns the ids that were there.
 pub(crate) async fn remove<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
     group_id: &str,
     member_ids: &[String],
-) -> StoreResult<u64> {
-    let mut removed = 0;
+) -> StoreResult<Vec<String>> {
+    let mut removed = Vec::new();
     for chunk in member_ids.chunks(CHUNK) {
-        removed += group_member::Entity::delete_many()
-            .filter(group_member::Column::TenantId.eq(tenant.as_str()))
-            .filter(group_member::Column::GroupId.eq(group_id))
-            .filter(group_member::Column::MemberId.is_in(chunk.iter().map(String::as_str)))
-            .exec(db)
-            .await?
-            .rows_affected;
+        let delete = Query::delete()
+            .from_table(group_member::Entity)
+            .and_where(group_member::Column::TenantId.eq(tenant.as_str()))
+            .and_where(group_member::Column::GroupId.eq(group_id))
+            .and_where(group_member::Column::MemberId.is_in(chunk.iter().map(String::as_str)))
+            .returning_col(group_member::Column::MemberId)
+            .to_owned();
+        let rows = db
+            .query_all(db.get_database_backend().build(&delete))
+            .await?;
+        removed.extend(ids_in(&rows)?);
     }
     Ok(removed)
 }
 
-/// Removes every member of a group; returns how many there were.
+/// The ids of a group's members (what a replace of its member list compares against).
+pub(crate) async fn member_ids_of<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    group_id: &str,
+) -> StoreResult<Vec<String>> {
+    Ok(group_member::Entity::find()
+        .select_only()
+        .column(group_member::Column::MemberId)
+        .filter(group_member::Column::TenantId.eq(tenant.as_str()))
+        .filter(group_member::Column::GroupId.eq(group_id))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Removes every member of a group (being deleted), without naming them.
+pub(crate) async fn drop_all<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    group_id: &str,
+) -> StoreResult<()> {
+    group_member::Entity::delete_many()
+        .filter(group_member::Column::TenantId.eq(tenant.as_str()))
+        .filter(group_member::Column::GroupId.eq(group_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Removes every member of a group; returns the ids that were there.
 pub(crate) async fn clear<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
     group_id: &str,
-) -> StoreResult<u64> {
-    Ok(group_member::Entity::delete_many()
-        .filter(group_member::Column::TenantId.eq(tenant.as_str()))
-        .filter(group_member::Column::GroupId.eq(group_id))
-        .exec(db)
-        .await?
-        .rows_affected)
+) -> StoreResult<Vec<String>> {
+    let delete = Query::delete()
+        .from_table(group_member::Entity)
+        .and_where(group_member::Column::TenantId.eq(tenant.as_str()))
+        .and_where(group_member::Column::GroupId.eq(group_id))
+        .returning_col(group_member::Column::MemberId)
+        .to_owned();
+    let rows = db
+        .query_all(db.get_database_backend().build(&delete))
+        .await?;
+    ids_in(&rows)
 }
 
-/// Removes `member_id` from every group holding it, moving those groups' versions on. The
-/// memberships go first and name the groups that held them (`RETURNING`), so a member of no
-/// group costs one statement.
+/// Removes `member_id` from every group holding it, moving those groups' versions on, and
+/// returns those groups. The memberships go first and name the groups that held them
+/// (`RETURNING`), so a member of no group costs one statement.
 pub(crate) async fn remove_member_everywhere<C: ConnectionTrait>(
     db: &C,
     tenant: &TenantId,
     member_id: &str,
     now: DateTime<Utc>,
-) -> StoreResult<()> {
+) -> StoreResult<Vec<String>> {
     let stmt = remove_memberships_statement(db.get_database_backend(), tenant, member_id);
     let holders = db
         .query_all(stmt)
@@ -176,7 +235,7 @@ pub(crate) async fn remove_member_everywhere<C: ConnectionTrait>(
             .exec(db)
             .await?;
     }
-    Ok(())
+    Ok(holders)
 }
 
 /// `DELETE FROM group_members WHERE tenant_id = ? AND member_id = ? RETURNING group_id`,

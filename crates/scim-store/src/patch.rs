@@ -8,8 +8,11 @@ use sea_orm::{
     sea_query::Expr, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect,
 };
 
+use std::collections::HashMap;
+
 use scim_db::Txn;
 
+use crate::events::{capture_written, Capture, Written};
 use crate::settings::{write_ignored_notes, IgnoredNote};
 use crate::{
     entity::{group, user},
@@ -82,6 +85,7 @@ impl Store {
     /// change, whatever the group's size. The relations the response needs (`relations`) are
     /// read in the same transaction: nothing is read again after the commit.
     #[tracing::instrument(skip_all, fields(tenant = %tenant, kind = kind.name()))]
+    #[allow(clippy::too_many_arguments)] // tenant first, `now` and the decision last (STYLE 4)
     pub async fn patch_resource<E>(
         &self,
         tenant: &TenantId,
@@ -89,6 +93,7 @@ impl Store {
         id: &str,
         now: DateTime<Utc>,
         relations: PatchRelations,
+        capture: Option<Capture<'_>>,
         decide: impl FnOnce(&Resource, u64) -> Result<PatchOutcome, E>,
     ) -> Result<Patched, PatchFailure<E>> {
         let txn = self.db.begin().await?;
@@ -121,6 +126,18 @@ impl Store {
                 if updated.rows_affected() == 0 {
                     return Err(StoreError::NotFound.into());
                 }
+                let written = Written {
+                    kind,
+                    id,
+                    before: Some(&current.attributes),
+                    after: Some(&input.attributes),
+                    external_id: input.str_attr("externalId"),
+                    version: current.version + 1,
+                    added: &[],
+                    removed: &[],
+                    left: &[],
+                };
+                capture_written(&txn, tenant, capture, written, now).await?;
                 // What the row now holds, without reading it back.
                 let resource = Resource {
                     attributes: input.attributes,
@@ -131,7 +148,8 @@ impl Store {
                 (resource, 0)
             }
             ResourceKind::Group => {
-                let members_changed = apply_member_changes(&txn, tenant, id, &changes).await?;
+                let (added, removed) = apply_member_changes(&txn, tenant, id, &changes).await?;
+                let members_changed = !added.is_empty() || !removed.is_empty();
                 if !members_changed && input.attributes == current.attributes {
                     // Adding members already there, removing absent ones: nothing changed,
                     // so neither do the version and lastModified (RFC 7644 §3.5.2).
@@ -147,6 +165,18 @@ impl Store {
                     .exec(&txn)
                     .await
                     .map_err(|e| StoreError::from_write(e, groups::UNIQUE))?;
+                let written = Written {
+                    kind,
+                    id,
+                    before: Some(&current.attributes),
+                    after: Some(&input.attributes),
+                    external_id: input.str_attr("externalId"),
+                    version: current.version + 1,
+                    added: &added,
+                    removed: &removed,
+                    left: &[],
+                };
+                capture_written(&txn, tenant, capture, written, now).await?;
                 read(&txn, tenant, kind, id).await?
             }
         };
@@ -219,42 +249,73 @@ async fn read(
 }
 
 /// Applies member deltas in order and moves `member_count` by what actually changed.
-/// Returns whether any membership row changed.
+/// Returns the members added and the members removed, net of one another (a member removed
+/// and added back by one PATCH is in neither).
 async fn apply_member_changes(
     txn: &Txn,
     tenant: &TenantId,
     id: &str,
     changes: &[MemberChange],
-) -> Result<bool, StoreError> {
+) -> Result<(Vec<String>, Vec<String>), StoreError> {
     if changes.is_empty() {
-        return Ok(false);
+        return Ok((Vec::new(), Vec::new()));
     }
+    // Net effect per member, in first-seen order: true = now in (was out), false = now out.
+    let mut net: Vec<(String, bool)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut note = |member: String, now_in: bool| match index.get(&member) {
+        // Back to where it started: no change.
+        Some(&i) if net.get(i).is_some_and(|(_, was)| *was != now_in) => {
+            index.remove(&member);
+            if let Some(entry) = net.get_mut(i) {
+                entry.0.clear();
+            }
+        }
+        Some(_) => {}
+        None => {
+            index.insert(member.clone(), net.len());
+            net.push((member, now_in));
+        }
+    };
     let mut delta: i64 = 0;
     let mut cleared = false;
-    let mut changed = false;
     for change in changes {
         match change {
             MemberChange::Clear => {
-                let removed = members::clear(txn, tenant, id).await?;
-                changed |= removed > 0;
+                for m in members::clear(txn, tenant, id).await? {
+                    note(m, false);
+                }
                 cleared = true;
                 delta = 0;
             }
             MemberChange::Add(list) => {
                 let resolved = members::resolve(txn, tenant, id, list).await?;
                 let added = members::insert(txn, tenant, id, &resolved).await?;
-                changed |= added > 0;
-                delta += i64::try_from(added).unwrap_or(i64::MAX);
+                delta += i64::try_from(added.len()).unwrap_or(i64::MAX);
+                for m in added {
+                    note(m, true);
+                }
             }
             MemberChange::Remove(ids) => {
                 let removed = members::remove(txn, tenant, id, ids).await?;
-                changed |= removed > 0;
-                delta -= i64::try_from(removed).unwrap_or(i64::MAX);
+                delta -= i64::try_from(removed.len()).unwrap_or(i64::MAX);
+                for m in removed {
+                    note(m, false);
+                }
             }
         }
     }
-    if !changed {
-        return Ok(false);
+    let mut added = Vec::new();
+    let mut removed = Vec::new();
+    for (member, now_in) in net {
+        match (member.is_empty(), now_in) {
+            (true, _) => {}
+            (false, true) => added.push(member),
+            (false, false) => removed.push(member),
+        }
+    }
+    if added.is_empty() && removed.is_empty() && !cleared {
+        return Ok((added, removed));
     }
     let count = if cleared {
         Expr::value(delta)
@@ -266,5 +327,5 @@ async fn apply_member_changes(
         .filter(group::Column::Id.eq(id))
         .exec(txn)
         .await?;
-    Ok(true)
+    Ok((added, removed))
 }

@@ -53,10 +53,16 @@ fn reused_statements_equal_fresh_renderings() {
                 .build(backend);
             assert_eq!(key_and_switch_statement(backend, id), fresh);
 
-            let fresh = user::Entity::delete_many()
-                .filter(user::Column::TenantId.eq(t))
-                .filter(user::Column::Id.eq(id))
-                .build(backend);
+            let fresh = backend.build(
+                Query::delete()
+                    .from_table(user::Entity)
+                    .and_where(user::Column::TenantId.eq(t))
+                    .and_where(user::Column::Id.eq(id))
+                    .returning(
+                        Query::returning()
+                            .columns([user::Column::ExternalId, user::Column::Version]),
+                    ),
+            );
             assert_eq!(delete_user_statement(backend, &tenant, id), fresh);
 
             let fresh = backend.build(

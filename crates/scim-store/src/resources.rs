@@ -12,6 +12,7 @@ use sea_orm::{
 use scim_db::Prepared;
 
 use crate::cursor::Position;
+use crate::events::Capture;
 use crate::settings::IgnoredNote;
 use crate::{
     entity::{group, user},
@@ -20,18 +21,19 @@ use crate::{
 };
 
 impl Store {
-    /// Creates a resource of `kind`.
+    /// Creates a resource of `kind`, capturing its events when there is a capture.
     pub async fn create_resource(
         &self,
         tenant: &TenantId,
         kind: ResourceKind,
         input: &ValidatedResource,
         notes: &[IgnoredNote],
+        capture: Option<Capture<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<Resource> {
         match kind {
-            ResourceKind::User => self.create_user(tenant, input, notes, now).await,
-            ResourceKind::Group => self.create_group(tenant, input, notes, now).await,
+            ResourceKind::User => self.create_user(tenant, input, notes, capture, now).await,
+            ResourceKind::Group => self.create_group(tenant, input, notes, capture, now).await,
         }
     }
 
@@ -50,42 +52,20 @@ impl Store {
         }
     }
 
-    /// Replaces a resource of `kind`, at version `expected` when given.
-    #[allow(clippy::too_many_arguments)] // tenant first, `now` last (STYLE 4); a struct would only rename them
-    pub async fn replace_resource(
-        &self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        id: &str,
-        expected: Option<i64>,
-        input: &ValidatedResource,
-        notes: &[IgnoredNote],
-        now: DateTime<Utc>,
-    ) -> StoreResult<Resource> {
-        match kind {
-            ResourceKind::User => {
-                self.replace_user(tenant, id, expected, input, notes, now)
-                    .await
-            }
-            ResourceKind::Group => {
-                self.replace_group(tenant, id, expected, input, notes, now)
-                    .await
-            }
-        }
-    }
-
-    /// Deletes a resource of `kind`, at version `expected` when given.
+    /// Deletes a resource of `kind`, at version `expected` when given, capturing its events
+    /// when there is a capture.
     pub async fn delete_resource(
         &self,
         tenant: &TenantId,
         kind: ResourceKind,
         id: &str,
         expected: Option<i64>,
+        capture: Option<Capture<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         match kind {
-            ResourceKind::User => self.delete_user(tenant, id, expected, now).await,
-            ResourceKind::Group => self.delete_group(tenant, id, expected, now).await,
+            ResourceKind::User => self.delete_user(tenant, id, expected, capture, now).await,
+            ResourceKind::Group => self.delete_group(tenant, id, expected, capture, now).await,
         }
     }
 

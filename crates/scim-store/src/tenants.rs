@@ -82,6 +82,8 @@ impl Store {
             custom_schema: Set(None),
             custom_schema_tag: Set(None),
             access_token_lifetime_secs: Set(DEFAULT_ACCESS_TOKEN_LIFETIME_SECS),
+            events_retention_days: Set(crate::events::DEFAULT_RETENTION_DAYS),
+            events_purged_through: Set(0),
             created_at: Set(now),
         }
         .insert(&self.db)

@@ -1,14 +1,16 @@
 //! Users: create, read, replace, patch and delete, scoped to a tenant.
 
 use chrono::{DateTime, Utc};
-use scim_model::{Resource, ValidatedResource};
+use scim_model::{Resource, ResourceKind, ValidatedResource};
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    QueryFilter, QuerySelect, QueryTrait, Set, Statement, UpdateMany,
+    sea_query::{Expr, Query},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, QueryTrait, Set, Statement, UpdateMany,
 };
 
 use scim_db::Prepared;
 
+use crate::events::{capture_written, Capture, Written};
 use crate::settings::{write_ignored_notes, IgnoredNote};
 use crate::{audit::begin_write, entity::user, members, Store, StoreError, StoreResult, TenantId};
 
@@ -93,11 +95,20 @@ pub(crate) fn lock_user_statement(backend: DbBackend, tenant: &TenantId, id: &st
     })
 }
 
-/// `DELETE FROM users WHERE tenant_id = ? AND id = ?`, rendered once.
+/// `DELETE FROM users WHERE tenant_id = ? AND id = ? RETURNING external_id, version`,
+/// rendered once.
 pub(crate) fn delete_user_statement(backend: DbBackend, tenant: &TenantId, id: &str) -> Statement {
     static SQL: Prepared = Prepared::new();
     SQL.statement(backend, vec![tenant.as_str().into(), id.into()], || {
-        user_of(user::Entity::delete_many(), tenant, id).build(backend)
+        backend.build(
+            Query::delete()
+                .from_table(user::Entity)
+                .and_where(user::Column::TenantId.eq(tenant.as_str()))
+                .and_where(user::Column::Id.eq(id))
+                .returning(
+                    Query::returning().columns([user::Column::ExternalId, user::Column::Version]),
+                ),
+        )
     })
 }
 
@@ -137,11 +148,14 @@ impl Store {
         tenant: &TenantId,
         input: &ValidatedResource,
         notes: &[IgnoredNote],
+        capture: Option<Capture<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<Resource> {
         let s = shadow(input)?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let external_id = s.external_id.clone();
         let row = user::ActiveModel {
-            id: Set(uuid::Uuid::now_v7().to_string()),
+            id: Set(id.clone()),
             tenant_id: Set(tenant.as_str().to_owned()),
             user_name_lower: Set(s.user_name.to_lowercase()),
             user_name: Set(s.user_name),
@@ -153,14 +167,26 @@ impl Store {
             created_at: Set(now),
             last_modified: Set(now),
         };
-        // One statement; a transaction only when audit events go with it.
-        let model = if notes.is_empty() {
+        // One statement; a transaction only when audit or provisioning events go with it.
+        let model = if notes.is_empty() && capture.is_none() {
             row.insert(&self.db).await
         } else {
             let txn = begin_write(&self.db).await?;
             let model = row.insert(&txn).await;
             if model.is_ok() {
                 write_ignored_notes(&txn, tenant, notes, now).await?;
+                let written = Written {
+                    kind: ResourceKind::User,
+                    id: &id,
+                    before: None,
+                    after: Some(&input.attributes),
+                    external_id: external_id.as_deref(),
+                    version: 1,
+                    added: &[],
+                    removed: &[],
+                    left: &[],
+                };
+                capture_written(&txn, tenant, capture, written, now).await?;
                 txn.commit().await?;
             }
             model
@@ -195,32 +221,44 @@ impl Store {
         Ok(res)
     }
 
-    /// Replaces the user's attributes (PUT); `id`, `meta.created` and memberships stay. With
-    /// `expected`, the write happens only if the user is still at that version.
+    /// Replaces the user's attributes (PUT); `id`, `meta.created` and memberships stay. The
+    /// write happens only if the user is still at the version of `current` (what the caller
+    /// read and based `input` on): otherwise [`StoreError::PreconditionFailed`].
     #[tracing::instrument(skip_all, fields(tenant = %tenant))]
     pub async fn replace_user(
         &self,
         tenant: &TenantId,
-        id: &str,
-        expected: Option<i64>,
+        current: &Resource,
         input: &ValidatedResource,
         notes: &[IgnoredNote],
+        capture: Option<Capture<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<Resource> {
-        let mut update = update_attributes(input, now)?
+        let id = current.id.as_str();
+        let update = update_attributes(input, now)?
             .filter(user::Column::TenantId.eq(tenant.as_str()))
-            .filter(user::Column::Id.eq(id));
-        if let Some(v) = expected {
-            update = update.filter(user::Column::Version.eq(v));
-        }
-        // One statement; a transaction only when audit events go with it.
-        let updated = if notes.is_empty() {
+            .filter(user::Column::Id.eq(id))
+            .filter(user::Column::Version.eq(current.version));
+        // One statement; a transaction only when audit or provisioning events go with it.
+        let updated = if notes.is_empty() && capture.is_none() {
             update.exec(&self.db).await
         } else {
             let txn = begin_write(&self.db).await?;
             let updated = update.exec(&txn).await;
             if updated.as_ref().is_ok_and(|u| u.rows_affected > 0) {
                 write_ignored_notes(&txn, tenant, notes, now).await?;
+                let written = Written {
+                    kind: ResourceKind::User,
+                    id,
+                    before: Some(&current.attributes),
+                    after: Some(&input.attributes),
+                    external_id: input.str_attr("externalId"),
+                    version: current.version + 1,
+                    added: &[],
+                    removed: &[],
+                    left: &[],
+                };
+                capture_written(&txn, tenant, capture, written, now).await?;
                 txn.commit().await?;
             }
             updated
@@ -239,21 +277,44 @@ impl Store {
         tenant: &TenantId,
         id: &str,
         expected: Option<i64>,
+        capture: Option<Capture<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let txn = begin_write(&self.db).await?;
         let backend = txn.get_database_backend();
         let stmt = match expected {
             None => delete_user_statement(backend, tenant, id),
-            Some(v) => user_of(user::Entity::delete_many(), tenant, id)
-                .filter(user::Column::Version.eq(v))
-                .build(backend),
+            Some(v) => backend.build(
+                Query::delete()
+                    .from_table(user::Entity)
+                    .and_where(user::Column::TenantId.eq(tenant.as_str()))
+                    .and_where(user::Column::Id.eq(id))
+                    .and_where(user::Column::Version.eq(v))
+                    .returning(
+                        Query::returning()
+                            .columns([user::Column::ExternalId, user::Column::Version]),
+                    ),
+            ),
         };
-        if txn.execute(stmt).await?.rows_affected() == 0 {
+        let Some(row) = txn.query_one(stmt).await? else {
             drop(txn);
             return Err(self.missing_or_changed_user(tenant, id).await);
-        }
-        members::remove_member_everywhere(&txn, tenant, id, now).await?;
+        };
+        let external_id: Option<String> = row.try_get("", "external_id")?;
+        let version: i64 = row.try_get("", "version")?;
+        let left = members::remove_member_everywhere(&txn, tenant, id, now).await?;
+        let written = Written {
+            kind: ResourceKind::User,
+            id,
+            before: None,
+            after: None,
+            external_id: external_id.as_deref(),
+            version,
+            added: &[],
+            removed: &[],
+            left: &left,
+        };
+        capture_written(&txn, tenant, capture, written, now).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -4,6 +4,7 @@ pub mod access_token;
 pub mod api_key;
 pub mod audit_event;
 pub mod console_session;
+pub mod event;
 pub mod expiry_notice;
 pub mod group;
 pub mod group_member;

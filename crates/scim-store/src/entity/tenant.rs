@@ -17,6 +17,10 @@ pub struct Model {
     /// Changes whenever `custom_schema` does (see migration 000040).
     pub custom_schema_tag: Option<String>,
     pub access_token_lifetime_secs: i32,
+    /// Days events are kept (issue 20).
+    pub events_retention_days: i32,
+    /// The highest event sequence purged: a cursor below it has lost events.
+    pub events_purged_through: i64,
     pub created_at: DateTimeUtc,
 }
 

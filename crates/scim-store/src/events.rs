@@ -1,0 +1,612 @@
+//! The provisioning events outbox: rows written in the transaction of each SCIM change
+//! ([`capture`]), read in order by the events API ([`Store::list_events`]) and purged after the
+//! tenant's retention ([`Store::purge_old_events`]). What a change emits is decided by the
+//! service (`scim-service` `events.rs`); this module only stores and orders.
+//!
+//! Order. Readers follow a tenant's `sequence`, and a reader that has seen sequence N must never
+//! later find an event below N. On SQLite the sequence is given in the writing transaction: the
+//! write lock is held from `BEGIN IMMEDIATE` to `COMMIT` (across processes too), so sequences
+//! commit in order. On PostgreSQL writers commit in any order, so a row is written without a
+//! sequence and with a `capture` number (a database sequence, taken after the change's row
+//! locks, so a resource's events are captured in the order its changes were made). Before
+//! reading, the sequencer ([`sequence_committed`]) gives sequences, above every sequence given
+//! so far, to the rows it can see, which are committed ones only, in `capture` order. It runs
+//! under a per-tenant advisory lock that only sequencers take: writers never wait for it.
+
+use chrono::{DateTime, Utc};
+use scim_db::{Prepared, Txn};
+use scim_model::ResourceKind;
+use sea_orm::{
+    sea_query::{Expr, Query},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::{
+    audit::{begin_write, record, Actor, Change},
+    cursor::Position,
+    entity::{event, tenant},
+    Store, StoreError, StoreResult, TenantId,
+};
+
+/// Days events are kept unless the tenant chose otherwise.
+pub const DEFAULT_RETENTION_DAYS: i32 = 30;
+/// The retention a tenant may choose, in days.
+pub const RETENTION_DAYS: std::ops::RangeInclusive<i32> = 1..=365;
+/// Most events one read returns.
+pub const MAX_PAGE: u64 = 1000;
+
+/// Rows per multi-row insert (13 parameters each).
+const INSERT_CHUNK: usize = 500;
+/// Rows the sequencer numbers per pass, and the purge deletes per statement.
+const BATCH: u64 = 5000;
+
+/// Who made a change, as its events name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventActor {
+    /// `key` (an API key), `client` (an OAuth client), `operator` or `console`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The key's name, the client's id, the operator's or console user's name.
+    pub name: String,
+}
+
+/// Where a change comes from: who made it, and in which request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeOrigin {
+    /// The caller.
+    pub actor: EventActor,
+    /// The request's id (the `X-Request-Id` of its answer).
+    pub request_id: Option<String>,
+}
+
+/// An event to capture with a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// `user.created`, `group.members_added`, …
+    pub event_type: &'static str,
+    /// The resource's type.
+    pub resource_type: ResourceKind,
+    /// The resource's id.
+    pub resource_id: String,
+    /// The resource's `externalId` after the change (before it, for a delete).
+    pub external_id: Option<String>,
+    /// The resource's version after the change (its last one, for a delete).
+    pub version: i64,
+    /// The changed attribute paths.
+    pub attributes: Vec<String>,
+    /// Members added or removed, groups left.
+    pub related: Option<Vec<String>>,
+}
+
+/// A captured event, as readers see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The event's id (UUIDv7).
+    pub id: String,
+    /// Its place in the tenant's order.
+    pub sequence: i64,
+    /// When the change was made.
+    pub time: DateTime<Utc>,
+    /// `user.created`, …
+    pub event_type: String,
+    /// `User` or `Group`.
+    pub resource_type: String,
+    /// The resource's id.
+    pub resource_id: String,
+    /// The resource's `externalId`.
+    pub external_id: Option<String>,
+    /// The resource's version after the change.
+    pub version: i64,
+    /// The changed attribute paths.
+    pub attributes: Vec<String>,
+    /// Members added or removed, groups left.
+    pub related: Option<Vec<String>>,
+    /// Who made the change.
+    pub actor: EventActor,
+    /// The request that made it.
+    pub request_id: Option<String>,
+}
+
+impl TryFrom<event::Model> for Event {
+    type Error = StoreError;
+
+    fn try_from(m: event::Model) -> StoreResult<Self> {
+        let broken = |what: &str| StoreError::Db(sea_orm::DbErr::Type(format!("event {what}")));
+        Ok(Self {
+            id: m.id,
+            sequence: m.sequence.ok_or_else(|| broken("without a sequence"))?,
+            time: m.time,
+            event_type: m.event_type,
+            resource_type: m.resource_type,
+            resource_id: m.resource_id,
+            external_id: m.external_id,
+            version: m.version,
+            attributes: serde_json::from_value(m.attributes).map_err(|_| broken("attributes"))?,
+            related: m
+                .related
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|_| broken("related ids"))?,
+            actor: serde_json::from_value(m.actor).map_err(|_| broken("actor"))?,
+            request_id: m.request_id,
+        })
+    }
+}
+
+/// Where a read starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventStart {
+    /// At the oldest event kept.
+    Oldest,
+    /// After the event with this sequence (a cursor).
+    After(i64),
+    /// At the first event, in sequence order, recorded at or after this time.
+    Since(DateTime<Utc>),
+}
+
+/// What a read of events asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventQuery {
+    /// Where to start.
+    pub start: EventStart,
+    /// Only events of this resource type.
+    pub resource_type: Option<ResourceKind>,
+    /// Only events of these types (all when empty).
+    pub types: Vec<String>,
+    /// At most this many (1..=[`MAX_PAGE`]).
+    pub limit: u64,
+}
+
+/// One page of events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPage {
+    /// The events, in sequence order.
+    pub events: Vec<Event>,
+    /// The position to read from next: the last event returned, or, when the page ended
+    /// before `limit`, the last event sequenced when the page was read (so a filtered poll
+    /// moves on past events it does not want).
+    pub next: i64,
+}
+
+/// The events settings of a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventSettings {
+    /// Days events are kept.
+    pub retention_days: i32,
+}
+
+/// The binding of event cursors: they open only for their tenant's events.
+pub(crate) fn cursor_binding(tenant: &TenantId) -> [&str; 2] {
+    ["events", tenant.as_str()]
+}
+
+/// Writes `events` on `txn`, the transaction of their change. On SQLite each gets its
+/// sequence here (see the module's header).
+pub(crate) async fn capture(
+    txn: &Txn,
+    tenant: &TenantId,
+    origin: &ChangeOrigin,
+    events: &[NewEvent],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let backend = txn.get_database_backend();
+    // SQLite: one event (most changes) takes its sequence in its INSERT; several read the top
+    // first.
+    let inline = backend != DbBackend::Postgres && events.len() == 1;
+    let mut next = match backend {
+        DbBackend::Postgres => None,
+        _ if inline => None,
+        _ => Some(top_sequence(txn, tenant).await? + 1),
+    };
+    let actor = serde_json::to_value(&origin.actor)
+        .map_err(|e| StoreError::InvalidValue(format!("event actor: {e}")))?;
+    for chunk in events.chunks(INSERT_CHUNK) {
+        let rows: Vec<Vec<sea_orm::Value>> = chunk
+            .iter()
+            .map(|e| {
+                let sequence = next;
+                next = next.map(|n| n + 1);
+                vec![
+                    uuid::Uuid::now_v7().to_string().into(),
+                    tenant.as_str().into(),
+                    sequence.into(),
+                    now.into(),
+                    e.event_type.into(),
+                    e.resource_type.name().into(),
+                    e.resource_id.as_str().into(),
+                    e.external_id.clone().into(),
+                    e.version.into(),
+                    json!(e.attributes).into(),
+                    e.related.as_ref().map(|ids| json!(ids)).into(),
+                    actor.clone().into(),
+                    origin.request_id.clone().into(),
+                ]
+            })
+            .collect();
+        let stmt = match <[_; 1]>::try_from(rows) {
+            Ok([row]) if inline => {
+                static ONE_NUMBERED: Prepared = Prepared::new();
+                let mut values = row.clone();
+                values.splice(2..3, [tenant.as_str().into(), tenant.as_str().into()]);
+                ONE_NUMBERED.statement(backend, values, || {
+                    insert_statement(backend, vec![row], Some(tenant))
+                })
+            }
+            Ok([row]) => {
+                static ONE: Prepared = Prepared::new();
+                ONE.statement(backend, row.clone(), || {
+                    insert_statement(backend, vec![row], None)
+                })
+            }
+            Err(rows) => insert_statement(backend, rows, None),
+        };
+        txn.execute(stmt).await?;
+    }
+    Ok(())
+}
+
+/// `INSERT INTO events (…) VALUES (…), …` of `rows` (values in [`COLUMNS`] order). With
+/// `numbered_in`, the sequence is the next of that tenant, computed by the INSERT itself
+/// (SQLite, one row, under the write lock).
+fn insert_statement(
+    backend: DbBackend,
+    rows: Vec<Vec<sea_orm::Value>>,
+    numbered_in: Option<&TenantId>,
+) -> Statement {
+    let mut insert = Query::insert();
+    insert.into_table(event::Entity).columns(COLUMNS);
+    for row in rows {
+        let exprs = row.into_iter().enumerate().map(|(i, v)| match numbered_in {
+            Some(tenant) if i == 2 => Expr::cust_with_values(
+                "(MAX(COALESCE((SELECT MAX(sequence) FROM events WHERE tenant_id = ?), 0), \
+                 COALESCE((SELECT events_purged_through FROM tenants WHERE id = ?), 0)) + 1)",
+                [tenant.as_str(), tenant.as_str()],
+            ),
+            _ => Expr::val(v).into(),
+        });
+        insert.values_panic(exprs);
+    }
+    backend.build(&insert)
+}
+
+/// The columns [`capture`] writes (`capture` itself is the database's default).
+const COLUMNS: [event::Column; 13] = [
+    event::Column::Id,
+    event::Column::TenantId,
+    event::Column::Sequence,
+    event::Column::Time,
+    event::Column::EventType,
+    event::Column::ResourceType,
+    event::Column::ResourceId,
+    event::Column::ExternalId,
+    event::Column::Version,
+    event::Column::Attributes,
+    event::Column::Related,
+    event::Column::Actor,
+    event::Column::RequestId,
+];
+
+/// The highest sequence given in `tenant`: the newest event's, or the highest purged when
+/// every event was purged (0 when none was ever given). A new sequence is always above it.
+async fn top_sequence<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> StoreResult<i64> {
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT GREATEST(COALESCE((SELECT MAX(sequence) FROM events WHERE tenant_id = $1), 0), \
+             COALESCE((SELECT events_purged_through FROM tenants WHERE id = $1), 0)) AS top"
+        }
+        _ => {
+            "SELECT MAX(COALESCE((SELECT MAX(sequence) FROM events WHERE tenant_id = ?1), 0), \
+             COALESCE((SELECT events_purged_through FROM tenants WHERE id = ?1), 0)) AS top"
+        }
+    };
+    let stmt = Statement::from_sql_and_values(backend, sql, [tenant.as_str().into()]);
+    match conn.query_one(stmt).await? {
+        Some(row) => Ok(row.try_get::<i64>("", "top")?),
+        None => Ok(0),
+    }
+}
+
+/// PostgreSQL: gives sequences to `tenant`'s committed events that have none, in capture
+/// order, above every sequence given so far; returns how many it numbered. Rows of
+/// transactions still in flight are invisible to it and wait for a later pass; a pass never
+/// numbers a row below one numbered before, so readers never skip one.
+async fn sequence_committed(store: &Store, tenant: &str) -> StoreResult<u64> {
+    let db = &store.db;
+    let mut numbered = 0;
+    loop {
+        let txn = db.begin().await?;
+        txn.execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended('scimd.events.' || $1, 0))",
+            [tenant.into()],
+        ))
+        .await?;
+        let done = txn
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE events AS e SET sequence = base.top + ready.n \
+                 FROM (SELECT GREATEST(COALESCE(MAX(sequence), 0), \
+                         (SELECT events_purged_through FROM tenants WHERE id = $1)) AS top \
+                       FROM events WHERE tenant_id = $1) AS base, \
+                      (SELECT id, row_number() OVER (ORDER BY capture) AS n FROM \
+                         (SELECT id, capture FROM events WHERE tenant_id = $1 AND sequence IS NULL \
+                          ORDER BY capture LIMIT $2) AS waiting) AS ready \
+                 WHERE e.id = ready.id",
+                [tenant.into(), BATCH.into()],
+            ))
+            .await?
+            .rows_affected();
+        txn.commit().await?;
+        numbered += done;
+        if done < BATCH {
+            return Ok(numbered);
+        }
+    }
+}
+
+impl Store {
+    /// One page of `tenant`'s events, in sequence order. A cursor older than the events kept
+    /// is [`StoreError::CursorExpired`].
+    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn list_events(
+        &self,
+        tenant: &TenantId,
+        query: &EventQuery,
+    ) -> StoreResult<EventPage> {
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            sequence_committed(self, tenant.as_str()).await?;
+        }
+        let row = tenant::Entity::find_by_id(tenant.as_str())
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        // The last sequence given, read before the page: whatever is numbered while the page
+        // is read comes after it, and the next read finds it.
+        let top = top_sequence(&self.db, tenant).await?;
+        let after = match query.start {
+            EventStart::Oldest => 0,
+            EventStart::After(n) if n < row.events_purged_through => {
+                return Err(StoreError::CursorExpired)
+            }
+            EventStart::After(n) => n,
+            EventStart::Since(time) => {
+                let first: Option<Option<i64>> = event::Entity::find()
+                    .select_only()
+                    .column_as(Expr::col(event::Column::Sequence).min(), "first")
+                    .filter(event::Column::TenantId.eq(tenant.as_str()))
+                    .filter(event::Column::Time.gte(time))
+                    .filter(event::Column::Sequence.is_not_null())
+                    .into_tuple()
+                    .one(&self.db.scan())
+                    .await?;
+                match first.flatten() {
+                    Some(first) => first - 1,
+                    None => top,
+                }
+            }
+        };
+        let limit = query.limit.clamp(1, MAX_PAGE);
+        let mut select = event::Entity::find()
+            .filter(event::Column::TenantId.eq(tenant.as_str()))
+            .filter(event::Column::Sequence.gt(after))
+            .filter(event::Column::Sequence.lte(top));
+        if let Some(kind) = query.resource_type {
+            select = select.filter(event::Column::ResourceType.eq(kind.name()));
+        }
+        if !query.types.is_empty() {
+            select = select.filter(event::Column::EventType.is_in(query.types.iter().cloned()));
+        }
+        let rows = select
+            .order_by_asc(event::Column::Sequence)
+            .limit(limit)
+            .all(&self.db.scan())
+            .await?;
+        let full = rows.len() as u64 >= limit;
+        let events = rows
+            .into_iter()
+            .map(Event::try_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = match events.last() {
+            Some(last) if full => last.sequence,
+            _ => top.max(after),
+        };
+        Ok(EventPage { events, next })
+    }
+
+    /// The cursor of position `sequence` in `tenant`'s events.
+    pub async fn seal_event_cursor(&self, tenant: &TenantId, sequence: i64) -> StoreResult<String> {
+        let position = Position::Offset(sequence.max(0).unsigned_abs());
+        Ok(self
+            .cursor_key()
+            .await?
+            .seal(&cursor_binding(tenant), &position))
+    }
+
+    /// The position of an events cursor issued for `tenant`, or [`StoreError::InvalidCursor`].
+    pub async fn open_event_cursor(&self, tenant: &TenantId, cursor: &str) -> StoreResult<i64> {
+        match self
+            .cursor_key()
+            .await?
+            .open(&cursor_binding(tenant), cursor)?
+        {
+            Position::Offset(n) => i64::try_from(n).map_err(|_| StoreError::InvalidCursor),
+            Position::After(_) => Err(StoreError::InvalidCursor),
+        }
+    }
+
+    /// The events settings of `tenant`.
+    pub async fn get_event_settings(&self, tenant: &TenantId) -> StoreResult<EventSettings> {
+        let row = tenant::Entity::find_by_id(tenant.as_str())
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(EventSettings {
+            retention_days: row.events_retention_days,
+        })
+    }
+
+    /// Replaces the events settings of `tenant` (audited when something changes).
+    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn put_event_settings(
+        &self,
+        tenant: &TenantId,
+        settings: EventSettings,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<EventSettings> {
+        let txn = begin_write(&self.db).await?;
+        let row = tenant::Entity::find_by_id(tenant.as_str())
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let from = row.events_retention_days;
+        if from != settings.retention_days {
+            let mut active = row.into_active_model();
+            active.events_retention_days = Set(settings.retention_days);
+            active.update(&txn).await?;
+            record(
+                &txn,
+                tenant,
+                actor,
+                Change {
+                    action: "settings.update",
+                    target_type: "settings",
+                    target_id: "events",
+                    changes: json!({"retentionDays": {"from": from, "to": settings.retention_days}}),
+                },
+                now,
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(settings)
+    }
+
+    /// Deletes events older than their tenant's retention at `now`, in batches; returns how
+    /// many. Each tenant remembers the highest sequence purged, so that a cursor that points
+    /// into what was deleted is refused rather than silently skipping.
+    pub async fn purge_old_events(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        // Whole rows (a tenant row is small and tenants are few): the SQLite driver's rows are
+        // read by column name, so a multi-column tuple would be read out of order.
+        let tenants: Vec<(String, i32)> = tenant::Entity::find()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.events_retention_days))
+            .collect();
+        let mut purged = 0;
+        for (id, days) in tenants {
+            if self.db.get_database_backend() == DbBackend::Postgres {
+                // Committed events get their sequence first, so that `events_purged_through`
+                // covers every event purged and a reader's cursor tells it lost one.
+                sequence_committed(self, &id).await?;
+            }
+            let cutoff = now - chrono::Duration::days(i64::from(days.max(1)));
+            loop {
+                let deleted = self.purge_event_batch(&id, cutoff).await?;
+                purged += deleted;
+                if deleted < BATCH {
+                    break;
+                }
+            }
+        }
+        Ok(purged)
+    }
+
+    async fn purge_event_batch(&self, tenant: &str, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+        let txn = self.db.begin().await?;
+        let backend = txn.get_database_backend();
+        let batch = Query::select()
+            .column(event::Column::Id)
+            .from(event::Entity)
+            .and_where(event::Column::TenantId.eq(tenant))
+            .and_where(event::Column::Time.lt(cutoff))
+            .limit(BATCH)
+            .to_owned();
+        let delete = Query::delete()
+            .from_table(event::Entity)
+            .and_where(Expr::col(event::Column::Id).in_subquery(batch))
+            .returning_col(event::Column::Sequence)
+            .to_owned();
+        let rows = txn.query_all(backend.build(&delete)).await?;
+        let mut highest: Option<i64> = None;
+        for row in &rows {
+            if let Some(n) = row.try_get::<Option<i64>>("", "sequence")? {
+                highest = Some(highest.map_or(n, |h| h.max(n)));
+            }
+        }
+        if let Some(n) = highest {
+            tenant::Entity::update_many()
+                .col_expr(tenant::Column::EventsPurgedThrough, Expr::value(n))
+                .filter(tenant::Column::Id.eq(tenant))
+                .filter(tenant::Column::EventsPurgedThrough.lt(n))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(rows.len() as u64)
+    }
+}
+
+/// What a write did, handed to the service's rule inside the write's transaction so that its
+/// events are captured with it.
+#[derive(Debug, Clone, Copy)]
+pub struct Written<'a> {
+    /// The resource's type.
+    pub kind: ResourceKind,
+    /// The resource's id.
+    pub id: &'a str,
+    /// Its attributes before the write (`None` for a create).
+    pub before: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    /// Its attributes after the write (`None` for a delete).
+    pub after: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    /// Its `externalId` after the write (before it, for a delete).
+    pub external_id: Option<&'a str>,
+    /// Its version after the write (its last one, for a delete).
+    pub version: i64,
+    /// Members the write added to the group.
+    pub added: &'a [String],
+    /// Members the write removed from the group.
+    pub removed: &'a [String],
+    /// Groups the resource left because it was deleted.
+    pub left: &'a [String],
+}
+
+/// The events of a write: who makes it, and the service's rule for what a write emits.
+#[derive(Clone, Copy)]
+pub struct Capture<'a> {
+    /// Who makes the change, in which request.
+    pub origin: &'a ChangeOrigin,
+    /// The events a write emits.
+    pub emit: &'a (dyn Fn(&Written<'_>) -> Vec<NewEvent> + Sync),
+}
+
+impl std::fmt::Debug for Capture<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Capture")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Captures the events of `written` (when there is a capture) on `txn`.
+pub(crate) async fn capture_written(
+    txn: &Txn,
+    tenant: &TenantId,
+    capture: Option<Capture<'_>>,
+    written: Written<'_>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let Some(c) = capture else {
+        return Ok(());
+    };
+    let events = (c.emit)(&written);
+    self::capture(txn, tenant, c.origin, &events, now).await
+}
