@@ -32,6 +32,10 @@ pub const KNOWN: &[&str] = &[
     "SCIMD_RATE_LIMIT_BURST",
     "SCIMD_OAUTH_TOKENS_PER_MINUTE",
     "SCIMD_EVENTS_CAPTURE",
+    "SCIMD_WEBHOOK_ALLOW_HTTP",
+    "SCIMD_WEBHOOK_ALLOW_PRIVATE",
+    "SCIMD_WEBHOOK_RETRY_BASE_SECS",
+    "SCIMD_WEBHOOK_TIMEOUT_SECS",
     "SCIMD_FEDERATION_JWKS_HOSTS",
     "SCIMD_FEDERATION_JWKS_MIN_REFRESH_SECS",
     "SCIMD_FILTER_MAX_LENGTH",
@@ -158,6 +162,14 @@ pub struct Config {
     pub oauth_tokens_per_minute: f64,
     /// Whether SCIM changes capture provisioning events (on unless `SCIMD_EVENTS_CAPTURE=0`).
     pub capture_events: bool,
+    /// Webhook URLs may be `http://` (`SCIMD_WEBHOOK_ALLOW_HTTP`).
+    pub webhook_allow_http: bool,
+    /// Webhooks may reach private and loopback addresses (`SCIMD_WEBHOOK_ALLOW_PRIVATE`).
+    pub webhook_allow_private: bool,
+    /// First wait after a failed webhook delivery, doubled after each further one.
+    pub webhook_retry_base: std::time::Duration,
+    /// Longest wait for a webhook endpoint's answer.
+    pub webhook_timeout: std::time::Duration,
     /// Hosts (`host` or `host:port`) whose JWKS federated credentials may name.
     pub federation_jwks_hosts: Vec<String>,
     /// An unknown `kid` fetches a JWKS again at most this often.
@@ -421,6 +433,10 @@ impl Config {
         let rate_limit_burst = number("SCIMD_RATE_LIMIT_BURST", 1000, 1, 10_000_000) as f64;
         let oauth_tokens_per_minute =
             number("SCIMD_OAUTH_TOKENS_PER_MINUTE", 60, 0, 1_000_000) as f64;
+        let webhook_retry_base =
+            std::time::Duration::from_secs(number("SCIMD_WEBHOOK_RETRY_BASE_SECS", 5, 1, 3600));
+        let webhook_timeout =
+            std::time::Duration::from_secs(number("SCIMD_WEBHOOK_TIMEOUT_SECS", 10, 1, 60));
         let federation_jwks_hosts: Vec<String> = get("SCIMD_FEDERATION_JWKS_HOSTS")
             .unwrap_or_else(|| "login.microsoftonline.com".into())
             .split(',')
@@ -445,20 +461,20 @@ impl Config {
         let console_idle_minutes = number("SCIMD_CONSOLE_IDLE_MINUTES", 30, 1, 24 * 60);
         let console_absolute_hours = number("SCIMD_CONSOLE_ABSOLUTE_HOURS", 12, 1, 24 * 30);
         let workers = get("SCIMD_WORKERS").map(|_| sat_usize(number("SCIMD_WORKERS", 0, 1, 1024)));
-        let capture_events = match get("SCIMD_EVENTS_CAPTURE")
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("true" | "1" | "yes" | "on") => true,
-            Some("false" | "0" | "no" | "off") => false,
-            Some(other) => {
-                errors.push(format!(
-                    "SCIMD_EVENTS_CAPTURE: '{other}' is not true or false"
-                ));
-                true
+        let mut flag = |name: &str, default: bool| -> bool {
+            match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+                None => default,
+                Some("true" | "1" | "yes" | "on") => true,
+                Some("false" | "0" | "no" | "off") => false,
+                Some(other) => {
+                    errors.push(format!("{name}: '{other}' is not true or false"));
+                    default
+                }
             }
         };
+        let capture_events = flag("SCIMD_EVENTS_CAPTURE", true);
+        let webhook_allow_http = flag("SCIMD_WEBHOOK_ALLOW_HTTP", false);
+        let webhook_allow_private = flag("SCIMD_WEBHOOK_ALLOW_PRIVATE", false);
         let console_secure_cookies = match get("SCIMD_CONSOLE_SECURE_COOKIES")
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -508,6 +524,10 @@ impl Config {
                     rate_limit_burst,
                     oauth_tokens_per_minute,
                     capture_events,
+                    webhook_allow_http,
+                    webhook_allow_private,
+                    webhook_retry_base,
+                    webhook_timeout,
                     federation_jwks_hosts,
                     federation_jwks_min_refresh,
                     filter_max_length,

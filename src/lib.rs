@@ -18,6 +18,7 @@ pub mod healthcheck;
 pub mod metrics;
 pub mod probe;
 pub mod telemetry;
+pub mod webhooks;
 
 use actix_web::{
     body::MessageBody,
@@ -37,6 +38,7 @@ pub struct AppContext {
     auth: web::Data<Authenticator>,
     federation: web::Data<dyn scim_service::federation::AssertionVerifier>,
     jwks_hosts: web::Data<scim_service::federation::JwksHosts>,
+    outbound: web::Data<scim_service::webhooks::OutboundPolicy>,
     metrics: web::Data<metrics::Metrics>,
     store: Store,
     console: scim_console::ConsoleConfig,
@@ -60,6 +62,14 @@ pub enum StartError {
     /// The SQLite folder could not be created.
     #[error("cannot create the data folder {0}: {1}")]
     DataDir(String, std::io::Error),
+}
+
+/// What webhooks may reach, from the configuration.
+pub fn outbound_policy(config: &Config) -> scim_service::webhooks::OutboundPolicy {
+    scim_service::webhooks::OutboundPolicy {
+        allow_http: config.webhook_allow_http,
+        allow_private: config.webhook_allow_private,
+    }
 }
 
 /// Connects to the configured database (creating a SQLite folder) and runs the migrations.
@@ -129,6 +139,7 @@ impl AppContext {
         Ok(Self {
             federation: web::Data::from(verifier),
             jwks_hosts: web::Data::new(jwks_hosts),
+            outbound: web::Data::new(outbound_policy(config)),
             metrics: web::Data::new(metrics::Metrics::default()),
             scim: web::Data::new(scim),
             auth: web::Data::new(
@@ -178,6 +189,7 @@ pub fn build_app(
         .app_data(ctx.auth)
         .app_data(ctx.federation)
         .app_data(ctx.jwks_hosts)
+        .app_data(ctx.outbound)
         .app_data(ctx.metrics)
         .app_data(web::Data::new(store))
         .wrap(edge::Edge::new(

@@ -110,6 +110,8 @@ pub struct Metrics {
     expiry: [Counter; EXPIRY_COUNTERS.len()],
     panics: Counter,
     timeouts: Counter,
+    webhook_delivered: Counter,
+    webhook_failed: Counter,
 }
 
 impl Default for Metrics {
@@ -141,6 +143,18 @@ impl Default for Metrics {
             "Requests given up at SCIMD_REQUEST_TIMEOUT_SECS before any write began (answered 503)",
             timeouts.clone(),
         );
+        let webhook_delivered = Counter::default();
+        registry.register(
+            "scimd_webhook_deliveries",
+            "Provisioning events acknowledged by a webhook endpoint (this process's deliveries)",
+            webhook_delivered.clone(),
+        );
+        let webhook_failed = Counter::default();
+        registry.register(
+            "scimd_webhook_failed_attempts",
+            "Webhook delivery attempts that failed and will be retried",
+            webhook_failed.clone(),
+        );
         let expiry: [Counter; EXPIRY_COUNTERS.len()] = Default::default();
         for ((name, help), counter) in EXPIRY_COUNTERS.iter().zip(&expiry) {
             registry.register(*name, *help, counter.clone());
@@ -152,6 +166,8 @@ impl Default for Metrics {
             expiry,
             panics,
             timeouts,
+            webhook_delivered,
+            webhook_failed,
         }
     }
 }
@@ -186,6 +202,12 @@ impl Metrics {
         self.expiry[0].inc_by(report.warnings_queued);
         self.expiry[1].inc_by(report.undeliverable);
         self.expiry[5].inc_by(report.purged);
+    }
+
+    /// Counts what one webhook delivery pass did.
+    pub fn record_webhook_pass(&self, report: &scim_webhooks::PassReport) {
+        self.webhook_delivered.inc_by(report.delivered);
+        self.webhook_failed.inc_by(report.failed);
     }
 
     /// Counts what one delivery pass did.

@@ -30,3 +30,4 @@ mod patch;
 mod query_plans;
 mod requests;
 mod users;
+mod webhooks;

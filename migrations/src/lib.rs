@@ -23,6 +23,7 @@ mod m20261206_000070_create_server_keys;
 mod m20261206_000080_order_external_id_index_by_id;
 mod m20261206_000090_add_oauth_clients;
 mod m20261206_000100_create_events;
+mod m20261206_000110_create_webhooks;
 
 /// The migrator run at start-up.
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000080_order_external_id_index_by_id::Migration),
             Box::new(m20261206_000090_add_oauth_clients::Migration),
             Box::new(m20261206_000100_create_events::Migration),
+            Box::new(m20261206_000110_create_webhooks::Migration),
         ]
     }
 }

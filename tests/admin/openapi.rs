@@ -137,6 +137,36 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ),
     (
         "get",
+        "/api/{tenantId}/admin/webhooks",
+        Some("tenant.webhooks:read"),
+    ),
+    (
+        "post",
+        "/api/{tenantId}/admin/webhooks",
+        Some("tenant.webhooks:write"),
+    ),
+    (
+        "get",
+        "/api/{tenantId}/admin/webhooks/{webhookId}",
+        Some("tenant.webhooks:read"),
+    ),
+    (
+        "put",
+        "/api/{tenantId}/admin/webhooks/{webhookId}",
+        Some("tenant.webhooks:write"),
+    ),
+    (
+        "delete",
+        "/api/{tenantId}/admin/webhooks/{webhookId}",
+        Some("tenant.webhooks:write"),
+    ),
+    (
+        "get",
+        "/api/{tenantId}/admin/webhooks/{webhookId}/attempts",
+        Some("tenant.webhooks:read"),
+    ),
+    (
+        "get",
         "/api/{tenantId}/admin/auditEvents",
         Some("tenant.audit:read"),
     ),

@@ -71,6 +71,12 @@ pub enum PermissionDoc {
     /// Read the provisioning events (the events API).
     #[schema(rename = "tenant.events:read")]
     EventsRead,
+    /// List webhook endpoints and their delivery attempts.
+    #[schema(rename = "tenant.webhooks:read")]
+    WebhooksRead,
+    /// Register, change and remove webhook endpoints.
+    #[schema(rename = "tenant.webhooks:write")]
+    WebhooksWrite,
 }
 
 /// An API key as listed and shown. The key's value and hash are never part of it.

@@ -29,6 +29,7 @@ mod machines;
 mod responses;
 mod settings;
 mod tenants;
+mod webhooks;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use utoipa::{
@@ -79,6 +80,9 @@ const ADMIN_SHAPES: &[(&str, &str)] = &[
     ("settings/oauth", "GET, PUT"),
     ("settings/events", "GET, PUT"),
     ("events", "GET"),
+    ("webhooks", "GET, POST"),
+    ("webhooks/*", "GET, PUT, DELETE"),
+    ("webhooks/*/attempts", "GET"),
     ("auditEvents", "GET"),
     ("expiryNotices", "GET"),
 ];
@@ -162,6 +166,12 @@ fn api_scope() -> scope::Scope<
                 .service(events::get_event_settings)
                 .service(events::put_event_settings)
                 .service(events::list_events)
+                .service(webhooks::create_webhook)
+                .service(webhooks::list_webhooks)
+                .service(webhooks::get_webhook)
+                .service(webhooks::update_webhook)
+                .service(webhooks::delete_webhook)
+                .service(webhooks::list_webhook_attempts)
                 .service(audit::list_audit_events)
                 .service(expiry::list_expiry_notices)
                 .default_service(web::to(not_found)),
@@ -203,7 +213,7 @@ impl Modify for SecuritySchemes {
         (name = "Machines", description = "Service accounts that own keys"),
         (name = "Settings", description = "Tenant-wide SCIM, contact and OAuth settings"),
         (name = "Audit", description = "Who changed what, when"),
-        (name = "Events", description = "Provisioning events: every SCIM change, in order, for the downstream application"),
+        (name = "Events", description = "Provisioning events: every SCIM change, in order, for the downstream application (events API, webhooks)"),
         (name = "Tenants (operator)", description = "Operator token only"),
     )
 )]

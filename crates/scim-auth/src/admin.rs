@@ -60,6 +60,10 @@ permissions! {
     DirectoryRead = scope::DIRECTORY_READ;
     /// `tenant.events:read`
     EventsRead = scope::EVENTS_READ;
+    /// `tenant.webhooks:read`
+    WebhooksRead = scope::WEBHOOKS_READ;
+    /// `tenant.webhooks:write`
+    WebhooksWrite = scope::WEBHOOKS_WRITE;
 }
 
 /// Why an admin request was refused, answered in the admin API's JSON shape.

@@ -36,6 +36,10 @@ pub const AUDIT_READ: &str = "tenant.audit:read";
 pub const DIRECTORY_READ: &str = "tenant.directory:read";
 /// Read the tenant's provisioning events (the events API).
 pub const EVENTS_READ: &str = "tenant.events:read";
+/// List webhook endpoints and their delivery attempts.
+pub const WEBHOOKS_READ: &str = "tenant.webhooks:read";
+/// Register, change and remove webhook endpoints.
+pub const WEBHOOKS_WRITE: &str = "tenant.webhooks:write";
 
 /// Every permission a `public_api` key can hold besides `*`.
 pub const ADMIN_PERMISSIONS: &[&str] = &[
@@ -48,6 +52,8 @@ pub const ADMIN_PERMISSIONS: &[&str] = &[
     AUDIT_READ,
     DIRECTORY_READ,
     EVENTS_READ,
+    WEBHOOKS_READ,
+    WEBHOOKS_WRITE,
 ];
 
 /// Every permission a `scim` or `on_premise` key can hold besides `*`.

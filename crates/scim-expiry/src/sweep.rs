@@ -35,6 +35,8 @@ pub struct SweepReport {
     pub access_tokens_purged: u64,
     /// Provisioning events deleted after their tenant's retention.
     pub events_purged: u64,
+    /// Webhook delivery attempts deleted after the tenant's events retention.
+    pub webhook_attempts_purged: u64,
 }
 
 /// One pass at `now`: queues each due warning once (per key, expiry and threshold) and purges
@@ -51,12 +53,14 @@ pub async fn sweep(
     let purged = store.purge_expired_keys(policy.retention, now).await?;
     let access_tokens_purged = store.purge_expired_access_tokens(now).await?;
     let events_purged = store.purge_old_events(now).await?;
+    let webhook_attempts_purged = store.purge_old_webhook_attempts(now).await?;
     let report = SweepReport {
         warnings_queued: queued.queued,
         undeliverable: queued.no_recipient,
         purged,
         access_tokens_purged,
         events_purged,
+        webhook_attempts_purged,
     };
     tracing::info!(
         warnings_queued = report.warnings_queued,
@@ -64,6 +68,7 @@ pub async fn sweep(
         purged = report.purged,
         access_tokens_purged = report.access_tokens_purged,
         events_purged = report.events_purged,
+        webhook_attempts_purged = report.webhook_attempts_purged,
         "expiry sweep"
     );
     Ok(report)

@@ -96,6 +96,33 @@ pub async fn put_event_settings(
         .await?)
 }
 
+/// An event as the events API and webhooks show it (docs/EVENTS.md): `members` for the
+/// membership events, `groups` for the deletes.
+pub fn render_event(e: &scim_store::Event) -> Value {
+    let mut out = serde_json::json!({
+        "id": e.id,
+        "sequence": e.sequence,
+        "type": e.event_type,
+        "time": e.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "resourceType": e.resource_type,
+        "resourceId": e.resource_id,
+        "externalId": e.external_id,
+        "version": format!("W/\"{}\"", e.version),
+        "attributes": e.attributes,
+        "actor": {"type": e.actor.kind, "name": e.actor.name},
+        "requestId": e.request_id,
+    });
+    if let (Some(related), Value::Object(map)) = (&e.related, &mut out) {
+        let key = if e.event_type.starts_with("group.members_") {
+            "members"
+        } else {
+            "groups"
+        };
+        map.insert(key.into(), serde_json::json!(related));
+    }
+    out
+}
+
 /// `active` as stored (absent means active).
 fn is_active(attributes: &Map<String, Value>) -> bool {
     attributes

@@ -13,6 +13,7 @@
 //! | [`federation`] | federated credentials (workload identity federation), JWKS hosts, assertion claims |
 //! | [`scim_writes`] | SCIM create, replace, patch and delete of users and groups |
 //! | [`events`] | the provisioning events each SCIM change emits |
+//! | [`webhooks`] | webhook URLs, event types, secrets, signatures, retries, reachable addresses |
 //! | [`tenant_schemas`] | each tenant's schema registry (cached), the audit of ignored attributes |
 //! | [`passwords`] | SCIM passwords, stored only as Argon2id hashes |
 //!
@@ -40,6 +41,7 @@ pub mod scim_writes;
 pub mod settings;
 pub mod tenant_schemas;
 pub mod tenants;
+pub mod webhooks;
 
 pub use error::{ServiceError, ServiceResult};
 pub use key_issue::{issue_key, valid_key_name, KeyRequest, MAX_LIFETIME_DAYS};

@@ -294,7 +294,10 @@ const COLUMNS: [event::Column; 13] = [
 
 /// The highest sequence given in `tenant`: the newest event's, or the highest purged when
 /// every event was purged (0 when none was ever given). A new sequence is always above it.
-async fn top_sequence<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> StoreResult<i64> {
+pub(crate) async fn top_sequence<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+) -> StoreResult<i64> {
     let backend = conn.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => {
@@ -317,7 +320,7 @@ async fn top_sequence<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> StoreR
 /// order, above every sequence given so far; returns how many it numbered. Rows of
 /// transactions still in flight are invisible to it and wait for a later pass; a pass never
 /// numbers a row below one numbered before, so readers never skip one.
-async fn sequence_committed(store: &Store, tenant: &str) -> StoreResult<u64> {
+pub(crate) async fn sequence_committed(store: &Store, tenant: &str) -> StoreResult<u64> {
     let db = &store.db;
     let mut numbered = 0;
     loop {
@@ -418,6 +421,15 @@ impl Store {
             _ => top.max(after),
         };
         Ok(EventPage { events, next })
+    }
+
+    /// The highest sequence purged from `tenant`'s events (0 when none was).
+    pub async fn events_purged_through(&self, tenant: &TenantId) -> StoreResult<i64> {
+        Ok(tenant::Entity::find_by_id(tenant.as_str())
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .events_purged_through)
     }
 
     /// The cursor of position `sequence` in `tenant`'s events.

@@ -140,7 +140,10 @@ fn is_postgres<C: ConnectionTrait>(conn: &C) -> bool {
 
 /// `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time anyway
 /// and no such clause.
-fn skip_locked<E: EntityTrait, C: ConnectionTrait>(select: Select<E>, conn: &C) -> Select<E> {
+pub(crate) fn skip_locked<E: EntityTrait, C: ConnectionTrait>(
+    select: Select<E>,
+    conn: &C,
+) -> Select<E> {
     if is_postgres(conn) {
         select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
     } else {

@@ -31,6 +31,7 @@ mod resources;
 mod settings;
 mod tenants;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -61,6 +62,10 @@ pub use settings::{
     enterprise_clash_message, IgnoredNote, ScimSettings, ScimSwitch, IGNORED_ATTRIBUTE_ACTION,
 };
 pub use tenants::{Tenant, TenantId};
+pub use webhooks::{
+    AttemptOutcome, ClaimedWebhook, NewWebhook, Webhook, WebhookAttempt, WebhookSettings,
+    MAX_WEBHOOKS_PER_TENANT,
+};
 
 /// Result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -12,3 +12,5 @@ pub mod machine;
 pub mod server_key;
 pub mod tenant;
 pub mod user;
+pub mod webhook_attempt;
+pub mod webhook_endpoint;

@@ -1,0 +1,668 @@
+//! Webhook endpoints and their delivery state (issue 20): registration (audited), the claims
+//! delivery processes take on endpoints with events to send, and the record of every attempt.
+//! Which URLs and types are acceptable, the secret and the back-off are the service's rules;
+//! the HTTP requests are `scim-webhooks`'.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    sea_query::{Expr, Query},
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde_json::json;
+
+use crate::{
+    audit::{begin_write, record, Actor, Change},
+    entity::{event, webhook_attempt, webhook_endpoint},
+    Store, StoreError, StoreResult, TenantId,
+};
+
+/// Most endpoints a tenant may register.
+pub const MAX_WEBHOOKS_PER_TENANT: u64 = 20;
+
+/// A registered endpoint, as the admin API shows it (never its secret).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhook {
+    /// Its id (UUIDv7).
+    pub id: String,
+    /// Where events are sent.
+    pub url: String,
+    /// The event types sent (`*` for all).
+    pub event_types: Vec<String>,
+    /// Whether events are sent (a disabled endpoint keeps its place and resumes from it).
+    pub enabled: bool,
+    /// The last event sequence sent (or passed over as not wanted).
+    pub position: i64,
+    /// Failed attempts at the next event.
+    pub attempts: i32,
+    /// When the next attempt may be made.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Since when attempts have been failing, if they are.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// When the admin was told the endpoint was failing.
+    pub failure_notified_at: Option<DateTime<Utc>>,
+    /// The last acknowledged delivery.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// Registration time.
+    pub created_at: DateTime<Utc>,
+    /// Last change of its settings.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A new endpoint, validated by the service.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewWebhook {
+    /// Where events are sent.
+    pub url: String,
+    /// The event types sent.
+    pub event_types: Vec<String>,
+    /// Whether events are sent.
+    pub enabled: bool,
+    /// The signing secret (`whsec_…`).
+    pub secret: String,
+}
+
+impl std::fmt::Debug for NewWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewWebhook")
+            .field("url", &self.url)
+            .field("event_types", &self.event_types)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A change of an endpoint's settings (PUT replaces all three).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Where events are sent.
+    pub url: String,
+    /// The event types sent.
+    pub event_types: Vec<String>,
+    /// Whether events are sent.
+    pub enabled: bool,
+}
+
+/// An endpoint a delivery process holds until `until`.
+#[derive(Clone)]
+pub struct ClaimedWebhook {
+    /// The endpoint.
+    pub id: String,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Where events are sent.
+    pub url: String,
+    /// The event types sent (`*` for all).
+    pub event_types: Vec<String>,
+    /// The signing secret.
+    pub secret: String,
+    /// The last event sequence sent.
+    pub position: i64,
+    /// Failed attempts at the next event.
+    pub attempts: i32,
+    /// Since when attempts have been failing.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Who holds the claim.
+    pub owner: String,
+}
+
+impl std::fmt::Debug for ClaimedWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimedWebhook")
+            .field("id", &self.id)
+            .field("tenant", &self.tenant)
+            .field("url", &self.url)
+            .field("position", &self.position)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One delivery attempt, as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookAttempt {
+    /// The attempt's id.
+    pub id: String,
+    /// The event sent.
+    pub event_id: String,
+    /// Its sequence.
+    pub sequence: i64,
+    /// When.
+    pub attempted_at: DateTime<Utc>,
+    /// The answer's status, if an answer came.
+    pub status_code: Option<i32>,
+    /// How long the attempt took.
+    pub latency_ms: i64,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// What one attempt came to, for [`Store::record_webhook_attempt`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptOutcome {
+    /// The event sent.
+    pub event_id: String,
+    /// Its sequence.
+    pub sequence: i64,
+    /// The answer's status, if an answer came.
+    pub status_code: Option<i32>,
+    /// How long it took.
+    pub latency_ms: i64,
+    /// `None` when the endpoint acknowledged the event (2xx).
+    pub error: Option<String>,
+    /// When to try again after a failure.
+    pub retry_at: DateTime<Utc>,
+}
+
+fn event_types(json: &serde_json::Value) -> Vec<String> {
+    json.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl From<webhook_endpoint::Model> for Webhook {
+    fn from(m: webhook_endpoint::Model) -> Self {
+        Self {
+            event_types: event_types(&m.event_types),
+            id: m.id,
+            url: m.url,
+            enabled: m.enabled,
+            position: m.position,
+            attempts: m.attempts,
+            next_attempt_at: m.next_attempt_at,
+            failing_since: m.failing_since,
+            failure_notified_at: m.failure_notified_at,
+            last_success_at: m.last_success_at,
+            last_error: m.last_error,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+impl From<webhook_attempt::Model> for WebhookAttempt {
+    fn from(m: webhook_attempt::Model) -> Self {
+        Self {
+            id: m.id,
+            event_id: m.event_id,
+            sequence: m.sequence,
+            attempted_at: m.attempted_at,
+            status_code: m.status_code,
+            latency_ms: m.latency_ms,
+            error: m.error,
+        }
+    }
+}
+
+fn of_tenant<Q: QueryFilter>(query: Q, tenant: &TenantId, id: &str) -> Q {
+    query
+        .filter(webhook_endpoint::Column::TenantId.eq(tenant.as_str()))
+        .filter(webhook_endpoint::Column::Id.eq(id))
+}
+
+impl Store {
+    /// Registers an endpoint; it is sent the events recorded from now on.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn create_webhook(
+        &self,
+        tenant: &TenantId,
+        new: NewWebhook,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Webhook> {
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            crate::events::sequence_committed(self, tenant.as_str()).await?;
+        }
+        let txn = begin_write(&self.db).await?;
+        let count = crate::count::count(
+            webhook_endpoint::Entity::find()
+                .filter(webhook_endpoint::Column::TenantId.eq(tenant.as_str())),
+            &txn,
+        )
+        .await?;
+        if count >= MAX_WEBHOOKS_PER_TENANT {
+            return Err(StoreError::Refused(format!(
+                "a tenant may register at most {MAX_WEBHOOKS_PER_TENANT} webhook endpoints"
+            )));
+        }
+        let position = crate::events::top_sequence(&txn, tenant).await?;
+        let model = webhook_endpoint::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            tenant_id: Set(tenant.as_str().to_owned()),
+            url: Set(new.url.clone()),
+            event_types: Set(json!(new.event_types)),
+            enabled: Set(new.enabled),
+            secret: Set(new.secret),
+            position: Set(position),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            failing_since: Set(None),
+            failure_notified_at: Set(None),
+            last_success_at: Set(None),
+            last_error: Set(None),
+            claimed_by: Set(None),
+            claimed_until: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        record(
+            &txn,
+            tenant,
+            actor,
+            Change {
+                action: "webhook.create",
+                target_type: "webhook",
+                target_id: &model.id,
+                changes: json!({"url": new.url, "eventTypes": new.event_types, "enabled": new.enabled}),
+            },
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(model.into())
+    }
+
+    /// The tenant's endpoints, oldest first.
+    pub async fn list_webhooks(&self, tenant: &TenantId) -> StoreResult<Vec<Webhook>> {
+        Ok(webhook_endpoint::Entity::find()
+            .filter(webhook_endpoint::Column::TenantId.eq(tenant.as_str()))
+            .order_by_asc(webhook_endpoint::Column::CreatedAt)
+            .order_by_asc(webhook_endpoint::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// One endpoint of the tenant.
+    pub async fn get_webhook(&self, tenant: &TenantId, id: &str) -> StoreResult<Webhook> {
+        of_tenant(webhook_endpoint::Entity::find(), tenant, id)
+            .one(&self.db)
+            .await?
+            .map(Into::into)
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Replaces an endpoint's URL, types and switch (audited when something changes). An
+    /// endpoint enabled again is tried at once.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn update_webhook(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        settings: WebhookSettings,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Webhook> {
+        let txn = begin_write(&self.db).await?;
+        let row = of_tenant(webhook_endpoint::Entity::find(), tenant, id)
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let before: Webhook = row.clone().into();
+        let mut changes = serde_json::Map::new();
+        if before.url != settings.url {
+            changes.insert(
+                "url".into(),
+                json!({"from": before.url, "to": settings.url}),
+            );
+        }
+        if before.event_types != settings.event_types {
+            changes.insert(
+                "eventTypes".into(),
+                json!({"from": before.event_types, "to": settings.event_types}),
+            );
+        }
+        if before.enabled != settings.enabled {
+            changes.insert(
+                "enabled".into(),
+                json!({"from": before.enabled, "to": settings.enabled}),
+            );
+        }
+        if changes.is_empty() {
+            return Ok(before);
+        }
+        let mut active = row.into_active_model();
+        active.url = Set(settings.url);
+        active.event_types = Set(json!(settings.event_types));
+        if settings.enabled && !before.enabled {
+            active.next_attempt_at = Set(now);
+            active.attempts = Set(0);
+        }
+        active.enabled = Set(settings.enabled);
+        active.updated_at = Set(now);
+        let model = active.update(&txn).await?;
+        record(
+            &txn,
+            tenant,
+            actor,
+            Change {
+                action: "webhook.update",
+                target_type: "webhook",
+                target_id: id,
+                changes: serde_json::Value::Object(changes),
+            },
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(model.into())
+    }
+
+    /// Removes an endpoint and its attempts (audited).
+    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn delete_webhook(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let txn = begin_write(&self.db).await?;
+        let row = of_tenant(webhook_endpoint::Entity::find(), tenant, id)
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        webhook_attempt::Entity::delete_many()
+            .filter(webhook_attempt::Column::EndpointId.eq(id))
+            .exec(&txn)
+            .await?;
+        webhook_endpoint::Entity::delete_by_id(id)
+            .exec(&txn)
+            .await?;
+        record(
+            &txn,
+            tenant,
+            actor,
+            Change {
+                action: "webhook.delete",
+                target_type: "webhook",
+                target_id: id,
+                changes: json!({"url": row.url}),
+            },
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The latest attempts of an endpoint, newest first.
+    pub async fn list_webhook_attempts(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        limit: u64,
+    ) -> StoreResult<Vec<WebhookAttempt>> {
+        // The endpoint must be the tenant's: another tenant's id is "not found".
+        self.get_webhook(tenant, id).await?;
+        Ok(webhook_attempt::Entity::find()
+            .filter(webhook_attempt::Column::EndpointId.eq(id))
+            .filter(webhook_attempt::Column::TenantId.eq(tenant.as_str()))
+            .order_by_desc(webhook_attempt::Column::AttemptedAt)
+            .order_by_desc(webhook_attempt::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// PostgreSQL: numbers the committed events of every tenant that has an enabled endpoint
+    /// and events waiting for a number (delivery cannot see an event before it has one).
+    pub async fn sequence_events_for_delivery(&self) -> StoreResult<()> {
+        if self.db.get_database_backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        let waiting = Query::select()
+            .distinct()
+            .column(event::Column::TenantId)
+            .from(event::Entity)
+            .and_where(event::Column::Sequence.is_null())
+            .and_where(
+                Expr::col(event::Column::TenantId).in_subquery(
+                    Query::select()
+                        .column(webhook_endpoint::Column::TenantId)
+                        .from(webhook_endpoint::Entity)
+                        .and_where(webhook_endpoint::Column::Enabled.eq(true))
+                        .to_owned(),
+                ),
+            )
+            .to_owned();
+        let rows = self
+            .db
+            .query_all(self.db.get_database_backend().build(&waiting))
+            .await?;
+        for row in rows {
+            let tenant: String = row.try_get("", "tenant_id")?;
+            crate::events::sequence_committed(self, &tenant).await?;
+        }
+        Ok(())
+    }
+
+    /// Claims up to `limit` enabled endpoints that are due and have events after their
+    /// position, for `owner` until `now + lease`; a claim whose lease ended (its process died)
+    /// can be taken again. Two processes never hold one endpoint at the same time.
+    pub async fn claim_webhooks(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u64,
+    ) -> StoreResult<Vec<ClaimedWebhook>> {
+        let has_events = Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(event::Entity)
+                .and_where(
+                    Expr::col((event::Entity, event::Column::TenantId))
+                        .equals((webhook_endpoint::Entity, webhook_endpoint::Column::TenantId)),
+                )
+                .and_where(
+                    Expr::col((event::Entity, event::Column::Sequence)).gt(Expr::col((
+                        webhook_endpoint::Entity,
+                        webhook_endpoint::Column::Position,
+                    ))),
+                )
+                .to_owned(),
+        );
+        let due = Condition::all()
+            .add(webhook_endpoint::Column::Enabled.eq(true))
+            .add(webhook_endpoint::Column::NextAttemptAt.lte(now))
+            .add(
+                Condition::any()
+                    .add(webhook_endpoint::Column::ClaimedUntil.is_null())
+                    .add(webhook_endpoint::Column::ClaimedUntil.lt(now)),
+            )
+            .add(has_events);
+        // Most passes find nothing: ask before taking the write lock.
+        let any = webhook_endpoint::Entity::find()
+            .filter(due.clone())
+            .limit(1)
+            .all(&self.db)
+            .await?;
+        if any.is_empty() {
+            return Ok(Vec::new());
+        }
+        let txn = begin_write(&self.db).await?;
+        let select = webhook_endpoint::Entity::find()
+            .filter(due)
+            .order_by_asc(webhook_endpoint::Column::NextAttemptAt)
+            .limit(limit);
+        let rows = crate::expiry::skip_locked(select, &txn).all(&txn).await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        webhook_endpoint::Entity::update_many()
+            .col_expr(webhook_endpoint::Column::ClaimedBy, Expr::value(owner))
+            .col_expr(
+                webhook_endpoint::Column::ClaimedUntil,
+                Expr::value(now + lease),
+            )
+            .filter(webhook_endpoint::Column::Id.is_in(ids))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        rows.into_iter()
+            .map(|m| {
+                Ok(ClaimedWebhook {
+                    tenant: TenantId::parse(&m.tenant_id).map_err(StoreError::InvalidValue)?,
+                    event_types: event_types(&m.event_types),
+                    id: m.id,
+                    url: m.url,
+                    secret: m.secret,
+                    position: m.position,
+                    attempts: m.attempts,
+                    failing_since: m.failing_since,
+                    owner: owner.to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// Records one attempt at `claim`'s next event and moves the endpoint on: past the event
+    /// when it was acknowledged, to `retry_at` when not. Returns `false` when the claim was
+    /// lost (its lease ended and another process took the endpoint): the caller stops.
+    pub async fn record_webhook_attempt(
+        &self,
+        claim: &ClaimedWebhook,
+        outcome: &AttemptOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let txn = begin_write(&self.db).await?;
+        let mut update = webhook_endpoint::Entity::update_many();
+        update = match &outcome.error {
+            None => update
+                .col_expr(
+                    webhook_endpoint::Column::Position,
+                    Expr::value(outcome.sequence),
+                )
+                .col_expr(webhook_endpoint::Column::Attempts, Expr::value(0))
+                .col_expr(
+                    webhook_endpoint::Column::FailingSince,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .col_expr(
+                    webhook_endpoint::Column::FailureNotifiedAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .col_expr(webhook_endpoint::Column::LastSuccessAt, Expr::value(now))
+                .col_expr(
+                    webhook_endpoint::Column::LastError,
+                    Expr::value(Option::<String>::None),
+                ),
+            Some(error) => update
+                .col_expr(
+                    webhook_endpoint::Column::Attempts,
+                    Expr::col(webhook_endpoint::Column::Attempts).add(1),
+                )
+                .col_expr(
+                    webhook_endpoint::Column::NextAttemptAt,
+                    Expr::value(outcome.retry_at),
+                )
+                .col_expr(
+                    webhook_endpoint::Column::FailingSince,
+                    Expr::value(Some(claim.failing_since.unwrap_or(now))),
+                )
+                .col_expr(
+                    webhook_endpoint::Column::LastError,
+                    Expr::value(error.clone()),
+                ),
+        };
+        let updated = update
+            .filter(webhook_endpoint::Column::Id.eq(claim.id.as_str()))
+            .filter(webhook_endpoint::Column::ClaimedBy.eq(claim.owner.as_str()))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        // The attempt was made: it is recorded even when the claim was lost meanwhile (then it
+        // does not move the endpoint on; whoever holds it now decides).
+        let inserted = webhook_attempt::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            endpoint_id: Set(claim.id.clone()),
+            tenant_id: Set(claim.tenant.as_str().to_owned()),
+            event_id: Set(outcome.event_id.clone()),
+            sequence: Set(outcome.sequence),
+            attempted_at: Set(now),
+            status_code: Set(outcome.status_code),
+            latency_ms: Set(outcome.latency_ms),
+            error: Set(outcome.error.clone()),
+        }
+        .insert(&txn)
+        .await;
+        match inserted.map_err(|e| StoreError::from_write(e, &[])) {
+            // The endpoint was deleted meanwhile.
+            Err(StoreError::NotFound) => return Ok(false),
+            other => other?,
+        };
+        txn.commit().await?;
+        Ok(updated > 0)
+    }
+
+    /// Moves a claimed endpoint past events it does not want (up to `position`), without an
+    /// attempt. Returns `false` when the claim was lost.
+    pub async fn pass_webhook_events(
+        &self,
+        claim: &ClaimedWebhook,
+        position: i64,
+    ) -> StoreResult<bool> {
+        let updated = webhook_endpoint::Entity::update_many()
+            .col_expr(webhook_endpoint::Column::Position, Expr::value(position))
+            .filter(webhook_endpoint::Column::Id.eq(claim.id.as_str()))
+            .filter(webhook_endpoint::Column::ClaimedBy.eq(claim.owner.as_str()))
+            .filter(webhook_endpoint::Column::Position.lt(position))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        Ok(updated > 0)
+    }
+
+    /// Gives a claimed endpoint back (the end of a delivery pass).
+    pub async fn release_webhook(&self, claim: &ClaimedWebhook) -> StoreResult<()> {
+        webhook_endpoint::Entity::update_many()
+            .col_expr(
+                webhook_endpoint::Column::ClaimedBy,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                webhook_endpoint::Column::ClaimedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(webhook_endpoint::Column::Id.eq(claim.id.as_str()))
+            .filter(webhook_endpoint::Column::ClaimedBy.eq(claim.owner.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes attempts older than their tenant's events retention; returns how many.
+    pub async fn purge_old_webhook_attempts(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let tenants: Vec<(String, i32)> = crate::entity::tenant::Entity::find()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.events_retention_days))
+            .collect();
+        let mut purged = 0;
+        for (id, days) in tenants {
+            let cutoff = now - Duration::days(i64::from(days.max(1)));
+            purged += webhook_attempt::Entity::delete_many()
+                .filter(webhook_attempt::Column::TenantId.eq(id))
+                .filter(webhook_attempt::Column::AttemptedAt.lt(cutoff))
+                .exec(&self.db.bookkeeping())
+                .await?
+                .rows_affected;
+        }
+        Ok(purged)
+    }
+}

@@ -1,0 +1,512 @@
+//! Webhooks (issue 20): registration through the admin API (secret shown once, URLs and types
+//! checked, tenant isolation), and delivery to a receiver on loopback that fails, times out and
+//! recovers: every event arrives, in order, signed as Standard Webhooks signs (checked here in
+//! Rust, and by the Python and JavaScript snippets of docs/EVENTS.md), every attempt recorded.
+//! Delivery passes are driven by the test (`scim_webhooks::pass`), with the clock moved past
+//! each back-off instead of sleeping through it; in process mode the serving processes deliver
+//! too, and claims keep them from sending one endpoint's events at the same time.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+};
+
+use actix_http::Request;
+use actix_web::{
+    body::MessageBody,
+    dev::{Service, ServiceResponse},
+    http::{Method, StatusCode},
+    web, App, HttpRequest, HttpResponse, HttpServer,
+};
+use chrono::{Duration, Utc};
+use scim_auth::Scope;
+use scim_store::TenantId;
+use serde_json::{json, Value};
+
+use crate::common::{backends, new_key, spawn_with, Resp, TestApp};
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+/// How the receiver answers the next requests, in order (then 204).
+#[derive(Debug, Clone, Copy)]
+enum Answer {
+    Status(u16),
+    /// Answers after this long (longer than the sender's timeout).
+    Slow(u64),
+}
+
+#[derive(Default)]
+struct Receiver {
+    script: Vec<Answer>,
+    got: Vec<Received>,
+    /// The ids answered 2xx, in order.
+    acknowledged: Vec<String>,
+}
+
+async fn receive(
+    state: web::Data<Mutex<Receiver>>,
+    req: HttpRequest,
+    body: String,
+) -> HttpResponse {
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect::<HashMap<_, _>>();
+    let id = headers.get("webhook-id").cloned().unwrap_or_default();
+    let answer = {
+        let mut r = state.lock().unwrap();
+        r.got.push(Received { headers, body });
+        if r.script.is_empty() {
+            None
+        } else {
+            Some(r.script.remove(0))
+        }
+    };
+    match answer {
+        Some(Answer::Status(code)) => {
+            HttpResponse::build(StatusCode::from_u16(code).unwrap()).finish()
+        }
+        Some(Answer::Slow(ms)) => {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(ms)).await;
+            HttpResponse::NoContent().finish()
+        }
+        None => {
+            state.lock().unwrap().acknowledged.push(id);
+            HttpResponse::NoContent().finish()
+        }
+    }
+}
+
+/// A receiver on a loopback port: its URL and its state.
+fn start_receiver(script: Vec<Answer>) -> (String, Arc<Mutex<Receiver>>) {
+    let state = web::Data::new(Mutex::new(Receiver {
+        script,
+        ..Receiver::default()
+    }));
+    let shared = state.clone().into_inner();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/hook", web::post().to(receive))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let port = server.addrs()[0].port();
+    actix_web::rt::spawn(server.run());
+    (format!("http://127.0.0.1:{port}/hook"), shared)
+}
+
+fn vars() -> HashMap<String, String> {
+    [
+        ("SCIMD_WEBHOOK_ALLOW_HTTP", "1"),
+        ("SCIMD_WEBHOOK_ALLOW_PRIVATE", "1"),
+        ("SCIMD_WEBHOOK_RETRY_BASE_SECS", "1"),
+        ("SCIMD_WEBHOOK_TIMEOUT_SECS", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+async fn admin<S, B>(app: &TestApp<S>, method: Method, path: &str, body: Option<Value>) -> Resp
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let token = app.admin_token.clone();
+    app.call(
+        method,
+        &format!("/api/acme/admin{path}"),
+        Some(&token),
+        body,
+    )
+    .await
+}
+
+/// The sender and settings the test's passes use (those of the serving processes).
+fn delivery() -> (scim_webhooks::Sender, scim_webhooks::DeliveryConfig) {
+    let config = scim_webhooks::DeliveryConfig {
+        policy: scim_service::webhooks::OutboundPolicy {
+            allow_http: true,
+            allow_private: true,
+        },
+        retry_base: Duration::seconds(1),
+        timeout: std::time::Duration::from_secs(1),
+        ..scim_webhooks::DeliveryConfig::default()
+    };
+    let sender = scim_webhooks::Sender::new(config.policy, config.timeout).unwrap();
+    (sender, config)
+}
+
+/// Checks the Standard Webhooks signature of `r` with `secret`.
+fn signed(r: &Received, secret: &str) -> bool {
+    let id = &r.headers["webhook-id"];
+    let ts: i64 = r.headers["webhook-timestamp"].parse().unwrap();
+    let expected = scim_service::webhooks::signature(secret, id, ts, r.body.as_bytes()).unwrap();
+    r.headers["webhook-signature"] == expected
+}
+
+#[actix_web::test]
+async fn endpoints_are_checked_and_their_secret_shown_once() {
+    for backend in backends() {
+        let app = spawn_with(backend, HashMap::new()).await;
+        // Strict defaults: https and public addresses only.
+        for (url, field) in [
+            ("http://hooks.example.com/x", "url"),
+            ("https://127.0.0.1/x", "url"),
+            ("https://10.0.0.8/x", "url"),
+            ("https://localhost/x", "url"),
+            ("https://user:pw@hooks.example.com/x", "url"),
+            ("nonsense", "url"),
+        ] {
+            let r = admin(
+                &app,
+                Method::POST,
+                "/webhooks",
+                Some(json!({"url": url, "eventTypes": ["*"]})),
+            )
+            .await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{url}: {}",
+                r.body
+            );
+            assert_eq!(r.body["error"]["field"], field, "{url}");
+        }
+        for types in [
+            json!([]),
+            json!(["user.exploded"]),
+            json!(["*", "user.created"]),
+        ] {
+            let r = admin(
+                &app,
+                Method::POST,
+                "/webhooks",
+                Some(json!({"url": "https://hooks.example.com/x", "eventTypes": types})),
+            )
+            .await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{types}: {}",
+                r.body
+            );
+            assert_eq!(r.body["error"]["field"], "eventTypes");
+        }
+        let r = admin(
+            &app,
+            Method::POST,
+            "/webhooks",
+            Some(json!({"url": "https://hooks.example.com/x", "eventTypes": ["user.created", "user.deleted"]})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let secret = r.body["secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("whsec_"), "{secret}");
+        assert_eq!(r.body["state"], "healthy");
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        // Never again: not in get, list, or the audit trail.
+        let got = admin(&app, Method::GET, &format!("/webhooks/{id}"), None).await;
+        assert_eq!(got.status, StatusCode::OK);
+        assert!(got.body.get("secret").is_none());
+        let list = admin(&app, Method::GET, "/webhooks", None).await;
+        assert_eq!(list.body["webhooks"].as_array().unwrap().len(), 1);
+        let audit = admin(&app, Method::GET, "/auditEvents?targetType=webhook", None).await;
+        assert_eq!(audit.body["events"][0]["action"], "webhook.create");
+        for body in [&got.body, &list.body, &audit.body] {
+            assert!(!body.to_string().contains(&secret[6..]), "{body}");
+        }
+        // PUT replaces; disable; delete.
+        let r = admin(
+            &app,
+            Method::PUT,
+            &format!("/webhooks/{id}"),
+            Some(json!({"url": "https://hooks.example.com/y", "eventTypes": ["*"], "enabled": false})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["state"], "disabled");
+        assert_eq!(r.body["eventTypes"], json!(["*"]));
+
+        // Another tenant sees none of it.
+        let other = TenantId::parse("globex").unwrap();
+        app.store
+            .create_tenant(&other, None, Utc::now())
+            .await
+            .unwrap();
+        let b_admin = new_key(&app.store, &other, "admin", Scope::PublicApi).await;
+        for (method, path) in [
+            (Method::GET, format!("/api/globex/admin/webhooks/{id}")),
+            (Method::PUT, format!("/api/globex/admin/webhooks/{id}")),
+            (Method::DELETE, format!("/api/globex/admin/webhooks/{id}")),
+            (
+                Method::GET,
+                format!("/api/globex/admin/webhooks/{id}/attempts"),
+            ),
+            (Method::GET, format!("/api/acme/admin/webhooks/{id}")),
+        ] {
+            let body = (method == Method::PUT)
+                .then(|| json!({"url": "https://evil.example.com/", "eventTypes": ["*"]}));
+            let r = app.call(method.clone(), &path, Some(&b_admin), body).await;
+            assert_eq!(
+                r.status,
+                StatusCode::NOT_FOUND,
+                "{method} {path}: {}",
+                r.body
+            );
+        }
+        let r = app
+            .call(
+                Method::GET,
+                "/api/globex/admin/webhooks",
+                Some(&b_admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.body["webhooks"], json!([]));
+
+        let r = admin(&app, Method::DELETE, &format!("/webhooks/{id}"), None).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+        let r = admin(&app, Method::GET, &format!("/webhooks/{id}"), None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+    }
+}
+
+#[actix_web::test]
+async fn every_event_arrives_in_order_through_failures_and_a_timeout() {
+    for backend in backends() {
+        let app = spawn_with(backend, vars()).await;
+        // Two failures, a timeout, then the receiver answers.
+        let (url, receiver) = start_receiver(vec![
+            Answer::Status(500),
+            Answer::Status(503),
+            Answer::Slow(2500),
+        ]);
+        let r = admin(
+            &app,
+            Method::POST,
+            "/webhooks",
+            Some(json!({"url": url, "eventTypes": ["*"]})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let secret = r.body["secret"].as_str().unwrap().to_owned();
+        // A user created, changed and deleted; a group with a member.
+        let user = app.create_user("ann@acme.test").await;
+        let r = app
+            .call(
+                Method::PATCH,
+                &format!("/scim/v2/Users/{user}"),
+                Some(&app.scim_token.clone()),
+                Some(
+                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "active", "value": false}]}),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        let r = app
+            .post(
+                "/scim/v2/Groups",
+                json!({"displayName": "Eng", "members": [{"value": user}]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+        assert_eq!(
+            app.delete(&format!("/scim/v2/Users/{user}")).await.status,
+            StatusCode::NO_CONTENT
+        );
+        let token = app.admin_token.clone();
+        let expected: Vec<String> = {
+            let r = app
+                .call(Method::GET, "/api/acme/admin/events", Some(&token), None)
+                .await;
+            r.body["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            expected.len(),
+            5,
+            "created, deactivated, group created, member added, user deleted: {expected:?}"
+        );
+
+        // Passes with the clock past each back-off, until everything is acknowledged.
+        let (sender, config) = delivery();
+        let mut later = Utc::now();
+        for _ in 0..40 {
+            if receiver.lock().unwrap().acknowledged.len() >= expected.len() {
+                break;
+            }
+            later += Duration::minutes(5);
+            scim_webhooks::pass(&app.store, &sender, &config, "test", later)
+                .await
+                .unwrap();
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let (acknowledged, got) = {
+            let r = receiver.lock().unwrap();
+            (r.acknowledged.clone(), r.got.clone())
+        };
+        assert_eq!(acknowledged, expected, "every event, once, in order");
+        // The first event was sent four times (500, 503, timeout, 204), each signed.
+        assert!(got.len() >= expected.len() + 3, "{}", got.len());
+        assert!(got.iter().all(|g| signed(g, &secret)), "signatures");
+        let first: Value = serde_json::from_str(&got[0].body).unwrap();
+        assert_eq!(first["type"], "user.created");
+        assert_eq!(first["data"]["resourceId"], user.as_str());
+        assert_eq!(first["data"]["id"], expected[0].as_str());
+        assert!(first["timestamp"].as_str().is_some());
+        assert_eq!(got[0].headers["content-type"], "application/json");
+        let delivered: Vec<Value> = got
+            .iter()
+            .map(|g| serde_json::from_str(&g.body).unwrap())
+            .collect();
+        // Each retry is the same event (same webhook-id and body).
+        assert_eq!(delivered[0], delivered[1]);
+        assert_eq!(got[0].headers["webhook-id"], got[1].headers["webhook-id"]);
+
+        // Every attempt is recorded, newest first; the endpoint is healthy again.
+        let attempts = admin(&app, Method::GET, &format!("/webhooks/{id}/attempts"), None).await;
+        let attempts = attempts.body["attempts"].as_array().unwrap().clone();
+        assert!(attempts.len() >= expected.len() + 3, "{attempts:?}");
+        let oldest: Vec<&Value> = attempts.iter().rev().take(3).collect();
+        assert_eq!(oldest[0]["statusCode"], 500);
+        assert_eq!(oldest[1]["statusCode"], 503);
+        assert!(oldest[2]["statusCode"].is_null(), "{}", oldest[2]);
+        assert!(
+            oldest[2]["error"].as_str().unwrap().contains("timeout"),
+            "{}",
+            oldest[2]
+        );
+        assert!(attempts[0]["error"].is_null());
+        let w = admin(&app, Method::GET, &format!("/webhooks/{id}"), None).await;
+        assert_eq!(w.body["state"], "healthy", "{}", w.body);
+        assert!(w.body["lastError"].is_null());
+
+        // Two passes at once (two processes) never send one event twice.
+        app.create_user("bob@acme.test").await;
+        app.create_user("cy@acme.test").await;
+        let later = later + Duration::minutes(5);
+        let (a, b) = futures_util::future::join(
+            scim_webhooks::pass(&app.store, &sender, &config, "one", later),
+            scim_webhooks::pass(&app.store, &sender, &config, "two", later),
+        )
+        .await;
+        a.unwrap();
+        b.unwrap();
+        for _ in 0..40 {
+            if receiver.lock().unwrap().acknowledged.len() >= expected.len() + 2 {
+                break;
+            }
+            scim_webhooks::pass(&app.store, &sender, &config, "three", later)
+                .await
+                .unwrap();
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let acknowledged = receiver.lock().unwrap().acknowledged.clone();
+        assert_eq!(acknowledged.len(), expected.len() + 2, "{acknowledged:?}");
+        let unique: HashSet<&String> = acknowledged.iter().collect();
+        assert_eq!(
+            unique.len(),
+            acknowledged.len(),
+            "no event acknowledged twice"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn only_the_types_asked_for_are_sent_and_the_snippets_verify_a_delivery() {
+    for backend in backends() {
+        let app = spawn_with(backend, vars()).await;
+        let (url, receiver) = start_receiver(Vec::new());
+        let r = admin(
+            &app,
+            Method::POST,
+            "/webhooks",
+            Some(json!({"url": url, "eventTypes": ["user.deleted"]})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let secret = r.body["secret"].as_str().unwrap().to_owned();
+        let a = app.create_user("a@acme.test").await;
+        app.create_user("b@acme.test").await;
+        assert_eq!(
+            app.delete(&format!("/scim/v2/Users/{a}")).await.status,
+            StatusCode::NO_CONTENT
+        );
+        let (sender, config) = delivery();
+        for _ in 0..40 {
+            if !receiver.lock().unwrap().acknowledged.is_empty() {
+                break;
+            }
+            scim_webhooks::pass(&app.store, &sender, &config, "test", Utc::now())
+                .await
+                .unwrap();
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let got = receiver.lock().unwrap().got.clone();
+        assert_eq!(got.len(), 1, "{got:?}");
+        let body: Value = serde_json::from_str(&got[0].body).unwrap();
+        assert_eq!(body["type"], "user.deleted");
+        assert_eq!(body["data"]["resourceId"], a.as_str());
+
+        // docs/EVENTS.md's Python and JavaScript checks accept this delivery, and refuse it
+        // with one byte of the body changed.
+        let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/EVENTS.md"))
+            .unwrap();
+        let snippet = |lang: &str| {
+            let start = docs.find(&format!("```{lang} verify")).unwrap();
+            let rest = &docs[start..];
+            let code_start = rest.find('\n').unwrap() + 1;
+            let end = rest[code_start..].find("```").unwrap();
+            rest[code_start..code_start + end].to_owned()
+        };
+        let dir = std::env::temp_dir().join(format!("scimd-webhook-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let run = |program: &str, code: &str, ext: &str, body: &str| {
+            let file = dir.join(format!("verify.{ext}"));
+            std::fs::write(&file, code).unwrap();
+            let out = std::process::Command::new(program)
+                .arg(&file)
+                .env("WEBHOOK_SECRET", &secret)
+                .env("WEBHOOK_ID", &got[0].headers["webhook-id"])
+                .env("WEBHOOK_TIMESTAMP", &got[0].headers["webhook-timestamp"])
+                .env("WEBHOOK_SIGNATURE", &got[0].headers["webhook-signature"])
+                .env("WEBHOOK_BODY", body)
+                .output()
+                .unwrap_or_else(|e| panic!("{program}: {e}"));
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        let tampered = got[0].body.replacen("user.deleted", "user.deleteD", 1);
+        assert_eq!(
+            run("python3", &snippet("python"), "py", &got[0].body),
+            "valid"
+        );
+        assert_eq!(
+            run("python3", &snippet("python"), "py", &tampered),
+            "invalid"
+        );
+        assert_eq!(
+            run("node", &snippet("javascript"), "js", &got[0].body),
+            "valid"
+        );
+        assert_eq!(
+            run("node", &snippet("javascript"), "js", &tampered),
+            "invalid"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
