@@ -57,6 +57,16 @@ machine() {
 export ST_MACHINE ST_MACHINE_DELETE
 ST_MACHINE=$(machine st-machine)
 ST_MACHINE_DELETE=$(machine st-machine-delete)
+# Webhook endpoints (a public host name: registration does not resolve it; nothing is sent,
+# as the run makes no SCIM change).
+webhook() {
+  curl -fs -X POST "$base/api/st/admin/webhooks" -H "Authorization: Bearer $SCIMD_OPERATOR_TOKEN" \
+    -H 'Content-Type: application/json' -d "{\"url\": \"https://hooks.example.com/$1\", \"eventTypes\": [\"*\"]}" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])'
+}
+export ST_WEBHOOK ST_WEBHOOK_DELETE
+ST_WEBHOOK=$(webhook st)
+ST_WEBHOOK_DELETE=$(webhook st-delete)
 
 run() { # label authorization-token [filters...]
   local label="$1" token="$2"

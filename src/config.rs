@@ -36,6 +36,7 @@ pub const KNOWN: &[&str] = &[
     "SCIMD_WEBHOOK_ALLOW_PRIVATE",
     "SCIMD_WEBHOOK_RETRY_BASE_SECS",
     "SCIMD_WEBHOOK_TIMEOUT_SECS",
+    "SCIMD_WEBHOOK_POLL_MS",
     "SCIMD_FEDERATION_JWKS_HOSTS",
     "SCIMD_FEDERATION_JWKS_MIN_REFRESH_SECS",
     "SCIMD_FILTER_MAX_LENGTH",
@@ -170,6 +171,9 @@ pub struct Config {
     pub webhook_retry_base: std::time::Duration,
     /// Longest wait for a webhook endpoint's answer.
     pub webhook_timeout: std::time::Duration,
+    /// Time between webhook delivery passes (`SCIMD_WEBHOOK_POLL_MS`; 0 turns delivery off in
+    /// this process).
+    pub webhook_poll: Option<std::time::Duration>,
     /// Hosts (`host` or `host:port`) whose JWKS federated credentials may name.
     pub federation_jwks_hosts: Vec<String>,
     /// An unknown `kid` fetches a JWKS again at most this often.
@@ -437,6 +441,10 @@ impl Config {
             std::time::Duration::from_secs(number("SCIMD_WEBHOOK_RETRY_BASE_SECS", 5, 1, 3600));
         let webhook_timeout =
             std::time::Duration::from_secs(number("SCIMD_WEBHOOK_TIMEOUT_SECS", 10, 1, 60));
+        let webhook_poll = match number("SCIMD_WEBHOOK_POLL_MS", 250, 0, 60_000) {
+            0 => None,
+            ms => Some(std::time::Duration::from_millis(ms)),
+        };
         let federation_jwks_hosts: Vec<String> = get("SCIMD_FEDERATION_JWKS_HOSTS")
             .unwrap_or_else(|| "login.microsoftonline.com".into())
             .split(',')
@@ -528,6 +536,7 @@ impl Config {
                     webhook_allow_private,
                     webhook_retry_base,
                     webhook_timeout,
+                    webhook_poll,
                     federation_jwks_hosts,
                     federation_jwks_min_refresh,
                     filter_max_length,

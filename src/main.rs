@@ -788,9 +788,10 @@ async fn serve(store: scim_store::Store, config: Config) -> Result<(), Box<dyn s
         let _ = stop.send(true);
         let _ = handle.await;
     }
-    let (stop, handle) = webhooks;
-    let _ = stop.send(true);
-    let _ = handle.await;
+    if let Some((stop, handle)) = webhooks {
+        let _ = stop.send(true);
+        let _ = handle.await;
+    }
     store.close().await?;
     tracing::info!("scimd stopped");
     Ok(())

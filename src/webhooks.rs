@@ -14,6 +14,9 @@ pub fn delivery_config(config: &Config) -> DeliveryConfig {
         retry_base: chrono::Duration::from_std(config.webhook_retry_base)
             .unwrap_or(chrono::Duration::seconds(5)),
         timeout: config.webhook_timeout,
+        poll: config
+            .webhook_poll
+            .unwrap_or(std::time::Duration::from_millis(250)),
         ..DeliveryConfig::default()
     }
 }
@@ -21,12 +24,16 @@ pub fn delivery_config(config: &Config) -> DeliveryConfig {
 /// A running delivery loop: send `true` to stop it, then await the handle.
 pub type Running = (watch::Sender<bool>, tokio::task::JoinHandle<()>);
 
-/// Starts the delivery loop.
+/// Starts the delivery loop, unless `SCIMD_WEBHOOK_POLL_MS=0`.
 pub fn spawn(
     store: Store,
     config: &Config,
     metrics: actix_web::web::Data<Metrics>,
-) -> Result<Running, String> {
+) -> Result<Option<Running>, String> {
+    if config.webhook_poll.is_none() {
+        tracing::info!("webhook delivery off in this process (SCIMD_WEBHOOK_POLL_MS=0)");
+        return Ok(None);
+    }
     let delivery = delivery_config(config);
     let sender = Sender::new(delivery.policy, delivery.timeout)?;
     let (stop, stopped) = watch::channel(false);
@@ -37,5 +44,5 @@ pub fn spawn(
         stopped,
         move |r: &PassReport| metrics.record_webhook_pass(r),
     ));
-    Ok((stop, handle))
+    Ok(Some((stop, handle)))
 }

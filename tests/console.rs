@@ -1185,3 +1185,91 @@ on_each_backend!(
         assert!(!page.body.contains("Workload identity federation"));
     }
 );
+
+on_each_backend!(
+    the_events_page_shows_endpoints_and_recent_events_to_who_may_read_them,
+    |app| {
+        use serde_json::json;
+        let r = app
+            .post(
+                "/scim/v2/Users",
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                       "userName": "eve@acme.test", "externalId": "ext-<eve>"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let token = app.admin_token.clone();
+        let r = app
+            .call(
+                Method::POST,
+                "/api/acme/admin/webhooks",
+                Some(&token),
+                Some(json!({"url": "https://hooks.example.com/scim?x=<y>", "eventTypes": ["*"]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let secret = r.body["secret"].as_str().unwrap().to_owned();
+
+        let browser = Browser::new(&app);
+        browser.sign_in(&app.admin_token).await;
+        let page = browser.get("/console/events").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains(r#"href="/console/events""#), "nav link");
+        assert!(page.body.contains("user.created"), "{}", page.body);
+        assert!(
+            page.body.contains("ext-&lt;eve&gt;"),
+            "escaped: {}",
+            page.body
+        );
+        assert!(page.body.contains("hooks.example.com"), "{}", page.body);
+        assert!(page.body.contains("healthy"), "{}", page.body);
+        assert!(!page.body.contains(&secret[6..]), "the secret never shows");
+        // French.
+        let page = browser
+            .get("/console/lang?l=fr&next=%2Fconsole%2Fevents")
+            .await;
+        assert!(page.status.is_redirection() || page.status == StatusCode::OK);
+        let page = browser.get("/console/events").await;
+        assert!(
+            page.body.contains("Événements de provisionnement récents"),
+            "{}",
+            page.body
+        );
+
+        // A key that may read events but not webhooks sees the events only; one that may
+        // read neither gets 403 and no link.
+        let reader = raw_key(
+            &app.store,
+            &app.tenant,
+            "reader",
+            Scope::PublicApi,
+            &["tenant.events:read"],
+            Duration::days(30),
+        )
+        .await;
+        let browser = Browser::new(&app);
+        browser.sign_in(&reader).await;
+        let page = browser.get("/console/events").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains("user.created"));
+        assert!(!page.body.contains("hooks.example.com"), "{}", page.body);
+        let auditor = raw_key(
+            &app.store,
+            &app.tenant,
+            "auditor",
+            Scope::PublicApi,
+            &["tenant.audit:read"],
+            Duration::days(30),
+        )
+        .await;
+        let browser = Browser::new(&app);
+        browser.sign_in(&auditor).await;
+        let page = browser.get("/console/audit").await;
+        assert!(
+            !page.body.contains(r#"href="/console/events""#),
+            "no link without the permission"
+        );
+        let page = browser.get("/console/events").await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN);
+    }
+);

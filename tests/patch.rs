@@ -657,8 +657,13 @@ on_each_backend!(
             r.body
         );
         // authentication (key + tenant switch), BEGIN, the locked read, UPDATE, the event
-        // (issue 20), the user's groups, COMMIT
-        assert_eq!(statements, 7, "{}", app.store.backend_name());
+        // (issue 20; on PostgreSQL in the UPDATE's statement), the user's groups, COMMIT
+        let expected = if app.store.backend_name() == "postgres" {
+            6
+        } else {
+            7
+        };
+        assert_eq!(statements, expected, "{}", app.store.backend_name());
         // A PATCH that changes nothing writes nothing.
         let (r, statements) = scim_store::count_statements(app.call(
             Method::PATCH,

@@ -27,7 +27,7 @@ pub use principal::{ceil_secs, is_key_value, AuthError, Authenticator, ScimPrinc
 pub use scope::{
     grants, Scope, ADMIN_PERMISSIONS, ALL, API_KEY_READ, API_KEY_WRITE, AUDIT_READ, DIRECTORY_READ,
     EVENTS_READ, MACHINE_READ, MACHINE_WRITE, SCIM_PERMISSIONS, SCIM_READ, SCIM_WRITE,
-    SETTINGS_READ, SETTINGS_WRITE,
+    SETTINGS_READ, SETTINGS_WRITE, WEBHOOKS_READ, WEBHOOKS_WRITE,
 };
 pub use throttle::FailureLimit;
 pub use token::{constant_time_eq, AccessToken, Token};

@@ -44,6 +44,8 @@ pub enum Nav {
     Settings,
     /// Audit.
     Audit,
+    /// Provisioning events and webhooks.
+    Events,
     /// The directory's users.
     Users,
     /// The directory's groups.
@@ -65,7 +67,7 @@ pub fn switcher(lang: Lang, path: &str) -> Markup {
 }
 
 /// The navigation entries: page, text, address and the permission that shows it.
-const NAV: [(Nav, T, &str, &str); 6] = [
+const NAV: [(Nav, T, &str, &str); 7] = [
     (Nav::Keys, T::Keys, "/console/keys", scim_auth::API_KEY_READ),
     (
         Nav::Machines,
@@ -84,6 +86,12 @@ const NAV: [(Nav, T, &str, &str); 6] = [
         T::Audit,
         "/console/audit",
         scim_auth::AUDIT_READ,
+    ),
+    (
+        Nav::Events,
+        T::Events,
+        "/console/events",
+        scim_auth::EVENTS_READ,
     ),
     (
         Nav::Users,

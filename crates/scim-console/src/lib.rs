@@ -22,6 +22,7 @@
 
 mod audit;
 mod directory;
+mod events_page;
 mod federation_card;
 mod html;
 mod key_pages;
@@ -175,6 +176,7 @@ pub fn configure(config: ConsoleConfig) -> impl FnOnce(&mut web::ServiceConfig) 
                 )
                 .route("/settings/tenant", web::post().to(settings::put_tenant))
                 .route("/audit", web::get().to(audit::list_events))
+                .route("/events", web::get().to(events_page::show_events))
                 .route("/users", web::get().to(directory::list_users))
                 .route("/users/{id}", web::get().to(directory::show_user))
                 .route("/groups", web::get().to(directory::list_groups))

@@ -212,21 +212,7 @@ pub(crate) async fn capture(
             .map(|e| {
                 let sequence = next;
                 next = next.map(|n| n + 1);
-                vec![
-                    uuid::Uuid::now_v7().to_string().into(),
-                    tenant.as_str().into(),
-                    sequence.into(),
-                    now.into(),
-                    e.event_type.into(),
-                    e.resource_type.name().into(),
-                    e.resource_id.as_str().into(),
-                    e.external_id.clone().into(),
-                    e.version.into(),
-                    json!(e.attributes).into(),
-                    e.related.as_ref().map(|ids| json!(ids)).into(),
-                    actor.clone().into(),
-                    origin.request_id.clone().into(),
-                ]
+                row_values(tenant, origin, &actor, e, sequence, now)
             })
             .collect();
         let stmt = match <[_; 1]>::try_from(rows) {
@@ -249,6 +235,68 @@ pub(crate) async fn capture(
         txn.execute(stmt).await?;
     }
     Ok(())
+}
+
+/// The values of `event`'s row, in [`COLUMNS`] order; the sequence is `sequence`.
+fn row_values(
+    tenant: &TenantId,
+    origin: &ChangeOrigin,
+    actor: &serde_json::Value,
+    e: &NewEvent,
+    sequence: Option<i64>,
+    now: DateTime<Utc>,
+) -> Vec<sea_orm::Value> {
+    vec![
+        uuid::Uuid::now_v7().to_string().into(),
+        tenant.as_str().into(),
+        sequence.into(),
+        now.into(),
+        e.event_type.into(),
+        e.resource_type.name().into(),
+        e.resource_id.as_str().into(),
+        e.external_id.clone().into(),
+        e.version.into(),
+        json!(e.attributes).into(),
+        e.related.as_ref().map(|ids| json!(ids)).into(),
+        actor.clone().into(),
+        origin.request_id.clone().into(),
+    ]
+}
+
+/// PostgreSQL: `change` (an `INSERT`, `UPDATE` or `DELETE` of one row, without `RETURNING`) and
+/// the capture of `event` as one statement, `WITH w AS (change RETURNING 1) INSERT INTO events
+/// … SELECT … FROM w`: the event is written exactly when the change writes its row, in one
+/// round trip and without a transaction of its own. Its rows affected are the change's.
+pub(crate) fn with_event(
+    change: Statement,
+    tenant: &TenantId,
+    origin: &ChangeOrigin,
+    event: &NewEvent,
+    now: DateTime<Utc>,
+) -> StoreResult<Statement> {
+    let actor = serde_json::to_value(&origin.actor)
+        .map_err(|e| StoreError::InvalidValue(format!("event actor: {e}")))?;
+    let mut values = change.values.map(|v| v.0).unwrap_or_default();
+    let first = values.len();
+    let names = COLUMNS
+        .iter()
+        .map(|c| format!("\"{}\"", sea_orm::IdenStatic::as_str(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let placeholders = (first + 1..=first + COLUMNS.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    values.extend(row_values(tenant, origin, &actor, event, None, now));
+    let sql = format!(
+        "WITH w AS ({} RETURNING 1) INSERT INTO \"events\" ({names}) SELECT {placeholders} FROM w",
+        change.sql
+    );
+    Ok(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
 }
 
 /// `INSERT INTO events (…) VALUES (…), …` of `rows` (values in [`COLUMNS`] order). With
@@ -421,6 +469,23 @@ impl Store {
             _ => top.max(after),
         };
         Ok(EventPage { events, next })
+    }
+
+    /// The latest `limit` events of `tenant`, newest first (the console's view).
+    pub async fn recent_events(&self, tenant: &TenantId, limit: u64) -> StoreResult<Vec<Event>> {
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            sequence_committed(self, tenant.as_str()).await?;
+        }
+        event::Entity::find()
+            .filter(event::Column::TenantId.eq(tenant.as_str()))
+            .filter(event::Column::Sequence.is_not_null())
+            .order_by_desc(event::Column::Sequence)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(Event::try_from)
+            .collect()
     }
 
     /// The highest sequence purged from `tenant`'s events (0 when none was).

@@ -114,18 +114,7 @@ impl Store {
         };
         let (resource, member_count) = match kind {
             ResourceKind::User => {
-                let updated = txn
-                    .execute(users::patch_statement(
-                        txn.get_database_backend(),
-                        &input,
-                        now,
-                        id,
-                    )?)
-                    .await
-                    .map_err(|e| StoreError::from_write(e, users::UNIQUE))?;
-                if updated.rows_affected() == 0 {
-                    return Err(StoreError::NotFound.into());
-                }
+                let backend = txn.get_database_backend();
                 let written = Written {
                     kind,
                     id,
@@ -137,7 +126,25 @@ impl Store {
                     removed: &[],
                     left: &[],
                 };
-                capture_written(&txn, tenant, capture, written, now).await?;
+                let mut update = users::patch_statement(backend, &input, now, id)?;
+                let mut events = capture.map(|c| ((c.emit)(&written), c.origin));
+                // PostgreSQL, one event: the UPDATE and its event in one statement.
+                if let (DbBackend::Postgres, Some((list, origin))) = (backend, &events) {
+                    if let [event] = list.as_slice() {
+                        update = crate::events::with_event(update, tenant, origin, event, now)?;
+                        events = None;
+                    }
+                }
+                let updated = txn
+                    .execute(update)
+                    .await
+                    .map_err(|e| StoreError::from_write(e, users::UNIQUE))?;
+                if updated.rows_affected() == 0 {
+                    return Err(StoreError::NotFound.into());
+                }
+                if let Some((list, origin)) = events {
+                    crate::events::capture(&txn, tenant, origin, &list, now).await?;
+                }
                 // What the row now holds, without reading it back.
                 let resource = Resource {
                     attributes: input.attributes,

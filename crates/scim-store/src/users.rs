@@ -154,19 +154,60 @@ impl Store {
         let s = shadow(input)?;
         let id = uuid::Uuid::now_v7().to_string();
         let external_id = s.external_id.clone();
+        let model = user::Model {
+            id: id.clone(),
+            tenant_id: tenant.as_str().to_owned(),
+            user_name_lower: s.user_name.to_lowercase(),
+            user_name: s.user_name,
+            external_id: s.external_id,
+            display_name: s.display_name,
+            active: s.active,
+            attributes: serde_json::Value::Object(input.attributes.clone()),
+            version: 1,
+            created_at: now,
+            last_modified: now,
+        };
         let row = user::ActiveModel {
-            id: Set(id.clone()),
-            tenant_id: Set(tenant.as_str().to_owned()),
-            user_name_lower: Set(s.user_name.to_lowercase()),
-            user_name: Set(s.user_name),
-            external_id: Set(s.external_id),
-            display_name: Set(s.display_name),
-            active: Set(s.active),
-            attributes: Set(serde_json::Value::Object(input.attributes.clone())),
+            id: Set(model.id.clone()),
+            tenant_id: Set(model.tenant_id.clone()),
+            user_name_lower: Set(model.user_name_lower.clone()),
+            user_name: Set(model.user_name.clone()),
+            external_id: Set(model.external_id.clone()),
+            display_name: Set(model.display_name.clone()),
+            active: Set(model.active),
+            attributes: Set(model.attributes.clone()),
             version: Set(1),
             created_at: Set(now),
             last_modified: Set(now),
         };
+        let backend = self.db.get_database_backend();
+        // PostgreSQL, one event and no audit note (the usual create): the row and its event in
+        // one statement.
+        if let (Some(c), true, DbBackend::Postgres) = (capture, notes.is_empty(), backend) {
+            let written = Written {
+                kind: ResourceKind::User,
+                id: &id,
+                before: None,
+                after: Some(&input.attributes),
+                external_id: external_id.as_deref(),
+                version: 1,
+                added: &[],
+                removed: &[],
+                left: &[],
+            };
+            if let [event] = (c.emit)(&written).as_slice() {
+                let insert = backend.build(&user::Entity::insert(row).into_query());
+                let stmt = crate::events::with_event(insert, tenant, c.origin, event, now)?;
+                self.db
+                    .execute(stmt)
+                    .await
+                    .map_err(|e| StoreError::from_write(e, UNIQUE))?;
+                // What the row holds, without reading it back.
+                let mut res: Resource = model.into();
+                res.groups = Some(Vec::new());
+                return Ok(res);
+            }
+        }
         // One statement; a transaction only when audit or provisioning events go with it.
         let model = if notes.is_empty() && capture.is_none() {
             row.insert(&self.db).await

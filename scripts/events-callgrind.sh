@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# User-space instructions per SCIM write with provisioning events captured and not
+# (SCIMD_EVENTS_CAPTURE=true / false), under valgrind's callgrind: counts instructions, not
+# seconds, so the difference is repeatable on a noisy VM. One scimd worker per run; the load
+# is a keep-alive Python client outside the measured process; each phase is zeroed, measured
+# over N requests and dumped. Phases: create a user, PATCH it (Entra's shape), deactivate it,
+# delete it; and a single-member group PATCH.
+#
+#   scripts/events-callgrind.sh [sqlite|postgres] [path/to/release/scimd]
+#
+# Knobs: N (300 requests per phase), EC_PG_URL, EC_KEEP=1 (keep the callgrind profiles). Needs valgrind, curl, python3.
+set -euo pipefail
+backend=${1:-sqlite}
+BIN=${2:-${CARGO_TARGET_DIR:-target}/release/scimd}
+N=${N:-300}
+PG_URL=${EC_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+W=$(mktemp -d /tmp/scimd-events-callgrind.XXXXXX)
+VPID=""
+DB=""
+cleanup() {
+    [ -n "$VPID" ] && kill "$VPID" 2>/dev/null && wait "$VPID" 2>/dev/null || true
+    [ -n "$DB" ] && psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+    if [ -n "${EC_KEEP:-}" ]; then echo "profiles kept in $W" >&2; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+
+cat > "$W/load.py" <<'PY'
+import http.client, json, sys
+port, token, phase, n, tag = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+c = http.client.HTTPConnection("127.0.0.1", port)
+ids_file = f"{sys.argv[6]}/ids-{tag}.json"
+def call(method, path, body=None, ok=(200, 201, 204)):
+    c.request(method, path, body=None if body is None else json.dumps(body),
+              headers={"Authorization": "Bearer " + token, "Content-Type": "application/scim+json"})
+    r = c.getresponse(); data = r.read()
+    assert r.status in ok, (r.status, data)
+    return json.loads(data) if data else None
+patch = lambda ops: {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops}
+if phase == "create":
+    ids = [call("POST", "/scim/v2/Users", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": f"{tag}-{i}@example.test",
+        "externalId": f"{tag}-{i}", "active": True, "displayName": f"User {i}",
+        "name": {"givenName": "Given", "familyName": "Family"},
+        "emails": [{"value": f"{tag}-{i}@example.test", "type": "work", "primary": True}]})["id"] for i in range(n)]
+    json.dump(ids, open(ids_file, "w"))
+else:
+    ids = json.load(open(ids_file))
+    for i, uid in enumerate(ids[:n]):
+        if phase == "patch":
+            call("PATCH", f"/scim/v2/Users/{uid}", patch([{"op": "Replace", "path": "displayName", "value": f"Renamed {i}"}]))
+        elif phase == "deactivate":
+            call("PATCH", f"/scim/v2/Users/{uid}", patch([{"op": "Replace", "path": "active", "value": "False"}]))
+        elif phase == "member":
+            gid = json.load(open(f"{sys.argv[6]}/group-{tag}.json"))
+            call("PATCH", f"/scim/v2/Groups/{gid}", patch([{"op": "Add", "path": "members", "value": [{"value": uid}]}]))
+        elif phase == "delete":
+            call("DELETE", f"/scim/v2/Users/{uid}")
+PY
+
+for capture in false true; do
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    case $backend in
+        sqlite) url="sqlite://$W/cg-$capture.db?mode=rwc" ;;
+        postgres)
+            DB="scimd_events_cg_$$"
+            psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null
+            psql "$PG_URL" -qc "CREATE DATABASE $DB" >/dev/null
+            url="${PG_URL%/*}/$DB" ;;
+        *) echo "backend: sqlite or postgres" >&2; exit 2 ;;
+    esac
+    SCIMD_DATABASE_URL=$url SCIMD_LISTEN=127.0.0.1:$port SCIMD_LOG=warn SCIMD_WORKERS=1 \
+        SCIMD_RATE_LIMIT_PER_SECOND=0 SCIMD_EXPIRY_INTERVAL=0 SCIMD_EVENTS_CAPTURE=$capture \
+        valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$W/cg-$capture.out" "$BIN" \
+        > "$W/out-$capture" 2>&1 &
+    VPID=$!
+    for _ in $(seq 600); do grep -q 'scimd_api_' "$W/out-$capture" 2>/dev/null && break; sleep 0.2; done
+    base=http://127.0.0.1:$port
+    for _ in $(seq 100); do curl -fs "$base/healthz" >/dev/null 2>&1 && break; sleep 0.3; done
+    key=$(grep -o 'scimd_scim_[A-Za-z0-9]*' "$W/out-$capture" | head -1)
+    # Warm up (first requests fill caches and pools), and a group for the member phase.
+    python3 "$W/load.py" "$port" "$key" create 50 warm "$W"
+    python3 "$W/load.py" "$port" "$key" patch 50 warm "$W"
+    curl -fs -X POST "$base/scim/v2/Groups" -H "Authorization: Bearer $key" \
+        -H 'Content-Type: application/scim+json' -d '{"displayName":"cg"}' \
+        | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["id"]))' > "$W/group-m.json"
+    for phase in create patch deactivate member delete; do
+        callgrind_control -z "$VPID" >/dev/null 2>&1
+        callgrind_control -i on "$VPID" >/dev/null 2>&1
+        python3 "$W/load.py" "$port" "$key" "$phase" "$N" m "$W"
+        callgrind_control -i off "$VPID" >/dev/null 2>&1
+        callgrind_control -d "$phase" "$VPID" >/dev/null 2>&1
+        sleep 1
+        f=$(ls -t "$W"/cg-$capture.out.* | head -1)
+        total=$(grep -h '^totals:' "$f" | head -1 | awk '{print $2}')
+        echo "$backend capture=$capture $phase: $((total / N)) instructions/request"
+    done
+    kill "$VPID"; wait "$VPID" 2>/dev/null || true; VPID=""
+    [ "$backend" = postgres ] && { psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null; DB=""; }
+done
