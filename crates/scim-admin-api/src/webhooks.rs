@@ -7,7 +7,7 @@ use scim_auth::{
     admin::{WebhooksRead, WebhooksWrite},
     Admin,
 };
-use scim_service::webhooks::{OutboundPolicy, FAILING_AFTER};
+use scim_service::webhooks::{OutboundPolicy, WebhookState};
 use scim_store::{Store, Webhook, WebhookAttempt, WebhookSettings};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -68,20 +68,10 @@ pub struct WebhookView {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The health of an endpoint at `now`.
-fn state(w: &Webhook, now: DateTime<Utc>) -> &'static str {
-    match (w.enabled, w.failing_since) {
-        (false, _) => "disabled",
-        (true, Some(since)) if now - since >= FAILING_AFTER => "failing",
-        (true, Some(_)) => "retrying",
-        (true, None) => "healthy",
-    }
-}
-
 impl WebhookView {
     fn of(w: Webhook, now: DateTime<Utc>) -> Self {
         Self {
-            state: state(&w, now),
+            state: WebhookState::of(&w, now).as_str(),
             next_attempt_at: w.failing_since.map(|_| w.next_attempt_at),
             id: w.id,
             url: w.url,

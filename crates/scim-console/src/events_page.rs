@@ -7,6 +7,7 @@ use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use maud::{html, Markup};
 use scim_auth::admin::EventsRead;
+use scim_service::webhooks::WebhookState;
 use scim_store::{Store, Webhook};
 
 use crate::{
@@ -21,14 +22,11 @@ const RECENT: u64 = 50;
 const ATTEMPTS: u64 = 5;
 
 fn state_text(w: &Webhook, l: Lang) -> (&'static str, &'static str) {
-    let failing = w
-        .failing_since
-        .is_some_and(|since| Utc::now() - since >= scim_service::webhooks::FAILING_AFTER);
-    match (w.enabled, w.failing_since.is_some(), failing) {
-        (false, _, _) => ("status status-inactive", T::WebhookDisabled.get(l)),
-        (true, _, true) => ("status status-expired", T::WebhookFailing.get(l)),
-        (true, true, false) => ("status status-revoked", T::WebhookRetrying.get(l)),
-        (true, false, _) => ("status status-active", T::WebhookHealthy.get(l)),
+    match WebhookState::of(w, Utc::now()) {
+        WebhookState::Disabled => ("status status-inactive", T::WebhookDisabled.get(l)),
+        WebhookState::Failing => ("status status-expired", T::WebhookFailing.get(l)),
+        WebhookState::Retrying => ("status status-revoked", T::WebhookRetrying.get(l)),
+        WebhookState::Healthy => ("status status-active", T::WebhookHealthy.get(l)),
     }
 }
 

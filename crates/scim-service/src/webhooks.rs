@@ -23,6 +23,41 @@ pub const MAX_RETRY_DELAY: Duration = Duration::hours(1);
 /// After failing this long, an endpoint is "failing" (and its admin is told).
 pub const FAILING_AFTER: Duration = Duration::hours(24);
 
+/// The health of an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookState {
+    /// Its last attempt was acknowledged (or none was needed yet).
+    Healthy,
+    /// Its last attempt failed; the next one is scheduled.
+    Retrying,
+    /// It has been failing for more than [`FAILING_AFTER`]; its events wait, none is dropped.
+    Failing,
+    /// Switched off: it keeps its place in the stream.
+    Disabled,
+}
+
+impl WebhookState {
+    /// The state of `w` at `now`.
+    pub fn of(w: &Webhook, now: DateTime<Utc>) -> Self {
+        match (w.enabled, w.failing_since) {
+            (false, _) => Self::Disabled,
+            (true, Some(since)) if now - since >= FAILING_AFTER => Self::Failing,
+            (true, Some(_)) => Self::Retrying,
+            (true, None) => Self::Healthy,
+        }
+    }
+
+    /// The admin API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Retrying => "retrying",
+            Self::Failing => "failing",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
 /// What outbound requests may reach (`SCIMD_WEBHOOK_ALLOW_HTTP`, `SCIMD_WEBHOOK_ALLOW_PRIVATE`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OutboundPolicy {

@@ -18,14 +18,14 @@ use scim_db::{Prepared, Txn};
 use scim_model::ResourceKind;
 use sea_orm::{
     sea_query::{Expr, Query},
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, Statement,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
-    audit::{begin_write, record, Actor, Change},
+    audit::Actor,
     cursor::Position,
     entity::{event, tenant},
     Store, StoreError, StoreResult, TenantId,
@@ -538,31 +538,19 @@ impl Store {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> StoreResult<EventSettings> {
-        let txn = begin_write(&self.db).await?;
-        let row = tenant::Entity::find_by_id(tenant.as_str())
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let from = row.events_retention_days;
-        if from != settings.retention_days {
-            let mut active = row.into_active_model();
-            active.events_retention_days = Set(settings.retention_days);
-            active.update(&txn).await?;
-            record(
-                &txn,
-                tenant,
-                actor,
-                Change {
-                    action: "settings.update",
-                    target_type: "settings",
-                    target_id: "events",
-                    changes: json!({"retentionDays": {"from": from, "to": settings.retention_days}}),
-                },
-                now,
-            )
-            .await?;
-        }
-        txn.commit().await?;
+        self.put_tenant_setting(
+            tenant,
+            crate::tenants::TenantSetting {
+                target: "events",
+                name: "retentionDays",
+                get: |row| row.events_retention_days,
+                set: |row, v| row.events_retention_days = Set(v),
+            },
+            settings.retention_days,
+            actor,
+            now,
+        )
+        .await?;
         Ok(settings)
     }
 

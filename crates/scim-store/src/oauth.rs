@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use scim_db::Prepared;
 
 use crate::{
-    audit::{begin_write, record, Actor, Change},
+    audit::{begin_write, record, Actor},
     entity::{access_token, api_key, tenant},
     ApiKey, ScimSwitch, Store, StoreError, StoreResult, TenantId,
 };
@@ -204,33 +204,19 @@ impl Store {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> StoreResult<OAuthSettings> {
-        let txn = begin_write(&self.db).await?;
-        let row = tenant::Entity::find_by_id(tenant.as_str())
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let from = row.access_token_lifetime_secs;
-        if from != settings.access_token_lifetime_secs {
-            let mut active = row.into_active_model();
-            active.access_token_lifetime_secs = Set(settings.access_token_lifetime_secs);
-            active.update(&txn).await?;
-            record(
-                &txn,
-                tenant,
-                actor,
-                Change {
-                    action: "settings.update",
-                    target_type: "settings",
-                    target_id: "oauth",
-                    changes: json!({"accessTokenLifetimeSeconds": {
-                        "from": from, "to": settings.access_token_lifetime_secs
-                    }}),
-                },
-                now,
-            )
-            .await?;
-        }
-        txn.commit().await?;
+        self.put_tenant_setting(
+            tenant,
+            crate::tenants::TenantSetting {
+                target: "oauth",
+                name: "accessTokenLifetimeSeconds",
+                get: |row| row.access_token_lifetime_secs,
+                set: |row, v| row.access_token_lifetime_secs = Set(v),
+            },
+            settings.access_token_lifetime_secs,
+            actor,
+            now,
+        )
+        .await?;
         Ok(settings)
     }
 

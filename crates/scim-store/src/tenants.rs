@@ -217,6 +217,62 @@ impl Store {
     }
 }
 
+/// One setting kept on the tenant row: where it is read and written, and how the audit names
+/// it (`settings.update` on target `target`, changes `{name: {from, to}}`).
+pub(crate) struct TenantSetting<T> {
+    /// The audit target id (`oauth`, `events`).
+    pub target: &'static str,
+    /// The field's name in the audit and the admin API.
+    pub name: &'static str,
+    /// Reads it from a row.
+    pub get: fn(&tenant::Model) -> T,
+    /// Writes it into a row.
+    pub set: fn(&mut tenant::ActiveModel, T),
+}
+
+impl Store {
+    /// Sets `setting` of `tenant` to `value`; audited, in the same transaction, when it
+    /// changes.
+    pub(crate) async fn put_tenant_setting<T>(
+        &self,
+        tenant: &TenantId,
+        setting: TenantSetting<T>,
+        value: T,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>
+    where
+        T: PartialEq + Copy + serde::Serialize,
+    {
+        let txn = begin_write(&self.db).await?;
+        let row = tenant::Entity::find_by_id(tenant.as_str())
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let from = (setting.get)(&row);
+        if from != value {
+            let mut active = row.into_active_model();
+            (setting.set)(&mut active, value);
+            active.update(&txn).await?;
+            record(
+                &txn,
+                tenant,
+                actor,
+                Change {
+                    action: "settings.update",
+                    target_type: "settings",
+                    target_id: setting.target,
+                    changes: json!({setting.name: {"from": from, "to": value}}),
+                },
+                now,
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
