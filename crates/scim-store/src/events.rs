@@ -488,6 +488,19 @@ impl Store {
             .collect()
     }
 
+    /// Each tenant's id and events retention in days (events and webhook attempts are kept
+    /// that long). Whole rows, as a tenant row is small and tenants are few: the SQLite
+    /// driver's rows are read by column name, so a multi-column tuple would be read out of
+    /// order.
+    pub(crate) async fn events_retention_by_tenant(&self) -> StoreResult<Vec<(String, i32)>> {
+        Ok(tenant::Entity::find()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.events_retention_days))
+            .collect())
+    }
+
     /// The highest sequence purged from `tenant`'s events (0 when none was).
     pub async fn events_purged_through(&self, tenant: &TenantId) -> StoreResult<i64> {
         Ok(tenant::Entity::find_by_id(tenant.as_str())
@@ -558,16 +571,8 @@ impl Store {
     /// many. Each tenant remembers the highest sequence purged, so that a cursor that points
     /// into what was deleted is refused rather than silently skipping.
     pub async fn purge_old_events(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        // Whole rows (a tenant row is small and tenants are few): the SQLite driver's rows are
-        // read by column name, so a multi-column tuple would be read out of order.
-        let tenants: Vec<(String, i32)> = tenant::Entity::find()
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|t| (t.id, t.events_retention_days))
-            .collect();
         let mut purged = 0;
-        for (id, days) in tenants {
+        for (id, days) in self.events_retention_by_tenant().await? {
             if self.db.get_database_backend() == DbBackend::Postgres {
                 // Committed events get their sequence first, so that `events_purged_through`
                 // covers every event purged and a reader's cursor tells it lost one.

@@ -647,14 +647,8 @@ impl Store {
 
     /// Deletes attempts older than their tenant's events retention; returns how many.
     pub async fn purge_old_webhook_attempts(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        let tenants: Vec<(String, i32)> = crate::entity::tenant::Entity::find()
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|t| (t.id, t.events_retention_days))
-            .collect();
         let mut purged = 0;
-        for (id, days) in tenants {
+        for (id, days) in self.events_retention_by_tenant().await? {
             let cutoff = now - Duration::days(i64::from(days.max(1)));
             purged += webhook_attempt::Entity::delete_many()
                 .filter(webhook_attempt::Column::TenantId.eq(id))
