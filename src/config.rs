@@ -37,6 +37,7 @@ pub const KNOWN: &[&str] = &[
     "SCIMD_WEBHOOK_RETRY_BASE_SECS",
     "SCIMD_WEBHOOK_TIMEOUT_SECS",
     "SCIMD_WEBHOOK_POLL_MS",
+    "SCIMD_SET_LONG_POLL_SECS",
     "SCIMD_FEDERATION_JWKS_HOSTS",
     "SCIMD_FEDERATION_JWKS_MIN_REFRESH_SECS",
     "SCIMD_FILTER_MAX_LENGTH",
@@ -174,6 +175,8 @@ pub struct Config {
     /// Time between webhook delivery passes (`SCIMD_WEBHOOK_POLL_MS`; 0 turns delivery off in
     /// this process).
     pub webhook_poll: Option<std::time::Duration>,
+    /// Longest wait of an RFC 8936 poll for a first SET (`SCIMD_SET_LONG_POLL_SECS`).
+    pub set_long_poll: std::time::Duration,
     /// Hosts (`host` or `host:port`) whose JWKS federated credentials may name.
     pub federation_jwks_hosts: Vec<String>,
     /// An unknown `kid` fetches a JWKS again at most this often.
@@ -445,6 +448,8 @@ impl Config {
             0 => None,
             ms => Some(std::time::Duration::from_millis(ms)),
         };
+        let set_long_poll =
+            std::time::Duration::from_secs(number("SCIMD_SET_LONG_POLL_SECS", 20, 0, 300));
         let federation_jwks_hosts: Vec<String> = get("SCIMD_FEDERATION_JWKS_HOSTS")
             .unwrap_or_else(|| "login.microsoftonline.com".into())
             .split(',')
@@ -537,6 +542,7 @@ impl Config {
                     webhook_retry_base,
                     webhook_timeout,
                     webhook_poll,
+                    set_long_poll,
                     federation_jwks_hosts,
                     federation_jwks_min_refresh,
                     filter_max_length,

@@ -39,6 +39,7 @@ pub struct AppContext {
     federation: web::Data<dyn scim_service::federation::AssertionVerifier>,
     jwks_hosts: web::Data<scim_service::federation::JwksHosts>,
     outbound: web::Data<scim_service::webhooks::OutboundPolicy>,
+    set_delivery: web::Data<scim_api::set_delivery::SetDelivery>,
     metrics: web::Data<metrics::Metrics>,
     store: Store,
     console: scim_console::ConsoleConfig,
@@ -93,6 +94,11 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
 }
 
 impl AppContext {
+    /// The signer of this process's SETs (shared with webhook and SET delivery).
+    pub fn set_issuer(&self) -> scim_service::event_streams::SetIssuer {
+        self.set_delivery.issuer.clone()
+    }
+
     /// This process's metrics (shared with the expiry scheduler).
     pub fn metrics(&self) -> web::Data<metrics::Metrics> {
         self.metrics.clone()
@@ -136,7 +142,21 @@ impl AppContext {
                 jwks_hosts.clone(),
                 config.federation_jwks_min_refresh,
             )?);
+        let set_delivery = scim_api::set_delivery::SetDelivery {
+            issuer: scim_service::event_streams::SetIssuer::new(
+                store.clone(),
+                std::sync::Arc::new(SchemaRegistry::core()?),
+                config.public_url.clone(),
+            ),
+            // A poll answers before the request timeout cuts it.
+            long_poll: config.set_long_poll.min(
+                config
+                    .request_timeout
+                    .saturating_sub(std::time::Duration::from_secs(2)),
+            ),
+        };
         Ok(Self {
+            set_delivery: web::Data::new(set_delivery),
             federation: web::Data::from(verifier),
             jwks_hosts: web::Data::new(jwks_hosts),
             outbound: web::Data::new(outbound_policy(config)),
@@ -190,6 +210,10 @@ pub fn build_app(
         .app_data(ctx.federation)
         .app_data(ctx.jwks_hosts)
         .app_data(ctx.outbound)
+        .app_data(web::Data::new(scim_admin_api::PublicUrl(
+            ctx.set_delivery.issuer.public_url().map(str::to_owned),
+        )))
+        .app_data(ctx.set_delivery)
         .app_data(ctx.metrics)
         .app_data(web::Data::new(store))
         .wrap(edge::Edge::new(
@@ -199,7 +223,12 @@ pub fn build_app(
         ))
         .configure(scim_api::configure)
         .configure(scim_api::oauth::configure)
-        .configure(scim_admin_api::configure(scim_api::oauth::openapi()))
+        .configure(scim_api::set_delivery::configure)
+        .configure(scim_admin_api::configure({
+            let mut public = scim_api::oauth::openapi();
+            public.merge(scim_api::set_delivery::openapi());
+            public
+        }))
         .configure(scim_console::configure(ctx.console))
         .route("/", web::get().to(to_console))
         .route("/healthz", web::get().to(healthz))

@@ -738,7 +738,7 @@ async fn warn_about_silent_expiry(store: &scim_store::Store, config: &Config) {
 async fn serve(store: scim_store::Store, config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let ctx = AppContext::new(store.clone(), &config)?;
     let scheduler = scimd::expiry::spawn(store.clone(), &config, ctx.metrics())?;
-    let webhooks = scimd::webhooks::spawn(store.clone(), &config, ctx.metrics())?;
+    let webhooks = scimd::webhooks::spawn(store.clone(), ctx.set_issuer(), &config, ctx.metrics())?;
     tracing::info!(
         listen = %config.listen,
         database = store.backend_name(),

@@ -1,5 +1,5 @@
-//! Wiring of webhook delivery (`scim-webhooks`) from the configuration: the loop every
-//! `scimd serve` process runs beside the HTTP server.
+//! Wiring of webhook and pushed-SET delivery (`scim-webhooks`) from the configuration: the
+//! loop every `scimd serve` process runs beside the HTTP server.
 
 use scim_store::Store;
 use scim_webhooks::{DeliveryConfig, PassReport, Sender};
@@ -27,6 +27,7 @@ pub type Running = (watch::Sender<bool>, tokio::task::JoinHandle<()>);
 /// Starts the delivery loop, unless `SCIMD_WEBHOOK_POLL_MS=0`.
 pub fn spawn(
     store: Store,
+    issuer: scim_service::event_streams::SetIssuer,
     config: &Config,
     metrics: actix_web::web::Data<Metrics>,
 ) -> Result<Option<Running>, String> {
@@ -40,6 +41,7 @@ pub fn spawn(
     let handle = tokio::spawn(scim_webhooks::run(
         store,
         sender,
+        issuer,
         delivery,
         stopped,
         move |r: &PassReport| metrics.record_webhook_pass(r),

@@ -16,6 +16,7 @@ mod console;
 mod custom_attributes;
 mod deadlines;
 mod discovery;
+mod event_streams;
 mod events;
 mod expiry;
 mod faults;

@@ -27,25 +27,25 @@ use crate::common::{backends, new_key, spawn_with, Resp, TestApp};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
-    headers: HashMap<String, String>,
-    body: String,
+pub struct Received {
+    pub headers: HashMap<String, String>,
+    pub body: String,
 }
 
 /// How the receiver answers the next requests, in order (then 204).
 #[derive(Debug, Clone, Copy)]
-enum Answer {
+pub enum Answer {
     Status(u16),
     /// Answers after this long (longer than the sender's timeout).
     Slow(u64),
 }
 
 #[derive(Default)]
-struct Receiver {
+pub struct Receiver {
     script: Vec<Answer>,
-    got: Vec<Received>,
+    pub got: Vec<Received>,
     /// The ids answered 2xx, in order.
-    acknowledged: Vec<String>,
+    pub acknowledged: Vec<String>,
 }
 
 async fn receive(
@@ -84,7 +84,7 @@ async fn receive(
 }
 
 /// A receiver on a loopback port: its URL and its state.
-fn start_receiver(script: Vec<Answer>) -> (String, Arc<Mutex<Receiver>>) {
+pub fn start_receiver(script: Vec<Answer>) -> (String, Arc<Mutex<Receiver>>) {
     let state = web::Data::new(Mutex::new(Receiver {
         script,
         ..Receiver::default()
@@ -103,7 +103,7 @@ fn start_receiver(script: Vec<Answer>) -> (String, Arc<Mutex<Receiver>>) {
     (format!("http://127.0.0.1:{port}/hook"), shared)
 }
 
-fn vars() -> HashMap<String, String> {
+pub fn vars() -> HashMap<String, String> {
     [
         ("SCIMD_WEBHOOK_ALLOW_HTTP", "1"),
         ("SCIMD_WEBHOOK_ALLOW_PRIVATE", "1"),
@@ -131,7 +131,7 @@ where
 }
 
 /// The sender and settings the test's passes use (those of the serving processes).
-fn delivery() -> (scim_webhooks::Sender, scim_webhooks::DeliveryConfig) {
+pub fn delivery() -> (scim_webhooks::Sender, scim_webhooks::DeliveryConfig) {
     let config = scim_webhooks::DeliveryConfig {
         policy: scim_service::webhooks::OutboundPolicy {
             allow_http: true,
@@ -143,6 +143,15 @@ fn delivery() -> (scim_webhooks::Sender, scim_webhooks::DeliveryConfig) {
     };
     let sender = scim_webhooks::Sender::new(config.policy, config.timeout).unwrap();
     (sender, config)
+}
+
+/// The SET signer of the delivery passes a test drives (pushed streams; webhooks need none).
+pub fn set_issuer(store: &scim_store::Store) -> scim_service::event_streams::SetIssuer {
+    scim_service::event_streams::SetIssuer::new(
+        store.clone(),
+        Arc::new(scim_model::SchemaRegistry::core().unwrap()),
+        Some("https://scim.example.test".into()),
+    )
 }
 
 /// Checks the Standard Webhooks signature of `r` with `secret`.
@@ -351,9 +360,16 @@ async fn every_event_arrives_in_order_through_failures_and_a_timeout() {
                 break;
             }
             later += Duration::minutes(5);
-            scim_webhooks::pass(&app.store, &sender, &config, "test", later)
-                .await
-                .unwrap();
+            scim_webhooks::pass(
+                &app.store,
+                &sender,
+                &set_issuer(&app.store),
+                &config,
+                "test",
+                later,
+            )
+            .await
+            .unwrap();
             actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         let (acknowledged, got) = {
@@ -401,8 +417,22 @@ async fn every_event_arrives_in_order_through_failures_and_a_timeout() {
         app.create_user("cy@acme.test").await;
         let later = later + Duration::minutes(5);
         let (a, b) = futures_util::future::join(
-            scim_webhooks::pass(&app.store, &sender, &config, "one", later),
-            scim_webhooks::pass(&app.store, &sender, &config, "two", later),
+            scim_webhooks::pass(
+                &app.store,
+                &sender,
+                &set_issuer(&app.store),
+                &config,
+                "one",
+                later,
+            ),
+            scim_webhooks::pass(
+                &app.store,
+                &sender,
+                &set_issuer(&app.store),
+                &config,
+                "two",
+                later,
+            ),
         )
         .await;
         a.unwrap();
@@ -411,9 +441,16 @@ async fn every_event_arrives_in_order_through_failures_and_a_timeout() {
             if receiver.lock().unwrap().acknowledged.len() >= expected.len() + 2 {
                 break;
             }
-            scim_webhooks::pass(&app.store, &sender, &config, "three", later)
-                .await
-                .unwrap();
+            scim_webhooks::pass(
+                &app.store,
+                &sender,
+                &set_issuer(&app.store),
+                &config,
+                "three",
+                later,
+            )
+            .await
+            .unwrap();
             actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         let acknowledged = receiver.lock().unwrap().acknowledged.clone();
@@ -452,9 +489,16 @@ async fn only_the_types_asked_for_are_sent_and_the_snippets_verify_a_delivery() 
             if !receiver.lock().unwrap().acknowledged.is_empty() {
                 break;
             }
-            scim_webhooks::pass(&app.store, &sender, &config, "test", Utc::now())
-                .await
-                .unwrap();
+            scim_webhooks::pass(
+                &app.store,
+                &sender,
+                &set_issuer(&app.store),
+                &config,
+                "test",
+                Utc::now(),
+            )
+            .await
+            .unwrap();
             actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         let got = receiver.lock().unwrap().got.clone();

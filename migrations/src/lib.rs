@@ -24,6 +24,7 @@ mod m20261206_000080_order_external_id_index_by_id;
 mod m20261206_000090_add_oauth_clients;
 mod m20261206_000100_create_events;
 mod m20261206_000110_create_webhooks;
+mod m20261207_000120_add_event_streams;
 
 /// The migrator run at start-up.
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000090_add_oauth_clients::Migration),
             Box::new(m20261206_000100_create_events::Migration),
             Box::new(m20261206_000110_create_webhooks::Migration),
+            Box::new(m20261207_000120_add_event_streams::Migration),
         ]
     }
 }

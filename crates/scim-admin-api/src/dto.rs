@@ -71,6 +71,9 @@ pub enum PermissionDoc {
     /// Read the provisioning events (the events API).
     #[schema(rename = "tenant.events:read")]
     EventsRead,
+    /// Create, change and remove RFC 9967 event streams.
+    #[schema(rename = "tenant.events:write")]
+    EventsWrite,
     /// List webhook endpoints and their delivery attempts.
     #[schema(rename = "tenant.webhooks:read")]
     WebhooksRead,

@@ -22,6 +22,7 @@ mod body;
 mod docs;
 mod dto;
 mod error;
+mod event_streams;
 mod events;
 mod expiry;
 mod federation;
@@ -39,6 +40,7 @@ use utoipa::{
 use utoipa_actix_web::{scope, OpenApiFactory};
 
 pub use error::AdminApiError;
+pub use event_streams::PublicUrl;
 
 /// Largest admin request body.
 const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -172,6 +174,12 @@ fn api_scope() -> scope::Scope<
                 .service(webhooks::update_webhook)
                 .service(webhooks::delete_webhook)
                 .service(webhooks::list_webhook_attempts)
+                .service(event_streams::create_event_stream)
+                .service(event_streams::list_event_streams)
+                .service(event_streams::get_event_stream)
+                .service(event_streams::update_event_stream)
+                .service(event_streams::delete_event_stream)
+                .service(event_streams::list_event_stream_attempts)
                 .service(audit::list_audit_events)
                 .service(expiry::list_expiry_notices)
                 .default_service(web::to(not_found)),
@@ -213,7 +221,7 @@ impl Modify for SecuritySchemes {
         (name = "Machines", description = "Service accounts that own keys"),
         (name = "Settings", description = "Tenant-wide SCIM, contact and OAuth settings"),
         (name = "Audit", description = "Who changed what, when"),
-        (name = "Events", description = "Provisioning events: every SCIM change, in order, for the downstream application (events API, webhooks)"),
+        (name = "Events", description = "Provisioning events: every SCIM change, in order, for the downstream application (events API, webhooks, RFC 9967 event streams)"),
         (name = "Tenants (operator)", description = "Operator token only"),
     )
 )]

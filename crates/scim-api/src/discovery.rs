@@ -38,10 +38,15 @@ pub async fn get_service_provider_config(
     state: web::Data<ScimState>,
     req: HttpRequest,
 ) -> ApiResult {
-    ok(service_provider_config(
-        &state.capabilities(),
-        &state.base_url(&req),
-    ))
+    let mut config = service_provider_config(&state.capabilities(), &state.base_url(&req));
+    // RFC 9967 §4: the events scimd's event streams carry.
+    if let Some(map) = config.as_object_mut() {
+        map.insert(
+            "securityEvents".into(),
+            scim_service::security_events::service_provider_config(),
+        );
+    }
+    ok(config)
 }
 
 /// `GET /ResourceTypes`.

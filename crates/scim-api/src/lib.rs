@@ -21,6 +21,7 @@ pub mod oauth;
 mod query;
 mod rate_limit;
 mod resources;
+pub mod set_delivery;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use scim_model::{discovery::Capabilities, ResourceKind, SchemaRegistry, ScimError};
@@ -176,10 +177,15 @@ impl actix_web::FromRequest for ScimCaller {
                     name: principal.key_name.clone(),
                 },
             };
+            let keep_data = principal.scim_switch.events_full_data;
             Ok(ScimCaller {
                 principal,
                 registry,
-                origin: scim_store::ChangeOrigin { actor, request_id },
+                origin: scim_store::ChangeOrigin {
+                    actor,
+                    request_id,
+                    keep_data,
+                },
             })
         })
     }

@@ -60,6 +60,8 @@ permissions! {
     DirectoryRead = scope::DIRECTORY_READ;
     /// `tenant.events:read`
     EventsRead = scope::EVENTS_READ;
+    /// `tenant.events:write`
+    EventsWrite = scope::EVENTS_WRITE;
     /// `tenant.webhooks:read`
     WebhooksRead = scope::WEBHOOKS_READ;
     /// `tenant.webhooks:write`

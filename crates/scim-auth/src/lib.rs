@@ -26,8 +26,8 @@ pub use client::{client_info, request_id, ClientInfo, RequestId, TrustedProxies}
 pub use principal::{ceil_secs, is_key_value, AuthError, Authenticator, ScimPrincipal};
 pub use scope::{
     grants, Scope, ADMIN_PERMISSIONS, ALL, API_KEY_READ, API_KEY_WRITE, AUDIT_READ, DIRECTORY_READ,
-    EVENTS_READ, MACHINE_READ, MACHINE_WRITE, SCIM_PERMISSIONS, SCIM_READ, SCIM_WRITE,
-    SETTINGS_READ, SETTINGS_WRITE, WEBHOOKS_READ, WEBHOOKS_WRITE,
+    EVENTS_READ, EVENTS_WRITE, MACHINE_READ, MACHINE_WRITE, SCIM_PERMISSIONS, SCIM_READ,
+    SCIM_WRITE, SETTINGS_READ, SETTINGS_WRITE, WEBHOOKS_READ, WEBHOOKS_WRITE,
 };
 pub use throttle::FailureLimit;
 pub use token::{constant_time_eq, AccessToken, Token};

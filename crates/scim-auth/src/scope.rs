@@ -36,6 +36,8 @@ pub const AUDIT_READ: &str = "tenant.audit:read";
 pub const DIRECTORY_READ: &str = "tenant.directory:read";
 /// Read the tenant's provisioning events (the events API).
 pub const EVENTS_READ: &str = "tenant.events:read";
+/// Create, change and remove RFC 9967 event streams.
+pub const EVENTS_WRITE: &str = "tenant.events:write";
 /// List webhook endpoints and their delivery attempts.
 pub const WEBHOOKS_READ: &str = "tenant.webhooks:read";
 /// Register, change and remove webhook endpoints.
@@ -52,6 +54,7 @@ pub const ADMIN_PERMISSIONS: &[&str] = &[
     AUDIT_READ,
     DIRECTORY_READ,
     EVENTS_READ,
+    EVENTS_WRITE,
     WEBHOOKS_READ,
     WEBHOOKS_WRITE,
 ];

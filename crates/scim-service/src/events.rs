@@ -143,6 +143,8 @@ pub fn emit(written: &Written<'_>) -> Vec<NewEvent> {
                 version: written.version,
                 attributes,
                 related,
+                data: None,
+                replaced: false,
             }
         };
     let mut out = Vec::new();

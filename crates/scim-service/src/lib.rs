@@ -30,6 +30,7 @@
 )]
 
 mod error;
+pub mod event_streams;
 pub mod events;
 pub mod federation;
 pub mod key_issue;
@@ -38,6 +39,7 @@ pub mod machines;
 pub mod oauth;
 pub mod passwords;
 pub mod scim_writes;
+pub mod security_events;
 pub mod settings;
 pub mod tenant_schemas;
 pub mod tenants;

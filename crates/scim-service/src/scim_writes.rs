@@ -75,11 +75,12 @@ fn expected_version(condition: Precondition) -> ServiceResult<Option<i64>> {
 }
 
 impl ScimWriter<'_> {
-    /// The capture of this writer's events.
-    fn capture(&self) -> Option<Capture<'_>> {
+    /// The capture of this writer's events (`replace` for a PUT).
+    fn capture(&self, replace: bool) -> Option<Capture<'_>> {
         self.origin.map(|origin| Capture {
             origin,
             emit: &crate::events::emit,
+            replace,
         })
     }
 
@@ -113,7 +114,7 @@ impl ScimWriter<'_> {
         let notes = self.notes(&input.ignored, now);
         let res = self
             .store
-            .create_resource(self.tenant, kind, &input, &notes, self.capture(), now)
+            .create_resource(self.tenant, kind, &input, &notes, self.capture(false), now)
             .await;
         Ok(self.settle(&notes, res)?)
     }
@@ -149,7 +150,7 @@ impl ScimWriter<'_> {
                     expected,
                     &input,
                     &notes,
-                    self.capture(),
+                    self.capture(true),
                     now,
                 )
                 .await;
@@ -176,7 +177,14 @@ impl ScimWriter<'_> {
             let notes = self.notes(&input.ignored, now);
             let res = self
                 .store
-                .replace_user(self.tenant, &current, &input, &notes, self.capture(), now)
+                .replace_user(
+                    self.tenant,
+                    &current,
+                    &input,
+                    &notes,
+                    self.capture(true),
+                    now,
+                )
                 .await;
             match self.settle(&notes, res) {
                 Err(StoreError::PreconditionFailed)
@@ -212,7 +220,7 @@ impl ScimWriter<'_> {
                 id,
                 now,
                 relations,
-                self.capture(),
+                self.capture(false),
                 |current, _| {
                     match condition {
                         Precondition::Never => return Err(precondition_failed()),
@@ -255,7 +263,7 @@ impl ScimWriter<'_> {
         let expected = expected_version(condition)?;
         Ok(self
             .store
-            .delete_resource(self.tenant, kind, id, expected, self.capture(), now)
+            .delete_resource(self.tenant, kind, id, expected, self.capture(false), now)
             .await?)
     }
 }

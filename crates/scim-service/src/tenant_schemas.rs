@@ -189,6 +189,7 @@ mod tests {
         let switch = |on: bool, tag: Option<&str>| ScimSwitch {
             custom_attributes_enabled: on,
             custom_schema_tag: tag.map(str::to_owned),
+            events_full_data: false,
         };
         let has =
             |r: &SchemaRegistry, attr: &str| r.custom().and_then(|s| s.attribute(attr)).is_some();

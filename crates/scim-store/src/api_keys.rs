@@ -591,6 +591,10 @@ pub(crate) fn key_and_switch_statement(
                 crate::entity::tenant::Column::CustomSchemaTag,
                 "t_schema_tag",
             )
+            .column_as(
+                crate::entity::tenant::Column::EventsFullData,
+                "t_events_full",
+            )
             .build(backend)
     })
 }
@@ -608,6 +612,7 @@ impl sea_orm::FromQueryResult for KeyAndSwitch {
             switch: crate::ScimSwitch {
                 custom_attributes_enabled: res.try_get(pre, "t_custom_attributes")?,
                 custom_schema_tag: res.try_get(pre, "t_schema_tag")?,
+                events_full_data: res.try_get(pre, "t_events_full")?,
             },
         })
     }

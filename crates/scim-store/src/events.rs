@@ -60,6 +60,9 @@ pub struct ChangeOrigin {
     pub actor: EventActor,
     /// The request's id (the `X-Request-Id` of its answer).
     pub request_id: Option<String>,
+    /// Whether events keep the resource after the change (the tenant has a full event
+    /// stream; read with the caller's key).
+    pub keep_data: bool,
 }
 
 /// An event to capture with a change.
@@ -79,6 +82,11 @@ pub struct NewEvent {
     pub attributes: Vec<String>,
     /// Members added or removed, groups left.
     pub related: Option<Vec<String>>,
+    /// The resource's attributes after the change, when the tenant keeps them (never its
+    /// password).
+    pub data: Option<serde_json::Value>,
+    /// Whether the change was a replace (PUT).
+    pub replaced: bool,
 }
 
 /// A captured event, as readers see it.
@@ -108,6 +116,10 @@ pub struct Event {
     pub actor: EventActor,
     /// The request that made it.
     pub request_id: Option<String>,
+    /// The resource's attributes after the change, when the tenant kept them.
+    pub data: Option<serde_json::Value>,
+    /// Whether the change was a replace (PUT).
+    pub replaced: bool,
 }
 
 impl TryFrom<event::Model> for Event {
@@ -132,6 +144,8 @@ impl TryFrom<event::Model> for Event {
                 .map_err(|_| broken("related ids"))?,
             actor: serde_json::from_value(m.actor).map_err(|_| broken("actor"))?,
             request_id: m.request_id,
+            data: m.data,
+            replaced: m.replaced,
         })
     }
 }
@@ -260,6 +274,8 @@ fn row_values(
         e.related.as_ref().map(|ids| json!(ids)).into(),
         actor.clone().into(),
         origin.request_id.clone().into(),
+        e.data.clone().into(),
+        e.replaced.into(),
     ]
 }
 
@@ -324,7 +340,7 @@ fn insert_statement(
 }
 
 /// The columns [`capture`] writes (`capture` itself is the database's default).
-const COLUMNS: [event::Column; 13] = [
+const COLUMNS: [event::Column; 15] = [
     event::Column::Id,
     event::Column::TenantId,
     event::Column::Sequence,
@@ -338,6 +354,8 @@ const COLUMNS: [event::Column; 13] = [
     event::Column::Related,
     event::Column::Actor,
     event::Column::RequestId,
+    event::Column::Data,
+    event::Column::Replaced,
 ];
 
 /// The highest sequence given in `tenant`: the newest event's, or the highest purged when
@@ -362,6 +380,34 @@ pub(crate) async fn top_sequence<C: ConnectionTrait>(
         Some(row) => Ok(row.try_get::<i64>("", "top")?),
         None => Ok(0),
     }
+}
+
+/// The sequences of `tenant`'s events above `after` and at most `top`, of `types` (all when
+/// empty), in order, at most `limit`.
+pub(crate) async fn events_between<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    after: i64,
+    top: i64,
+    types: &[String],
+    limit: u64,
+) -> StoreResult<Vec<i64>> {
+    let mut select = event::Entity::find()
+        .select_only()
+        .column(event::Column::Sequence)
+        .filter(event::Column::TenantId.eq(tenant.as_str()))
+        .filter(event::Column::Sequence.gt(after))
+        .filter(event::Column::Sequence.lte(top));
+    if !types.is_empty() {
+        select = select.filter(event::Column::EventType.is_in(types.iter().cloned()));
+    }
+    let rows: Vec<Option<i64>> = select
+        .order_by_asc(event::Column::Sequence)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().flatten().collect())
 }
 
 /// PostgreSQL: gives sequences to `tenant`'s committed events that have none, in capture
@@ -656,6 +702,36 @@ pub struct Capture<'a> {
     pub origin: &'a ChangeOrigin,
     /// The events a write emits.
     pub emit: &'a (dyn Fn(&Written<'_>) -> Vec<NewEvent> + Sync),
+    /// Whether the write is a replace (PUT).
+    pub replace: bool,
+}
+
+impl Capture<'_> {
+    /// The events of `written`: the service's rule, marked as a replace when it is one, with
+    /// the resource after the change when the tenant keeps it (without its password).
+    pub(crate) fn events(&self, written: &Written<'_>) -> Vec<NewEvent> {
+        let mut events = (self.emit)(written);
+        let data = match (self.origin.keep_data, written.after) {
+            (true, Some(after)) if events.iter().any(|e| !is_membership(e)) => {
+                let mut after = after.clone();
+                after.remove("password");
+                Some(serde_json::Value::Object(after))
+            }
+            _ => None,
+        };
+        for e in &mut events {
+            e.replaced = self.replace;
+            if !is_membership(e) {
+                e.data.clone_from(&data);
+            }
+        }
+        events
+    }
+}
+
+/// Whether `e` names members added or removed (such events never carry the resource).
+fn is_membership(e: &NewEvent) -> bool {
+    e.event_type.starts_with("group.members_")
 }
 
 impl std::fmt::Debug for Capture<'_> {
@@ -677,6 +753,6 @@ pub(crate) async fn capture_written(
     let Some(c) = capture else {
         return Ok(());
     };
-    let events = (c.emit)(&written);
+    let events = c.events(&written);
     self::capture(txn, tenant, c.origin, &events, now).await
 }

@@ -18,6 +18,7 @@ mod count;
 mod cursor;
 pub mod entity;
 mod error;
+mod event_streams;
 mod events;
 mod expiry;
 mod filter;
@@ -43,6 +44,9 @@ pub use api_keys::{KeyPlacement, KeyRotation, KeyUpdate, LAST_USED_RESOLUTION};
 pub use audit::{Actor, AuditEvent, AuditQuery};
 pub use console_sessions::ConsoleSession;
 pub use error::StoreError;
+pub use event_streams::{
+    EventStream, EventStreamSettings, NewEventStream, PollSecret, MAX_EVENT_STREAMS_PER_TENANT,
+};
 pub use events::{
     Capture, ChangeOrigin, Event, EventActor, EventPage, EventQuery, EventSettings, EventStart,
     NewEvent, Written, DEFAULT_RETENTION_DAYS as DEFAULT_EVENT_RETENTION_DAYS,
@@ -63,8 +67,8 @@ pub use settings::{
 };
 pub use tenants::{Tenant, TenantId};
 pub use webhooks::{
-    AttemptOutcome, ClaimedWebhook, NewWebhook, Webhook, WebhookAttempt, WebhookSettings,
-    MAX_WEBHOOKS_PER_TENANT,
+    AttemptOutcome, ClaimedWebhook, Destination, NewWebhook, Webhook, WebhookAttempt,
+    WebhookSettings, MAX_WEBHOOKS_PER_TENANT,
 };
 
 /// Result of a store call.
@@ -112,39 +116,44 @@ impl Store {
         })
     }
 
-    /// The HMAC key of pagination cursors: the one in `server_keys`, created there by the
-    /// first process that needs it (insert if absent, then read, so concurrent first uses on
-    /// several processes agree).
+    /// The HMAC key of pagination cursors: the server secret `cursor.hmac`.
     pub(crate) async fn cursor_key(&self) -> StoreResult<&cursor::CursorKey> {
-        use entity::server_key;
-        use sea_orm::{sea_query::OnConflict, ActiveValue::Set, EntityTrait};
-        const NAME: &str = "cursor.hmac";
         self.cursor_key
             .get_or_try_init(|| async {
-                server_key::Entity::insert(server_key::ActiveModel {
-                    name: Set(NAME.to_owned()),
-                    secret: Set(cursor::CursorKey::random_hex()),
-                    // Bookkeeping of an internal secret, not request data: the clock is read here.
-                    created_at: Set(chrono::Utc::now()),
-                })
-                .on_conflict(
-                    OnConflict::column(server_key::Column::Name)
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(&self.db.bookkeeping())
-                .await?;
-                let row = server_key::Entity::find_by_id(NAME)
-                    .one(&self.db)
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                cursor::CursorKey::from_hex(&row.secret).ok_or_else(|| {
+                let secret = self.server_secret("cursor.hmac").await?;
+                cursor::CursorKey::from_hex(&secret).ok_or_else(|| {
                     StoreError::Db(sea_orm::DbErr::Custom(
                         "server_keys holds a malformed cursor key".into(),
                     ))
                 })
             })
             .await
+    }
+
+    /// The server secret `name` (256 random bits, hex) shared by every process of this
+    /// database: the one in `server_keys`, created there by the first process that needs it
+    /// (insert if absent, then read, so concurrent first uses on several processes agree).
+    pub async fn server_secret(&self, name: &str) -> StoreResult<String> {
+        use entity::server_key;
+        use sea_orm::{sea_query::OnConflict, ActiveValue::Set, EntityTrait};
+        server_key::Entity::insert(server_key::ActiveModel {
+            name: Set(name.to_owned()),
+            secret: Set(cursor::CursorKey::random_hex()),
+            // Bookkeeping of an internal secret, not request data: the clock is read here.
+            created_at: Set(chrono::Utc::now()),
+        })
+        .on_conflict(
+            OnConflict::column(server_key::Column::Name)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db.bookkeeping())
+        .await?;
+        Ok(server_key::Entity::find_by_id(name)
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .secret)
     }
 
     /// A short-lived sea-orm connection (sqlx, one connection) for the migrator.

@@ -296,6 +296,7 @@ fn token_and_switch_statement(backend: sea_orm::DbBackend, token_hash: &str) -> 
             .column_as(access_token::Column::ExpiresAt, "at_expires_at")
             .column_as(tenant::Column::ScimCustomAttributes, "t_custom_attributes")
             .column_as(tenant::Column::CustomSchemaTag, "t_schema_tag")
+            .column_as(tenant::Column::EventsFullData, "t_events_full")
             .build(backend)
     })
 }
@@ -314,6 +315,7 @@ impl FromQueryResult for TokenAndSwitch {
             switch: ScimSwitch {
                 custom_attributes_enabled: res.try_get(pre, "t_custom_attributes")?,
                 custom_schema_tag: res.try_get(pre, "t_schema_tag")?,
+                events_full_data: res.try_get(pre, "t_events_full")?,
             },
             grant: AccessTokenGrant {
                 secret_hash: res.try_get(pre, "at_secret_hash")?,

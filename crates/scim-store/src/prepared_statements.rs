@@ -50,6 +50,7 @@ fn reused_statements_equal_fresh_renderings() {
                 .join(JoinType::InnerJoin, api_key::Relation::Tenant.def())
                 .column_as(tenant::Column::ScimCustomAttributes, "t_custom_attributes")
                 .column_as(tenant::Column::CustomSchemaTag, "t_schema_tag")
+                .column_as(tenant::Column::EventsFullData, "t_events_full")
                 .build(backend);
             assert_eq!(key_and_switch_statement(backend, id), fresh);
 

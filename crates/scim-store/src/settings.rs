@@ -44,6 +44,9 @@ pub struct ScimSwitch {
     pub custom_attributes_enabled: bool,
     /// Tag of the stored declaration; `None` when none is declared.
     pub custom_schema_tag: Option<String>,
+    /// Whether events keep the resource after each change (the tenant has a full event
+    /// stream).
+    pub events_full_data: bool,
 }
 
 impl Store {

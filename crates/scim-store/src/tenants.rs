@@ -84,6 +84,7 @@ impl Store {
             access_token_lifetime_secs: Set(DEFAULT_ACCESS_TOKEN_LIFETIME_SECS),
             events_retention_days: Set(crate::events::DEFAULT_RETENTION_DAYS),
             events_purged_through: Set(0),
+            events_full_data: Set(false),
             created_at: Set(now),
         }
         .insert(&self.db)

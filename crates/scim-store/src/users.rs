@@ -195,7 +195,7 @@ impl Store {
                 removed: &[],
                 left: &[],
             };
-            if let [event] = (c.emit)(&written).as_slice() {
+            if let [event] = c.events(&written).as_slice() {
                 let insert = backend.build(&user::Entity::insert(row).into_query());
                 let stmt = crate::events::with_event(insert, tenant, c.origin, event, now)?;
                 self.db

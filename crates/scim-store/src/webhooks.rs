@@ -106,7 +106,29 @@ pub struct ClaimedWebhook {
     pub failing_since: Option<DateTime<Utc>>,
     /// Who holds the claim.
     pub owner: String,
+    /// A webhook endpoint or an event stream (whose `secret` is the receiver's bearer token,
+    /// empty for none).
+    pub destination: Destination,
 }
+
+/// What a claimed destination is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A webhook endpoint (Standard Webhooks requests).
+    Webhook,
+    /// An RFC 9967 event stream pushed by RFC 8935.
+    PushedStream {
+        /// The SETs' `aud`.
+        audience: String,
+        /// Whether SETs carry the resource (`full`) or the changed names (`notice`).
+        full: bool,
+    },
+}
+
+/// `kind` of a webhook endpoint row.
+pub(crate) const WEBHOOK: &str = "webhook";
+/// `kind` of an event stream row.
+pub(crate) const STREAM: &str = "set";
 
 impl std::fmt::Debug for ClaimedWebhook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -155,7 +177,7 @@ pub struct AttemptOutcome {
     pub retry_at: DateTime<Utc>,
 }
 
-fn event_types(json: &serde_json::Value) -> Vec<String> {
+pub(crate) fn event_types(json: &serde_json::Value) -> Vec<String> {
     json.as_array()
         .map(|a| {
             a.iter()
@@ -199,10 +221,12 @@ impl From<webhook_attempt::Model> for WebhookAttempt {
     }
 }
 
-fn of_tenant<Q: QueryFilter>(query: Q, tenant: &TenantId, id: &str) -> Q {
+/// The row `id` of `tenant` if it is of `kind` (a webhook endpoint or an event stream).
+pub(crate) fn of_tenant<Q: QueryFilter>(query: Q, tenant: &TenantId, id: &str, kind: &str) -> Q {
     query
         .filter(webhook_endpoint::Column::TenantId.eq(tenant.as_str()))
         .filter(webhook_endpoint::Column::Id.eq(id))
+        .filter(webhook_endpoint::Column::Kind.eq(kind))
 }
 
 impl Store {
@@ -221,7 +245,8 @@ impl Store {
         let txn = begin_write(&self.db).await?;
         let count = crate::count::count(
             webhook_endpoint::Entity::find()
-                .filter(webhook_endpoint::Column::TenantId.eq(tenant.as_str())),
+                .filter(webhook_endpoint::Column::TenantId.eq(tenant.as_str()))
+                .filter(webhook_endpoint::Column::Kind.eq(WEBHOOK)),
             &txn,
         )
         .await?;
@@ -249,6 +274,12 @@ impl Store {
             claimed_until: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
+            kind: Set(WEBHOOK.to_owned()),
+            delivery: Set(None),
+            audience: Set(None),
+            format: Set(None),
+            poll_secret_hash: Set(None),
+            description: Set(None),
         }
         .insert(&txn)
         .await?;
@@ -273,6 +304,7 @@ impl Store {
     pub async fn list_webhooks(&self, tenant: &TenantId) -> StoreResult<Vec<Webhook>> {
         Ok(webhook_endpoint::Entity::find()
             .filter(webhook_endpoint::Column::TenantId.eq(tenant.as_str()))
+            .filter(webhook_endpoint::Column::Kind.eq(WEBHOOK))
             .order_by_asc(webhook_endpoint::Column::CreatedAt)
             .order_by_asc(webhook_endpoint::Column::Id)
             .all(&self.db)
@@ -284,7 +316,7 @@ impl Store {
 
     /// One endpoint of the tenant.
     pub async fn get_webhook(&self, tenant: &TenantId, id: &str) -> StoreResult<Webhook> {
-        of_tenant(webhook_endpoint::Entity::find(), tenant, id)
+        of_tenant(webhook_endpoint::Entity::find(), tenant, id, WEBHOOK)
             .one(&self.db)
             .await?
             .map(Into::into)
@@ -303,7 +335,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<Webhook> {
         let txn = begin_write(&self.db).await?;
-        let row = of_tenant(webhook_endpoint::Entity::find(), tenant, id)
+        let row = of_tenant(webhook_endpoint::Entity::find(), tenant, id, WEBHOOK)
             .one(&txn)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -367,7 +399,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let txn = begin_write(&self.db).await?;
-        let row = of_tenant(webhook_endpoint::Entity::find(), tenant, id)
+        let row = of_tenant(webhook_endpoint::Entity::find(), tenant, id, WEBHOOK)
             .one(&txn)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -404,17 +436,7 @@ impl Store {
     ) -> StoreResult<Vec<WebhookAttempt>> {
         // The endpoint must be the tenant's: another tenant's id is "not found".
         self.get_webhook(tenant, id).await?;
-        Ok(webhook_attempt::Entity::find()
-            .filter(webhook_attempt::Column::EndpointId.eq(id))
-            .filter(webhook_attempt::Column::TenantId.eq(tenant.as_str()))
-            .order_by_desc(webhook_attempt::Column::AttemptedAt)
-            .order_by_desc(webhook_attempt::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        self.attempts_of(tenant, id, limit).await
     }
 
     /// PostgreSQL: numbers the committed events of every tenant that has an enabled endpoint
@@ -477,6 +499,12 @@ impl Store {
         );
         let due = Condition::all()
             .add(webhook_endpoint::Column::Enabled.eq(true))
+            // Polled streams are fetched by their receiver, never sent.
+            .add(
+                Condition::any()
+                    .add(webhook_endpoint::Column::Kind.eq(WEBHOOK))
+                    .add(webhook_endpoint::Column::Delivery.eq("push")),
+            )
             .add(webhook_endpoint::Column::NextAttemptAt.lte(now))
             .add(
                 Condition::any()
@@ -525,6 +553,14 @@ impl Store {
                     attempts: m.attempts,
                     failing_since: m.failing_since,
                     owner: owner.to_owned(),
+                    destination: if m.kind == STREAM {
+                        Destination::PushedStream {
+                            audience: m.audience.unwrap_or_default(),
+                            full: m.format.as_deref() == Some("full"),
+                        }
+                    } else {
+                        Destination::Webhook
+                    },
                 })
             })
             .collect()

@@ -15,9 +15,14 @@
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use scim_service::webhooks::{is_public, retry_at, signature, OutboundPolicy};
+use scim_service::{
+    event_streams::SetIssuer,
+    security_events::{SetTarget, SET_MEDIA_TYPE},
+    webhooks::{is_public, retry_at, signature, OutboundPolicy},
+};
 use scim_store::{
-    AttemptOutcome, ClaimedWebhook, Event, EventQuery, EventStart, Store, StoreError, StoreResult,
+    AttemptOutcome, ClaimedWebhook, Destination, Event, EventQuery, EventStart, Store, StoreError,
+    StoreResult,
 };
 use tokio::sync::watch;
 
@@ -154,16 +159,8 @@ impl Sender {
         Ok(Self { client, policy })
     }
 
-    /// Posts `event` to `url`, signed with `secret`, at `now`.
-    pub async fn send(&self, url: &str, secret: &str, event: &Event, now: DateTime<Utc>) -> Sent {
-        let started = Instant::now();
-        let elapsed = || i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let fail = |error: String| Sent {
-            status: None,
-            error: Some(short(error)),
-            latency_ms: elapsed(),
-        };
-        // Address literals never reach the resolver: checked here.
+    /// Checks `url` against the policy (address literals never reach the resolver).
+    fn refuse(&self, url: &str) -> Option<String> {
         match url::Url::parse(url) {
             Ok(parsed) => {
                 let literal = match parsed.host() {
@@ -173,45 +170,93 @@ impl Sender {
                 };
                 if let Some(ip) = literal {
                     if !self.policy.allow_private && !is_public(ip) {
-                        return fail(format!("{ip} is not an address a webhook may reach"));
+                        return Some(format!("{ip} is not an address a webhook may reach"));
                     }
                 }
                 if parsed.scheme() == "http" && !self.policy.allow_http {
-                    return fail("http:// needs SCIMD_WEBHOOK_ALLOW_HTTP=1".into());
+                    return Some("http:// needs SCIMD_WEBHOOK_ALLOW_HTTP=1".into());
                 }
+                None
             }
-            Err(e) => return fail(format!("invalid URL: {e}")),
+            Err(e) => Some(format!("invalid URL: {e}")),
+        }
+    }
+
+    /// Posts `event` to `url`, signed with `secret`, at `now`.
+    pub async fn send(&self, url: &str, secret: &str, event: &Event, now: DateTime<Utc>) -> Sent {
+        let started = Instant::now();
+        if let Some(error) = self.refuse(url) {
+            return Sent::failed(error, started);
         }
         let body = body(event);
         let timestamp = now.timestamp();
         let Some(signature) = signature(secret, &event.id, timestamp, &body) else {
-            return fail("the endpoint's secret cannot sign".into());
+            return Sent::failed("the endpoint's secret cannot sign".into(), started);
         };
-        let result = self
+        let request = self
             .client
             .post(url)
             .header("content-type", "application/json")
             .header("webhook-id", &event.id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
-            .body(body)
-            .send()
-            .await;
+            .body(body);
+        Sent::of(request.send().await, started)
+    }
+
+    /// Pushes the SET `set` to an RFC 8935 endpoint `url`, with the receiver's bearer `token`
+    /// when it has one. The receiver acknowledges with a 2xx (RFC 8935: 202).
+    pub async fn push_set(&self, url: &str, token: &str, set: String) -> Sent {
+        let started = Instant::now();
+        if let Some(error) = self.refuse(url) {
+            return Sent::failed(error, started);
+        }
+        let mut request = self
+            .client
+            .post(url)
+            .header("content-type", SET_MEDIA_TYPE)
+            .header("accept", "application/json")
+            .body(set);
+        if !token.is_empty() {
+            request = request.bearer_auth(token);
+        }
+        Sent::of(request.send().await, started)
+    }
+}
+
+impl Sent {
+    fn elapsed(started: Instant) -> i64 {
+        i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn failed(error: String, started: Instant) -> Self {
+        Self {
+            status: None,
+            error: Some(short(error)),
+            latency_ms: Self::elapsed(started),
+        }
+    }
+
+    fn of(result: reqwest::Result<reqwest::Response>, started: Instant) -> Self {
         match result {
             Ok(res) => {
                 let status = res.status();
                 // The answer's body is not read: only its status counts.
                 drop(res);
-                Sent {
+                Self {
                     status: Some(status.as_u16()),
                     error: (!status.is_success())
                         .then(|| format!("the endpoint answered {status}")),
-                    latency_ms: elapsed(),
+                    latency_ms: Self::elapsed(started),
                 }
             }
-            Err(e) if e.is_timeout() => fail("no answer within the timeout".into()),
-            Err(e) if e.is_connect() => fail(format!("cannot connect: {}", source_chain(&e))),
-            Err(e) => fail(source_chain(&e)),
+            Err(e) if e.is_timeout() => {
+                Self::failed("no answer within the timeout".into(), started)
+            }
+            Err(e) if e.is_connect() => {
+                Self::failed(format!("cannot connect: {}", source_chain(&e)), started)
+            }
+            Err(e) => Self::failed(source_chain(&e), started),
         }
     }
 }
@@ -233,6 +278,7 @@ fn source_chain(e: &dyn std::error::Error) -> String {
 pub async fn pass(
     store: &Store,
     sender: &Sender,
+    issuer: &SetIssuer,
     config: &DeliveryConfig,
     owner: &str,
     now: DateTime<Utc>,
@@ -244,7 +290,7 @@ pub async fn pass(
     let reports = futures_util::future::join_all(
         claims
             .into_iter()
-            .map(|claim| deliver_endpoint(store, sender, config, claim, now)),
+            .map(|claim| deliver_endpoint(store, sender, issuer, config, claim, now)),
     )
     .await;
     let mut total = PassReport::default();
@@ -261,6 +307,7 @@ pub async fn pass(
 async fn deliver_endpoint(
     store: &Store,
     sender: &Sender,
+    issuer: &SetIssuer,
     config: &DeliveryConfig,
     mut claim: ClaimedWebhook,
     claimed_at: DateTime<Utc>,
@@ -302,7 +349,26 @@ async fn deliver_endpoint(
                 if now >= stop_sending_at {
                     return Ok(());
                 }
-                let sent = sender.send(&claim.url, &claim.secret, event, now).await;
+                let sent = match &claim.destination {
+                    Destination::Webhook => {
+                        sender.send(&claim.url, &claim.secret, event, now).await
+                    }
+                    Destination::PushedStream { audience, full } => {
+                        let target = SetTarget {
+                            stream_id: &claim.id,
+                            audience,
+                            full: *full,
+                        };
+                        match signed_set(issuer, &claim, event, target, now).await {
+                            Ok(set) => sender.push_set(&claim.url, &claim.secret, set).await,
+                            Err(error) => Sent {
+                                status: None,
+                                error: Some(error),
+                                latency_ms: 0,
+                            },
+                        }
+                    }
+                };
                 let done = Utc::now();
                 let ok = sent.error.is_none();
                 let outcome = AttemptOutcome {
@@ -340,10 +406,29 @@ async fn deliver_endpoint(
     result.map(|()| report)
 }
 
+/// The SET of `event` for the pushed stream `claim`, or why there is none.
+async fn signed_set(
+    issuer: &SetIssuer,
+    claim: &ClaimedWebhook,
+    event: &Event,
+    target: SetTarget<'_>,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    let Some(root) = issuer.public_url() else {
+        return Err("a pushed event stream needs SCIMD_PUBLIC_URL (its SETs' issuer)".into());
+    };
+    let key = issuer
+        .key(&claim.tenant)
+        .await
+        .map_err(|e| format!("no signing key: {e}"))?;
+    Ok(issuer.set_of(&key, &claim.tenant, event, target, root, now))
+}
+
 /// Runs passes every `config.poll` until `stop` turns true.
 pub async fn run(
     store: Store,
     sender: Sender,
+    issuer: SetIssuer,
     config: DeliveryConfig,
     mut stop: watch::Receiver<bool>,
     on_pass: impl Fn(&PassReport) + Send + 'static,
@@ -353,7 +438,7 @@ pub async fn run(
         if *stop.borrow() {
             return;
         }
-        match pass(&store, &sender, &config, &owner, Utc::now()).await {
+        match pass(&store, &sender, &issuer, &config, &owner, Utc::now()).await {
             Ok(report) => {
                 if report != PassReport::default() {
                     on_pass(&report);

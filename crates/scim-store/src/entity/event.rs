@@ -30,6 +30,11 @@ pub struct Model {
     #[sea_orm(column_type = "JsonBinary")]
     pub actor: Json,
     pub request_id: Option<String>,
+    /// The resource after the change, kept only while the tenant has a full event stream.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub data: Option<Json>,
+    /// Whether the change was a replace (PUT) rather than a PATCH.
+    pub replaced: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod audit_event;
 pub mod console_session;
 pub mod event;
+pub mod event_stream_ack;
 pub mod expiry_notice;
 pub mod group;
 pub mod group_member;

@@ -22,6 +22,8 @@ pub struct Model {
     /// The highest event sequence purged: a cursor below it has lost events.
     pub events_purged_through: i64,
     pub created_at: DateTimeUtc,
+    /// Whether events keep the resource after the change (the tenant has a full event stream).
+    pub events_full_data: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

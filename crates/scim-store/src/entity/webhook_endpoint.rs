@@ -1,5 +1,6 @@
-//! `webhook_endpoints`: where a tenant's events are pushed, and how far each has got (see
-//! migration 000110).
+//! `webhook_endpoints`: where a tenant's events are delivered, and how far each has got (see
+//! migration 000110): webhook endpoints (`kind = "webhook"`) and RFC 9967 event streams
+//! (`kind = "set"`, migration 000120).
 
 use sea_orm::entity::prelude::*;
 
@@ -30,6 +31,18 @@ pub struct Model {
     pub claimed_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// `webhook` or `set` (an RFC 9967 event stream).
+    pub kind: String,
+    /// Streams: `push` or `poll`.
+    pub delivery: Option<String>,
+    /// Streams: the SETs' `aud`.
+    pub audience: Option<String>,
+    /// Streams: `notice` or `full`.
+    pub format: Option<String>,
+    /// Polled streams: SHA-256 (hex) of the receiver's secret.
+    pub poll_secret_hash: Option<String>,
+    /// Streams: what the admin calls it.
+    pub description: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
