@@ -67,6 +67,15 @@ webhook() {
 export ST_WEBHOOK ST_WEBHOOK_DELETE
 ST_WEBHOOK=$(webhook st)
 ST_WEBHOOK_DELETE=$(webhook st-delete)
+# RFC 9967 event streams, polled (nothing is sent).
+stream() {
+  curl -fs -X POST "$base/api/st/admin/eventStreams" -H "Authorization: Bearer $SCIMD_OPERATOR_TOKEN" \
+    -H 'Content-Type: application/json' -d "{\"delivery\": \"poll\", \"audience\": \"https://rp.example.com/$1\"}" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])'
+}
+export ST_STREAM ST_STREAM_DELETE
+ST_STREAM=$(stream st)
+ST_STREAM_DELETE=$(stream st-delete)
 
 run() { # label authorization-token [filters...]
   local label="$1" token="$2"

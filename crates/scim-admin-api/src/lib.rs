@@ -85,6 +85,9 @@ const ADMIN_SHAPES: &[(&str, &str)] = &[
     ("webhooks", "GET, POST"),
     ("webhooks/*", "GET, PUT, DELETE"),
     ("webhooks/*/attempts", "GET"),
+    ("eventStreams", "GET, POST"),
+    ("eventStreams/*", "GET, PUT, DELETE"),
+    ("eventStreams/*/attempts", "GET"),
     ("auditEvents", "GET"),
     ("expiryNotices", "GET"),
 ];
