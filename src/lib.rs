@@ -40,6 +40,7 @@ pub struct AppContext {
     jwks_hosts: web::Data<scim_service::federation::JwksHosts>,
     outbound: web::Data<scim_service::webhooks::OutboundPolicy>,
     set_delivery: web::Data<scim_api::set_delivery::SetDelivery>,
+    webhook_sender: web::Data<scim_webhooks::Sender>,
     metrics: web::Data<metrics::Metrics>,
     store: Store,
     console: scim_console::ConsoleConfig,
@@ -60,6 +61,9 @@ pub enum StartError {
     /// The HTTP client of workload identity federation could not be built.
     #[error(transparent)]
     Federation(#[from] scim_federation::BuildError),
+    /// The HTTP client of webhook delivery could not be built.
+    #[error("{0}")]
+    Webhooks(String),
     /// The SQLite folder could not be created.
     #[error("cannot create the data folder {0}: {1}")]
     DataDir(String, std::io::Error),
@@ -155,7 +159,11 @@ impl AppContext {
                     .saturating_sub(std::time::Duration::from_secs(2)),
             ),
         };
+        let webhook_sender =
+            scim_webhooks::Sender::new(outbound_policy(config), config.webhook_timeout)
+                .map_err(StartError::Webhooks)?;
         Ok(Self {
+            webhook_sender: web::Data::new(webhook_sender),
             set_delivery: web::Data::new(set_delivery),
             federation: web::Data::from(verifier),
             jwks_hosts: web::Data::new(jwks_hosts),
@@ -214,6 +222,7 @@ pub fn build_app(
             ctx.set_delivery.issuer.public_url().map(str::to_owned),
         )))
         .app_data(ctx.set_delivery)
+        .app_data(ctx.webhook_sender)
         .app_data(ctx.metrics)
         .app_data(web::Data::new(store))
         .wrap(edge::Edge::new(
@@ -272,6 +281,10 @@ async fn get_metrics(
     match store.expiring_keys(None, now, 30).await {
         Ok(expiring) => text.push_str(&metrics::render_expiring(&expiring, now)),
         Err(e) => tracing::warn!(error = %e, "metrics: could not count expiring keys"),
+    }
+    match store.delivery_backlogs().await {
+        Ok(backlogs) => text.push_str(&metrics::render_backlogs(&backlogs, now)),
+        Err(e) => tracing::warn!(error = %e, "metrics: could not read the event backlogs"),
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

@@ -350,6 +350,48 @@ pub fn render_expiring(
     out
 }
 
+/// The event delivery gauges of a scrape (read from the database, the same on every
+/// process): events captured, the age of the oldest event a destination has not had, and the
+/// failing destinations, by tenant.
+pub fn render_backlogs(
+    backlogs: &[scim_store::DeliveryBacklog],
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let captured = Family::<Vec<(&'static str, String)>, Gauge>::default();
+    let age = Family::<Vec<(&'static str, String)>, Gauge>::default();
+    let failing = Family::<Vec<(&'static str, String)>, Gauge>::default();
+    for b in backlogs {
+        let label = vec![("tenant", b.tenant.as_str().to_owned())];
+        captured.get_or_create(&label).set(b.top_sequence);
+        age.get_or_create(&label).set(
+            b.oldest_undelivered
+                .map_or(0, |t| (now - t).num_seconds().max(0)),
+        );
+        failing
+            .get_or_create(&label)
+            .set(i64::try_from(b.failing).unwrap_or(i64::MAX));
+    }
+    let mut scrape = Registry::default();
+    scrape.register(
+        "scimd_events_sequence",
+        "The last event sequence given: provisioning events captured, by tenant with a delivery destination",
+        captured,
+    );
+    scrape.register(
+        "scimd_events_oldest_undelivered_seconds",
+        "Age of the oldest event an enabled webhook endpoint or event stream has not had yet (0: none waits), by tenant",
+        age,
+    );
+    scrape.register(
+        "scimd_event_destinations_failing",
+        "Enabled webhook endpoints and event streams whose deliveries are failing, by tenant",
+        failing,
+    );
+    let mut out = String::new();
+    append(&mut out, &scrape);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

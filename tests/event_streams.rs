@@ -447,6 +447,17 @@ async fn a_pushed_stream_is_delivered_in_order_and_verifies_against_the_jwks() {
         let r = scim(&app, Method::DELETE, &format!("/Users/{}", ids[1]), None).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT);
 
+        // Waiting: the backlog shows in /metrics (read from the database on every process).
+        let metric = |text: &str, name: &str| -> Option<i64> {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}{{tenant=\"acme\"}} ")))
+                .map(|v| v.trim().parse().unwrap())
+        };
+        let scrape = app.call(Method::GET, "/metrics", None, None).await;
+        let text = scrape.body.as_str().unwrap().to_owned();
+        assert_eq!(metric(&text, "scimd_events_sequence"), Some(5), "{text}");
+        assert!(metric(&text, "scimd_events_oldest_undelivered_seconds").is_some());
+
         let (sender, config) = delivery();
         let issuer = set_issuer(&app.store);
         let mut later = Utc::now();
@@ -510,6 +521,18 @@ async fn a_pushed_stream_is_delivered_in_order_and_verifies_against_the_jwks() {
         );
         let view = admin(&app, Method::GET, &format!("/eventStreams/{stream}"), None).await;
         assert_eq!(view.body["state"], json!("healthy"), "{}", view.body);
+        let scrape = app.call(Method::GET, "/metrics", None, None).await;
+        let text = scrape.body.as_str().unwrap().to_owned();
+        assert_eq!(
+            metric(&text, "scimd_events_oldest_undelivered_seconds"),
+            Some(0),
+            "{text}"
+        );
+        assert_eq!(
+            metric(&text, "scimd_event_destinations_failing"),
+            Some(0),
+            "{text}"
+        );
         assert!(
             app.store
                 .list_webhooks(&app.tenant)
@@ -683,6 +706,16 @@ async fn streams_are_checked_isolated_and_their_secrets_never_shown_again() {
         assert!(uris.contains(&json!(format!("{PROV}create:full"))));
         assert!(uris.contains(&json!(format!("{PROV}deactivate"))));
         assert_eq!(r.body["securityEvents"]["asyncRequest"], json!("none"));
+
+        // A polled stream is not pushed again: its receiver polls what it has not acknowledged.
+        let r = admin(
+            &app,
+            Method::POST,
+            &format!("/eventStreams/{stream}/resend"),
+            Some(json!({"eventId": "x"})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
 
         // Deleted: its secret polls nothing.
         let r = admin(

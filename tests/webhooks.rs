@@ -554,3 +554,144 @@ async fn only_the_types_asked_for_are_sent_and_the_snippets_verify_a_delivery() 
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[actix_web::test]
+async fn an_admin_can_send_events_again_and_test_an_endpoint() {
+    for backend in backends() {
+        let app = spawn_with(backend, vars()).await;
+        let (url, receiver) = start_receiver(Vec::new());
+        let r = admin(
+            &app,
+            Method::POST,
+            "/webhooks",
+            Some(json!({"url": url, "eventTypes": ["user.created"]})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let secret = r.body["secret"].as_str().unwrap().to_owned();
+        let start = Utc::now() - Duration::seconds(1);
+        for name in ["a@acme.test", "b@acme.test", "c@acme.test"] {
+            app.create_user(name).await;
+        }
+        let token = app.admin_token.clone();
+        let events = app
+            .call(Method::GET, "/api/acme/admin/events", Some(&token), None)
+            .await;
+        let ids: Vec<String> = events.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids.len(), 3);
+        let (sender, config) = delivery();
+        let drive = |until: usize| {
+            let app = &app;
+            let (sender, config, receiver) = (&sender, &config, &receiver);
+            async move {
+                for _ in 0..40 {
+                    if receiver.lock().unwrap().acknowledged.len() >= until {
+                        return;
+                    }
+                    scim_webhooks::pass(
+                        &app.store,
+                        sender,
+                        &set_issuer(&app.store),
+                        config,
+                        "test",
+                        Utc::now(),
+                    )
+                    .await
+                    .unwrap();
+                    actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        };
+        drive(3).await;
+        assert_eq!(receiver.lock().unwrap().acknowledged, ids);
+
+        // The test button: a signed webhook.test, answered at once, recorded, position kept.
+        let r = admin(&app, Method::POST, &format!("/webhooks/{id}/test"), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["delivered"], json!(true));
+        assert_eq!(r.body["statusCode"], json!(204));
+        let test = receiver.lock().unwrap().got.last().cloned().unwrap();
+        assert!(signed(&test, &secret));
+        let body: Value = serde_json::from_str(&test.body).unwrap();
+        assert_eq!(body["type"], json!("webhook.test"));
+        let attempts = admin(&app, Method::GET, &format!("/webhooks/{id}/attempts"), None).await;
+        assert_eq!(attempts.body["attempts"][0]["sequence"], json!(0));
+
+        // Send one event again, then a time range: sent again in order, with their own ids.
+        let r = admin(
+            &app,
+            Method::POST,
+            &format!("/webhooks/{id}/resend"),
+            Some(json!({"eventId": ids[1]})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+        assert_eq!(r.body["queued"], json!(1));
+        // (The receiver acknowledged the test event too: it is fourth.)
+        drive(5).await;
+        let r = admin(
+            &app,
+            Method::POST,
+            &format!("/webhooks/{id}/resend"),
+            Some(json!({"since": start, "until": Utc::now() + Duration::seconds(1)})),
+        )
+        .await;
+        assert_eq!(r.body["queued"], json!(3), "{}", r.body);
+        drive(8).await;
+        let acknowledged = receiver.lock().unwrap().acknowledged.clone();
+        // In process mode the serving processes deliver too; a resend is still sent once per
+        // request, in order.
+        assert!(!ids.contains(&acknowledged[3]), "{acknowledged:?}");
+        let again: Vec<&String> = acknowledged.iter().skip(5).collect();
+        assert_eq!(acknowledged.get(4), Some(&ids[1]), "{acknowledged:?}");
+        assert_eq!(again, [&ids[0], &ids[1], &ids[2]], "{acknowledged:?}");
+        let w = admin(&app, Method::GET, &format!("/webhooks/{id}"), None).await;
+        assert_eq!(w.body["state"], "healthy", "{}", w.body);
+
+        // Refused: no selection, an unknown event, another tenant's endpoint.
+        for (body, status) in [
+            (json!({}), StatusCode::UNPROCESSABLE_ENTITY),
+            (
+                json!({"since": Utc::now(), "until": start}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (json!({"eventId": "nope"}), StatusCode::NOT_FOUND),
+        ] {
+            let r = admin(
+                &app,
+                Method::POST,
+                &format!("/webhooks/{id}/resend"),
+                Some(body.clone()),
+            )
+            .await;
+            assert_eq!(r.status, status, "{body} {}", r.body);
+        }
+        let globex = TenantId::parse("globex").unwrap();
+        app.store
+            .create_tenant(&globex, None, Utc::now())
+            .await
+            .unwrap();
+        let other = new_key(&app.store, &globex, "admin", Scope::PublicApi).await;
+        for path in [
+            format!("/api/acme/admin/webhooks/{id}/test"),
+            format!("/api/globex/admin/webhooks/{id}/test"),
+            format!("/api/globex/admin/webhooks/{id}/resend"),
+        ] {
+            let r = app
+                .call(
+                    Method::POST,
+                    &path,
+                    Some(&other),
+                    Some(json!({"eventId": ids[0]})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{path} {}", r.body);
+        }
+    }
+}

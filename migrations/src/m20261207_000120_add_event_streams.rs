@@ -14,6 +14,10 @@
 //! A polled stream's `position` is the last event acknowledged with every one before it;
 //! `event_stream_acks` holds acknowledgements above it until the gap below them closes.
 //!
+//! `webhook_resends`: events an admin asked to send again to one destination ("send again",
+//! for one event or a time range), sent by the delivery loop before the destination's next
+//! new event and removed once acknowledged.
+//!
 //! A full stream needs the resource as it was after each change: `events.data` keeps it, written
 //! only while the tenant has a full stream (`tenants.events_full_data`, read with the key on
 //! every SCIM request). `events.replaced` tells a PUT (RFC 9967 `prov:put`) from a PATCH.
@@ -46,6 +50,14 @@ enum WebhookEndpoints {
     Format,
     PollSecretHash,
     Description,
+}
+
+#[derive(DeriveIden)]
+enum WebhookResends {
+    Table,
+    EndpointId,
+    Sequence,
+    RequestedAt,
 }
 
 #[derive(DeriveIden)]
@@ -170,10 +182,46 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(WebhookResends::Table)
+                    .col(
+                        ColumnDef::new(WebhookResends::EndpointId)
+                            .string_len(36)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookResends::Sequence)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookResends::RequestedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(WebhookResends::EndpointId)
+                            .col(WebhookResends::Sequence),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(WebhookResends::Table, WebhookResends::EndpointId)
+                            .to(WebhookEndpoints::Table, WebhookEndpoints::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(WebhookResends::Table).to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(EventStreamAcks::Table).to_owned())
             .await?;

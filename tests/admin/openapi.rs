@@ -166,6 +166,51 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
         Some("tenant.webhooks:read"),
     ),
     (
+        "post",
+        "/api/{tenantId}/admin/webhooks/{webhookId}/resend",
+        Some("tenant.webhooks:write"),
+    ),
+    (
+        "post",
+        "/api/{tenantId}/admin/webhooks/{webhookId}/test",
+        Some("tenant.webhooks:write"),
+    ),
+    (
+        "get",
+        "/api/{tenantId}/admin/eventStreams",
+        Some("tenant.events:read"),
+    ),
+    (
+        "post",
+        "/api/{tenantId}/admin/eventStreams",
+        Some("tenant.events:write"),
+    ),
+    (
+        "get",
+        "/api/{tenantId}/admin/eventStreams/{streamId}",
+        Some("tenant.events:read"),
+    ),
+    (
+        "put",
+        "/api/{tenantId}/admin/eventStreams/{streamId}",
+        Some("tenant.events:write"),
+    ),
+    (
+        "delete",
+        "/api/{tenantId}/admin/eventStreams/{streamId}",
+        Some("tenant.events:write"),
+    ),
+    (
+        "get",
+        "/api/{tenantId}/admin/eventStreams/{streamId}/attempts",
+        Some("tenant.events:read"),
+    ),
+    (
+        "post",
+        "/api/{tenantId}/admin/eventStreams/{streamId}/resend",
+        Some("tenant.events:write"),
+    ),
+    (
         "get",
         "/api/{tenantId}/admin/auditEvents",
         Some("tenant.audit:read"),
@@ -183,13 +228,16 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
 ];
 
 /// Routes of other front doors in the same document: the OAuth token endpoint (client
-/// authentication, not a bearer key) and the RFC 8414 metadata (public).
+/// authentication, not a bearer key), the RFC 8414 metadata (public), the SET signing keys
+/// (public) and RFC 8936 polling (the stream's own secret).
 const OAUTH_ROUTES: &[(&str, &str)] = &[
     ("post", "/oauth2/{tenantId}/token"),
     (
         "get",
         "/.well-known/oauth-authorization-server/oauth2/{tenantId}",
     ),
+    ("get", "/events/{tenantId}/jwks.json"),
+    ("post", "/events/{tenantId}/streams/{id}/poll"),
 ];
 
 /// Collects every `$ref` in `v`.

@@ -12,7 +12,11 @@ use scim_store::{EventStream, Store};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{dto::ErrorBody, error::AdminApiError, webhooks::WebhookAttemptList};
+use crate::{
+    dto::ErrorBody,
+    error::AdminApiError,
+    webhooks::{ResendBody, ResendView, WebhookAttemptList},
+};
 
 const STREAM: &str = "Event stream not found";
 /// Attempts listed per stream.
@@ -431,4 +435,53 @@ pub async fn list_event_stream_attempts(
     Ok(HttpResponse::Ok().json(WebhookAttemptList {
         attempts: attempts.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// Send events again to a pushed event stream.
+///
+/// One event (`eventId`) or the events of the stream's types captured in `[since, until)`, at
+/// most 10,000, pushed again (same `jti`) before the stream's next new SET. A polled stream's
+/// receiver gets again what it has not acknowledged by polling. Requires `tenant.events:write`.
+#[utoipa::path(
+    tag = "Events",
+    params(
+        ("tenantId" = String, Path, description = "Tenant id"),
+        ("streamId" = String, Path, description = "Stream id"),
+    ),
+    request_body = ResendBody,
+    security(("bearer" = ["tenant.events:write"])),
+    responses(
+        (status = 202, description = "Queued", body = ResendView),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Missing tenant.events:write", body = ErrorBody),
+        (status = 404, description = "No such pushed stream, or no such event, in this tenant", body = ErrorBody),
+        (status = 409, description = "More than 10,000 events", body = ErrorBody),
+        (status = 422, description = "Neither an event nor a range", body = ErrorBody),
+    )
+)]
+#[post("/eventStreams/{streamId}/resend")]
+pub async fn resend_stream_events(
+    admin: Admin<EventsWrite>,
+    store: web::Data<Store>,
+    path: web::Path<(String, String)>,
+    body: crate::body::AdminJson<ResendBody>,
+) -> Result<HttpResponse, AdminApiError> {
+    let (_, id) = path.into_inner();
+    let selection = body.into_inner().selection()?;
+    match store.get_event_stream(&admin.tenant, &id).await {
+        Ok(s) if s.delivery == "push" => {}
+        _ => return Err(AdminApiError::NotFound(STREAM)),
+    }
+    let queued = store
+        .request_resend(
+            &admin.tenant,
+            &id,
+            &selection,
+            &admin.caller.actor,
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| AdminApiError::from_store(e, "Event stream or event not found"))?;
+    Ok(HttpResponse::Accepted().json(ResendView { queued }))
 }

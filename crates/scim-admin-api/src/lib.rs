@@ -85,9 +85,12 @@ const ADMIN_SHAPES: &[(&str, &str)] = &[
     ("webhooks", "GET, POST"),
     ("webhooks/*", "GET, PUT, DELETE"),
     ("webhooks/*/attempts", "GET"),
+    ("webhooks/*/resend", "POST"),
+    ("webhooks/*/test", "POST"),
     ("eventStreams", "GET, POST"),
     ("eventStreams/*", "GET, PUT, DELETE"),
     ("eventStreams/*/attempts", "GET"),
+    ("eventStreams/*/resend", "POST"),
     ("auditEvents", "GET"),
     ("expiryNotices", "GET"),
 ];
@@ -177,12 +180,15 @@ fn api_scope() -> scope::Scope<
                 .service(webhooks::update_webhook)
                 .service(webhooks::delete_webhook)
                 .service(webhooks::list_webhook_attempts)
+                .service(webhooks::resend_webhook_events)
+                .service(webhooks::test_webhook)
                 .service(event_streams::create_event_stream)
                 .service(event_streams::list_event_streams)
                 .service(event_streams::get_event_stream)
                 .service(event_streams::update_event_stream)
                 .service(event_streams::delete_event_stream)
                 .service(event_streams::list_event_stream_attempts)
+                .service(event_streams::resend_stream_events)
                 .service(audit::list_audit_events)
                 .service(expiry::list_expiry_notices)
                 .default_service(web::to(not_found)),

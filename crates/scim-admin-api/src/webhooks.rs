@@ -8,7 +8,7 @@ use scim_auth::{
     Admin,
 };
 use scim_service::webhooks::{OutboundPolicy, WebhookState};
-use scim_store::{Store, Webhook, WebhookAttempt, WebhookSettings};
+use scim_store::{ResendSelection, Store, Webhook, WebhookAttempt, WebhookSettings};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -376,5 +376,145 @@ pub async fn list_webhook_attempts(
         .map_err(|e| AdminApiError::from_store(e, WEBHOOK))?;
     Ok(HttpResponse::Ok().json(WebhookAttemptList {
         attempts: attempts.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// What to send again: one event (`eventId`) or the events of a time range.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResendBody {
+    /// One event, by id (sent whatever its type).
+    pub event_id: Option<String>,
+    /// The events captured from this time (inclusive; with `until`).
+    pub since: Option<DateTime<Utc>>,
+    /// … to this time (exclusive).
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl ResendBody {
+    pub(crate) fn selection(self) -> Result<ResendSelection, AdminApiError> {
+        match (self.event_id, self.since, self.until) {
+            (Some(id), None, None) => Ok(ResendSelection::Event(id)),
+            (None, Some(since), Some(until)) if since < until => {
+                Ok(ResendSelection::Range { since, until })
+            }
+            (None, Some(_), Some(_)) => Err(AdminApiError::invalid(
+                "invalid_value",
+                "until",
+                "until must be after since",
+            )),
+            _ => Err(AdminApiError::invalid(
+                "missing_field",
+                "eventId",
+                "give eventId, or since and until",
+            )),
+        }
+    }
+}
+
+/// How many events were queued to be sent again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResendView {
+    /// Events queued (sent before the next new event, each once acknowledged).
+    pub queued: u64,
+}
+
+/// Send events again to a webhook endpoint.
+///
+/// One event (`eventId`, whatever its type) or the events of the endpoint's types captured in
+/// `[since, until)`, at most 10,000. They are sent again, in order and with their own ids
+/// (`webhook-id`), before the endpoint's next new event. Requires `tenant.webhooks:write`.
+#[utoipa::path(
+    tag = "Events",
+    params(
+        ("tenantId" = String, Path, description = "Tenant id"),
+        ("webhookId" = String, Path, description = "Endpoint id"),
+    ),
+    request_body = ResendBody,
+    security(("bearer" = ["tenant.webhooks:write"])),
+    responses(
+        (status = 202, description = "Queued", body = ResendView),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Missing tenant.webhooks:write", body = ErrorBody),
+        (status = 404, description = "No such endpoint, or no such event, in this tenant", body = ErrorBody),
+        (status = 409, description = "More than 10,000 events", body = ErrorBody),
+        (status = 422, description = "Neither an event nor a range", body = ErrorBody),
+    )
+)]
+#[post("/webhooks/{webhookId}/resend")]
+pub async fn resend_webhook_events(
+    admin: Admin<WebhooksWrite>,
+    store: web::Data<Store>,
+    path: web::Path<(String, String)>,
+    body: crate::body::AdminJson<ResendBody>,
+) -> Result<HttpResponse, AdminApiError> {
+    let (_, id) = path.into_inner();
+    let selection = body.into_inner().selection()?;
+    if store.get_webhook(&admin.tenant, &id).await.is_err() {
+        return Err(AdminApiError::NotFound(WEBHOOK));
+    }
+    let queued = store
+        .request_resend(
+            &admin.tenant,
+            &id,
+            &selection,
+            &admin.caller.actor,
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| AdminApiError::from_store(e, "Webhook endpoint or event not found"))?;
+    Ok(HttpResponse::Accepted().json(ResendView { queued }))
+}
+
+/// The result of a test delivery.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TestDeliveryView {
+    /// Whether the endpoint answered 2xx.
+    pub delivered: bool,
+    /// Its status, if it answered.
+    pub status_code: Option<u16>,
+    /// How long it took.
+    pub latency_ms: i64,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// Send a test event to a webhook endpoint.
+///
+/// Posts a `webhook.test` event (not a provisioning event: the endpoint's position does not
+/// move), signed with the endpoint's secret, at once, and answers with the endpoint's
+/// response. The attempt is recorded. Requires `tenant.webhooks:write`.
+#[utoipa::path(
+    tag = "Events",
+    params(
+        ("tenantId" = String, Path, description = "Tenant id"),
+        ("webhookId" = String, Path, description = "Endpoint id"),
+    ),
+    security(("bearer" = ["tenant.webhooks:write"])),
+    responses(
+        (status = 200, description = "Sent; whether it was acknowledged", body = TestDeliveryView),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Missing tenant.webhooks:write", body = ErrorBody),
+        (status = 404, description = "No such endpoint in this tenant", body = ErrorBody),
+    )
+)]
+#[post("/webhooks/{webhookId}/test")]
+pub async fn test_webhook(
+    admin: Admin<WebhooksWrite>,
+    store: web::Data<Store>,
+    sender: web::Data<scim_webhooks::Sender>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminApiError> {
+    let (_, id) = path.into_inner();
+    let sent = scim_webhooks::send_test(&store, &sender, &admin.tenant, &id, Utc::now())
+        .await
+        .map_err(|e| AdminApiError::from_store(e, WEBHOOK))?;
+    Ok(HttpResponse::Ok().json(TestDeliveryView {
+        delivered: sent.error.is_none(),
+        status_code: sent.status,
+        latency_ms: sent.latency_ms,
+        error: sent.error,
     }))
 }

@@ -399,14 +399,7 @@ impl Store {
             .one(&txn)
             .await?
             .ok_or(StoreError::NotFound)?;
-        webhook_attempt::Entity::delete_many()
-            .filter(webhook_attempt::Column::EndpointId.eq(id))
-            .exec(&txn)
-            .await?;
-        event_stream_ack::Entity::delete_many()
-            .filter(event_stream_ack::Column::StreamId.eq(id))
-            .exec(&txn)
-            .await?;
+        crate::webhooks::delete_deliveries(&txn, id).await?;
         webhook_endpoint::Entity::delete_by_id(id)
             .exec(&txn)
             .await?;
@@ -650,5 +643,73 @@ fn wanted_types(row: &webhook_endpoint::Model) -> Vec<String> {
         Vec::new()
     } else {
         types
+    }
+}
+
+/// The delivery state of one tenant's events, read at each `/metrics` scrape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryBacklog {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The last sequence given: the events captured since the tenant began (with the rare
+    /// gaps of PostgreSQL).
+    pub top_sequence: i64,
+    /// When the oldest event some enabled destination (webhook endpoint or stream) has not had
+    /// yet was captured.
+    pub oldest_undelivered: Option<DateTime<Utc>>,
+    /// Enabled destinations whose attempts are failing.
+    pub failing: u64,
+}
+
+impl Store {
+    /// Every tenant with an enabled webhook endpoint or event stream: its top sequence, the
+    /// time of its oldest event not yet delivered to one of them, and how many are failing.
+    /// One indexed lookup per destination (`(tenant_id, sequence)` is unique).
+    pub async fn delivery_backlogs(&self) -> StoreResult<Vec<DeliveryBacklog>> {
+        // PostgreSQL: committed events get their numbers first (as delivery does), so that
+        // an event waiting for one counts.
+        self.sequence_events_for_delivery().await?;
+        let destinations = webhook_endpoint::Entity::find()
+            .filter(webhook_endpoint::Column::Enabled.eq(true))
+            .all(&self.db)
+            .await?;
+        let mut out: Vec<DeliveryBacklog> = Vec::new();
+        for d in destinations {
+            let tenant = TenantId::parse(&d.tenant_id).map_err(StoreError::InvalidValue)?;
+            let types = wanted_types(&d);
+            let mut select = crate::entity::event::Entity::find()
+                .filter(crate::entity::event::Column::TenantId.eq(tenant.as_str()))
+                .filter(crate::entity::event::Column::Sequence.gt(d.position));
+            if !types.is_empty() {
+                select = select.filter(crate::entity::event::Column::EventType.is_in(types));
+            }
+            let next = select
+                .order_by_asc(crate::entity::event::Column::Sequence)
+                .one(&self.db)
+                .await?;
+            let i = match out.iter().position(|b| b.tenant == tenant) {
+                Some(i) => i,
+                None => {
+                    let top = crate::events::top_sequence(&self.db, &tenant).await?;
+                    out.push(DeliveryBacklog {
+                        tenant,
+                        top_sequence: top,
+                        oldest_undelivered: None,
+                        failing: 0,
+                    });
+                    out.len() - 1
+                }
+            };
+            if let Some(b) = out.get_mut(i) {
+                if let Some(e) = next {
+                    b.oldest_undelivered =
+                        Some(b.oldest_undelivered.map_or(e.time, |t| t.min(e.time)));
+                }
+                if d.failing_since.is_some() {
+                    b.failing += 1;
+                }
+            }
+        }
+        Ok(out)
     }
 }

@@ -45,7 +45,8 @@ pub use audit::{Actor, AuditEvent, AuditQuery};
 pub use console_sessions::ConsoleSession;
 pub use error::StoreError;
 pub use event_streams::{
-    EventStream, EventStreamSettings, NewEventStream, PollSecret, MAX_EVENT_STREAMS_PER_TENANT,
+    DeliveryBacklog, EventStream, EventStreamSettings, NewEventStream, PollSecret,
+    MAX_EVENT_STREAMS_PER_TENANT,
 };
 pub use events::{
     Capture, ChangeOrigin, Event, EventActor, EventPage, EventQuery, EventSettings, EventStart,
@@ -67,8 +68,8 @@ pub use settings::{
 };
 pub use tenants::{Tenant, TenantId};
 pub use webhooks::{
-    AttemptOutcome, ClaimedWebhook, Destination, NewWebhook, Webhook, WebhookAttempt,
-    WebhookSettings, MAX_WEBHOOKS_PER_TENANT,
+    AttemptOutcome, ClaimedWebhook, Destination, NewWebhook, ResendSelection, Webhook,
+    WebhookAttempt, WebhookSettings, MAX_RESENDS, MAX_WEBHOOKS_PER_TENANT,
 };
 
 /// Result of a store call.

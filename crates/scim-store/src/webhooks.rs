@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::{
     audit::{begin_write, record, Actor, Change},
-    entity::{event, webhook_attempt, webhook_endpoint},
+    entity::{event, webhook_attempt, webhook_endpoint, webhook_resend},
     Store, StoreError, StoreResult, TenantId,
 };
 
@@ -175,7 +175,27 @@ pub struct AttemptOutcome {
     pub error: Option<String>,
     /// When to try again after a failure.
     pub retry_at: DateTime<Utc>,
+    /// Whether the event was sent again at an admin's request (its acknowledgement removes
+    /// the request and leaves the position where it is).
+    pub resend: bool,
 }
+
+/// Which events to send again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResendSelection {
+    /// One event, by id (whatever its type).
+    Event(String),
+    /// The events of the destination's types captured in `[since, until)`.
+    Range {
+        /// From (inclusive).
+        since: DateTime<Utc>,
+        /// To (exclusive).
+        until: DateTime<Utc>,
+    },
+}
+
+/// Most events one request may send again.
+pub const MAX_RESENDS: u64 = 10_000;
 
 pub(crate) fn event_types(json: &serde_json::Value) -> Vec<String> {
     json.as_array()
@@ -219,6 +239,24 @@ impl From<webhook_attempt::Model> for WebhookAttempt {
             error: m.error,
         }
     }
+}
+
+/// Removes what belongs to the delivery row `id`: its attempts, resend requests and
+/// acknowledgements (before the row itself).
+pub(crate) async fn delete_deliveries<C: ConnectionTrait>(conn: &C, id: &str) -> StoreResult<()> {
+    webhook_attempt::Entity::delete_many()
+        .filter(webhook_attempt::Column::EndpointId.eq(id))
+        .exec(conn)
+        .await?;
+    webhook_resend::Entity::delete_many()
+        .filter(webhook_resend::Column::EndpointId.eq(id))
+        .exec(conn)
+        .await?;
+    crate::entity::event_stream_ack::Entity::delete_many()
+        .filter(crate::entity::event_stream_ack::Column::StreamId.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 /// The row `id` of `tenant` if it is of `kind` (a webhook endpoint or an event stream).
@@ -403,10 +441,7 @@ impl Store {
             .one(&txn)
             .await?
             .ok_or(StoreError::NotFound)?;
-        webhook_attempt::Entity::delete_many()
-            .filter(webhook_attempt::Column::EndpointId.eq(id))
-            .exec(&txn)
-            .await?;
+        delete_deliveries(&txn, id).await?;
         webhook_endpoint::Entity::delete_by_id(id)
             .exec(&txn)
             .await?;
@@ -497,6 +532,16 @@ impl Store {
                 )
                 .to_owned(),
         );
+        let has_resends = Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(webhook_resend::Entity)
+                .and_where(
+                    Expr::col((webhook_resend::Entity, webhook_resend::Column::EndpointId))
+                        .equals((webhook_endpoint::Entity, webhook_endpoint::Column::Id)),
+                )
+                .to_owned(),
+        );
         let due = Condition::all()
             .add(webhook_endpoint::Column::Enabled.eq(true))
             // Polled streams are fetched by their receiver, never sent.
@@ -511,7 +556,7 @@ impl Store {
                     .add(webhook_endpoint::Column::ClaimedUntil.is_null())
                     .add(webhook_endpoint::Column::ClaimedUntil.lt(now)),
             )
-            .add(has_events);
+            .add(Condition::any().add(has_events).add(has_resends));
         // Most passes find nothing: ask before taking the write lock.
         let any = webhook_endpoint::Entity::find()
             .filter(due.clone())
@@ -577,12 +622,14 @@ impl Store {
     ) -> StoreResult<bool> {
         let txn = begin_write(&self.db).await?;
         let mut update = webhook_endpoint::Entity::update_many();
+        if outcome.error.is_none() && !outcome.resend {
+            update = update.col_expr(
+                webhook_endpoint::Column::Position,
+                Expr::value(outcome.sequence),
+            );
+        }
         update = match &outcome.error {
             None => update
-                .col_expr(
-                    webhook_endpoint::Column::Position,
-                    Expr::value(outcome.sequence),
-                )
                 .col_expr(webhook_endpoint::Column::Attempts, Expr::value(0))
                 .col_expr(
                     webhook_endpoint::Column::FailingSince,
@@ -641,6 +688,13 @@ impl Store {
             Err(StoreError::NotFound) => return Ok(false),
             other => other?,
         };
+        if outcome.resend && outcome.error.is_none() && updated > 0 {
+            webhook_resend::Entity::delete_many()
+                .filter(webhook_resend::Column::EndpointId.eq(claim.id.as_str()))
+                .filter(webhook_resend::Column::Sequence.eq(outcome.sequence))
+                .exec(&txn)
+                .await?;
+        }
         txn.commit().await?;
         Ok(updated > 0)
     }
@@ -678,6 +732,195 @@ impl Store {
             .filter(webhook_endpoint::Column::ClaimedBy.eq(claim.owner.as_str()))
             .exec(&self.db)
             .await?;
+        Ok(())
+    }
+
+    /// Asks for `selection` to be sent again to the webhook endpoint or pushed stream `id` of
+    /// `tenant` (audited); returns how many events were queued. Events already queued count
+    /// once.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn request_resend(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        selection: &ResendSelection,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            crate::events::sequence_committed(self, tenant.as_str()).await?;
+        }
+        let txn = begin_write(&self.db).await?;
+        let row = webhook_endpoint::Entity::find()
+            .filter(webhook_endpoint::Column::TenantId.eq(tenant.as_str()))
+            .filter(webhook_endpoint::Column::Id.eq(id))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(webhook_endpoint::Column::Kind.eq(WEBHOOK))
+                    .add(webhook_endpoint::Column::Delivery.eq("push")),
+            )
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut select = event::Entity::find()
+            .select_only()
+            .column(event::Column::Sequence)
+            .filter(event::Column::TenantId.eq(tenant.as_str()))
+            .filter(event::Column::Sequence.is_not_null());
+        select = match selection {
+            ResendSelection::Event(event_id) => {
+                select.filter(event::Column::Id.eq(event_id.as_str()))
+            }
+            ResendSelection::Range { since, until } => {
+                let types = event_types(&row.event_types);
+                let mut s = select
+                    .filter(event::Column::Time.gte(*since))
+                    .filter(event::Column::Time.lt(*until));
+                if !types.iter().any(|t| t == "*") {
+                    s = s.filter(event::Column::EventType.is_in(types));
+                }
+                s
+            }
+        };
+        let sequences: Vec<Option<i64>> = select
+            .order_by_asc(event::Column::Sequence)
+            .limit(MAX_RESENDS + 1)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        let sequences: Vec<i64> = sequences.into_iter().flatten().collect();
+        if matches!(selection, ResendSelection::Event(_)) && sequences.is_empty() {
+            return Err(StoreError::NotFound);
+        }
+        if sequences.len() as u64 > MAX_RESENDS {
+            return Err(StoreError::Refused(format!(
+                "at most {MAX_RESENDS} events can be sent again at once: choose a shorter range"
+            )));
+        }
+        for chunk in sequences.chunks(500) {
+            webhook_resend::Entity::insert_many(chunk.iter().map(|s| {
+                webhook_resend::ActiveModel {
+                    endpoint_id: Set(id.to_owned()),
+                    sequence: Set(*s),
+                    requested_at: Set(now),
+                }
+            }))
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::columns([
+                    webhook_resend::Column::EndpointId,
+                    webhook_resend::Column::Sequence,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        }
+        let (action, target_type) = if row.kind == STREAM {
+            ("event_stream.resend", "event_stream")
+        } else {
+            ("webhook.resend", "webhook")
+        };
+        record(
+            &txn,
+            tenant,
+            actor,
+            Change {
+                action,
+                target_type,
+                target_id: id,
+                changes: match selection {
+                    ResendSelection::Event(e) => json!({"eventId": e, "events": sequences.len()}),
+                    ResendSelection::Range { since, until } => {
+                        json!({"since": since, "until": until, "events": sequences.len()})
+                    }
+                },
+            },
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(sequences.len() as u64)
+    }
+
+    /// The next events queued to be sent again to `claim`, in sequence order (requests for
+    /// events purged since are dropped).
+    pub async fn pending_resends(
+        &self,
+        claim: &ClaimedWebhook,
+        limit: u64,
+    ) -> StoreResult<Vec<crate::Event>> {
+        let queued: Vec<i64> = webhook_resend::Entity::find()
+            .filter(webhook_resend::Column::EndpointId.eq(claim.id.as_str()))
+            .order_by_asc(webhook_resend::Column::Sequence)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|r| r.sequence)
+            .collect();
+        if queued.is_empty() {
+            return Ok(Vec::new());
+        }
+        let events: Vec<crate::Event> = event::Entity::find()
+            .filter(event::Column::TenantId.eq(claim.tenant.as_str()))
+            .filter(event::Column::Sequence.is_in(queued.clone()))
+            .order_by_asc(event::Column::Sequence)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(crate::Event::try_from)
+            .collect::<StoreResult<_>>()?;
+        let gone: Vec<i64> = queued
+            .into_iter()
+            .filter(|s| !events.iter().any(|e| e.sequence == *s))
+            .collect();
+        if !gone.is_empty() {
+            webhook_resend::Entity::delete_many()
+                .filter(webhook_resend::Column::EndpointId.eq(claim.id.as_str()))
+                .filter(webhook_resend::Column::Sequence.is_in(gone))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(events)
+    }
+
+    /// The URL and signing secret of the tenant's webhook endpoint `id` (for a test delivery;
+    /// the secret never leaves the server).
+    pub async fn webhook_target(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> StoreResult<(String, String)> {
+        of_tenant(webhook_endpoint::Entity::find(), tenant, id, WEBHOOK)
+            .one(&self.db)
+            .await?
+            .map(|m| (m.url, m.secret))
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Records a test delivery to the webhook endpoint `id` (an attempt at sequence 0).
+    pub async fn record_test_attempt(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        outcome: &AttemptOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        webhook_attempt::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            endpoint_id: Set(id.to_owned()),
+            tenant_id: Set(tenant.as_str().to_owned()),
+            event_id: Set(outcome.event_id.clone()),
+            sequence: Set(0),
+            attempted_at: Set(now),
+            status_code: Set(outcome.status_code),
+            latency_ms: Set(outcome.latency_ms),
+            error: Set(outcome.error.clone()),
+        }
+        .insert(&self.db)
+        .await
+        .map_err(|e| StoreError::from_write(e, &[]))?;
         Ok(())
     }
 

@@ -302,8 +302,87 @@ pub async fn pass(
     Ok(total)
 }
 
-/// Sends `claim`'s events in order until none is left, one fails, or the claim's time is up;
-/// then gives the claim back.
+/// What one attempt came to.
+enum Step {
+    /// Acknowledged: go on.
+    Sent,
+    /// Failed (backed off) or the claim was lost: stop this endpoint for this pass.
+    Stop,
+}
+
+/// What a pass delivers with.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    store: &'a Store,
+    sender: &'a Sender,
+    issuer: &'a SetIssuer,
+    config: &'a DeliveryConfig,
+}
+
+/// Sends `event` to `claim` (a resend at an admin's request when `resend`) and records the
+/// attempt.
+async fn attempt(
+    ctx: Ctx<'_>,
+    claim: &mut ClaimedWebhook,
+    event: &Event,
+    resend: bool,
+    report: &mut PassReport,
+) -> StoreResult<Step> {
+    let Ctx {
+        store,
+        sender,
+        issuer,
+        config,
+    } = ctx;
+    let now = Utc::now();
+    let sent = match &claim.destination {
+        Destination::Webhook => sender.send(&claim.url, &claim.secret, event, now).await,
+        Destination::PushedStream { audience, full } => {
+            let target = SetTarget {
+                stream_id: &claim.id,
+                audience,
+                full: *full,
+            };
+            match signed_set(issuer, claim, event, target, now).await {
+                Ok(set) => sender.push_set(&claim.url, &claim.secret, set).await,
+                Err(error) => Sent {
+                    status: None,
+                    error: Some(error),
+                    latency_ms: 0,
+                },
+            }
+        }
+    };
+    let done = Utc::now();
+    let ok = sent.error.is_none();
+    let outcome = AttemptOutcome {
+        event_id: event.id.clone(),
+        sequence: event.sequence,
+        status_code: sent.status.map(i32::from),
+        latency_ms: sent.latency_ms,
+        error: sent.error,
+        retry_at: retry_at(claim.attempts + 1, config.retry_base, done),
+        resend,
+    };
+    if !store.record_webhook_attempt(claim, &outcome, done).await? {
+        return Ok(Step::Stop);
+    }
+    if !ok {
+        report.failed += 1;
+        tracing::info!(webhook = %claim.id, sequence = event.sequence, "webhook delivery failed");
+        return Ok(Step::Stop);
+    }
+    report.delivered += 1;
+    if !resend {
+        claim.position = event.sequence;
+    }
+    claim.attempts = 0;
+    claim.failing_since = None;
+    Ok(Step::Sent)
+}
+
+/// Sends `claim`'s events in order until none is left, one fails, or the claim's time is up
+/// (first those an admin asked to send again, then the new ones); then gives the claim back.
 async fn deliver_endpoint(
     store: &Store,
     sender: &Sender,
@@ -312,6 +391,12 @@ async fn deliver_endpoint(
     mut claim: ClaimedWebhook,
     claimed_at: DateTime<Utc>,
 ) -> StoreResult<PassReport> {
+    let ctx = Ctx {
+        store,
+        sender,
+        issuer,
+        config,
+    };
     let mut report = PassReport::default();
     let timeout = Duration::from_std(config.timeout).unwrap_or(Duration::seconds(10));
     let stop_sending_at = claimed_at + config.lease - timeout - Duration::seconds(5);
@@ -321,6 +406,21 @@ async fn deliver_endpoint(
         claim.event_types.clone()
     };
     let result: StoreResult<()> = async {
+        loop {
+            let resends = store.pending_resends(&claim, PAGE).await?;
+            if resends.is_empty() {
+                break;
+            }
+            for event in &resends {
+                if Utc::now() >= stop_sending_at {
+                    return Ok(());
+                }
+                let step = attempt(ctx, &mut claim, event, true, &mut report).await?;
+                if let Step::Stop = step {
+                    return Ok(());
+                }
+            }
+        }
         loop {
             let query = EventQuery {
                 start: EventStart::After(claim.position),
@@ -345,56 +445,19 @@ async fn deliver_endpoint(
             };
             let full = page.events.len() as u64 >= PAGE;
             for event in &page.events {
-                let now = Utc::now();
-                if now >= stop_sending_at {
+                if Utc::now() >= stop_sending_at {
                     return Ok(());
                 }
-                let sent = match &claim.destination {
-                    Destination::Webhook => {
-                        sender.send(&claim.url, &claim.secret, event, now).await
-                    }
-                    Destination::PushedStream { audience, full } => {
-                        let target = SetTarget {
-                            stream_id: &claim.id,
-                            audience,
-                            full: *full,
-                        };
-                        match signed_set(issuer, &claim, event, target, now).await {
-                            Ok(set) => sender.push_set(&claim.url, &claim.secret, set).await,
-                            Err(error) => Sent {
-                                status: None,
-                                error: Some(error),
-                                latency_ms: 0,
-                            },
-                        }
-                    }
-                };
-                let done = Utc::now();
-                let ok = sent.error.is_none();
-                let outcome = AttemptOutcome {
-                    event_id: event.id.clone(),
-                    sequence: event.sequence,
-                    status_code: sent.status.map(i32::from),
-                    latency_ms: sent.latency_ms,
-                    error: sent.error,
-                    retry_at: retry_at(claim.attempts + 1, config.retry_base, done),
-                };
-                if !store.record_webhook_attempt(&claim, &outcome, done).await? {
+                let step = attempt(ctx, &mut claim, event, false, &mut report).await?;
+                if let Step::Stop = step {
                     return Ok(());
                 }
-                if !ok {
-                    report.failed += 1;
-                    tracing::info!(webhook = %claim.id, sequence = event.sequence, "webhook delivery failed");
-                    return Ok(());
-                }
-                report.delivered += 1;
-                claim.position = event.sequence;
-                claim.attempts = 0;
-                claim.failing_since = None;
             }
             if !full {
                 // Past the events this endpoint does not want, up to what was read.
-                if page.next > claim.position && store.pass_webhook_events(&claim, page.next).await? {
+                if page.next > claim.position
+                    && store.pass_webhook_events(&claim, page.next).await?
+                {
                     claim.position = page.next;
                 }
                 return Ok(());
@@ -404,6 +467,50 @@ async fn deliver_endpoint(
     .await;
     store.release_webhook(&claim).await?;
     result.map(|()| report)
+}
+
+/// Sends a test event (`webhook.test`, not an event of the outbox) to the webhook endpoint
+/// `id` of `tenant` at once, records the attempt, and says how it went.
+pub async fn send_test(
+    store: &Store,
+    sender: &Sender,
+    tenant: &scim_store::TenantId,
+    id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Sent> {
+    let (url, secret) = store.webhook_target(tenant, id).await?;
+    let event = Event {
+        // A fresh id of the events' shape (webhook-id), never one of the outbox.
+        id: uuid::Uuid::new_v4().to_string(),
+        sequence: 0,
+        time: now,
+        event_type: "webhook.test".into(),
+        resource_type: String::new(),
+        resource_id: String::new(),
+        external_id: None,
+        version: 0,
+        attributes: Vec::new(),
+        related: None,
+        actor: scim_store::EventActor {
+            kind: "console".into(),
+            name: "test".into(),
+        },
+        request_id: None,
+        data: None,
+        replaced: false,
+    };
+    let sent = sender.send(&url, &secret, &event, now).await;
+    let outcome = AttemptOutcome {
+        event_id: event.id.clone(),
+        sequence: 0,
+        status_code: sent.status.map(i32::from),
+        latency_ms: sent.latency_ms,
+        error: sent.error.clone(),
+        retry_at: now,
+        resend: false,
+    };
+    store.record_test_attempt(tenant, id, &outcome, now).await?;
+    Ok(sent)
 }
 
 /// The SET of `event` for the pushed stream `claim`, or why there is none.

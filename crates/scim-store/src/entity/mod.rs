@@ -15,3 +15,4 @@ pub mod tenant;
 pub mod user;
 pub mod webhook_attempt;
 pub mod webhook_endpoint;
+pub mod webhook_resend;
