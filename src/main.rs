@@ -10,6 +10,7 @@ use scim_store::{Actor, Store, TenantId};
 use scimd::{bootstrap, build_app, config::Config, open_store, telemetry, AppContext};
 
 mod admin_commands;
+mod event_commands;
 use admin_commands::{existing_tenant, machine_id, MachineCommand};
 
 /// Multi-tenant SCIM 2.0 provisioning service.
@@ -61,6 +62,16 @@ enum Command {
     Machine {
         #[command(subcommand)]
         command: MachineCommand,
+    },
+    /// Manage webhook endpoints (provisioning events pushed to the downstream application).
+    Webhook {
+        #[command(subcommand)]
+        command: event_commands::WebhookCommand,
+    },
+    /// Manage RFC 9967 event streams (Security Event Tokens, pushed or polled).
+    Stream {
+        #[command(subcommand)]
+        command: event_commands::StreamCommand,
     },
     /// Key expiry: warn before, purge after (what `serve` also does on an interval).
     Expiry {
@@ -374,6 +385,12 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
         }
         Command::Key { command } => key_command(&store, &config, command).await,
         Command::Machine { command } => admin_commands::machine_command(&store, command).await,
+        Command::Webhook { command } => {
+            event_commands::webhook_command(&store, scimd::outbound_policy(&config), command).await
+        }
+        Command::Stream { command } => {
+            event_commands::stream_command(&store, scimd::outbound_policy(&config), command).await
+        }
         Command::Tenant {
             command: TenantCommand::List { json },
         } => admin_commands::list_tenants(&store, json).await,

@@ -705,3 +705,99 @@ fn healthcheck_succeeds_only_against_a_ready_service() {
     }
     assert!(server.stop().success());
 }
+
+#[test]
+fn webhooks_and_event_streams_from_the_command_line() {
+    let dir = TempDir::new();
+    let url = dir.db_url();
+    let run = |args: &[&str]| {
+        let out = scimd(&url).args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert!(run(&["tenant", "create", "acme"]).0);
+    // The service's rules hold here too: https only, known types.
+    let (ok, _, err) = run(&[
+        "webhook",
+        "create",
+        "--tenant",
+        "acme",
+        "--url",
+        "http://hooks.example.com/x",
+    ]);
+    assert!(!ok && err.contains("https"), "{err}");
+    let (ok, _, err) = run(&[
+        "webhook",
+        "create",
+        "--tenant",
+        "acme",
+        "--url",
+        "https://hooks.example.com/x",
+        "--events",
+        "user.exploded",
+    ]);
+    assert!(!ok && err.contains("unknown event type"), "{err}");
+    let (ok, out, err) = run(&[
+        "webhook",
+        "create",
+        "--tenant",
+        "acme",
+        "--url",
+        "https://hooks.example.com/x",
+        "--events",
+        "user.created,user.deleted",
+    ]);
+    assert!(ok, "{err}");
+    let secret = out.trim().to_owned();
+    assert!(secret.starts_with("whsec_"), "{out}");
+    let (ok, out, _) = run(&["webhook", "list", "--tenant", "acme", "--json"]);
+    assert!(ok);
+    let hooks: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        hooks[0]["eventTypes"],
+        serde_json::json!(["user.created", "user.deleted"])
+    );
+    assert!(!out.contains(&secret), "the secret is shown once");
+    let id = hooks[0]["id"].as_str().unwrap().to_owned();
+
+    let (ok, out, err) = run(&[
+        "stream",
+        "create",
+        "--tenant",
+        "acme",
+        "--delivery",
+        "poll",
+        "--audience",
+        "https://rp.example",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.trim().starts_with("setpoll_"), "{out}");
+    assert!(err.contains("/events/acme/streams/"), "{err}");
+    let (ok, _, err) = run(&[
+        "stream",
+        "create",
+        "--tenant",
+        "acme",
+        "--delivery",
+        "push",
+        "--audience",
+        "x",
+    ]);
+    assert!(!ok && err.contains("endpointUrl"), "{err}");
+    let (ok, out, _) = run(&["stream", "list", "--tenant", "acme", "--json"]);
+    assert!(ok);
+    let streams: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(streams.as_array().unwrap().len(), 1);
+    assert_eq!(streams[0]["delivery"], "poll");
+    let stream = streams[0]["id"].as_str().unwrap().to_owned();
+
+    assert!(run(&["webhook", "delete", "--tenant", "acme", "--id", &id]).0);
+    assert!(run(&["stream", "delete", "--tenant", "acme", "--id", &stream]).0);
+    let (ok, _, err) = run(&["stream", "delete", "--tenant", "acme", "--id", &stream]);
+    assert!(!ok && err.contains("no event stream"), "{err}");
+    let (_, out, _) = run(&["webhook", "list", "--tenant", "acme", "--json"]);
+    assert_eq!(out.trim(), "[]");
+}
