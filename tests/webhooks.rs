@@ -695,3 +695,109 @@ async fn an_admin_can_send_events_again_and_test_an_endpoint() {
         }
     }
 }
+
+#[actix_web::test]
+async fn the_admin_is_mailed_once_when_an_endpoint_fails_for_a_day() {
+    use crate::common::smtp::SmtpServer;
+    for backend in backends() {
+        let app = spawn_with(backend, vars()).await;
+        let (url, receiver) = start_receiver(vec![Answer::Status(500); 8]);
+        let r = admin(
+            &app,
+            Method::POST,
+            "/webhooks",
+            Some(json!({"url": url, "eventTypes": ["*"]})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        app.create_user("a@acme.test").await;
+        let (sender, config) = delivery();
+        for _ in 0..40 {
+            if !receiver.lock().unwrap().got.is_empty() {
+                break;
+            }
+            scim_webhooks::pass(
+                &app.store,
+                &sender,
+                &set_issuer(&app.store),
+                &config,
+                "t",
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let w = app.store.get_webhook(&app.tenant, &id).await.unwrap();
+        let since = w.failing_since.expect("failing");
+
+        // A day later the sweep queues one mail; the mailer delivers it over SMTP.
+        let smtp = SmtpServer::start();
+        let mailer = scim_expiry::SmtpMailer::new(
+            &smtp.url(),
+            "scimd <scimd@example.test>",
+            std::time::Duration::from_secs(10),
+        )
+        .unwrap();
+        let policy = scim_expiry::ExpiryPolicy::default();
+        let early = scim_expiry::sweep(&app.store, &policy, since + Duration::hours(23))
+            .await
+            .unwrap();
+        assert_eq!(early.failing_destinations_notified, 0);
+        let day = since + Duration::hours(25);
+        let swept = scim_expiry::sweep(&app.store, &policy, day).await.unwrap();
+        assert_eq!(swept.failing_destinations_notified, 1);
+        let again = scim_expiry::sweep(&app.store, &policy, day + Duration::hours(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            again.failing_destinations_notified, 0,
+            "once per run of failures"
+        );
+        let delivered = scim_expiry::deliver(
+            &app.store,
+            &mailer,
+            &scim_expiry::DeliveryPolicy::default(),
+            day,
+        )
+        .await
+        .unwrap();
+        assert_eq!(delivered.sent, 1);
+        let mails = smtp.mails();
+        assert_eq!(mails.len(), 1);
+        assert_eq!(mails[0].to, ["admin@acme.test"]);
+        assert!(
+            mails[0].data.contains("has been failing since"),
+            "{}",
+            mails[0].data
+        );
+        assert!(mails[0].data.contains(&url), "{}", mails[0].data);
+        // Not an expiry notice of a key.
+        let notices = admin(&app, Method::GET, "/expiryNotices", None).await;
+        assert_eq!(notices.body["totalResults"], json!(0), "{}", notices.body);
+        // The recovery ends the run: a later run of failures is reported again.
+        receiver.lock().unwrap().script.clear();
+        for _ in 0..40 {
+            if !receiver.lock().unwrap().acknowledged.is_empty() {
+                break;
+            }
+            scim_webhooks::pass(
+                &app.store,
+                &sender,
+                &set_issuer(&app.store),
+                &config,
+                "t",
+                day,
+            )
+            .await
+            .unwrap();
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let w = app.store.get_webhook(&app.tenant, &id).await.unwrap();
+        assert!(
+            w.failing_since.is_none() && w.failure_notified_at.is_none(),
+            "{w:?}"
+        );
+    }
+}

@@ -18,6 +18,11 @@
 //! for one event or a time range), sent by the delivery loop before the destination's next
 //! new event and removed once acknowledged.
 //!
+//! `expiry_notices.kind`: the mail outbox also carries `destination_failing` notices (a webhook
+//! endpoint or pushed stream failing for a day: `api_key_id` is the destination's id,
+//! `key_label` its URL, `key_scope` `webhook` or `event_stream`, `key_expires_at` the start of
+//! the failures, so one notice per run of failures), delivered by the same mailer.
+//!
 //! A full stream needs the resource as it was after each change: `events.data` keeps it, written
 //! only while the tenant has a full stream (`tenants.events_full_data`, read with the key on
 //! every SCIM request). `events.replaced` tells a PUT (RFC 9967 `prov:put`) from a PATCH.
@@ -50,6 +55,12 @@ enum WebhookEndpoints {
     Format,
     PollSecretHash,
     Description,
+}
+
+#[derive(DeriveIden)]
+enum ExpiryNotices {
+    Table,
+    Kind,
 }
 
 #[derive(DeriveIden)]
@@ -114,6 +125,16 @@ impl MigrationTrait for Migration {
                 .boolean()
                 .not_null()
                 .default(false)
+                .to_owned(),
+        )
+        .await?;
+        add(
+            manager,
+            ExpiryNotices::Table,
+            ColumnDef::new(ExpiryNotices::Kind)
+                .string_len(24)
+                .not_null()
+                .default("key_expiry")
                 .to_owned(),
         )
         .await?;
@@ -243,6 +264,7 @@ impl MigrationTrait for Migration {
         ] {
             drop(manager, WebhookEndpoints::Table, col).await?;
         }
+        drop(manager, ExpiryNotices::Table, ExpiryNotices::Kind).await?;
         drop(manager, Events::Table, Events::Replaced).await?;
         drop(manager, Events::Table, Events::Data).await?;
         drop(manager, Tenants::Table, Tenants::EventsFullData).await?;

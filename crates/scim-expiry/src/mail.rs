@@ -3,7 +3,7 @@
 //! be written into a mail.
 
 use chrono::{DateTime, Duration, Utc};
-use scim_store::ExpiryNotice;
+use scim_store::{ExpiryNotice, NoticeKind};
 
 /// A mail ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,6 +159,9 @@ pub fn render(
     retention: Duration,
     console_url: Option<&str>,
 ) -> RenderedMail {
+    if notice.kind == NoticeKind::DestinationFailing {
+        return render_failing(notice, console_url);
+    }
     let fr = notice.locale.to_ascii_lowercase().starts_with("fr");
     let w = words(&notice.locale);
     let n = notice.threshold_days;
@@ -247,6 +250,73 @@ pub fn render(
     }
 }
 
+/// The mail of a webhook endpoint or pushed event stream failing for a day (issue 20): what
+/// fails since when, that nothing is lost, and what to do.
+fn render_failing(notice: &ExpiryNotice, console_url: Option<&str>) -> RenderedMail {
+    let fr = notice.locale.to_ascii_lowercase().starts_with("fr");
+    let what = match (notice.key_scope.as_str(), fr) {
+        ("event_stream", false) => "event stream",
+        ("event_stream", true) => "flux d'événements",
+        (_, false) => "webhook endpoint",
+        (_, true) => "point de terminaison webhook",
+    };
+    let url = notice.key_label.clone().unwrap_or_default();
+    let since = date(notice.key_expires_at);
+    let tenant = notice.tenant_id.as_str();
+    let (subject, lead, body, hello, footer) = if fr {
+        (
+            format!("Le {what} {url} échoue depuis le {since}"),
+            format!(
+                "Le {what} {url} du tenant {tenant} (id {}) refuse ou ne reçoit plus les                  événements de provisionnement depuis le {since}.",
+                notice.api_key_id
+            ),
+            "Aucun événement n'est perdu : ils attendent, dans l'ordre, et scimd réessaie (au              plus une fois par heure). Corrigez le destinataire (les dernières tentatives et              leur erreur sont dans la console, page Événements, et dans l'API d'administration,              .../attempts), ou désactivez-le s'il n'est plus utilisé."
+                .to_owned(),
+            "Bonjour,",
+            "Ce message a été envoyé par scimd à l'adresse d'administration du tenant.",
+        )
+    } else {
+        (
+            format!("The {what} {url} has been failing since {since}"),
+            format!(
+                "The {what} {url} of tenant {tenant} (id {}) has refused or not received the                  provisioning events since {since}.",
+                notice.api_key_id
+            ),
+            "No event is lost: they wait, in order, and scimd keeps trying (at most once an              hour). Fix the receiver (the latest attempts and their errors are in the console,              Events page, and in the admin API, .../attempts), or disable it if it is no longer              used."
+                .to_owned(),
+            "Hello,",
+            "This message was sent by scimd to the administrator address of the tenant.",
+        )
+    };
+    let mut text = format!("{hello}\n\n{lead}\n\n{body}\n");
+    if let Some(c) = console_url {
+        text.push_str(&format!("\nConsole: {c}\n"));
+    }
+    text.push_str(&format!("\n-- \n{footer}\n"));
+    let mut html = format!(
+        "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
+         <body style=\"font-family:sans-serif;color:#1a1a1a\"><p>{}</p><p><strong>{}</strong></p>\
+         <p>{}</p>",
+        if fr { "fr" } else { "en" },
+        escape(&subject),
+        escape(hello),
+        escape(&lead),
+        escape(&body)
+    );
+    if let Some(c) = console_url {
+        html.push_str(&format!("<p><a href=\"{}\">Console</a></p>", escape(c)));
+    }
+    html.push_str(&format!(
+        "<hr><p style=\"color:#555;font-size:small\">{}</p></body></html>",
+        escape(footer)
+    ));
+    RenderedMail {
+        subject: format!("[scimd] {subject}"),
+        text,
+        html,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,7 +344,31 @@ mod tests {
             last_error: None,
             created_at: at,
             sent_at: None,
+            kind: NoticeKind::KeyExpiry,
         }
+    }
+
+    #[test]
+    fn a_failing_destination_mail_says_what_since_when_and_that_nothing_is_lost() {
+        let mut n = notice("en", 0, Some("https://hooks.example.com/<x>"));
+        n.kind = NoticeKind::DestinationFailing;
+        n.key_scope = "webhook".into();
+        let m = render(&n, Duration::days(90), None);
+        assert_eq!(
+            m.subject,
+            "[scimd] The webhook endpoint https://hooks.example.com/<x> has been failing since 2027-03-01 10:00 UTC"
+        );
+        assert!(m.text.contains("No event is lost"), "{}", m.text);
+        assert!(
+            m.html.contains("https://hooks.example.com/&lt;x&gt;"),
+            "{}",
+            m.html
+        );
+        n.locale = "fr".into();
+        n.key_scope = "event_stream".into();
+        let m = render(&n, Duration::days(90), None);
+        assert!(m.subject.contains("flux d'événements"), "{}", m.subject);
+        assert!(m.text.contains("Aucun événement n'est perdu"), "{}", m.text);
     }
 
     #[test]

@@ -11,6 +11,8 @@ pub struct ExpiryPolicy {
     pub warn_days: Vec<u32>,
     /// How long an expired (or revoked) key stays listed before it is purged.
     pub retention: Duration,
+    /// How long a webhook endpoint or pushed stream fails before its admin is mailed.
+    pub destination_failing_after: Duration,
 }
 
 impl Default for ExpiryPolicy {
@@ -18,6 +20,7 @@ impl Default for ExpiryPolicy {
         Self {
             warn_days: vec![30, 7, 1],
             retention: Duration::days(90),
+            destination_failing_after: Duration::hours(24),
         }
     }
 }
@@ -37,6 +40,8 @@ pub struct SweepReport {
     pub events_purged: u64,
     /// Webhook delivery attempts deleted after the tenant's events retention.
     pub webhook_attempts_purged: u64,
+    /// Mails queued about webhook endpoints or pushed streams failing for a day.
+    pub failing_destinations_notified: u64,
 }
 
 /// One pass at `now`: queues each due warning once (per key, expiry and threshold) and purges
@@ -54,7 +59,11 @@ pub async fn sweep(
     let access_tokens_purged = store.purge_expired_access_tokens(now).await?;
     let events_purged = store.purge_old_events(now).await?;
     let webhook_attempts_purged = store.purge_old_webhook_attempts(now).await?;
+    let failing_destinations_notified = store
+        .queue_failing_destination_notices(now - policy.destination_failing_after, now)
+        .await?;
     let report = SweepReport {
+        failing_destinations_notified,
         warnings_queued: queued.queued,
         undeliverable: queued.no_recipient,
         purged,
@@ -69,6 +78,7 @@ pub async fn sweep(
         access_tokens_purged = report.access_tokens_purged,
         events_purged = report.events_purged,
         webhook_attempts_purged = report.webhook_attempts_purged,
+        failing_destinations_notified = report.failing_destinations_notified,
         "expiry sweep"
     );
     Ok(report)

@@ -377,7 +377,7 @@ pub async fn poll(
         }
     }
     if let Some(error) = last_error {
-        store.note_stream_error(stream, &error, now).await?;
+        store.note_stream_error(stream, &error).await?;
     }
     let mut stream = stream.clone();
     if !sequences.is_empty() {

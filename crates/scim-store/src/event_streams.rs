@@ -541,19 +541,11 @@ impl Store {
     }
 
     /// Records a receiver's report that it could not accept a SET (RFC 8936 `setErrs`) as the
-    /// stream's last error; the SET counts as acknowledged.
-    pub async fn note_stream_error(
-        &self,
-        stream: &EventStream,
-        error: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    /// stream's last error; the SET counts as acknowledged (nothing waits: the stream is not
+    /// failing).
+    pub async fn note_stream_error(&self, stream: &EventStream, error: &str) -> StoreResult<()> {
         webhook_endpoint::Entity::update_many()
             .col_expr(webhook_endpoint::Column::LastError, Expr::value(error))
-            .col_expr(
-                webhook_endpoint::Column::FailingSince,
-                Expr::value(Some(now)),
-            )
             .filter(webhook_endpoint::Column::Id.eq(stream.id.as_str()))
             .exec(&self.db)
             .await?;

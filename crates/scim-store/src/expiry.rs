@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::{
     audit::{begin_write, record, Actor, Change},
-    entity::{api_key, audit_event, expiry_notice, machine, tenant},
+    entity::{api_key, audit_event, expiry_notice, machine, tenant, webhook_endpoint},
     Page, Store, StoreResult, TenantId,
 };
 
@@ -61,6 +61,36 @@ impl NoticeStatus {
     }
 }
 
+/// What a notice of the mail outbox is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeKind {
+    /// A key's expiry warning (or expiry notice).
+    KeyExpiry,
+    /// A webhook endpoint or pushed event stream failing for a day: `api_key_id` is its id,
+    /// `key_label` its URL, `key_scope` `webhook` or `event_stream`, `key_expires_at` the
+    /// start of the failures.
+    DestinationFailing,
+}
+
+impl NoticeKind {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::KeyExpiry => "key_expiry",
+            Self::DestinationFailing => "destination_failing",
+        }
+    }
+
+    /// From the stored spelling (anything else is a key expiry, the column's default).
+    pub fn parse(s: &str) -> Self {
+        if s == "destination_failing" {
+            Self::DestinationFailing
+        } else {
+            Self::KeyExpiry
+        }
+    }
+}
+
 /// One expiry warning (or expiry notice, threshold 0) of one key, with what the mail says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExpiryNotice {
@@ -98,6 +128,8 @@ pub struct ExpiryNotice {
     pub created_at: DateTime<Utc>,
     /// When the SMTP server accepted it.
     pub sent_at: Option<DateTime<Utc>>,
+    /// What it is about.
+    pub kind: NoticeKind,
 }
 
 /// What one queueing pass wrote.
@@ -306,6 +338,7 @@ impl Store {
                 last_error: Set(None),
                 created_at: Set(now),
                 sent_at: Set(None),
+                kind: Set(NoticeKind::KeyExpiry.as_str().to_owned()),
             };
             if recipient.is_some() {
                 deliverable.push(row);
@@ -413,7 +446,8 @@ impl Store {
     }
 
     /// Claims up to `limit` queued notices due at `now` for delivery by this process, until
-    /// `now + lease`; notices of keys revoked, deleted or rotated since are cancelled first.
+    /// `now + lease`; notices of keys revoked, deleted or rotated since, and of destinations
+    /// removed, disabled or recovered since, are cancelled first.
     #[tracing::instrument(skip_all)]
     pub async fn claim_expiry_notices(
         &self,
@@ -434,6 +468,25 @@ impl Store {
             )
             .and_where(Expr::col((api_key::Entity, api_key::Column::RevokedAt)).is_null())
             .to_owned();
+        // A failing destination's notice holds while the same run of failures goes on.
+        let still_failing = Query::select()
+            .expr(Expr::val(1))
+            .from(webhook_endpoint::Entity)
+            .and_where(
+                Expr::col((webhook_endpoint::Entity, webhook_endpoint::Column::Id))
+                    .equals((expiry_notice::Entity, expiry_notice::Column::ApiKeyId)),
+            )
+            .and_where(
+                Expr::col((
+                    webhook_endpoint::Entity,
+                    webhook_endpoint::Column::FailingSince,
+                ))
+                .equals((expiry_notice::Entity, expiry_notice::Column::KeyExpiresAt)),
+            )
+            .and_where(
+                Expr::col((webhook_endpoint::Entity, webhook_endpoint::Column::Enabled)).eq(true),
+            )
+            .to_owned();
         let txn = begin_write(&self.db).await?;
         expiry_notice::Entity::update_many()
             .col_expr(
@@ -441,7 +494,22 @@ impl Store {
                 Expr::value(NoticeStatus::Cancelled.as_str()),
             )
             .filter(expiry_notice::Column::Status.eq(NoticeStatus::Queued.as_str()))
-            .filter(Condition::all().not().add(Expr::exists(live_key)))
+            .filter(
+                Condition::any()
+                    .add(
+                        Condition::all()
+                            .add(expiry_notice::Column::Kind.eq(NoticeKind::KeyExpiry.as_str()))
+                            .add(Condition::all().not().add(Expr::exists(live_key))),
+                    )
+                    .add(
+                        Condition::all()
+                            .add(
+                                expiry_notice::Column::Kind
+                                    .eq(NoticeKind::DestinationFailing.as_str()),
+                            )
+                            .add(Condition::all().not().add(Expr::exists(still_failing))),
+                    ),
+            )
             .exec(&txn)
             .await?;
         let select = expiry_notice::Entity::find()
@@ -603,7 +671,8 @@ impl Store {
         query: &NoticeQuery,
     ) -> StoreResult<Page<ExpiryNotice>> {
         let mut select = expiry_notice::Entity::find()
-            .filter(expiry_notice::Column::TenantId.eq(tenant.as_str()));
+            .filter(expiry_notice::Column::TenantId.eq(tenant.as_str()))
+            .filter(expiry_notice::Column::Kind.eq(NoticeKind::KeyExpiry.as_str()));
         if let Some(status) = query.status {
             select = select.filter(expiry_notice::Column::Status.eq(status.as_str()));
         }

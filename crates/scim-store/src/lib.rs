@@ -53,7 +53,9 @@ pub use events::{
     NewEvent, Written, DEFAULT_RETENTION_DAYS as DEFAULT_EVENT_RETENTION_DAYS,
     MAX_PAGE as MAX_EVENT_PAGE, RETENTION_DAYS as EVENT_RETENTION_DAYS,
 };
-pub use expiry::{ClaimedNotice, ExpiryNotice, NoticeQuery, NoticeStatus, QueuedNotices};
+pub use expiry::{
+    ClaimedNotice, ExpiryNotice, NoticeKind, NoticeQuery, NoticeStatus, QueuedNotices,
+};
 pub use machines::{Machine, MachinePatch};
 pub use members::NamedMember;
 pub use oauth::{

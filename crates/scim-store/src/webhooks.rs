@@ -924,6 +924,103 @@ impl Store {
         Ok(())
     }
 
+    /// Queues, once per run of failures, a `destination_failing` mail to the tenant's admin
+    /// for each enabled webhook endpoint or pushed stream failing since `failing_before` or
+    /// earlier (the mailer of expiry warnings delivers it), and marks it notified in the same
+    /// transaction. A tenant without an admin e-mail gets an undeliverable notice, as for
+    /// expiry warnings. Returns how many were queued.
+    pub async fn queue_failing_destination_notices(
+        &self,
+        failing_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        use crate::entity::{expiry_notice, tenant};
+        let due = webhook_endpoint::Entity::find()
+            .filter(webhook_endpoint::Column::Enabled.eq(true))
+            .filter(webhook_endpoint::Column::FailingSince.lte(failing_before))
+            .filter(webhook_endpoint::Column::FailureNotifiedAt.is_null());
+        if due.clone().limit(1).all(&self.db).await?.is_empty() {
+            return Ok(0);
+        }
+        let txn = begin_write(&self.db).await?;
+        let rows = crate::expiry::skip_locked(due.limit(100), &txn)
+            .all(&txn)
+            .await?;
+        let mut queued = 0;
+        for row in rows {
+            let Some(since) = row.failing_since else {
+                continue;
+            };
+            let tenant_row = tenant::Entity::find_by_id(row.tenant_id.as_str())
+                .one(&txn)
+                .await?;
+            let recipient = tenant_row.as_ref().and_then(|t| t.admin_email.clone());
+            let status = if recipient.is_some() {
+                crate::NoticeStatus::Queued
+            } else {
+                crate::NoticeStatus::NoRecipient
+            };
+            expiry_notice::Entity::insert(expiry_notice::ActiveModel {
+                id: Set(uuid::Uuid::now_v7().to_string()),
+                tenant_id: Set(row.tenant_id.clone()),
+                api_key_id: Set(row.id.clone()),
+                key_name: Set(row.id.clone()),
+                key_label: Set(Some(if row.url.is_empty() {
+                    row.audience.clone().unwrap_or_default()
+                } else {
+                    row.url.clone()
+                })),
+                key_scope: Set(if row.kind == STREAM {
+                    "event_stream"
+                } else {
+                    "webhook"
+                }
+                .to_owned()),
+                machine_name: Set(None),
+                key_expires_at: Set(since),
+                threshold_days: Set(0),
+                recipient: Set(recipient),
+                locale: Set(tenant_row.map_or_else(|| "en".to_owned(), |t| t.locale)),
+                status: Set(status.as_str().to_owned()),
+                attempts: Set(0),
+                next_attempt_at: Set(now),
+                claim_id: Set(None),
+                claimed_until: Set(None),
+                last_error: Set(None),
+                created_at: Set(now),
+                sent_at: Set(None),
+                kind: Set(crate::NoticeKind::DestinationFailing.as_str().to_owned()),
+            })
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::columns([
+                    expiry_notice::Column::ApiKeyId,
+                    expiry_notice::Column::KeyExpiresAt,
+                    expiry_notice::Column::ThresholdDays,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+            webhook_endpoint::Entity::update_many()
+                .col_expr(
+                    webhook_endpoint::Column::FailureNotifiedAt,
+                    Expr::value(now),
+                )
+                .filter(webhook_endpoint::Column::Id.eq(row.id.as_str()))
+                .exec(&txn)
+                .await?;
+            if status == crate::NoticeStatus::NoRecipient {
+                tracing::warn!(tenant = %row.tenant_id, destination = %row.id,
+                    "failing destination cannot be reported: the tenant has no admin e-mail");
+            } else {
+                queued += 1;
+            }
+        }
+        txn.commit().await?;
+        Ok(queued)
+    }
+
     /// Deletes attempts older than their tenant's events retention; returns how many.
     pub async fn purge_old_webhook_attempts(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let mut purged = 0;

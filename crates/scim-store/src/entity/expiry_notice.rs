@@ -26,6 +26,8 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
     pub sent_at: Option<DateTimeUtc>,
+    /// `key_expiry` or `destination_failing` (see migration 000120).
+    pub kind: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -53,6 +55,7 @@ impl From<Model> for crate::ExpiryNotice {
             last_error: m.last_error,
             created_at: m.created_at,
             sent_at: m.sent_at,
+            kind: crate::NoticeKind::parse(&m.kind),
         }
     }
 }
