@@ -700,7 +700,7 @@ async fn streams_are_checked_isolated_and_their_secrets_never_shown_again() {
             .await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
 
-        // Discovery names the events scimd emits.
+        // Discovery names the events scimd emits, to a tenant that has event streams.
         let r = scim(&app, Method::GET, "/ServiceProviderConfig", None).await;
         let uris = r.body["securityEvents"]["eventUris"].as_array().unwrap();
         assert!(uris.contains(&json!(format!("{PROV}create:full"))));

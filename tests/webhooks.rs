@@ -38,6 +38,8 @@ pub enum Answer {
     Status(u16),
     /// Answers after this long (longer than the sender's timeout).
     Slow(u64),
+    /// Acknowledges after this long (shorter than the sender's timeout).
+    Delay(u64),
 }
 
 #[derive(Default)]
@@ -74,6 +76,11 @@ async fn receive(
         }
         Some(Answer::Slow(ms)) => {
             actix_web::rt::time::sleep(std::time::Duration::from_millis(ms)).await;
+            HttpResponse::NoContent().finish()
+        }
+        Some(Answer::Delay(ms)) => {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(ms)).await;
+            state.lock().unwrap().acknowledged.push(id);
             HttpResponse::NoContent().finish()
         }
         None => {
@@ -798,6 +805,109 @@ async fn the_admin_is_mailed_once_when_an_endpoint_fails_for_a_day() {
         assert!(
             w.failing_since.is_none() && w.failure_notified_at.is_none(),
             "{w:?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_delivery_process_killed_mid_batch_loses_nothing() {
+    for backend in backends() {
+        // The app under test delivers nothing itself: one `scimd serve` started here does,
+        // and is killed with SIGKILL while it sends.
+        let mut quiet = vars();
+        quiet.insert("SCIMD_WEBHOOK_POLL_MS".into(), "0".into());
+        let app = spawn_with(backend, quiet).await;
+        let (url, receiver) = start_receiver(vec![Answer::Delay(150); 200]);
+        let r = admin(
+            &app,
+            Method::POST,
+            "/webhooks",
+            Some(json!({"url": url, "eventTypes": ["user.created"]})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let mut names = Vec::new();
+        for i in 0..12 {
+            let name = format!("u{i}@acme.test");
+            app.create_user(&name).await;
+            names.push(name);
+        }
+        let token = app.admin_token.clone();
+        let events = app
+            .call(
+                Method::GET,
+                "/api/acme/admin/events?limit=50",
+                Some(&token),
+                None,
+            )
+            .await;
+        let expected: Vec<String> = events.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(expected.len(), 12);
+
+        let mut delivering = vars();
+        delivering.insert("SCIMD_DATABASE_URL".into(), app.db_url().to_owned());
+        delivering.insert("SCIMD_WEBHOOK_POLL_MS".into(), "50".into());
+        delivering.insert(
+            "SCIMD_PUBLIC_URL".into(),
+            "https://scim.example.test".into(),
+        );
+        let mut process = crate::common::procs::Processes::start(1, &delivering).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while receiver.lock().unwrap().got.len() < 4 {
+            assert!(std::time::Instant::now() < deadline, "{}", process.logs());
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        process.kill(0);
+        let at_kill = receiver.lock().unwrap().got.len();
+        assert!(at_kill < 12, "killed mid-batch: {at_kill} sent");
+
+        // Its claim ends with its lease; another delivery takes over from the last event
+        // recorded as acknowledged.
+        let (sender, config) = delivery();
+        let later = Utc::now() + Duration::minutes(2);
+        for _ in 0..100 {
+            let acknowledged: HashSet<String> = receiver
+                .lock()
+                .unwrap()
+                .acknowledged
+                .iter()
+                .cloned()
+                .collect();
+            if expected.iter().all(|e| acknowledged.contains(e)) {
+                break;
+            }
+            scim_webhooks::pass(
+                &app.store,
+                &sender,
+                &set_issuer(&app.store),
+                &config,
+                "heir",
+                later,
+            )
+            .await
+            .unwrap();
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let acknowledged = receiver.lock().unwrap().acknowledged.clone();
+        let mut first_seen: Vec<&String> = Vec::new();
+        for id in &acknowledged {
+            if !first_seen.contains(&id) {
+                first_seen.push(id);
+            }
+        }
+        assert_eq!(
+            first_seen,
+            expected.iter().collect::<Vec<_>>(),
+            "every event, in order: {acknowledged:?}"
+        );
+        assert!(
+            acknowledged.len() <= expected.len() + 1,
+            "at most the event in flight is sent twice: {acknowledged:?}"
         );
     }
 }

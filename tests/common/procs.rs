@@ -162,6 +162,14 @@ impl Processes {
         started
     }
 
+    /// Kills process `i` with SIGKILL (no shutdown of any kind) and reaps it.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(p) = self.procs.get_mut(i) {
+            let _ = p.child.kill();
+            let _ = p.child.wait();
+        }
+    }
+
     /// How many processes serve.
     pub fn count(&self) -> usize {
         self.procs.len()

@@ -39,12 +39,22 @@ pub async fn get_service_provider_config(
     req: HttpRequest,
 ) -> ApiResult {
     let mut config = service_provider_config(&state.capabilities(), &state.base_url(&req));
-    // RFC 9967 §4: the events scimd's event streams carry.
-    if let Some(map) = config.as_object_mut() {
-        map.insert(
-            "securityEvents".into(),
-            scim_service::security_events::service_provider_config(),
-        );
+    // RFC 9967 §4: the events scimd's event streams carry, told to a tenant that has event
+    // streams (asked with its key). Not to everyone: SCIM clients that validate this document
+    // strictly against RFC 7643 (scim2-models' pydantic schema, for one) refuse an attribute
+    // they do not know, and a tenant without streams has no use for it.
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        if let Ok(caller) = ScimCaller::extract(&req).await {
+            let streams = state.store.list_event_streams(&caller.tenant).await;
+            if streams.is_ok_and(|s| !s.is_empty()) {
+                if let Some(map) = config.as_object_mut() {
+                    map.insert(
+                        "securityEvents".into(),
+                        scim_service::security_events::service_provider_config(),
+                    );
+                }
+            }
+        }
     }
     ok(config)
 }
