@@ -25,6 +25,7 @@ mod m20261206_000090_add_oauth_clients;
 mod m20261206_000100_create_events;
 mod m20261206_000110_create_webhooks;
 mod m20261207_000120_add_event_streams;
+mod m20261207_000130_key_sqlite_events_by_sequence;
 
 /// The migrator run at start-up.
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000100_create_events::Migration),
             Box::new(m20261206_000110_create_webhooks::Migration),
             Box::new(m20261207_000120_add_event_streams::Migration),
+            Box::new(m20261207_000130_key_sqlite_events_by_sequence::Migration),
         ]
     }
 }

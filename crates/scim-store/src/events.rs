@@ -639,16 +639,20 @@ impl Store {
     async fn purge_event_batch(&self, tenant: &str, cutoff: DateTime<Utc>) -> StoreResult<u64> {
         let txn = self.db.begin().await?;
         let backend = txn.get_database_backend();
+        // By `(tenant_id, sequence)`: SQLite's table is keyed by it (migration 000130), and
+        // PostgreSQL indexes it; events purged are numbered (committed long ago).
         let batch = Query::select()
-            .column(event::Column::Id)
+            .column(event::Column::Sequence)
             .from(event::Entity)
             .and_where(event::Column::TenantId.eq(tenant))
             .and_where(event::Column::Time.lt(cutoff))
+            .and_where(event::Column::Sequence.is_not_null())
             .limit(BATCH)
             .to_owned();
         let delete = Query::delete()
             .from_table(event::Entity)
-            .and_where(Expr::col(event::Column::Id).in_subquery(batch))
+            .and_where(event::Column::TenantId.eq(tenant))
+            .and_where(Expr::col(event::Column::Sequence).in_subquery(batch))
             .returning_col(event::Column::Sequence)
             .to_owned();
         let rows = txn.query_all(backend.build(&delete)).await?;
