@@ -1224,6 +1224,53 @@ on_each_backend!(
         assert!(page.body.contains("hooks.example.com"), "{}", page.body);
         assert!(page.body.contains("healthy"), "{}", page.body);
         assert!(!page.body.contains(&secret[6..]), "the secret never shows");
+        // The test button and "send again", with the session's CSRF token and the permission.
+        let id = app.store.list_webhooks(&app.tenant).await.unwrap()[0]
+            .id
+            .clone();
+        let csrf = page.csrf();
+        assert!(page.body.contains("Send a test event"), "{}", page.body);
+        let sent = browser
+            .post(
+                &format!("/console/events/webhooks/{id}/test"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER);
+        let to = sent
+            .headers
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(to.starts_with("/console/events?done=test-"), "{to}");
+        let shown = browser.get(&to).await;
+        assert!(shown.body.contains("The test event was"), "{}", shown.body);
+        let resent = browser
+            .post(
+                &format!("/console/events/webhooks/{id}/resend"),
+                &[("csrf", &csrf), ("window", "24")],
+            )
+            .await;
+        let to = resent
+            .headers
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(to, "/console/events?done=resent&n=1", "the user created");
+        let forged = browser
+            .post(
+                &format!("/console/events/webhooks/{id}/resend"),
+                &[("csrf", &"0".repeat(64)), ("window", "24")],
+            )
+            .await;
+        assert!(
+            !forged.status.is_redirection(),
+            "refused without the CSRF token"
+        );
         // French.
         let page = browser
             .get("/console/lang?l=fr&next=%2Fconsole%2Fevents")

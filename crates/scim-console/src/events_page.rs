@@ -1,18 +1,20 @@
 //! The "Events" page (issue 20): the tenant's webhook endpoints with their health and latest
-//! attempts (with `tenant.webhooks:read`), then the most recent provisioning events, newest
-//! first (with `tenant.events:read`). Read-only: endpoints are registered through the admin
-//! API.
+//! attempts (with `tenant.webhooks:read`), a test delivery and "send again" for each (with
+//! `tenant.webhooks:write`), then the most recent provisioning events, newest first (with
+//! `tenant.events:read`). Endpoints are registered through the admin API or the CLI.
 
-use actix_web::{web, HttpResponse};
-use chrono::Utc;
+use std::collections::HashMap;
+
+use actix_web::{http::header, web, HttpResponse};
+use chrono::{Duration, Utc};
 use maud::{html, Markup};
-use scim_auth::admin::EventsRead;
+use scim_auth::admin::{EventsRead, WebhooksWrite};
 use scim_service::webhooks::WebhookState;
-use scim_store::{Store, Webhook};
+use scim_store::{ResendSelection, Store, Webhook};
 
 use crate::{
-    html::{self, when, Nav},
-    session::{ConsoleError, Ctx},
+    html::{self, csrf_input, url_enc, when, Nav},
+    session::{ConsoleError, Ctx, Posted},
     text::{Lang, T},
 };
 
@@ -63,6 +65,26 @@ async fn webhooks_section(ctx: &Ctx, store: &Store) -> Result<Markup, ConsoleErr
                         dt { (T::NextAttempt.get(l)) } dd { (when(w.next_attempt_at)) }
                     }
                 }
+                @if ctx.may(scim_auth::WEBHOOKS_WRITE) {
+                    div.buttons {
+                        form.inline method="post" action={ "/console/events/webhooks/" (url_enc(&w.id)) "/test" } {
+                            (csrf_input(ctx))
+                            button.btn type="submit" { (T::SendTestEvent.get(l)) }
+                        }
+                        " "
+                        form.inline method="post" action={ "/console/events/webhooks/" (url_enc(&w.id)) "/resend" } {
+                            (csrf_input(ctx))
+                            label for={ "resend-" (w.id) } { (T::SendAgainLast.get(l)) } " "
+                            select name="window" id={ "resend-" (w.id) } {
+                                option value="1" { (T::Window1h.get(l)) }
+                                option value="24" { (T::Window24h.get(l)) }
+                                option value="168" { (T::Window7d.get(l)) }
+                            }
+                            " "
+                            button.btn type="submit" { (T::SendAgain.get(l)) }
+                        }
+                    }
+                }
                 @if !tries.is_empty() {
                     div.table-wrap { table.attempts {
                         thead { tr {
@@ -85,9 +107,27 @@ async fn webhooks_section(ctx: &Ctx, store: &Store) -> Result<Markup, ConsoleErr
 }
 
 /// `GET /console/events`.
-pub async fn show_events(ctx: Ctx, store: web::Data<Store>) -> Result<HttpResponse, ConsoleError> {
+pub async fn show_events(
+    ctx: Ctx,
+    store: web::Data<Store>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ConsoleError> {
     ctx.require::<EventsRead>()?;
     let l = ctx.lang;
+    let flash = match query.get("done").map(String::as_str) {
+        Some("test-delivered") => Some(T::TestDelivered.get(l).to_owned()),
+        Some("test-failed") => Some(format!(
+            "{} {}",
+            T::TestFailed.get(l),
+            query.get("error").map(String::as_str).unwrap_or("")
+        )),
+        Some("resent") => Some(format!(
+            "{} {}",
+            T::Resent.get(l),
+            query.get("n").map(String::as_str).unwrap_or("0")
+        )),
+        _ => None,
+    };
     let webhooks = if ctx.may(scim_auth::WEBHOOKS_READ) {
         Some(webhooks_section(&ctx, &store).await?)
     } else {
@@ -127,5 +167,67 @@ pub async fn show_events(ctx: Ctx, store: web::Data<Store>) -> Result<HttpRespon
     };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(html::page(&ctx, Nav::Events, T::Events.get(l), None, body)))
+        .body(html::page(
+            &ctx,
+            Nav::Events,
+            T::Events.get(l),
+            flash.as_deref(),
+            body,
+        )))
+}
+
+fn back_to_events(query: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("/console/events?{query}")))
+        .finish()
+}
+
+/// `POST /console/events/webhooks/{id}/test`: a signed `webhook.test` at once.
+pub async fn test_webhook(
+    Posted { ctx, .. }: Posted<WebhooksWrite>,
+    store: web::Data<Store>,
+    sender: web::Data<scim_webhooks::Sender>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let sent = scim_webhooks::send_test(&store, &sender, &ctx.tenant, &path, Utc::now())
+        .await
+        .map_err(|e| ConsoleError::store(ctx.lang, e))?;
+    Ok(match sent.error {
+        None => back_to_events("done=test-delivered"),
+        Some(error) => back_to_events(&format!("done=test-failed&error={}", url_enc(&error))),
+    })
+}
+
+/// `POST /console/events/webhooks/{id}/resend`: the events of the last hour, day or week sent
+/// again.
+pub async fn resend_webhook_events(
+    Posted { ctx, form, .. }: Posted<WebhooksWrite>,
+    store: web::Data<Store>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let hours: i64 = match form.get("window") {
+        Some("1") => 1,
+        Some("24") => 24,
+        Some("168") => 168,
+        _ => return Ok(back_to_events("")),
+    };
+    store
+        .get_webhook(&ctx.tenant, &path)
+        .await
+        .map_err(|e| ConsoleError::store(ctx.lang, e))?;
+    let now = Utc::now();
+    let queued = store
+        .request_resend(
+            &ctx.tenant,
+            &path,
+            &ResendSelection::Range {
+                since: now - Duration::hours(hours),
+                until: now + Duration::seconds(1),
+            },
+            &ctx.caller.actor,
+            now,
+        )
+        .await
+        .map_err(|e| ConsoleError::store(ctx.lang, e))?;
+    Ok(back_to_events(&format!("done=resent&n={queued}")))
 }

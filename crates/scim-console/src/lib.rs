@@ -177,6 +177,14 @@ pub fn configure(config: ConsoleConfig) -> impl FnOnce(&mut web::ServiceConfig) 
                 .route("/settings/tenant", web::post().to(settings::put_tenant))
                 .route("/audit", web::get().to(audit::list_events))
                 .route("/events", web::get().to(events_page::show_events))
+                .route(
+                    "/events/webhooks/{id}/test",
+                    web::post().to(events_page::test_webhook),
+                )
+                .route(
+                    "/events/webhooks/{id}/resend",
+                    web::post().to(events_page::resend_webhook_events),
+                )
                 .route("/users", web::get().to(directory::list_users))
                 .route("/users/{id}", web::get().to(directory::show_user))
                 .route("/groups", web::get().to(directory::list_groups))

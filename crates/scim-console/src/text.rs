@@ -259,6 +259,15 @@ texts! {
     Webhooks => "Webhook endpoints", "Points de terminaison webhook";
     NoWebhooks => "No webhook endpoint is registered (POST /api/{tenant}/admin/webhooks).", "Aucun point de terminaison webhook n'est enregistré (POST /api/{tenant}/admin/webhooks).";
     WebhookHealthy => "healthy", "en bonne santé";
+    SendTestEvent => "Send a test event", "Envoyer un événement de test";
+    SendAgainLast => "Events of the last", "Événements de la dernière période :";
+    Window1h => "hour", "heure";
+    Window24h => "24 hours", "24 heures";
+    Window7d => "7 days", "7 jours";
+    SendAgain => "Send again", "Renvoyer";
+    TestDelivered => "The test event was delivered.", "L'événement de test a été livré.";
+    TestFailed => "The test event was not delivered:", "L'événement de test n'a pas été livré :";
+    Resent => "Events queued to be sent again:", "Événements à renvoyer :";
     WebhookRetrying => "retrying", "nouvelle tentative";
     WebhookFailing => "failing for more than a day", "en échec depuis plus d'un jour";
     WebhookDisabled => "disabled", "désactivé";
