@@ -905,9 +905,12 @@ async fn a_delivery_process_killed_mid_batch_loses_nothing() {
             expected.iter().collect::<Vec<_>>(),
             "every event, in order: {acknowledged:?}"
         );
+        // Acknowledged deliveries are recorded together, at most 200 ms after the first
+        // (scim-webhooks `Pending`): the killed process can have acknowledged, unrecorded,
+        // at most the ~2 deliveries of that window (150 ms each here) and the one in flight.
         assert!(
-            acknowledged.len() <= expected.len() + 1,
-            "at most the event in flight is sent twice: {acknowledged:?}"
+            acknowledged.len() <= expected.len() + 3,
+            "at most what was unrecorded or in flight is sent twice: {acknowledged:?}"
         );
     }
 }

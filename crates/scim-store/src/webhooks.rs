@@ -160,7 +160,7 @@ pub struct WebhookAttempt {
     pub error: Option<String>,
 }
 
-/// What one attempt came to, for [`Store::record_webhook_attempt`].
+/// What one attempt came to, for [`Store::record_webhook_attempts`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttemptOutcome {
     /// The event sent.
@@ -178,6 +178,8 @@ pub struct AttemptOutcome {
     /// Whether the event was sent again at an admin's request (its acknowledgement removes
     /// the request and leaves the position where it is).
     pub resend: bool,
+    /// When the attempt ended.
+    pub at: DateTime<Utc>,
 }
 
 /// Which events to send again.
@@ -611,25 +613,34 @@ impl Store {
             .collect()
     }
 
-    /// Records one attempt at `claim`'s next event and moves the endpoint on: past the event
-    /// when it was acknowledged, to `retry_at` when not. Returns `false` when the claim was
-    /// lost (its lease ended and another process took the endpoint): the caller stops.
-    pub async fn record_webhook_attempt(
+    /// Records attempts at `claim`'s events, in the order they were made, in one transaction
+    /// (one commit for a run of deliveries instead of one per event), and moves the endpoint
+    /// on: past the last new event acknowledged, and, when the last attempt failed, to its
+    /// `retry_at`. Every attempt but the last is an acknowledged one (the sender stops at a
+    /// failure). Returns `false` when the claim was lost (its lease ended and another process
+    /// took the endpoint): the caller stops.
+    pub async fn record_webhook_attempts(
         &self,
         claim: &ClaimedWebhook,
-        outcome: &AttemptOutcome,
-        now: DateTime<Utc>,
+        outcomes: &[AttemptOutcome],
     ) -> StoreResult<bool> {
+        let Some(last) = outcomes.last() else {
+            return Ok(true);
+        };
+        let acknowledged: Vec<&AttemptOutcome> =
+            outcomes.iter().filter(|o| o.error.is_none()).collect();
         let txn = begin_write(&self.db).await?;
         let mut update = webhook_endpoint::Entity::update_many();
-        if outcome.error.is_none() && !outcome.resend {
-            update = update.col_expr(
-                webhook_endpoint::Column::Position,
-                Expr::value(outcome.sequence),
-            );
+        if let Some(position) = acknowledged
+            .iter()
+            .filter(|o| !o.resend)
+            .map(|o| o.sequence)
+            .max()
+        {
+            update = update.col_expr(webhook_endpoint::Column::Position, Expr::value(position));
         }
-        update = match &outcome.error {
-            None => update
+        if let Some(success) = acknowledged.last() {
+            update = update
                 .col_expr(webhook_endpoint::Column::Attempts, Expr::value(0))
                 .col_expr(
                     webhook_endpoint::Column::FailingSince,
@@ -639,59 +650,76 @@ impl Store {
                     webhook_endpoint::Column::FailureNotifiedAt,
                     Expr::value(Option::<DateTime<Utc>>::None),
                 )
-                .col_expr(webhook_endpoint::Column::LastSuccessAt, Expr::value(now))
+                .col_expr(
+                    webhook_endpoint::Column::LastSuccessAt,
+                    Expr::value(success.at),
+                )
                 .col_expr(
                     webhook_endpoint::Column::LastError,
                     Expr::value(Option::<String>::None),
-                ),
-            Some(error) => update
-                .col_expr(
-                    webhook_endpoint::Column::Attempts,
+                );
+        }
+        if let Some(error) = &last.error {
+            // A failure after acknowledged events starts a new run of failures.
+            let (attempts, since) = if acknowledged.is_empty() {
+                (
                     Expr::col(webhook_endpoint::Column::Attempts).add(1),
+                    claim.failing_since.unwrap_or(last.at),
                 )
+            } else {
+                (Expr::value(1), last.at)
+            };
+            update = update
+                .col_expr(webhook_endpoint::Column::Attempts, attempts)
                 .col_expr(
                     webhook_endpoint::Column::NextAttemptAt,
-                    Expr::value(outcome.retry_at),
+                    Expr::value(last.retry_at),
                 )
                 .col_expr(
                     webhook_endpoint::Column::FailingSince,
-                    Expr::value(Some(claim.failing_since.unwrap_or(now))),
+                    Expr::value(Some(since)),
                 )
                 .col_expr(
                     webhook_endpoint::Column::LastError,
                     Expr::value(error.clone()),
-                ),
-        };
+                );
+        }
         let updated = update
             .filter(webhook_endpoint::Column::Id.eq(claim.id.as_str()))
             .filter(webhook_endpoint::Column::ClaimedBy.eq(claim.owner.as_str()))
             .exec(&txn)
             .await?
             .rows_affected;
-        // The attempt was made: it is recorded even when the claim was lost meanwhile (then it
-        // does not move the endpoint on; whoever holds it now decides).
-        let inserted = webhook_attempt::ActiveModel {
+        // The attempts were made: they are recorded even when the claim was lost meanwhile
+        // (then they do not move the endpoint on; whoever holds it now decides).
+        let rows = outcomes.iter().map(|o| webhook_attempt::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
             endpoint_id: Set(claim.id.clone()),
             tenant_id: Set(claim.tenant.as_str().to_owned()),
-            event_id: Set(outcome.event_id.clone()),
-            sequence: Set(outcome.sequence),
-            attempted_at: Set(now),
-            status_code: Set(outcome.status_code),
-            latency_ms: Set(outcome.latency_ms),
-            error: Set(outcome.error.clone()),
-        }
-        .insert(&txn)
-        .await;
+            event_id: Set(o.event_id.clone()),
+            sequence: Set(o.sequence),
+            attempted_at: Set(o.at),
+            status_code: Set(o.status_code),
+            latency_ms: Set(o.latency_ms),
+            error: Set(o.error.clone()),
+        });
+        let inserted = webhook_attempt::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await;
         match inserted.map_err(|e| StoreError::from_write(e, &[])) {
             // The endpoint was deleted meanwhile.
             Err(StoreError::NotFound) => return Ok(false),
             other => other?,
         };
-        if outcome.resend && outcome.error.is_none() && updated > 0 {
+        let resent: Vec<i64> = acknowledged
+            .iter()
+            .filter(|o| o.resend)
+            .map(|o| o.sequence)
+            .collect();
+        if !resent.is_empty() && updated > 0 {
             webhook_resend::Entity::delete_many()
                 .filter(webhook_resend::Column::EndpointId.eq(claim.id.as_str()))
-                .filter(webhook_resend::Column::Sequence.eq(outcome.sequence))
+                .filter(webhook_resend::Column::Sequence.is_in(resent))
                 .exec(&txn)
                 .await?;
         }
@@ -905,7 +933,6 @@ impl Store {
         tenant: &TenantId,
         id: &str,
         outcome: &AttemptOutcome,
-        now: DateTime<Utc>,
     ) -> StoreResult<()> {
         webhook_attempt::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
@@ -913,7 +940,7 @@ impl Store {
             tenant_id: Set(tenant.as_str().to_owned()),
             event_id: Set(outcome.event_id.clone()),
             sequence: Set(0),
-            attempted_at: Set(now),
+            attempted_at: Set(outcome.at),
             status_code: Set(outcome.status_code),
             latency_ms: Set(outcome.latency_ms),
             error: Set(outcome.error.clone()),

@@ -302,6 +302,33 @@ pub async fn pass(
     Ok(total)
 }
 
+/// Attempts made and not yet recorded: acknowledged deliveries are recorded together, at
+/// most [`RECORD_EVERY`] or [`RECORD_AFTER`] after the first, in one transaction (a commit per
+/// delivery capped an endpoint at about one delivery per fsync); a failure is recorded at once.
+/// A process that dies loses only this record, so it resends at most these events.
+#[derive(Default)]
+struct Pending {
+    outcomes: Vec<AttemptOutcome>,
+    since: Option<Instant>,
+}
+
+/// Acknowledged deliveries recorded together at most.
+const RECORD_EVERY: usize = 100;
+/// Longest an acknowledged delivery waits to be recorded.
+const RECORD_AFTER: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl Pending {
+    /// Records what is pending; `false` when the claim was lost.
+    async fn flush(&mut self, store: &Store, claim: &ClaimedWebhook) -> StoreResult<bool> {
+        self.since = None;
+        if self.outcomes.is_empty() {
+            return Ok(true);
+        }
+        let outcomes = std::mem::take(&mut self.outcomes);
+        store.record_webhook_attempts(claim, &outcomes).await
+    }
+}
+
 /// What one attempt came to.
 enum Step {
     /// Acknowledged: go on.
@@ -326,6 +353,7 @@ async fn attempt(
     claim: &mut ClaimedWebhook,
     event: &Event,
     resend: bool,
+    pending: &mut Pending,
     report: &mut PassReport,
 ) -> StoreResult<Step> {
     let Ctx {
@@ -363,13 +391,19 @@ async fn attempt(
         error: sent.error,
         retry_at: retry_at(claim.attempts + 1, config.retry_base, done),
         resend,
+        at: done,
     };
-    if !store.record_webhook_attempt(claim, &outcome, done).await? {
-        return Ok(Step::Stop);
-    }
+    pending.outcomes.push(outcome);
+    let since = *pending.since.get_or_insert_with(Instant::now);
     if !ok {
+        pending.flush(store, claim).await?;
         report.failed += 1;
         tracing::info!(webhook = %claim.id, sequence = event.sequence, "webhook delivery failed");
+        return Ok(Step::Stop);
+    }
+    if (pending.outcomes.len() >= RECORD_EVERY || since.elapsed() >= RECORD_AFTER)
+        && !pending.flush(store, claim).await?
+    {
         return Ok(Step::Stop);
     }
     report.delivered += 1;
@@ -405,8 +439,12 @@ async fn deliver_endpoint(
     } else {
         claim.event_types.clone()
     };
+    let mut pending = Pending::default();
     let result: StoreResult<()> = async {
         loop {
+            if !pending.flush(store, &claim).await? {
+                return Ok(());
+            }
             let resends = store.pending_resends(&claim, PAGE).await?;
             if resends.is_empty() {
                 break;
@@ -415,7 +453,7 @@ async fn deliver_endpoint(
                 if Utc::now() >= stop_sending_at {
                     return Ok(());
                 }
-                let step = attempt(ctx, &mut claim, event, true, &mut report).await?;
+                let step = attempt(ctx, &mut claim, event, true, &mut pending, &mut report).await?;
                 if let Step::Stop = step {
                     return Ok(());
                 }
@@ -431,6 +469,9 @@ async fn deliver_endpoint(
             let page = match store.list_events(&claim.tenant, &query).await {
                 Ok(page) => page,
                 Err(StoreError::CursorExpired) => {
+                    if !pending.flush(store, &claim).await? {
+                        return Ok(());
+                    }
                     // The endpoint fell behind the retention: what was purged is gone; go on
                     // from the oldest event kept.
                     let floor = store.events_purged_through(&claim.tenant).await?;
@@ -448,12 +489,16 @@ async fn deliver_endpoint(
                 if Utc::now() >= stop_sending_at {
                     return Ok(());
                 }
-                let step = attempt(ctx, &mut claim, event, false, &mut report).await?;
+                let step =
+                    attempt(ctx, &mut claim, event, false, &mut pending, &mut report).await?;
                 if let Step::Stop = step {
                     return Ok(());
                 }
             }
             if !full {
+                if !pending.flush(store, &claim).await? {
+                    return Ok(());
+                }
                 // Past the events this endpoint does not want, up to what was read.
                 if page.next > claim.position
                     && store.pass_webhook_events(&claim, page.next).await?
@@ -465,7 +510,10 @@ async fn deliver_endpoint(
         }
     }
     .await;
+    // What was acknowledged and not yet recorded is recorded before the claim is given back.
+    let flushed = pending.flush(store, &claim).await;
     store.release_webhook(&claim).await?;
+    flushed?;
     result.map(|()| report)
 }
 
@@ -508,8 +556,9 @@ pub async fn send_test(
         error: sent.error.clone(),
         retry_at: now,
         resend: false,
+        at: now,
     };
-    store.record_test_attempt(tenant, id, &outcome, now).await?;
+    store.record_test_attempt(tenant, id, &outcome).await?;
     Ok(sent)
 }
 
