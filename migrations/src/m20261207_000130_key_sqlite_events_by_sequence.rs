@@ -4,8 +4,9 @@
 //! inserts into two b-trees (the table and `(tenant_id, time)`) instead of four (a rowid
 //! table, the `id` primary key index, `(tenant_id, sequence)` and `(tenant_id, time)`). `id`
 //! stays a column, unique by construction (UUIDv7), looked up only by an admin's "send again"
-//! within one tenant. PostgreSQL, where a row is written before it is numbered, keeps its
-//! layout; this migration does nothing there.
+//! within one tenant. No foreign key to `tenants` either (a lookup of the tenant per event):
+//! deleting a tenant deletes its events itself (`Store::delete_tenant`). PostgreSQL, where a
+//! row is written before it is numbered, keeps its layout; this migration does nothing there.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
@@ -18,10 +19,10 @@ const COLUMNS: &str =
      \"resource_type\", \"resource_id\", \"external_id\", \"version\", \"attributes\", \
      \"related\", \"actor\", \"request_id\", \"data\", \"replaced\"";
 
-/// `events` with `table` as its name and the primary key `key` (`WITHOUT ROWID` when `rowid`
-/// is false); the declared types are the ones sea-orm's SQLite schema gives (the driver reads
-/// values by them).
-fn create(table: &str, key: &str, rowid: bool) -> String {
+/// `events` named `table`: keyed by `(tenant_id, sequence)` `WITHOUT ROWID`, or (`rowid`, the
+/// layout before) by `id` with its foreign key to `tenants`; the declared types are the ones
+/// sea-orm's SQLite schema gives (the driver reads values by them).
+fn create(table: &str, rowid: bool) -> String {
     format!(
         "CREATE TABLE \"{table}\" ( \"id\" varchar(36) NOT NULL{id_key}, \"tenant_id\" varchar(64) NOT NULL, \
          \"sequence\" bigint{seq_null}, \"capture\" bigint, \"time\" timestamp_with_timezone_text NOT NULL, \
@@ -29,10 +30,15 @@ fn create(table: &str, key: &str, rowid: bool) -> String {
          \"resource_id\" varchar(36) NOT NULL, \"external_id\" text, \"version\" bigint NOT NULL, \
          \"attributes\" jsonb_text NOT NULL, \"related\" jsonb_text, \"actor\" jsonb_text NOT NULL, \
          \"request_id\" varchar(64), \"data\" jsonb_text, \"replaced\" boolean NOT NULL DEFAULT FALSE, \
-         {key}FOREIGN KEY (\"tenant_id\") REFERENCES \"tenants\" (\"id\") ON DELETE CASCADE ){without}",
+         {constraint} ){without}",
         id_key = if rowid { " PRIMARY KEY" } else { "" },
         seq_null = if rowid { "" } else { " NOT NULL" },
         without = if rowid { "" } else { " WITHOUT ROWID" },
+        constraint = if rowid {
+            "FOREIGN KEY (\"tenant_id\") REFERENCES \"tenants\" (\"id\") ON DELETE CASCADE"
+        } else {
+            "PRIMARY KEY (\"tenant_id\", \"sequence\")"
+        },
     )
 }
 
@@ -64,11 +70,7 @@ impl MigrationTrait for Migration {
         }
         rebuild(
             manager,
-            create(
-                "events_rebuilt",
-                "PRIMARY KEY (\"tenant_id\", \"sequence\"), ",
-                false,
-            ),
+            create("events_rebuilt", false),
             &["CREATE INDEX \"ix_events_tenant_time\" ON \"events\" (\"tenant_id\", \"time\")"],
         )
         .await
@@ -80,7 +82,7 @@ impl MigrationTrait for Migration {
         }
         rebuild(
             manager,
-            create("events_rebuilt", "", true),
+            create("events_rebuilt", true),
             &[
                 "CREATE UNIQUE INDEX \"ux_events_tenant_sequence\" ON \"events\" (\"tenant_id\", \"sequence\")",
                 "CREATE INDEX \"ix_events_tenant_time\" ON \"events\" (\"tenant_id\", \"time\")",

@@ -22,7 +22,6 @@ use sea_orm::{
     Set, Statement,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::{
     audit::Actor,
@@ -218,15 +217,14 @@ pub(crate) async fn capture(
         _ if inline => None,
         _ => Some(top_sequence(txn, tenant).await? + 1),
     };
-    let actor = serde_json::to_value(&origin.actor)
-        .map_err(|e| StoreError::InvalidValue(format!("event actor: {e}")))?;
+    let actor = json_value(backend, &origin.actor)?;
     for chunk in events.chunks(INSERT_CHUNK) {
         let rows: Vec<Vec<sea_orm::Value>> = chunk
             .iter()
             .map(|e| {
                 let sequence = next;
                 next = next.map(|n| n + 1);
-                row_values(tenant, origin, &actor, e, sequence, now)
+                row_values(backend, tenant, origin, &actor, e, sequence, now)
             })
             .collect();
         let stmt = match <[_; 1]>::try_from(rows) {
@@ -251,11 +249,22 @@ pub(crate) async fn capture(
     Ok(())
 }
 
+/// `value` as the bound value of a JSON column: JSON text on SQLite (which stores JSON as
+/// text: no `serde_json::Value` is built only to be printed), a JSON value on PostgreSQL.
+fn json_value<T: Serialize + ?Sized>(backend: DbBackend, value: &T) -> StoreResult<sea_orm::Value> {
+    let broken = |e: serde_json::Error| StoreError::InvalidValue(format!("event value: {e}"));
+    Ok(match backend {
+        DbBackend::Postgres => serde_json::to_value(value).map_err(broken)?.into(),
+        _ => serde_json::to_string(value).map_err(broken)?.into(),
+    })
+}
+
 /// The values of `event`'s row, in [`COLUMNS`] order; the sequence is `sequence`.
 fn row_values(
+    backend: DbBackend,
     tenant: &TenantId,
     origin: &ChangeOrigin,
-    actor: &serde_json::Value,
+    actor: &sea_orm::Value,
     e: &NewEvent,
     sequence: Option<i64>,
     now: DateTime<Utc>,
@@ -270,13 +279,33 @@ fn row_values(
         e.resource_id.as_str().into(),
         e.external_id.clone().into(),
         e.version.into(),
-        json!(e.attributes).into(),
-        e.related.as_ref().map(|ids| json!(ids)).into(),
-        actor.clone().into(),
+        bind_json(backend, &e.attributes),
+        match &e.related {
+            Some(ids) => bind_json(backend, ids),
+            None => null_json(backend),
+        },
+        actor.clone(),
         origin.request_id.clone().into(),
-        e.data.clone().into(),
+        match &e.data {
+            Some(data) => bind_json(backend, data),
+            None => null_json(backend),
+        },
         e.replaced.into(),
     ]
+}
+
+/// A NULL of a JSON column.
+fn null_json(backend: DbBackend) -> sea_orm::Value {
+    match backend {
+        DbBackend::Postgres => sea_orm::Value::Json(None),
+        _ => sea_orm::Value::String(None),
+    }
+}
+
+/// `value` bound into a JSON column. Serialising strings and JSON values cannot fail; if it
+/// did, the column would be NULL rather than the change lost.
+fn bind_json<T: Serialize + ?Sized>(backend: DbBackend, value: &T) -> sea_orm::Value {
+    json_value(backend, value).unwrap_or_else(|_| null_json(backend))
 }
 
 /// PostgreSQL: `change` (an `INSERT`, `UPDATE` or `DELETE` of one row, without `RETURNING`) and
@@ -290,8 +319,7 @@ pub(crate) fn with_event(
     event: &NewEvent,
     now: DateTime<Utc>,
 ) -> StoreResult<Statement> {
-    let actor = serde_json::to_value(&origin.actor)
-        .map_err(|e| StoreError::InvalidValue(format!("event actor: {e}")))?;
+    let actor = json_value(DbBackend::Postgres, &origin.actor)?;
     let mut values = change.values.map(|v| v.0).unwrap_or_default();
     let first = values.len();
     let names = COLUMNS
@@ -303,7 +331,15 @@ pub(crate) fn with_event(
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ");
-    values.extend(row_values(tenant, origin, &actor, event, None, now));
+    values.extend(row_values(
+        DbBackend::Postgres,
+        tenant,
+        origin,
+        &actor,
+        event,
+        None,
+        now,
+    ));
     let sql = format!(
         "WITH w AS ({} RETURNING 1) INSERT INTO \"events\" ({names}) SELECT {placeholders} FROM w",
         change.sql

@@ -1,7 +1,10 @@
 //! Tenants: creation and lookup.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, ModelTrait, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter,
+    QueryOrder, Set,
+};
 use serde_json::json;
 
 use crate::{
@@ -204,11 +207,18 @@ impl Store {
     /// Deletes a tenant with everything it holds (keys, machines, users, groups, audit).
     #[tracing::instrument(skip_all, fields(tenant = %id))]
     pub async fn delete_tenant(&self, id: &TenantId) -> StoreResult<()> {
+        let txn = crate::audit::begin_write(&self.db).await?;
         let row = tenant::Entity::find_by_id(id.as_str())
-            .one(&self.db)
+            .one(&txn)
             .await?
             .ok_or(StoreError::NotFound)?;
-        row.delete(&self.db).await?;
+        // SQLite's events have no foreign key to cascade from (migration 000130).
+        crate::entity::event::Entity::delete_many()
+            .filter(crate::entity::event::Column::TenantId.eq(id.as_str()))
+            .exec(&txn)
+            .await?;
+        row.delete(&txn).await?;
+        txn.commit().await?;
         Ok(())
     }
 
