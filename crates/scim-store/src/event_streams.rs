@@ -167,7 +167,10 @@ impl From<webhook_endpoint::Model> for EventStream {
 
 /// Keeps `tenants.events_full_data` true exactly while the tenant has an enabled full stream
 /// (in the transaction that changes its streams).
-async fn refresh_full_data<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> StoreResult<()> {
+pub(crate) async fn refresh_full_data<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+) -> StoreResult<()> {
     let wanted = Expr::exists(
         Query::select()
             .expr(Expr::val(1))
@@ -268,25 +271,12 @@ impl Store {
 
     /// The tenant's streams, oldest first.
     pub async fn list_event_streams(&self, tenant: &TenantId) -> StoreResult<Vec<EventStream>> {
-        Ok(webhook_endpoint::Entity::find()
-            .filter(webhook_endpoint::Column::TenantId.eq(tenant.as_str()))
-            .filter(webhook_endpoint::Column::Kind.eq(STREAM))
-            .order_by_asc(webhook_endpoint::Column::CreatedAt)
-            .order_by_asc(webhook_endpoint::Column::Id)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        self.destinations(tenant, STREAM).await
     }
 
     /// One stream of the tenant.
     pub async fn get_event_stream(&self, tenant: &TenantId, id: &str) -> StoreResult<EventStream> {
-        of_tenant(webhook_endpoint::Entity::find(), tenant, id, STREAM)
-            .one(&self.db)
-            .await?
-            .map(Into::into)
-            .ok_or(StoreError::NotFound)
+        self.destination(tenant, id, STREAM).await
     }
 
     /// Replaces a stream's settings (audited when something changes).
@@ -394,31 +384,8 @@ impl Store {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let txn = begin_write(&self.db).await?;
-        let row = of_tenant(webhook_endpoint::Entity::find(), tenant, id, STREAM)
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        crate::webhooks::delete_deliveries(&txn, id).await?;
-        webhook_endpoint::Entity::delete_by_id(id)
-            .exec(&txn)
-            .await?;
-        refresh_full_data(&txn, tenant).await?;
-        record(
-            &txn,
-            tenant,
-            actor,
-            Change {
-                action: "event_stream.delete",
-                target_type: "event_stream",
-                target_id: id,
-                changes: json!({"delivery": row.delivery, "audience": row.audience}),
-            },
-            now,
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        self.delete_destination(tenant, id, STREAM, actor, now)
+            .await
     }
 
     /// The latest push attempts of a stream, newest first.

@@ -342,9 +342,23 @@ impl Store {
 
     /// The tenant's endpoints, oldest first.
     pub async fn list_webhooks(&self, tenant: &TenantId) -> StoreResult<Vec<Webhook>> {
+        self.destinations(tenant, WEBHOOK).await
+    }
+
+    /// One endpoint of the tenant.
+    pub async fn get_webhook(&self, tenant: &TenantId, id: &str) -> StoreResult<Webhook> {
+        self.destination(tenant, id, WEBHOOK).await
+    }
+
+    /// The tenant's delivery rows of `kind` (webhook endpoints or event streams), oldest first.
+    pub(crate) async fn destinations<T: From<webhook_endpoint::Model>>(
+        &self,
+        tenant: &TenantId,
+        kind: &str,
+    ) -> StoreResult<Vec<T>> {
         Ok(webhook_endpoint::Entity::find()
             .filter(webhook_endpoint::Column::TenantId.eq(tenant.as_str()))
-            .filter(webhook_endpoint::Column::Kind.eq(WEBHOOK))
+            .filter(webhook_endpoint::Column::Kind.eq(kind))
             .order_by_asc(webhook_endpoint::Column::CreatedAt)
             .order_by_asc(webhook_endpoint::Column::Id)
             .all(&self.db)
@@ -354,9 +368,14 @@ impl Store {
             .collect())
     }
 
-    /// One endpoint of the tenant.
-    pub async fn get_webhook(&self, tenant: &TenantId, id: &str) -> StoreResult<Webhook> {
-        of_tenant(webhook_endpoint::Entity::find(), tenant, id, WEBHOOK)
+    /// The tenant's delivery row `id` of `kind`; another tenant's or kind's is not found.
+    pub(crate) async fn destination<T: From<webhook_endpoint::Model>>(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        kind: &str,
+    ) -> StoreResult<T> {
+        of_tenant(webhook_endpoint::Entity::find(), tenant, id, kind)
             .one(&self.db)
             .await?
             .map(Into::into)
@@ -438,8 +457,23 @@ impl Store {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        self.delete_destination(tenant, id, WEBHOOK, actor, now)
+            .await
+    }
+
+    /// Removes the tenant's delivery row `id` of `kind` (a webhook endpoint or an event
+    /// stream), what belongs to it, and audits it, in one transaction; the tenant's
+    /// `events_full_data` follows its streams.
+    pub(crate) async fn delete_destination(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        kind: &str,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let txn = begin_write(&self.db).await?;
-        let row = of_tenant(webhook_endpoint::Entity::find(), tenant, id, WEBHOOK)
+        let row = of_tenant(webhook_endpoint::Entity::find(), tenant, id, kind)
             .one(&txn)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -447,19 +481,23 @@ impl Store {
         webhook_endpoint::Entity::delete_by_id(id)
             .exec(&txn)
             .await?;
-        record(
-            &txn,
-            tenant,
-            actor,
+        let change = if kind == STREAM {
+            crate::event_streams::refresh_full_data(&txn, tenant).await?;
+            Change {
+                action: "event_stream.delete",
+                target_type: "event_stream",
+                target_id: id,
+                changes: json!({"delivery": row.delivery, "audience": row.audience}),
+            }
+        } else {
             Change {
                 action: "webhook.delete",
                 target_type: "webhook",
                 target_id: id,
                 changes: json!({"url": row.url}),
-            },
-            now,
-        )
-        .await?;
+            }
+        };
+        record(&txn, tenant, actor, change, now).await?;
         txn.commit().await?;
         Ok(())
     }
