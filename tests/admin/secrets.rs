@@ -201,6 +201,51 @@ async fn no_token_or_hash_in_any_response_or_log_line() {
         for t in &all {
             call!(t, Method::GET, "/scim/v2/Users", None);
         }
+        // Event delivery: a webhook's signing secret and a poll stream's secret are shown once
+        // (in their create answer, left out here), a push stream's token never.
+        let push_token = format!("push-token-{}", uuid::Uuid::new_v4().simple());
+        let mut event_secrets = vec![push_token.clone()];
+        for (path, body) in [
+            (
+                "/webhooks",
+                json!({"url": "https://hooks.example.com/x", "eventTypes": ["*"]}),
+            ),
+            (
+                "/eventStreams",
+                json!({"delivery": "poll", "audience": "https://rp.example.com"}),
+            ),
+            (
+                "/eventStreams",
+                json!({"delivery": "push", "audience": "https://rp.example.com",
+                       "endpointUrl": "https://rp.example.com/events", "endpointToken": push_token}),
+            ),
+        ] {
+            let r = app.call(Method::POST, &k(path), Some(a), Some(body)).await;
+            assert_eq!(r.status, actix_web::http::StatusCode::CREATED, "{}", r.body);
+            let mut text = format!("{} {:?} {}", r.status, r.headers, r.body);
+            if let Some(secret) = r.body.get("secret").and_then(Value::as_str) {
+                event_secrets.push(secret.to_owned());
+                text = text.replace(secret, "<shown once>");
+            }
+            responses.push(text);
+        }
+        let stream = call!(a, Method::GET, k("/eventStreams"), None).body["eventStreams"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let poll_secret = event_secrets.last().unwrap().clone();
+        let mistyped = format!("{}0", &poll_secret[..poll_secret.len() - 1]);
+        for secret in [&poll_secret, &mistyped] {
+            call!(
+                secret,
+                Method::POST,
+                format!("/events/acme/streams/{stream}/poll"),
+                Some(json!({"returnImmediately": true}))
+            );
+        }
+        call!(a, Method::GET, k("/webhooks"), None);
+        call!(a, Method::GET, k(&format!("/eventStreams/{stream}")), None);
+        call!(a, Method::GET, k("/auditEvents?count=500"), None);
         tokio::time::sleep(std::time::Duration::from_millis(100)).await; // last-used tasks
 
         let log_text =
@@ -230,6 +275,21 @@ async fn no_token_or_hash_in_any_response_or_log_line() {
             }
             assert!(!log_text.contains(t.as_str()), "access token in the logs");
             assert!(!log_text.contains(&hash), "access token hash in the logs");
+        }
+        for secret in &event_secrets {
+            let hash = scim_service::event_streams::hash_poll_secret(secret).0;
+            for (i, text) in responses.iter().enumerate() {
+                assert!(
+                    !text.contains(secret.as_str()),
+                    "event secret in response {i}: {text}"
+                );
+                assert!(!text.contains(&hash), "its hash in response {i}");
+            }
+            assert!(
+                !log_text.contains(secret.as_str()),
+                "event secret in the logs"
+            );
+            assert!(!log_text.contains(&hash), "its hash in the logs");
         }
         // Each shown value was shown exactly once.
         for (t, _) in &shown {
