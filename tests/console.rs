@@ -1209,6 +1209,15 @@ on_each_backend!(
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         let secret = r.body["secret"].as_str().unwrap().to_owned();
+        let r = app
+            .call(
+                Method::POST,
+                "/api/acme/admin/eventStreams",
+                Some(&token),
+                Some(json!({"delivery": "poll", "audience": "https://rp.example/<aud>"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 
         let browser = Browser::new(&app);
         browser.sign_in(&app.admin_token).await;
@@ -1224,6 +1233,11 @@ on_each_backend!(
         assert!(page.body.contains("hooks.example.com"), "{}", page.body);
         assert!(page.body.contains("healthy"), "{}", page.body);
         assert!(!page.body.contains(&secret[6..]), "the secret never shows");
+        assert!(
+            page.body.contains("https://rp.example/&lt;aud&gt;"),
+            "the stream, escaped: {}",
+            page.body
+        );
         // The test button and "send again", with the session's CSRF token and the permission.
         let id = app.store.list_webhooks(&app.tenant).await.unwrap()[0]
             .id

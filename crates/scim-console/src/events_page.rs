@@ -1,7 +1,8 @@
 //! The "Events" page (issue 20): the tenant's webhook endpoints with their health and latest
 //! attempts (with `tenant.webhooks:read`), a test delivery and "send again" for each (with
-//! `tenant.webhooks:write`), then the most recent provisioning events, newest first (with
-//! `tenant.events:read`). Endpoints are registered through the admin API or the CLI.
+//! `tenant.webhooks:write`), the RFC 9967 event streams, then the most recent provisioning
+//! events, newest first (with `tenant.events:read`). Endpoints and streams are registered
+//! through the admin API or the CLI.
 
 use std::collections::HashMap;
 
@@ -106,6 +107,39 @@ async fn webhooks_section(ctx: &Ctx, store: &Store) -> Result<Markup, ConsoleErr
     })
 }
 
+/// The tenant's RFC 9967 event streams, read-only (created through the admin API or the CLI).
+async fn streams_section(ctx: &Ctx, store: &Store) -> Result<Markup, ConsoleError> {
+    let l = ctx.lang;
+    let streams = store
+        .list_event_streams(&ctx.tenant)
+        .await
+        .map_err(|e| ConsoleError::store(l, e))?;
+    Ok(html! {
+        h2 { (T::EventStreams.get(l)) }
+        @if streams.is_empty() {
+            p.empty { (T::NoEventStreams.get(l)) }
+        } @else {
+            div.table-wrap { table.streams {
+                thead { tr {
+                    th scope="col" { (T::Audience.get(l)) } th scope="col" { (T::Delivery.get(l)) }
+                    th scope="col" { (T::Format.get(l)) } th scope="col" { (T::Sequence.get(l)) }
+                    th scope="col" { (T::LastSuccess.get(l)) } th scope="col" { (T::LastError.get(l)) }
+                } }
+                tbody { @for st in &streams { tr {
+                    td { code { (st.audience) }
+                        @if let Some(d) = &st.description { " (" (d) ")" }
+                        @if !st.enabled { " — " (T::WebhookDisabled.get(l)) } }
+                    td { (st.delivery) @if let Some(url) = &st.url { " " code { (url) } } }
+                    td { (st.format) }
+                    td { (st.position) }
+                    td { (st.last_success_at.map(when).unwrap_or_else(|| "—".into())) }
+                    td { (st.last_error.as_deref().unwrap_or("")) }
+                } } }
+            } }
+        }
+    })
+}
+
 /// `GET /console/events`.
 pub async fn show_events(
     ctx: Ctx,
@@ -133,12 +167,14 @@ pub async fn show_events(
     } else {
         None
     };
+    let streams = streams_section(&ctx, &store).await?;
     let events = store
         .recent_events(&ctx.tenant, RECENT)
         .await
         .map_err(|e| ConsoleError::store(l, e))?;
     let body = html! {
         @if let Some(section) = webhooks { (section) }
+        (streams)
         h2 { (T::RecentEvents.get(l)) }
         p.hint { (T::EventsHint.get(l)) }
         @if events.is_empty() {

@@ -260,6 +260,11 @@ texts! {
     NoWebhooks => "No webhook endpoint is registered (POST /api/{tenant}/admin/webhooks).", "Aucun point de terminaison webhook n'est enregistré (POST /api/{tenant}/admin/webhooks).";
     WebhookHealthy => "healthy", "en bonne santé";
     SendTestEvent => "Send a test event", "Envoyer un événement de test";
+    EventStreams => "Event streams (RFC 9967 Security Event Tokens)", "Flux d'événements (jetons d'événements de sécurité, RFC 9967)";
+    NoEventStreams => "No event stream (POST /api/{tenant}/admin/eventStreams).", "Aucun flux d'événements (POST /api/{tenant}/admin/eventStreams).";
+    Audience => "Audience", "Audience";
+    Delivery => "Delivery", "Livraison";
+    Format => "Format", "Format";
     SendAgainLast => "Events of the last", "Événements de la dernière période :";
     Window1h => "hour", "heure";
     Window24h => "24 hours", "24 heures";
