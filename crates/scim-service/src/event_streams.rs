@@ -257,6 +257,8 @@ pub struct SetIssuer {
     registry: Arc<SchemaRegistry>,
     public_url: Option<String>,
     master: Arc<tokio::sync::OnceCell<String>>,
+    /// Keys derived so far, by tenant (a derivation is a scalar multiplication).
+    keys: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<SigningKey>>>>,
 }
 
 impl std::fmt::Debug for SetIssuer {
@@ -276,6 +278,7 @@ impl SetIssuer {
             registry,
             public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
             master: Arc::default(),
+            keys: Arc::default(),
         }
     }
 
@@ -284,13 +287,18 @@ impl SetIssuer {
         self.public_url.as_deref()
     }
 
-    /// The signing key of `tenant`.
-    pub async fn key(&self, tenant: &TenantId) -> ServiceResult<SigningKey> {
+    /// The signing key of `tenant` (derived once per process).
+    pub async fn key(&self, tenant: &TenantId) -> ServiceResult<Arc<SigningKey>> {
         let master = self
             .master
             .get_or_try_init(|| self.store.server_secret(SIGNING_SECRET))
             .await?;
-        Ok(SigningKey::derive(master, tenant.as_str()))
+        // A poisoned map only lost a cache entry: derive again.
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(keys
+            .entry(tenant.as_str().to_owned())
+            .or_insert_with(|| Arc::new(SigningKey::derive(master, tenant.as_str())))
+            .clone())
     }
 
     /// The signed SET of `event` for `target`, its issuer's root being `root` (the public URL,
