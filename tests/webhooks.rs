@@ -914,3 +914,69 @@ async fn a_delivery_process_killed_mid_batch_loses_nothing() {
         );
     }
 }
+
+#[actix_web::test]
+async fn deliveries_then_a_failure_are_recorded_together_and_the_failure_retried() {
+    for backend in backends() {
+        let mut quiet = vars();
+        quiet.insert("SCIMD_WEBHOOK_POLL_MS".into(), "0".into());
+        let app = spawn_with(backend, quiet).await;
+        let (url, receiver) = start_receiver(vec![
+            Answer::Delay(0),
+            Answer::Delay(0),
+            Answer::Status(500),
+        ]);
+        let r = admin(
+            &app,
+            Method::POST,
+            "/webhooks",
+            Some(json!({"url": url, "eventTypes": ["user.created"]})),
+        )
+        .await;
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        for name in ["a@acme.test", "b@acme.test", "c@acme.test"] {
+            app.create_user(name).await;
+        }
+        let (sender, config) = delivery();
+        // One pass: two acknowledged, then a failure, recorded in one transaction.
+        let report = scim_webhooks::pass(
+            &app.store,
+            &sender,
+            &set_issuer(&app.store),
+            &config,
+            "t",
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!((report.delivered, report.failed), (2, 1));
+        let w = app.store.get_webhook(&app.tenant, &id).await.unwrap();
+        assert_eq!(w.attempts, 1, "a new run of failures: {w:?}");
+        assert!(
+            w.failing_since.is_some() && w.last_success_at.is_some(),
+            "{w:?}"
+        );
+        let attempts = app
+            .store
+            .list_webhook_attempts(&app.tenant, &id, 10)
+            .await
+            .unwrap();
+        assert_eq!(attempts.len(), 3);
+        assert_eq!(attempts[0].status_code, Some(500));
+        // After the back-off, the third is delivered.
+        scim_webhooks::pass(
+            &app.store,
+            &sender,
+            &set_issuer(&app.store),
+            &config,
+            "t",
+            Utc::now() + Duration::minutes(5),
+        )
+        .await
+        .unwrap();
+        let acknowledged = receiver.lock().unwrap().acknowledged.len();
+        assert_eq!(acknowledged, 3);
+        let w = app.store.get_webhook(&app.tenant, &id).await.unwrap();
+        assert!(w.failing_since.is_none() && w.attempts == 0, "{w:?}");
+    }
+}

@@ -677,51 +677,55 @@ impl Store {
         {
             update = update.col_expr(webhook_endpoint::Column::Position, Expr::value(position));
         }
+        // Each column is set once (PostgreSQL refuses two assignments to one column).
         if let Some(success) = acknowledged.last() {
             update = update
+                .col_expr(
+                    webhook_endpoint::Column::LastSuccessAt,
+                    Expr::value(success.at),
+                )
+                .col_expr(
+                    webhook_endpoint::Column::FailureNotifiedAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                );
+        }
+        update = match (&last.error, acknowledged.is_empty()) {
+            (None, _) => update
                 .col_expr(webhook_endpoint::Column::Attempts, Expr::value(0))
                 .col_expr(
                     webhook_endpoint::Column::FailingSince,
                     Expr::value(Option::<DateTime<Utc>>::None),
                 )
                 .col_expr(
-                    webhook_endpoint::Column::FailureNotifiedAt,
-                    Expr::value(Option::<DateTime<Utc>>::None),
-                )
-                .col_expr(
-                    webhook_endpoint::Column::LastSuccessAt,
-                    Expr::value(success.at),
-                )
-                .col_expr(
                     webhook_endpoint::Column::LastError,
                     Expr::value(Option::<String>::None),
-                );
-        }
-        if let Some(error) = &last.error {
-            // A failure after acknowledged events starts a new run of failures.
-            let (attempts, since) = if acknowledged.is_empty() {
-                (
-                    Expr::col(webhook_endpoint::Column::Attempts).add(1),
-                    claim.failing_since.unwrap_or(last.at),
-                )
-            } else {
-                (Expr::value(1), last.at)
-            };
-            update = update
-                .col_expr(webhook_endpoint::Column::Attempts, attempts)
-                .col_expr(
-                    webhook_endpoint::Column::NextAttemptAt,
-                    Expr::value(last.retry_at),
-                )
-                .col_expr(
-                    webhook_endpoint::Column::FailingSince,
-                    Expr::value(Some(since)),
-                )
-                .col_expr(
-                    webhook_endpoint::Column::LastError,
-                    Expr::value(error.clone()),
-                );
-        }
+                ),
+            (Some(error), only_failure) => {
+                // A failure after acknowledged events starts a new run of failures.
+                let (attempts, since) = if only_failure {
+                    (
+                        Expr::col(webhook_endpoint::Column::Attempts).add(1),
+                        claim.failing_since.unwrap_or(last.at),
+                    )
+                } else {
+                    (Expr::value(1), last.at)
+                };
+                update
+                    .col_expr(webhook_endpoint::Column::Attempts, attempts)
+                    .col_expr(
+                        webhook_endpoint::Column::NextAttemptAt,
+                        Expr::value(last.retry_at),
+                    )
+                    .col_expr(
+                        webhook_endpoint::Column::FailingSince,
+                        Expr::value(Some(since)),
+                    )
+                    .col_expr(
+                        webhook_endpoint::Column::LastError,
+                        Expr::value(error.clone()),
+                    )
+            }
+        };
         let updated = update
             .filter(webhook_endpoint::Column::Id.eq(claim.id.as_str()))
             .filter(webhook_endpoint::Column::ClaimedBy.eq(claim.owner.as_str()))
