@@ -74,18 +74,18 @@ pub enum StreamCommand {
         /// The SETs' `aud`.
         #[arg(long)]
         audience: String,
-        /// `notice` (default) or `full`.
-        #[arg(long, default_value = "notice")]
-        format: String,
+        /// `notice` (the default) or `full`.
+        #[arg(long)]
+        format: Option<String>,
         /// The receiver's endpoint (push).
         #[arg(long)]
         endpoint_url: Option<String>,
         /// A file holding the receiver's bearer token (push; `-` for stdin).
         #[arg(long)]
         endpoint_token_file: Option<std::path::PathBuf>,
-        /// Event types to send, comma-separated, or `*` (default) for all.
-        #[arg(long, default_value = "*")]
-        events: String,
+        /// Event types to send, comma-separated, or `*` (the default) for all.
+        #[arg(long)]
+        events: Option<String>,
         /// A name for people.
         #[arg(long)]
         description: Option<String>,
@@ -251,8 +251,8 @@ pub async fn stream_command(
                     endpoint_token,
                     audience,
                     format,
-                    event_types: types(&events),
-                    enabled: true,
+                    event_types: events.as_deref().map(types),
+                    enabled: None,
                 },
                 policy,
                 &caller,

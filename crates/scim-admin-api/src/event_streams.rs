@@ -188,9 +188,9 @@ fn request(
         description: body.description,
         endpoint_url: body.endpoint_url,
         endpoint_token: body.endpoint_token,
-        format: body.format.unwrap_or_else(|| "notice".into()),
-        event_types: body.event_types.unwrap_or_else(|| vec!["*".into()]),
-        enabled: body.enabled.unwrap_or(true),
+        format: body.format,
+        event_types: body.event_types,
+        enabled: body.enabled,
     })
 }
 

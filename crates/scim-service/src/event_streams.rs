@@ -44,12 +44,12 @@ pub struct StreamRequest {
     pub endpoint_token: Option<String>,
     /// The SETs' `aud`.
     pub audience: String,
-    /// `notice` or `full`.
-    pub format: String,
-    /// The event types sent.
-    pub event_types: Vec<String>,
-    /// Whether SETs are delivered.
-    pub enabled: bool,
+    /// `notice` (the default) or `full`.
+    pub format: Option<String>,
+    /// The event types sent (default `["*"]`, all).
+    pub event_types: Option<Vec<String>>,
+    /// Whether SETs are delivered (default true).
+    pub enabled: Option<bool>,
 }
 
 impl std::fmt::Debug for StreamRequest {
@@ -71,6 +71,7 @@ struct Checked {
     audience: String,
     full: bool,
     event_types: Vec<String>,
+    enabled: bool,
 }
 
 fn check(req: &StreamRequest, push: bool, policy: OutboundPolicy) -> ServiceResult<Checked> {
@@ -96,7 +97,7 @@ fn check(req: &StreamRequest, push: bool, policy: OutboundPolicy) -> ServiceResu
             "audience (the SETs' aud) must be 1 to 2048 characters, without control characters",
         ));
     }
-    let full = match req.format.as_str() {
+    let full = match req.format.as_deref().unwrap_or("notice") {
         "notice" => false,
         "full" => true,
         _ => {
@@ -150,7 +151,8 @@ fn check(req: &StreamRequest, push: bool, policy: OutboundPolicy) -> ServiceResu
         token,
         audience: audience.to_owned(),
         full,
-        event_types: check_event_types(&req.event_types)?,
+        event_types: check_event_types(req.event_types.as_deref().unwrap_or(&["*".to_owned()]))?,
+        enabled: req.enabled.unwrap_or(true),
     })
 }
 
@@ -200,7 +202,7 @@ pub async fn create_event_stream(
                 audience: c.audience,
                 full: c.full,
                 event_types: c.event_types,
-                enabled: req.enabled,
+                enabled: c.enabled,
             },
             &caller.actor,
             now,
@@ -242,7 +244,7 @@ pub async fn update_event_stream(
                 audience: c.audience,
                 full: c.full,
                 event_types: c.event_types,
-                enabled: req.enabled,
+                enabled: c.enabled,
             },
             &caller.actor,
             now,
@@ -439,9 +441,9 @@ mod tests {
             endpoint_url: None,
             endpoint_token: None,
             audience: "https://rp.example".into(),
-            format: "notice".into(),
-            event_types: vec!["*".into()],
-            enabled: true,
+            format: None,
+            event_types: None,
+            enabled: None,
         }
     }
 
@@ -464,13 +466,13 @@ mod tests {
     fn format_and_audience_are_checked() {
         let policy = OutboundPolicy::default();
         let mut r = req("poll");
-        r.format = "verbose".into();
+        r.format = Some("verbose".into());
         assert!(check(&r, false, policy).is_err());
         let mut r = req("poll");
         r.audience = " ".into();
         assert!(check(&r, false, policy).is_err());
         let mut r = req("poll");
-        r.format = "full".into();
+        r.format = Some("full".into());
         assert!(check(&r, false, policy).expect("valid").full);
     }
 
