@@ -468,20 +468,16 @@ pub async fn resend_stream_events(
     body: crate::body::AdminJson<ResendBody>,
 ) -> Result<HttpResponse, AdminApiError> {
     let (_, id) = path.into_inner();
-    let selection = body.into_inner().selection()?;
-    match store.get_event_stream(&admin.tenant, &id).await {
-        Ok(s) if s.delivery == "push" => {}
-        _ => return Err(AdminApiError::NotFound(STREAM)),
-    }
-    let queued = store
-        .request_resend(
-            &admin.tenant,
-            &id,
-            &selection,
-            &admin.caller.actor,
-            Utc::now(),
-        )
-        .await
-        .map_err(|e| AdminApiError::from_store(e, "Event stream or event not found"))?;
+    let queued = scim_service::webhooks::resend_events(
+        &store,
+        &admin.tenant,
+        &id,
+        scim_service::webhooks::ResendTarget::PushedStream,
+        body.into_inner().into(),
+        &admin.caller,
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| AdminApiError::from_service(e, "Event stream or event not found"))?;
     Ok(HttpResponse::Accepted().json(ResendView { queued }))
 }

@@ -8,7 +8,7 @@ use scim_auth::{
     Admin,
 };
 use scim_service::webhooks::{OutboundPolicy, WebhookState};
-use scim_store::{ResendSelection, Store, Webhook, WebhookAttempt, WebhookSettings};
+use scim_store::{Store, Webhook, WebhookAttempt, WebhookSettings};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -391,23 +391,12 @@ pub struct ResendBody {
     pub until: Option<DateTime<Utc>>,
 }
 
-impl ResendBody {
-    pub(crate) fn selection(self) -> Result<ResendSelection, AdminApiError> {
-        match (self.event_id, self.since, self.until) {
-            (Some(id), None, None) => Ok(ResendSelection::Event(id)),
-            (None, Some(since), Some(until)) if since < until => {
-                Ok(ResendSelection::Range { since, until })
-            }
-            (None, Some(_), Some(_)) => Err(AdminApiError::invalid(
-                "invalid_value",
-                "until",
-                "until must be after since",
-            )),
-            _ => Err(AdminApiError::invalid(
-                "missing_field",
-                "eventId",
-                "give eventId, or since and until",
-            )),
+impl From<ResendBody> for scim_service::webhooks::ResendRequest {
+    fn from(b: ResendBody) -> Self {
+        Self {
+            event_id: b.event_id,
+            since: b.since,
+            until: b.until,
         }
     }
 }
@@ -450,20 +439,17 @@ pub async fn resend_webhook_events(
     body: crate::body::AdminJson<ResendBody>,
 ) -> Result<HttpResponse, AdminApiError> {
     let (_, id) = path.into_inner();
-    let selection = body.into_inner().selection()?;
-    if store.get_webhook(&admin.tenant, &id).await.is_err() {
-        return Err(AdminApiError::NotFound(WEBHOOK));
-    }
-    let queued = store
-        .request_resend(
-            &admin.tenant,
-            &id,
-            &selection,
-            &admin.caller.actor,
-            Utc::now(),
-        )
-        .await
-        .map_err(|e| AdminApiError::from_store(e, "Webhook endpoint or event not found"))?;
+    let queued = scim_service::webhooks::resend_events(
+        &store,
+        &admin.tenant,
+        &id,
+        scim_service::webhooks::ResendTarget::Webhook,
+        body.into_inner().into(),
+        &admin.caller,
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| AdminApiError::from_service(e, "Webhook endpoint or event not found"))?;
     Ok(HttpResponse::Accepted().json(ResendView { queued }))
 }
 

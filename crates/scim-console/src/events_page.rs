@@ -10,8 +10,9 @@ use actix_web::{http::header, web, HttpResponse};
 use chrono::{Duration, Utc};
 use maud::{html, Markup};
 use scim_auth::admin::{EventsRead, WebhooksWrite};
+use scim_service::webhooks::ResendRequest;
 use scim_service::webhooks::WebhookState;
-use scim_store::{ResendSelection, Store, Webhook};
+use scim_store::{Store, Webhook};
 
 use crate::{
     html::{self, csrf_input, url_enc, when, Nav},
@@ -247,23 +248,21 @@ pub async fn resend_webhook_events(
         Some("168") => 168,
         _ => return Ok(back_to_events("")),
     };
-    store
-        .get_webhook(&ctx.tenant, &path)
-        .await
-        .map_err(|e| ConsoleError::store(ctx.lang, e))?;
     let now = Utc::now();
-    let queued = store
-        .request_resend(
-            &ctx.tenant,
-            &path,
-            &ResendSelection::Range {
-                since: now - Duration::hours(hours),
-                until: now + Duration::seconds(1),
-            },
-            &ctx.caller.actor,
-            now,
-        )
-        .await
-        .map_err(|e| ConsoleError::store(ctx.lang, e))?;
+    let queued = scim_service::webhooks::resend_events(
+        &store,
+        &ctx.tenant,
+        &path,
+        scim_service::webhooks::ResendTarget::Webhook,
+        ResendRequest {
+            event_id: None,
+            since: Some(now - Duration::hours(hours)),
+            until: Some(now + Duration::seconds(1)),
+        },
+        &ctx.caller,
+        now,
+    )
+    .await
+    .map_err(|e| ConsoleError::service(ctx.lang, e))?;
     Ok(back_to_events(&format!("done=resent&n={queued}")))
 }

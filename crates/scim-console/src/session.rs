@@ -144,6 +144,19 @@ impl ConsoleError {
             }
         }
     }
+
+    /// Maps a service failure a page does not answer with a form error: a store failure as
+    /// [`Self::store`] does; anything else (a request the page built itself was refused) is
+    /// logged and answered as unavailable.
+    pub fn service(lang: Lang, err: scim_service::ServiceError) -> Self {
+        match err {
+            scim_service::ServiceError::Store(e) => Self::store(lang, e),
+            other => {
+                tracing::error!(error = %other, "console: service call refused a page's request");
+                Self::Unavailable(lang)
+            }
+        }
+    }
 }
 
 impl ResponseError for ConsoleError {

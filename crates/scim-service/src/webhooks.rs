@@ -9,7 +9,9 @@ use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use scim_auth::Caller;
-use scim_store::{NewWebhook, Store, TenantId, Webhook, WebhookSettings};
+use scim_store::{
+    NewWebhook, ResendSelection, Store, StoreError, TenantId, Webhook, WebhookSettings,
+};
 use sha2::Sha256;
 
 use crate::{events::event_type, ServiceError, ServiceResult};
@@ -286,6 +288,74 @@ pub async fn update_webhook(
         .await?)
 }
 
+/// What a caller asks to send again: one event (`event_id`) or the events captured in
+/// `[since, until)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResendRequest {
+    /// One event, by id (sent whatever its type).
+    pub event_id: Option<String>,
+    /// From (inclusive), with `until`.
+    pub since: Option<DateTime<Utc>>,
+    /// To (exclusive).
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl ResendRequest {
+    /// The selection asked for: an event id alone, or a range whose end follows its start.
+    pub fn selection(self) -> ServiceResult<ResendSelection> {
+        match (self.event_id, self.since, self.until) {
+            (Some(id), None, None) => Ok(ResendSelection::Event(id)),
+            (None, Some(since), Some(until)) if since < until => {
+                Ok(ResendSelection::Range { since, until })
+            }
+            (None, Some(_), Some(_)) => Err(crate::error::invalid(
+                "invalid_value",
+                "until",
+                "until must be after since",
+            )),
+            _ => Err(crate::error::invalid(
+                "missing_field",
+                "eventId",
+                "give eventId, or since and until",
+            )),
+        }
+    }
+}
+
+/// Where events are sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResendTarget {
+    /// A webhook endpoint.
+    Webhook,
+    /// A pushed event stream (a polled one's receiver gets again what it has not acknowledged).
+    PushedStream,
+}
+
+/// Queues `req` to be sent again to the destination `id` of `tenant` (audited); returns how
+/// many events were queued. `NotFound` for another tenant's or kind's destination, a polled
+/// stream, or an unknown event.
+pub async fn resend_events(
+    store: &Store,
+    tenant: &TenantId,
+    id: &str,
+    target: ResendTarget,
+    req: ResendRequest,
+    caller: &Caller,
+    now: DateTime<Utc>,
+) -> ServiceResult<u64> {
+    let selection = req.selection()?;
+    let exists = match target {
+        ResendTarget::Webhook => store.get_webhook(tenant, id).await.map(|_| true)?,
+        ResendTarget::PushedStream => store.get_event_stream(tenant, id).await?.delivery == "push",
+    };
+    if !exists {
+        return Err(StoreError::NotFound.into());
+    }
+    Ok(store
+        .request_resend(tenant, id, &selection, &caller.actor, now)
+        .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +441,28 @@ mod tests {
         let fresh = new_secret();
         assert!(fresh.starts_with(SECRET_PREFIX) && fresh.len() > 40);
         assert_ne!(fresh, new_secret());
+    }
+
+    #[test]
+    fn a_resend_is_one_event_or_a_forward_range() {
+        let t = Utc::now();
+        let ask = |event_id: Option<&str>, since, until| ResendRequest {
+            event_id: event_id.map(str::to_owned),
+            since,
+            until,
+        };
+        assert_eq!(
+            ask(Some("e"), None, None).selection().unwrap(),
+            ResendSelection::Event("e".into())
+        );
+        assert!(ask(None, Some(t), Some(t + Duration::hours(1)))
+            .selection()
+            .is_ok());
+        assert!(ask(None, Some(t), Some(t)).selection().is_err());
+        assert!(ask(Some("e"), Some(t), Some(t + Duration::hours(1)))
+            .selection()
+            .is_err());
+        assert!(ask(None, None, None).selection().is_err());
     }
 
     #[test]
