@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     sea_query::{Expr, OnConflict, Query},
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 
@@ -199,23 +199,14 @@ impl Store {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> StoreResult<EventStream> {
-        if self.db.get_database_backend() == DbBackend::Postgres {
-            crate::events::sequence_committed(self, tenant.as_str()).await?;
-        }
-        let txn = begin_write(&self.db).await?;
-        let count = crate::count::count(
-            webhook_endpoint::Entity::find()
-                .filter(webhook_endpoint::Column::TenantId.eq(tenant.as_str()))
-                .filter(webhook_endpoint::Column::Kind.eq(STREAM)),
-            &txn,
-        )
-        .await?;
-        if count >= MAX_EVENT_STREAMS_PER_TENANT {
-            return Err(StoreError::Refused(format!(
-                "a tenant may have at most {MAX_EVENT_STREAMS_PER_TENANT} event streams"
-            )));
-        }
-        let position = crate::events::top_sequence(&txn, tenant).await?;
+        let (txn, position) = self
+            .open_destination(
+                tenant,
+                STREAM,
+                MAX_EVENT_STREAMS_PER_TENANT,
+                &format!("a tenant may have at most {MAX_EVENT_STREAMS_PER_TENANT} event streams"),
+            )
+            .await?;
         let delivery = if new.url.is_some() { "push" } else { "poll" };
         let model = webhook_endpoint::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),

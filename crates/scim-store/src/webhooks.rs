@@ -279,23 +279,16 @@ impl Store {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> StoreResult<Webhook> {
-        if self.db.get_database_backend() == DbBackend::Postgres {
-            crate::events::sequence_committed(self, tenant.as_str()).await?;
-        }
-        let txn = begin_write(&self.db).await?;
-        let count = crate::count::count(
-            webhook_endpoint::Entity::find()
-                .filter(webhook_endpoint::Column::TenantId.eq(tenant.as_str()))
-                .filter(webhook_endpoint::Column::Kind.eq(WEBHOOK)),
-            &txn,
-        )
-        .await?;
-        if count >= MAX_WEBHOOKS_PER_TENANT {
-            return Err(StoreError::Refused(format!(
-                "a tenant may register at most {MAX_WEBHOOKS_PER_TENANT} webhook endpoints"
-            )));
-        }
-        let position = crate::events::top_sequence(&txn, tenant).await?;
+        let (txn, position) = self
+            .open_destination(
+                tenant,
+                WEBHOOK,
+                MAX_WEBHOOKS_PER_TENANT,
+                &format!(
+                    "a tenant may register at most {MAX_WEBHOOKS_PER_TENANT} webhook endpoints"
+                ),
+            )
+            .await?;
         let model = webhook_endpoint::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
             tenant_id: Set(tenant.as_str().to_owned()),
@@ -348,6 +341,34 @@ impl Store {
     /// One endpoint of the tenant.
     pub async fn get_webhook(&self, tenant: &TenantId, id: &str) -> StoreResult<Webhook> {
         self.destination(tenant, id, WEBHOOK).await
+    }
+
+    /// Opens the transaction that adds a delivery row of `kind` to `tenant`: refuses
+    /// (`refusal`) when the tenant has `max` of them already, and returns the position a new
+    /// one starts from (the last sequence given: it is sent what is recorded from now on).
+    pub(crate) async fn open_destination(
+        &self,
+        tenant: &TenantId,
+        kind: &str,
+        max: u64,
+        refusal: &str,
+    ) -> StoreResult<(scim_db::Txn, i64)> {
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            crate::events::sequence_committed(self, tenant.as_str()).await?;
+        }
+        let txn = begin_write(&self.db).await?;
+        let count = crate::count::count(
+            webhook_endpoint::Entity::find()
+                .filter(webhook_endpoint::Column::TenantId.eq(tenant.as_str()))
+                .filter(webhook_endpoint::Column::Kind.eq(kind)),
+            &txn,
+        )
+        .await?;
+        if count >= max {
+            return Err(StoreError::Refused(refusal.to_owned()));
+        }
+        let position = crate::events::top_sequence(&txn, tenant).await?;
+        Ok((txn, position))
     }
 
     /// The tenant's delivery rows of `kind` (webhook endpoints or event streams), oldest first.
