@@ -32,6 +32,10 @@ pub const KNOWN: &[&str] = &[
     "SCIMD_RATE_LIMIT_BURST",
     "SCIMD_OAUTH_TOKENS_PER_MINUTE",
     "SCIMD_EVENTS_CAPTURE",
+    "SCIMD_ACTIVITY",
+    "SCIMD_ACTIVITY_QUEUE",
+    "SCIMD_ACTIVITY_FLUSH_MS",
+    "SCIMD_ACTIVITY_SILENT_SECS",
     "SCIMD_WEBHOOK_ALLOW_HTTP",
     "SCIMD_WEBHOOK_ALLOW_PRIVATE",
     "SCIMD_WEBHOOK_RETRY_BASE_SECS",
@@ -172,6 +176,16 @@ pub struct Config {
     pub webhook_retry_base: std::time::Duration,
     /// Longest wait for a webhook endpoint's answer.
     pub webhook_timeout: std::time::Duration,
+    /// Whether SCIM requests are recorded as provisioning activity (`SCIMD_ACTIVITY`, on).
+    pub activity: bool,
+    /// Activity records waiting to be written at most (`SCIMD_ACTIVITY_QUEUE`); more are
+    /// dropped and counted.
+    pub activity_queue: usize,
+    /// How long the activity writer gathers records before writing them.
+    pub activity_flush: std::time::Duration,
+    /// After how long without a request a key or client is silent (`SCIMD_ACTIVITY_SILENT_SECS`,
+    /// 2400: Entra ID's 40-minute cycle).
+    pub activity_silent_after: std::time::Duration,
     /// Time between webhook delivery passes (`SCIMD_WEBHOOK_POLL_MS`; 0 turns delivery off in
     /// this process).
     pub webhook_poll: Option<std::time::Duration>,
@@ -444,6 +458,15 @@ impl Config {
             std::time::Duration::from_secs(number("SCIMD_WEBHOOK_RETRY_BASE_SECS", 5, 1, 3600));
         let webhook_timeout =
             std::time::Duration::from_secs(number("SCIMD_WEBHOOK_TIMEOUT_SECS", 10, 1, 60));
+        let activity_queue = sat_usize(number("SCIMD_ACTIVITY_QUEUE", 10_000, 1, 10_000_000));
+        let activity_flush =
+            std::time::Duration::from_millis(number("SCIMD_ACTIVITY_FLUSH_MS", 200, 10, 60_000));
+        let activity_silent_after = std::time::Duration::from_secs(number(
+            "SCIMD_ACTIVITY_SILENT_SECS",
+            2400,
+            1,
+            7 * 86_400,
+        ));
         let webhook_poll = match number("SCIMD_WEBHOOK_POLL_MS", 250, 0, 60_000) {
             0 => None,
             ms => Some(std::time::Duration::from_millis(ms)),
@@ -486,6 +509,7 @@ impl Config {
             }
         };
         let capture_events = flag("SCIMD_EVENTS_CAPTURE", true);
+        let activity = flag("SCIMD_ACTIVITY", true);
         let webhook_allow_http = flag("SCIMD_WEBHOOK_ALLOW_HTTP", false);
         let webhook_allow_private = flag("SCIMD_WEBHOOK_ALLOW_PRIVATE", false);
         let console_secure_cookies = match get("SCIMD_CONSOLE_SECURE_COOKIES")
@@ -537,6 +561,10 @@ impl Config {
                     rate_limit_burst,
                     oauth_tokens_per_minute,
                     capture_events,
+                    activity,
+                    activity_queue,
+                    activity_flush,
+                    activity_silent_after,
                     webhook_allow_http,
                     webhook_allow_private,
                     webhook_retry_base,

@@ -42,6 +42,11 @@ pub struct AppContext {
     set_delivery: web::Data<scim_api::set_delivery::SetDelivery>,
     webhook_sender: web::Data<scim_webhooks::Sender>,
     metrics: web::Data<metrics::Metrics>,
+    activity: web::Data<scim_service::activity::ActivityLog>,
+    activity_policy: web::Data<scim_service::activity::ActivityPolicy>,
+    /// The writer of `activity`, taken by whoever stops the service (to write what is queued).
+    activity_writer:
+        std::sync::Arc<std::sync::Mutex<Option<scim_service::activity::ActivityWriter>>>,
     store: Store,
     console: scim_console::ConsoleConfig,
     trusted_proxies: scim_auth::TrustedProxies,
@@ -103,6 +108,12 @@ impl AppContext {
         self.set_delivery.issuer.clone()
     }
 
+    /// The activity writer, once: await its `finish` after the server stopped, so that the
+    /// records of the last requests are written.
+    pub fn take_activity_writer(&self) -> Option<scim_service::activity::ActivityWriter> {
+        self.activity_writer.lock().ok().and_then(|mut w| w.take())
+    }
+
     /// This process's metrics (shared with the expiry scheduler).
     pub fn metrics(&self) -> web::Data<metrics::Metrics> {
         self.metrics.clone()
@@ -162,7 +173,25 @@ impl AppContext {
         let webhook_sender =
             scim_webhooks::Sender::new(outbound_policy(config), config.webhook_timeout)
                 .map_err(StartError::Webhooks)?;
+        let (activity, activity_writer) = if config.activity {
+            let (log, writer) = scim_service::activity::ActivityLog::start(
+                store.clone(),
+                scim_service::activity::ActivityConfig {
+                    queue: config.activity_queue,
+                    flush: config.activity_flush,
+                },
+            );
+            (log, Some(writer))
+        } else {
+            (scim_service::activity::ActivityLog::off(), None)
+        };
         Ok(Self {
+            activity: web::Data::new(activity),
+            activity_policy: web::Data::new(scim_service::activity::ActivityPolicy {
+                silent_after: chrono::Duration::from_std(config.activity_silent_after)
+                    .unwrap_or(chrono::Duration::minutes(40)),
+            }),
+            activity_writer: std::sync::Arc::new(std::sync::Mutex::new(activity_writer)),
             webhook_sender: web::Data::new(webhook_sender),
             set_delivery: web::Data::new(set_delivery),
             federation: web::Data::from(verifier),
@@ -224,6 +253,8 @@ pub fn build_app(
         .app_data(ctx.set_delivery)
         .app_data(ctx.webhook_sender)
         .app_data(ctx.metrics)
+        .app_data(ctx.activity)
+        .app_data(ctx.activity_policy)
         .app_data(web::Data::new(store))
         .wrap(edge::Edge::new(
             metrics,
@@ -265,6 +296,7 @@ pub fn metrics_app(
 > {
     App::new()
         .app_data(ctx.metrics.clone())
+        .app_data(ctx.activity.clone())
         .app_data(web::Data::new(ctx.store.clone()))
         .route("/metrics", web::get().to(get_metrics))
 }
@@ -272,10 +304,14 @@ pub fn metrics_app(
 async fn get_metrics(
     metrics: web::Data<metrics::Metrics>,
     store: web::Data<Store>,
+    activity: Option<web::Data<scim_service::activity::ActivityLog>>,
 ) -> HttpResponse {
     let now = chrono::Utc::now();
     let mut text = metrics.render(store.pool_stats());
     text.push_str(&metrics::render_process());
+    if let Some(counters) = activity.as_deref().and_then(|a| a.counters()) {
+        text.push_str(&metrics::render_activity(counters));
+    }
     // Keys by days to expiry, read from the database at each scrape (the same on every
     // process), so an alert can fire without e-mail.
     match store.expiring_keys(None, now, 30).await {

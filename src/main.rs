@@ -779,6 +779,7 @@ async fn serve(store: scim_store::Store, config: Config) -> Result<(), Box<dyn s
     if let Some(server) = metrics_server {
         tokio::spawn(server);
     }
+    let activity_writer = ctx.take_activity_writer();
     let mut server = actix_web::HttpServer::new(move || build_app(ctx.clone()))
         .bind(config.listen)
         .map_err(|e| format!("cannot listen on {} (SCIMD_LISTEN): {e}", config.listen))?
@@ -798,6 +799,10 @@ async fn serve(store: scim_store::Store, config: Config) -> Result<(), Box<dyn s
     warn_about_silent_expiry(&store, &config).await;
     // actix-web stops gracefully on SIGINT and SIGTERM: in-flight requests finish first.
     server.run().await?;
+    // The records of the last requests are written before the database is closed.
+    if let Some(writer) = activity_writer {
+        writer.finish().await;
+    }
     if let Some(handle) = metrics_handle {
         handle.stop(true).await;
     }

@@ -392,6 +392,31 @@ pub fn render_backlogs(
     out
 }
 
+/// The activity recorder's counters (issue 21): records written, dropped because the queue was
+/// full, and lost to the database.
+pub fn render_activity(counters: &scim_service::activity::ActivityCounters) -> String {
+    use std::sync::atomic::Ordering;
+    let mut scrape = Registry::default();
+    scrape.register(
+        "scimd_activity_records_written",
+        "Provisioning activity records written",
+        ConstCounter::new(counters.written.load(Ordering::Relaxed)),
+    );
+    scrape.register(
+        "scimd_activity_records_dropped",
+        "Provisioning activity records dropped because the recorder's queue was full",
+        ConstCounter::new(counters.dropped.load(Ordering::Relaxed)),
+    );
+    scrape.register(
+        "scimd_activity_records_failed",
+        "Provisioning activity records the database refused or could not take",
+        ConstCounter::new(counters.failed.load(Ordering::Relaxed)),
+    );
+    let mut out = String::new();
+    append(&mut out, &scrape);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 
 mod common;
 
+mod activity;
 mod admin;
 mod architecture;
 mod auth;

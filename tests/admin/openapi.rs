@@ -122,6 +122,31 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ),
     (
         "get",
+        "/api/{tenantId}/admin/settings/activity",
+        Some("tenant.settings:read"),
+    ),
+    (
+        "put",
+        "/api/{tenantId}/admin/settings/activity",
+        Some("tenant.settings:write"),
+    ),
+    (
+        "get",
+        "/api/{tenantId}/admin/activity",
+        Some("tenant.activity:read"),
+    ),
+    (
+        "get",
+        "/api/{tenantId}/admin/activity/summary",
+        Some("tenant.activity:read"),
+    ),
+    (
+        "get",
+        "/api/{tenantId}/admin/activity/records/{recordId}",
+        Some("tenant.activity:read"),
+    ),
+    (
+        "get",
         "/api/{tenantId}/admin/settings/events",
         Some("tenant.settings:read"),
     ),

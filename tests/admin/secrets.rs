@@ -291,6 +291,52 @@ async fn no_token_or_hash_in_any_response_or_log_line() {
             );
             assert!(!log_text.contains(&hash), "its hash in the logs");
         }
+        // The database: no token, access token or event secret in any table (the activity
+        // records included), and a hash only in the table its lookups read.
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await; // the activity writer
+        let dump = app.dump_database().await;
+        assert!(
+            dump.lines().any(|l| l.starts_with("activity_records\t")),
+            "the requests above were recorded"
+        );
+        let outside = |tables: &[&str]| {
+            dump.lines()
+                .filter(|l| !tables.iter().any(|t| l.starts_with(&format!("{t}\t"))))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        // A key's hash is its lookup (api_keys) and the value an access token was issued
+        // under (access_tokens.secret_hash).
+        let (not_keys, not_tokens, not_destinations) = (
+            outside(&["api_keys", "access_tokens"]),
+            outside(&["access_tokens"]),
+            outside(&["webhook_endpoints"]),
+        );
+        for t in &tokens {
+            let hash = Token::parse(t).expect("a token of ours").hash();
+            let leak: Vec<&str> = dump.lines().filter(|l| l.contains(t.as_str())).collect();
+            assert!(leak.is_empty(), "token in the database: {leak:?}");
+            let leak: Vec<&str> = not_keys.lines().filter(|l| l.contains(&hash)).collect();
+            assert!(leak.is_empty(), "a key's hash outside api_keys: {leak:?}");
+        }
+        for t in &access_tokens {
+            let hash = scim_auth::AccessToken::parse(t)
+                .expect("an access token of ours")
+                .hash();
+            assert!(!dump.contains(t.as_str()), "access token in the database");
+            assert!(
+                !not_tokens.contains(&hash),
+                "access token hash outside access_tokens"
+            );
+        }
+        for secret in &event_secrets {
+            // A webhook's signing secret and a push stream's token are kept to be used (known
+            // and documented); nowhere else.
+            assert!(
+                !not_destinations.contains(secret.as_str()),
+                "event secret outside webhook_endpoints"
+            );
+        }
         // Each shown value was shown exactly once.
         for (t, _) in &shown {
             assert_eq!(shown.iter().filter(|(x, _)| x == t).count(), 1);

@@ -526,3 +526,87 @@ macro_rules! on_each_backend {
         }
     };
 }
+
+impl<S> TestApp<S> {
+    /// Every row of every table of this test's database as text, one line per row prefixed
+    /// with its table's name: what the secret scans read, besides responses and logs.
+    pub async fn dump_database(&self) -> String {
+        match self.sqlite_path() {
+            Some(path) => dump_sqlite(&path),
+            None => dump_postgres(self.db_url()).await,
+        }
+    }
+}
+
+fn dump_sqlite(path: &str) -> String {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open the test database");
+    let mut tables = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .expect("tables");
+    let names: Vec<String> = tables
+        .query_map([], |r| r.get(0))
+        .expect("tables")
+        .map(|n| n.expect("name"))
+        .collect();
+    let mut out = String::new();
+    for table in names {
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM \"{table}\""))
+            .expect("select");
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([]).expect("rows");
+        while let Some(row) = rows.next().expect("row") {
+            out.push_str(&table);
+            for i in 0..columns {
+                let text = match row.get_ref(i).expect("value") {
+                    rusqlite::types::ValueRef::Null => String::new(),
+                    rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                    rusqlite::types::ValueRef::Real(x) => x.to_string(),
+                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                        String::from_utf8_lossy(t).into_owned()
+                    }
+                };
+                out.push('\t');
+                out.push_str(&text);
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+async fn dump_postgres(url: &str) -> String {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let db = Database::connect(url).await.expect("connect");
+    let backend = db.get_database_backend();
+    let tables = db
+        .query_all(Statement::from_string(
+            backend,
+            "SELECT table_name::text AS name FROM information_schema.tables \
+             WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+        ))
+        .await
+        .expect("tables");
+    let mut out = String::new();
+    for t in tables {
+        let table: String = t.try_get("", "name").expect("name");
+        let rows = db
+            .query_all(Statement::from_string(
+                backend,
+                format!("SELECT row_to_json(t)::text AS row FROM \"{table}\" t"),
+            ))
+            .await
+            .expect("rows");
+        for r in rows {
+            let row: String = r.try_get("", "row").expect("row");
+            out.push_str(&table);
+            out.push('\t');
+            out.push_str(&row);
+            out.push('\n');
+        }
+    }
+    let _ = db.close().await;
+    out
+}

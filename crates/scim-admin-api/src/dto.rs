@@ -80,6 +80,9 @@ pub enum PermissionDoc {
     /// Register, change and remove webhook endpoints.
     #[schema(rename = "tenant.webhooks:write")]
     WebhooksWrite,
+    /// Read the provisioning activity (what the identity providers sent).
+    #[schema(rename = "tenant.activity:read")]
+    ActivityRead,
 }
 
 /// An API key as listed and shown. The key's value and hash are never part of it.

@@ -16,6 +16,7 @@
     clippy::indexing_slicing
 )]
 
+mod activity;
 mod api_keys;
 mod audit;
 mod body;
@@ -81,6 +82,10 @@ const ADMIN_SHAPES: &[(&str, &str)] = &[
     ("settings/tenant", "GET, PUT"),
     ("settings/oauth", "GET, PUT"),
     ("settings/events", "GET, PUT"),
+    ("settings/activity", "GET, PUT"),
+    ("activity", "GET"),
+    ("activity/summary", "GET"),
+    ("activity/records/*", "GET"),
     ("events", "GET"),
     ("webhooks", "GET, POST"),
     ("webhooks/*", "GET, PUT, DELETE"),
@@ -174,6 +179,11 @@ fn api_scope() -> scope::Scope<
                 .service(events::get_event_settings)
                 .service(events::put_event_settings)
                 .service(events::list_events)
+                .service(activity::list_activity)
+                .service(activity::get_activity_summary)
+                .service(activity::get_activity_record)
+                .service(activity::get_activity_settings)
+                .service(activity::put_activity_settings)
                 .service(webhooks::create_webhook)
                 .service(webhooks::list_webhooks)
                 .service(webhooks::get_webhook)
@@ -231,6 +241,7 @@ impl Modify for SecuritySchemes {
         (name = "Settings", description = "Tenant-wide SCIM, contact and OAuth settings"),
         (name = "Audit", description = "Who changed what, when"),
         (name = "Events", description = "Provisioning events: every SCIM change, in order, for the downstream application (events API, webhooks, RFC 9967 event streams)"),
+        (name = "Activity", description = "Provisioning activity: every SCIM request the identity providers sent, how it ended, and the health of each key or client"),
         (name = "Tenants (operator)", description = "Operator token only"),
     )
 )]

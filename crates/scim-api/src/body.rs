@@ -3,7 +3,7 @@
 
 use std::{future::Future, pin::Pin};
 
-use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use scim_model::ScimError;
 use serde_json::Value;
@@ -43,6 +43,7 @@ impl FromRequest for ScimJson {
             .map_or(1 << 20, |s| s.max_body_bytes);
         let ct_ok = content_type_ok(req);
         let mut payload = payload.take();
+        let req = req.clone();
         Box::pin(async move {
             if !ct_ok {
                 return Err(ScimError::new(
@@ -72,6 +73,10 @@ impl FromRequest for ScimJson {
             if body.is_empty() {
                 return Err(ScimError::invalid_syntax("The request body is empty").into());
             }
+            let body = body.freeze();
+            // Kept for the activity record of a failed request (a reference, not a copy).
+            req.extensions_mut()
+                .insert(crate::activity::RawBody(body.clone()));
             let value: Value = serde_json::from_slice(&body).map_err(|e| {
                 ScimApiError::from(ScimError::invalid_syntax(format!(
                     "The request body is not valid JSON: {e}"

@@ -196,6 +196,11 @@ pub async fn post_bulk(
     let raw_ops = get(obj, "Operations")
         .and_then(Value::as_array)
         .ok_or_else(|| ScimError::invalid_syntax("'Operations' must be an array"))?;
+    principal.note().summary(format!(
+        "bulk {} operation{}",
+        raw_ops.len(),
+        if raw_ops.len() == 1 { "" } else { "s" }
+    ));
     if raw_ops.len() > state.bulk_max_operations {
         return Err(ScimError::new(
             413,
@@ -292,6 +297,21 @@ pub async fn post_bulk(
         }
         pending = still;
     }
+    let failed = results
+        .iter()
+        .flatten()
+        .filter(|r| {
+            r.get("status")
+                .and_then(|s| s.as_str())
+                .and_then(|s| s.parse::<u16>().ok())
+                .is_some_and(|s| s >= 400)
+        })
+        .count();
+    principal.note().summary(format!(
+        "bulk {} operation{}, {failed} failed",
+        ops.len(),
+        if ops.len() == 1 { "" } else { "s" }
+    ));
     Ok(HttpResponse::Ok().content_type(SCIM_JSON).json(json!({
         "schemas": [BULK_RESPONSE],
         "Operations": results.into_iter().flatten().collect::<Vec<_>>(),

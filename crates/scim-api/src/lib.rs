@@ -12,6 +12,7 @@
     clippy::indexing_slicing
 )]
 
+mod activity;
 mod body;
 mod bulk;
 mod conditional;
@@ -96,19 +97,39 @@ impl ScimState {
 /// An authenticated caller within its tenant's rate limit, with its tenant's schema registry:
 /// what every tenant-data handler takes. Dereferences to the
 /// [`ScimPrincipal`](scim_auth::ScimPrincipal).
-#[derive(Debug)]
 pub struct ScimCaller {
     principal: scim_auth::ScimPrincipal,
     registry: std::sync::Arc<SchemaRegistry>,
     /// Who this caller is and which request this is, for the events of its changes.
     origin: scim_store::ChangeOrigin,
+    /// What this request's activity record will say (filled by the handlers).
+    note: std::sync::Arc<scim_service::activity::Note>,
+    /// The events rule, noting the attributes each change touched in `note`.
+    emit: Box<EmitFn>,
 }
+
+impl std::fmt::Debug for ScimCaller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScimCaller")
+            .field("principal", &self.principal)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The service's events rule, as the store's capture takes it.
+type EmitFn = dyn Fn(&scim_store::Written<'_>) -> Vec<scim_store::NewEvent> + Sync + Send + 'static;
 
 impl ScimCaller {
     /// The schemas this request sees: the core ones and, when the tenant switch is on, the
     /// tenant's custom User extension (read from the database for this request).
     pub fn registry(&self) -> &SchemaRegistry {
         &self.registry
+    }
+
+    /// What this request's activity record will say.
+    pub(crate) fn note(&self) -> &scim_service::activity::Note {
+        &self.note
     }
 }
 
@@ -123,6 +144,7 @@ impl ScimCaller {
             key_name: &self.principal.key_name,
             registry: &self.registry,
             origin: state.capture_events.then_some(&self.origin),
+            emit: &*self.emit,
         }
     }
 }
@@ -143,6 +165,7 @@ impl actix_web::FromRequest for ScimCaller {
         let principal = scim_auth::ScimPrincipal::from_request(req, payload);
         let state = req.app_data::<web::Data<ScimState>>().cloned();
         let request_id = scim_auth::request_id(req);
+        let note = activity::note_of(req);
         Box::pin(async move {
             let principal = principal.await?;
             let Some(state) = state else {
@@ -178,7 +201,15 @@ impl actix_web::FromRequest for ScimCaller {
                 },
             };
             let keep_data = principal.scim_switch.events_full_data;
+            let sink = note.clone();
+            let emit = Box::new(move |written: &scim_store::Written<'_>| {
+                let events = scim_service::events::emit(written);
+                sink.add_attributes(events.iter().flat_map(|e| e.attributes.iter().cloned()));
+                events
+            });
             Ok(ScimCaller {
+                note,
+                emit,
                 principal,
                 registry,
                 origin: scim_store::ChangeOrigin {
@@ -195,6 +226,7 @@ impl actix_web::FromRequest for ScimCaller {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/scim/v2")
+            .wrap(actix_web::middleware::from_fn(activity::record))
             .service(
                 web::resource("/Bulk")
                     .post(bulk::post_bulk)

@@ -379,6 +379,7 @@ async fn token(
             "The only scope is 'scim' (or leave scope out)",
         ));
     }
+    let started = std::time::Instant::now();
     let used_basic = req.headers().contains_key(header::AUTHORIZATION);
     let client = client_auth(req, &form)?;
     let peer = scim_auth::client_info(req).addr;
@@ -416,6 +417,14 @@ async fn token(
                 .token_limiter
                 .check(&client.key.id, std::time::Instant::now())
             {
+                crate::activity::record_token_request(
+                    req,
+                    &client.key.tenant_id,
+                    &client_id,
+                    429,
+                    Some("too many token requests for this client".into()),
+                    started,
+                );
                 return Err(TokenError::retry_later(
                     StatusCode::TOO_MANY_REQUESTS,
                     "Too many token requests for this client; retry later",
@@ -428,6 +437,14 @@ async fn token(
     };
     match issued {
         Ok(issued) => {
+            crate::activity::record_token_request(
+                req,
+                &issued.key.tenant_id,
+                &client_id,
+                200,
+                None,
+                started,
+            );
             tracing::info!(
                 tenant,
                 key = %issued.key.name,
@@ -456,6 +473,24 @@ async fn token(
                 reason,
                 "token request refused: invalid client"
             );
+            // A refusal is the tenant's activity when the client id is one of its clients.
+            if let Ok(id) = scim_store::TenantId::parse(tenant) {
+                let known = uuid_shaped(&client_id)
+                    && matches!(
+                        state.store.find_oauth_client(&id, &client_id).await,
+                        Ok(Some(_))
+                    );
+                if known {
+                    crate::activity::record_token_request(
+                        req,
+                        &id,
+                        &client_id,
+                        401,
+                        Some(format!("invalid client: {reason}")),
+                        started,
+                    );
+                }
+            }
             if let Some(seconds) = auth.client_failed(peer.as_deref(), tenant, &client_id) {
                 return Err(TokenError::retry_later(
                     StatusCode::TOO_MANY_REQUESTS,

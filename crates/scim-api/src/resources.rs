@@ -12,7 +12,7 @@ use scim_model::{
     render::{location, render},
     Resource, ResourceKind, ScimError,
 };
-use scim_service::PatchRelations;
+use scim_service::{activity, PatchRelations};
 use scim_store::{Pagination, StoreError};
 
 use crate::{
@@ -80,11 +80,15 @@ pub async fn create_resource(
     req: HttpRequest,
     ScimJson(body): ScimJson,
 ) -> ApiResult {
+    let note = principal.note();
+    note.resource(**kind, None);
+    note.summary(activity::summarize_create(**kind, &body));
     let projection = projection_of(&req)?;
     let res = principal
         .writer(&state)
         .create(**kind, &body, Utc::now())
         .await?;
+    note.resource(**kind, Some(&res.id));
     Ok(resource_response(
         StatusCode::CREATED,
         &state,
@@ -135,6 +139,9 @@ pub async fn replace_resource(
     id: web::Path<String>,
     ScimJson(body): ScimJson,
 ) -> ApiResult {
+    principal
+        .note()
+        .summary(activity::summarize_replace(**kind, &body));
     let projection = projection_of(&req)?;
     let res = principal
         .writer(&state)
@@ -181,6 +188,7 @@ pub async fn patch_resource(
     ScimJson(body): ScimJson,
 ) -> ApiResult {
     let kind = **kind;
+    principal.note().summary(activity::summarize_patch(&body));
     let projection = projection_of(&req)?;
     let minimal = wants_minimal(&req);
     // The relations the answer shows are read in the PATCH's transaction, never after it; a
@@ -233,6 +241,7 @@ pub async fn search_resources(
     req: HttpRequest,
     ScimJson(body): ScimJson,
 ) -> ApiResult {
+    note_search(&principal, kind.name(), &body);
     let list = ListParams::from_search_body(&body, &state)?;
     search(**kind, &state, &principal, &req, &list).await
 }
@@ -246,6 +255,7 @@ pub async fn search_all(
     req: HttpRequest,
     ScimJson(body): ScimJson,
 ) -> ApiResult {
+    note_search(&principal, "all", &body);
     let list = ListParams::from_search_body(&body, &state)?;
     let Pagination::Index(paging) = list.pagination.clone() else {
         return Err(ScimError::invalid_value(
@@ -291,6 +301,24 @@ pub async fn search_all(
     Ok(HttpResponse::Ok()
         .content_type(SCIM_JSON)
         .json(list_response(total, paging.start_index, resources)))
+}
+
+/// Notes a search's filter and summary for the activity record.
+fn note_search(principal: &ScimCaller, what: &str, body: &serde_json::Value) {
+    let filter = body
+        .as_object()
+        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("filter")))
+        .and_then(|(_, v)| v.as_str());
+    let note = principal.note();
+    if let Some(f) = filter {
+        note.filter(f);
+    }
+    note.summary(format!(
+        "search {what}{}",
+        filter
+            .map(|f| format!(" filter={}", activity::clip(f, 120)))
+            .unwrap_or_default()
+    ));
 }
 
 async fn search(

@@ -66,6 +66,8 @@ permissions! {
     WebhooksRead = scope::WEBHOOKS_READ;
     /// `tenant.webhooks:write`
     WebhooksWrite = scope::WEBHOOKS_WRITE;
+    /// `tenant.activity:read`
+    ActivityRead = scope::ACTIVITY_READ;
 }
 
 /// Why an admin request was refused, answered in the admin API's JSON shape.

@@ -23,7 +23,9 @@ pub mod token;
 pub use admin::{error_body, Admin, AdminAuthError, Operator, Permission};
 pub use caller::Caller;
 pub use client::{client_info, request_id, ClientInfo, RequestId, TrustedProxies};
-pub use principal::{ceil_secs, is_key_value, AuthError, Authenticator, ScimPrincipal};
+pub use principal::{
+    ceil_secs, is_key_value, Attribution, AuthError, Authenticator, ScimPrincipal,
+};
 pub use scope::{
     grants, Scope, ADMIN_PERMISSIONS, ALL, API_KEY_READ, API_KEY_WRITE, AUDIT_READ, DIRECTORY_READ,
     EVENTS_READ, EVENTS_WRITE, MACHINE_READ, MACHINE_WRITE, SCIM_PERMISSIONS, SCIM_READ,

@@ -10,7 +10,7 @@ use std::{future::Future, pin::Pin};
 use actix_web::{
     dev::Payload,
     http::{header, Method, StatusCode},
-    web, FromRequest, HttpRequest, HttpResponse, ResponseError,
+    web, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError,
 };
 use chrono::{DateTime, Utc};
 use scim_model::ScimError;
@@ -177,14 +177,36 @@ impl Authenticator {
         now: DateTime<Utc>,
         with_settings: bool,
     ) -> Result<(ApiKey, Option<ScimSwitch>), AuthError> {
+        self.verify_attributed_from(peer, authorization, now, with_settings)
+            .await
+            .map_err(|r| r.error)
+    }
+
+    async fn verify_attributed_from(
+        &self,
+        peer: Option<&str>,
+        authorization: Option<&str>,
+        now: DateTime<Utc>,
+        with_settings: bool,
+    ) -> Result<(ApiKey, Option<ScimSwitch>), Refusal> {
         let result = self.verify(authorization, now, with_settings).await;
-        if let (Err(AuthError::Unauthorized), Some(addr)) = (
+        if let (
+            Err(Refusal {
+                error: AuthError::Unauthorized,
+                ..
+            }),
+            Some(addr),
+        ) = (
             &result,
             peer.and_then(|p| p.parse::<std::net::IpAddr>().ok()),
         ) {
             if let Some(wait) = self.failures.failed(addr, std::time::Instant::now()) {
                 tracing::warn!(%addr, "failed authentications throttled");
-                return Err(AuthError::Throttled(ceil_secs(wait)));
+                let attribution = result.err().and_then(|r| r.attribution);
+                return Err(Refusal {
+                    error: AuthError::Throttled(ceil_secs(wait)),
+                    attribution,
+                });
             }
         }
         result
@@ -243,6 +265,7 @@ impl Authenticator {
         self.verify(authorization, now, false)
             .await
             .map(|(key, _)| key)
+            .map_err(|r| r.error)
     }
 
     async fn verify(
@@ -250,16 +273,16 @@ impl Authenticator {
         authorization: Option<&str>,
         now: DateTime<Utc>,
         with_settings: bool,
-    ) -> Result<(ApiKey, Option<ScimSwitch>), AuthError> {
+    ) -> Result<(ApiKey, Option<ScimSwitch>), Refusal> {
         let raw = authorization
             .and_then(bearer_token)
-            .ok_or(AuthError::Unauthorized)?;
+            .ok_or(Refusal::anonymous(AuthError::Unauthorized))?;
         if with_settings {
             if let Some(token) = AccessToken::parse(raw) {
                 return self.verify_access_token(&token, now).await;
             }
         }
-        let token = Token::parse(raw).ok_or(AuthError::Unauthorized)?;
+        let token = Token::parse(raw).ok_or(Refusal::anonymous(AuthError::Unauthorized))?;
         let hash = token.hash();
         let found = if with_settings {
             self.store
@@ -275,17 +298,88 @@ impl Authenticator {
         let (key, settings) = found
             .map_err(|err| {
                 tracing::error!(error = %err, "key lookup failed");
-                AuthError::Unavailable
+                Refusal::anonymous(AuthError::Unavailable)
             })?
-            .ok_or(AuthError::Unauthorized)?;
-        let usable = is_key_value(&key, &hash, now)
-            && key.enabled
-            && key.revoked_at.is_none()
-            && now < key.expires_at;
-        if usable {
-            Ok((key, settings))
+            .ok_or(Refusal::anonymous(AuthError::Unauthorized))?;
+        let why = if !is_key_value(&key, &hash, now) {
+            Some("the key value was replaced by a rotation and its grace period ended")
         } else {
-            Err(AuthError::Unauthorized)
+            unusable(&key, now)
+        };
+        match why {
+            None => Ok((key, settings)),
+            Some(why) => Err(Refusal::of_key(&key, false, why)),
+        }
+    }
+}
+
+/// Why `key` cannot be used at `now`, if it cannot.
+fn unusable(key: &ApiKey, now: DateTime<Utc>) -> Option<&'static str> {
+    if key.revoked_at.is_some() {
+        Some("the key is revoked")
+    } else if now >= key.expires_at {
+        Some("the key has expired")
+    } else if !key.enabled {
+        Some("the key is disabled")
+    } else {
+        None
+    }
+}
+
+/// Who a SCIM (or token) request came from, as far as its credentials tell: put into the
+/// request's extensions by the [`ScimPrincipal`] extractor, also when the key was refused (a
+/// revoked, expired or disabled key still names its tenant), so that the tenant's activity
+/// can show the refusal. An unknown or malformed credential is attributed to no one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribution {
+    /// The tenant of the key.
+    pub tenant: TenantId,
+    /// `key` (the key itself) or `client` (an access token issued to the key's client id).
+    pub actor_kind: &'static str,
+    /// The key's name, or its client id.
+    pub actor: String,
+    /// Why the key was refused, when it was.
+    pub refused: Option<&'static str>,
+}
+
+impl Attribution {
+    fn of(key: &ApiKey, via_token: bool, refused: Option<&'static str>) -> Self {
+        match (&key.client_id, via_token) {
+            (Some(client), true) => Self {
+                tenant: key.tenant_id.clone(),
+                actor_kind: "client",
+                actor: client.clone(),
+                refused,
+            },
+            _ => Self {
+                tenant: key.tenant_id.clone(),
+                actor_kind: "key",
+                actor: key.name.clone(),
+                refused,
+            },
+        }
+    }
+}
+
+/// A refused authentication: the answer, and whom it can be attributed to.
+#[derive(Debug)]
+struct Refusal {
+    error: AuthError,
+    attribution: Option<Attribution>,
+}
+
+impl Refusal {
+    fn anonymous(error: AuthError) -> Self {
+        Self {
+            error,
+            attribution: None,
+        }
+    }
+
+    fn of_key(key: &ApiKey, via_token: bool, why: &'static str) -> Self {
+        Self {
+            error: AuthError::Unauthorized,
+            attribution: Some(Attribution::of(key, via_token, Some(why))),
         }
     }
 }
@@ -299,25 +393,26 @@ impl Authenticator {
         &self,
         token: &AccessToken,
         now: DateTime<Utc>,
-    ) -> Result<(ApiKey, Option<ScimSwitch>), AuthError> {
+    ) -> Result<(ApiKey, Option<ScimSwitch>), Refusal> {
         let (key, settings, grant) = self
             .store
             .find_access_token_and_scim_switch(&token.hash())
             .await
             .map_err(|err| {
                 tracing::error!(error = %err, "access token lookup failed");
-                AuthError::Unavailable
+                Refusal::anonymous(AuthError::Unavailable)
             })?
-            .ok_or(AuthError::Unauthorized)?;
-        let usable = is_key_value(&key, &grant.secret_hash, now)
-            && now < grant.expires_at
-            && key.enabled
-            && key.revoked_at.is_none()
-            && now < key.expires_at;
-        if usable {
-            Ok((key, Some(settings)))
+            .ok_or(Refusal::anonymous(AuthError::Unauthorized))?;
+        let why = if now >= grant.expires_at {
+            Some("the access token has expired")
+        } else if !is_key_value(&key, &grant.secret_hash, now) {
+            Some("the access token was issued under a key value that a rotation replaced")
         } else {
-            Err(AuthError::Unauthorized)
+            unusable(&key, now)
+        };
+        match why {
+            None => Ok((key, Some(settings))),
+            Some(why) => Err(Refusal::of_key(&key, true, why)),
         }
     }
 }
@@ -389,15 +484,28 @@ impl FromRequest for ScimPrincipal {
             .as_deref()
             .and_then(bearer_token)
             .is_some_and(|raw| AccessToken::parse(raw).is_some());
+        let req = req.clone();
         Box::pin(async move {
             let Some(auth) = auth else {
                 tracing::error!("Authenticator is not registered as app data");
                 return Err(AuthError::Unavailable);
             };
             let now = Utc::now();
-            let (key, scim_switch) = auth
-                .authenticate_scim_from(peer.as_deref(), header.as_deref(), now)
-                .await?;
+            let (key, scim_switch) = match auth
+                .verify_attributed_from(peer.as_deref(), header.as_deref(), now, true)
+                .await
+            {
+                Ok((key, Some(settings))) => (key, settings),
+                Ok((_, None)) => return Err(AuthError::Unavailable),
+                Err(refusal) => {
+                    if let Some(a) = refusal.attribution {
+                        req.extensions_mut().insert(a);
+                    }
+                    return Err(refusal.error);
+                }
+            };
+            req.extensions_mut()
+                .insert(Attribution::of(&key, with_access_token, None));
             let scope = Scope::parse(&key.scope);
             if !scope.is_some_and(Scope::reaches_scim) {
                 return Err(AuthError::Forbidden(

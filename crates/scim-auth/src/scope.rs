@@ -43,6 +43,9 @@ pub const WEBHOOKS_READ: &str = "tenant.webhooks:read";
 /// Register, change and remove webhook endpoints.
 pub const WEBHOOKS_WRITE: &str = "tenant.webhooks:write";
 
+/// Read the tenant's provisioning activity (the SCIM requests its identity providers sent).
+pub const ACTIVITY_READ: &str = "tenant.activity:read";
+
 /// Every permission a `public_api` key can hold besides `*`.
 pub const ADMIN_PERMISSIONS: &[&str] = &[
     API_KEY_READ,
@@ -57,6 +60,7 @@ pub const ADMIN_PERMISSIONS: &[&str] = &[
     EVENTS_WRITE,
     WEBHOOKS_READ,
     WEBHOOKS_WRITE,
+    ACTIVITY_READ,
 ];
 
 /// Every permission a `scim` or `on_premise` key can hold besides `*`.

@@ -42,6 +42,8 @@ pub struct SweepReport {
     pub webhook_attempts_purged: u64,
     /// Mails queued about webhook endpoints or pushed streams failing for a day.
     pub failing_destinations_notified: u64,
+    /// Provisioning activity records deleted after their tenant's retention.
+    pub activity_purged: u64,
 }
 
 /// One pass at `now`: queues each due warning once (per key, expiry and threshold) and purges
@@ -59,6 +61,7 @@ pub async fn sweep(
     let access_tokens_purged = store.purge_expired_access_tokens(now).await?;
     let events_purged = store.purge_old_events(now).await?;
     let webhook_attempts_purged = store.purge_old_webhook_attempts(now).await?;
+    let activity_purged = store.purge_old_activity(now).await?;
     let failing_destinations_notified = store
         .queue_failing_destination_notices(now - policy.destination_failing_after, now)
         .await?;
@@ -70,6 +73,7 @@ pub async fn sweep(
         access_tokens_purged,
         events_purged,
         webhook_attempts_purged,
+        activity_purged,
     };
     tracing::info!(
         warnings_queued = report.warnings_queued,
@@ -79,6 +83,7 @@ pub async fn sweep(
         events_purged = report.events_purged,
         webhook_attempts_purged = report.webhook_attempts_purged,
         failing_destinations_notified = report.failing_destinations_notified,
+        activity_purged = report.activity_purged,
         "expiry sweep"
     );
     Ok(report)

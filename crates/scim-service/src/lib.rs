@@ -4,6 +4,7 @@
 //!
 //! | module | what it decides |
 //! | --- | --- |
+//! | [`activity`] | what each SCIM request was (recorded off its path), summaries, hints, health |
 //! | [`key_lifecycle`] | create, change, rotate, revoke, delete keys: scopes, permissions, options, lifetimes, escalation |
 //! | [`key_issue`] | keys issued without a caller (first start, harnesses) |
 //! | [`tenants`] | tenant ids, admin e-mails, tenant changes |
@@ -29,6 +30,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod activity;
 mod error;
 pub mod event_streams;
 pub mod events;

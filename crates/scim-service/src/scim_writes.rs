@@ -35,7 +35,7 @@ pub enum Precondition {
 }
 
 /// Who writes, in which tenant, against which schemas.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct ScimWriter<'a> {
     /// The database.
     pub store: &'a Store,
@@ -52,6 +52,19 @@ pub struct ScimWriter<'a> {
     /// Who makes the change and in which request, for its provisioning events; `None` when
     /// this process does not capture events (`SCIMD_EVENTS_CAPTURE=0`).
     pub origin: Option<&'a ChangeOrigin>,
+    /// The events rule ([`crate::events::emit`], or a front door's wrapper of it that notes
+    /// what each change touched).
+    pub emit: &'a (dyn Fn(&scim_store::Written<'_>) -> Vec<scim_store::NewEvent> + Sync),
+}
+
+impl std::fmt::Debug for ScimWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScimWriter")
+            .field("tenant", &self.tenant)
+            .field("key_name", &self.key_name)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How often a replace without `If-Match` reads again when another write overtook it.
@@ -79,7 +92,7 @@ impl ScimWriter<'_> {
     fn capture(&self, replace: bool) -> Option<Capture<'_>> {
         self.origin.map(|origin| Capture {
             origin,
-            emit: &crate::events::emit,
+            emit: self.emit,
             replace,
         })
     }

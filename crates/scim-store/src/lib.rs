@@ -11,6 +11,7 @@
     clippy::indexing_slicing
 )]
 
+mod activity;
 mod api_keys;
 mod audit;
 mod console_sessions;
@@ -39,6 +40,12 @@ use std::sync::Arc;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
 
+pub use activity::{
+    hour_of, ActivityCount, ActivityPage, ActivityQuery, ActivityRecord, ActivitySettings,
+    ActivityWritten, NewActivity, StatusFilter, BODY_RETENTION_DAYS as ACTIVITY_BODY_DAYS,
+    DEFAULT_RETENTION_DAYS as DEFAULT_ACTIVITY_RETENTION_DAYS, MAX_PAGE as MAX_ACTIVITY_PAGE,
+    RETENTION_DAYS as ACTIVITY_RETENTION_DAYS,
+};
 pub use api_keys::{ApiKey, NewApiKey};
 pub use api_keys::{KeyPlacement, KeyRotation, KeyUpdate, LAST_USED_RESOLUTION};
 pub use audit::{Actor, AuditEvent, AuditQuery};

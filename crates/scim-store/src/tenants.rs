@@ -88,6 +88,8 @@ impl Store {
             events_retention_days: Set(crate::events::DEFAULT_RETENTION_DAYS),
             events_purged_through: Set(0),
             events_full_data: Set(false),
+            activity_retention_days: Set(crate::activity::DEFAULT_RETENTION_DAYS),
+            activity_keep_failed_bodies: Set(false),
             created_at: Set(now),
         }
         .insert(&self.db)
@@ -217,6 +219,7 @@ impl Store {
             .filter(crate::entity::event::Column::TenantId.eq(id.as_str()))
             .exec(&txn)
             .await?;
+        crate::activity::delete_tenant_activity(&txn, id).await?;
         row.delete(&txn).await?;
         txn.commit().await?;
         Ok(())

@@ -1,6 +1,9 @@
 //! sea-orm entities, one file per table. Conversions into model types live beside each entity.
 
 pub mod access_token;
+pub mod activity_body;
+pub mod activity_drop;
+pub mod activity_record;
 pub mod api_key;
 pub mod audit_event;
 pub mod console_session;

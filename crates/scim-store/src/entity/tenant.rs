@@ -24,6 +24,10 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Whether events keep the resource after the change (the tenant has a full event stream).
     pub events_full_data: bool,
+    /// Days activity records are kept (issue 21).
+    pub activity_retention_days: i32,
+    /// Whether the bodies of failed requests are kept (7 days at most).
+    pub activity_keep_failed_bodies: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,280 @@
+//! Provisioning activity (issue 21): a record of every SCIM request (and token request) that can
+//! be attributed to a tenant, written off the request's path in batches.
+//!
+//! - `activity_records`: one row per request. `id` is a UUIDv7 taken when the request ended,
+//!   so `(time, id)` orders a tenant's records; the indexes serve the admin's reads (newest
+//!   first; by key or client; by resource) and the retention purge. No foreign key to the
+//!   tenant: a row costs one index entry less to write, and a tenant's deletion removes its
+//!   records explicitly.
+//! - `activity_bodies`: the body of a failed request, with `password` removed, only while the
+//!   tenant keeps them (`tenants.activity_keep_failed_bodies`), purged after 7 days.
+//! - `activity_drops`: records the process could not queue (its queue was full), counted per
+//!   tenant and hour, so the summary says "N records dropped" instead of staying silent.
+//! - `tenants.activity_retention_days` (30, 1–180) and `activity_keep_failed_bodies` (false).
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Tenants {
+    Table,
+    ActivityRetentionDays,
+    ActivityKeepFailedBodies,
+}
+
+#[derive(DeriveIden)]
+enum ActivityRecords {
+    Table,
+    Id,
+    TenantId,
+    Time,
+    RequestId,
+    ActorKind,
+    Actor,
+    IdentityProvider,
+    Method,
+    Path,
+    ResourceType,
+    ResourceId,
+    Filter,
+    Status,
+    ScimType,
+    Detail,
+    LatencyMs,
+    Summary,
+    Attributes,
+    HasBody,
+}
+
+#[derive(DeriveIden)]
+enum ActivityBodies {
+    Table,
+    RecordId,
+    TenantId,
+    Time,
+    Body,
+}
+
+#[derive(DeriveIden)]
+enum ActivityDrops {
+    Table,
+    TenantId,
+    Hour,
+    Dropped,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Tenants::Table)
+                    .add_column(
+                        ColumnDef::new(Tenants::ActivityRetentionDays)
+                            .integer()
+                            .not_null()
+                            .default(30),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Tenants::Table)
+                    .add_column(
+                        ColumnDef::new(Tenants::ActivityKeepFailedBodies)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ActivityRecords::Table)
+                    .col(
+                        ColumnDef::new(ActivityRecords::Id)
+                            .string_len(36)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(ActivityRecords::TenantId)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ActivityRecords::Time)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(ActivityRecords::RequestId).string_len(64))
+                    .col(
+                        ColumnDef::new(ActivityRecords::ActorKind)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(ActivityRecords::Actor).text().not_null())
+                    .col(
+                        ColumnDef::new(ActivityRecords::IdentityProvider)
+                            .string_len(8)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ActivityRecords::Method)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(ActivityRecords::Path).text().not_null())
+                    .col(ColumnDef::new(ActivityRecords::ResourceType).string_len(8))
+                    .col(ColumnDef::new(ActivityRecords::ResourceId).text())
+                    .col(ColumnDef::new(ActivityRecords::Filter).text())
+                    .col(ColumnDef::new(ActivityRecords::Status).integer().not_null())
+                    .col(ColumnDef::new(ActivityRecords::ScimType).string_len(32))
+                    .col(ColumnDef::new(ActivityRecords::Detail).text())
+                    .col(
+                        ColumnDef::new(ActivityRecords::LatencyMs)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(ActivityRecords::Summary).text().not_null())
+                    .col(
+                        ColumnDef::new(ActivityRecords::Attributes)
+                            .json_binary()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ActivityRecords::HasBody)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        for (name, second) in [
+            ("ix_activity_tenant_time", None),
+            (
+                "ix_activity_tenant_actor_time",
+                Some(ActivityRecords::Actor),
+            ),
+            (
+                "ix_activity_tenant_resource_time",
+                Some(ActivityRecords::ResourceId),
+            ),
+        ] {
+            let mut index = Index::create();
+            index
+                .name(name)
+                .table(ActivityRecords::Table)
+                .col(ActivityRecords::TenantId);
+            if let Some(col) = second {
+                index.col(col);
+            }
+            index.col(ActivityRecords::Time).col(ActivityRecords::Id);
+            manager.create_index(index.to_owned()).await?;
+        }
+        manager
+            .create_table(
+                Table::create()
+                    .table(ActivityBodies::Table)
+                    .col(
+                        ColumnDef::new(ActivityBodies::RecordId)
+                            .string_len(36)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(ActivityBodies::TenantId)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ActivityBodies::Time)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(ActivityBodies::Body).text().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_activity_bodies_time")
+                    .table(ActivityBodies::Table)
+                    .col(ActivityBodies::Time)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_activity_bodies_tenant")
+                    .table(ActivityBodies::Table)
+                    .col(ActivityBodies::TenantId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ActivityDrops::Table)
+                    .col(
+                        ColumnDef::new(ActivityDrops::TenantId)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ActivityDrops::Hour)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ActivityDrops::Dropped)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(ActivityDrops::TenantId)
+                            .col(ActivityDrops::Hour),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            ActivityDrops::Table.into_iden(),
+            ActivityBodies::Table.into_iden(),
+            ActivityRecords::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        for column in [
+            Tenants::ActivityKeepFailedBodies,
+            Tenants::ActivityRetentionDays,
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Tenants::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
