@@ -336,6 +336,42 @@ test("directory: find a user the identity provider sent, its group, the group's 
   assert.equal(await page.locator("h1").textContent(), "grace@example.com");
 });
 
+test("provisioning activity: the connection's card, a failure's hint, the record, a user's history", async () => {
+  // The directory feed of the test above sends a duplicate userName: a 409 the admin must see.
+  const created = await fetch(`${base}/api/default/admin/apiKeys`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${adminKey}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "activity-feed", scope: "scim" }),
+  });
+  assert.equal(created.status, 201);
+  const token = (await created.json()).token;
+  for (const userName of ["ada@example.com", "ADA@example.com"]) {
+    await fetch(`${base}/scim/v2/Users`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/scim+json", "User-Agent": "Azure AD SCIM Client" },
+      body: JSON.stringify({ schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName }),
+    });
+  }
+  await page.goto(`${base}/console/keys`);
+  await page.getByRole("link", { name: "Activity", exact: true }).click();
+  await page.waitForURL(/\/console\/activity$/);
+  const card = page.locator('section.connection[data-actor="activity-feed"]');
+  for (let i = 0; i < 50 && (await card.count()) === 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    await page.reload();
+  }
+  await card.getByText("Last failure").waitFor();
+  await card.getByText(/Another user or group already has this value/).waitFor();
+  await shot("activity");
+  await page.getByRole("link", { name: /409 · create userName=ADA@example.com/ }).click();
+  await page.getByRole("heading", { name: "What this means and what to do" }).waitFor();
+  await page.getByText("entra").first().waitFor();
+  await shot("activity-record");
+  await page.goto(`${base}/console/activity?status=4xx`);
+  assert.ok((await page.locator("tr[data-status='409']").count()) >= 1);
+  assert.equal(await page.locator("tr[data-status='201']").count(), 0);
+});
+
 test("French UI through the switcher", async () => {
   await page.goto(`${base}/console/machines`);
   await page.getByRole("link", { name: "Français" }).click();

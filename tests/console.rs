@@ -1334,3 +1334,111 @@ on_each_backend!(
         assert_eq!(page.status, StatusCode::FORBIDDEN);
     }
 );
+
+on_each_backend!(
+    the_activity_page_shows_connections_the_log_a_record_and_a_history,
+    |app| {
+        use serde_json::json;
+        // A success, then a 409 on userName (with an attribute value to escape).
+        let id = app.create_user("eve<x>@acme.test").await;
+        app.create_user("frank@acme.test").await;
+        let r = app
+            .post(
+                "/scim/v2/Users",
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                       "userName": "EVE<x>@acme.test"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+        let browser = Browser::new(&app);
+        browser.sign_in(&app.admin_token).await;
+        let mut page = browser.get("/console/activity").await;
+        for _ in 0..100 {
+            if page.body.contains("data-status=\"409\"") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            page = browser.get("/console/activity").await;
+        }
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(
+            page.body.contains(r#"href="/console/activity""#),
+            "nav link"
+        );
+        // The card of the SCIM key: its state, its last failure and the hint.
+        assert!(page.body.contains(r#"data-actor="entra""#), "{}", page.body);
+        assert!(
+            page.body.contains(r#"data-state="healthy""#),
+            "{}",
+            page.body
+        );
+        assert!(page
+            .body
+            .contains("Another user or group already has this value"));
+        // The log, escaped.
+        assert!(
+            page.body.contains("create userName=eve&lt;x&gt;@acme.test"),
+            "{}",
+            page.body
+        );
+        assert!(!page.body.contains("eve<x>"), "unescaped value");
+        // A row opens the whole record.
+        let start = page.body.find("/console/activity/records/").unwrap();
+        let href: String = page.body[start..]
+            .chars()
+            .take_while(|c| *c != '"')
+            .collect();
+        let record = browser.get(&href).await;
+        assert_eq!(record.status, StatusCode::OK, "{}", record.body);
+        assert!(record.body.contains("X-Request-Id"));
+        // A resource's history: everything that happened to the user.
+        let history = browser
+            .get(&format!("/console/activity?resourceId={id}"))
+            .await;
+        assert!(history.body.contains("Everything that happened to"));
+        assert!(history
+            .body
+            .contains("create userName=eve&lt;x&gt;@acme.test"));
+        assert!(
+            !history.body.contains("data-status=\"409\""),
+            "{}",
+            history.body
+        );
+        // Filters: only the errors.
+        let errors = browser.get("/console/activity?status=4xx").await;
+        assert!(errors.body.contains("data-status=\"409\""));
+        assert!(!errors.body.contains("data-status=\"201\""));
+        // In French.
+        browser
+            .get("/console/lang?l=fr&next=%2Fconsole%2Factivity")
+            .await;
+        let page = browser.get("/console/activity").await;
+        assert!(
+            page.body.contains("Activité de provisionnement"),
+            "{}",
+            page.body
+        );
+        assert!(page
+            .body
+            .contains("Un autre utilisateur ou groupe a déjà cette valeur"));
+        // Without tenant.activity:read: no link, 403.
+        let auditor = raw_key(
+            &app.store,
+            &app.tenant,
+            "auditor",
+            Scope::PublicApi,
+            &["tenant.audit:read"],
+            Duration::days(30),
+        )
+        .await;
+        let browser = Browser::new(&app);
+        browser.sign_in(&auditor).await;
+        let page = browser.get("/console/audit").await;
+        assert!(!page.body.contains(r#"href="/console/activity""#));
+        assert_eq!(
+            browser.get("/console/activity").await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(browser.get(&href).await.status, StatusCode::FORBIDDEN);
+    }
+);

@@ -46,6 +46,8 @@ pub enum Nav {
     Audit,
     /// Provisioning events and webhooks.
     Events,
+    /// Provisioning activity.
+    Activity,
     /// The directory's users.
     Users,
     /// The directory's groups.
@@ -67,7 +69,7 @@ pub fn switcher(lang: Lang, path: &str) -> Markup {
 }
 
 /// The navigation entries: page, text, address and the permission that shows it.
-const NAV: [(Nav, T, &str, &str); 7] = [
+const NAV: [(Nav, T, &str, &str); 8] = [
     (Nav::Keys, T::Keys, "/console/keys", scim_auth::API_KEY_READ),
     (
         Nav::Machines,
@@ -92,6 +94,12 @@ const NAV: [(Nav, T, &str, &str); 7] = [
         T::Events,
         "/console/events",
         scim_auth::EVENTS_READ,
+    ),
+    (
+        Nav::Activity,
+        T::Activity,
+        "/console/activity",
+        scim_auth::ACTIVITY_READ,
     ),
     (
         Nav::Users,

@@ -20,6 +20,7 @@
     clippy::indexing_slicing
 )]
 
+mod activity_page;
 mod audit;
 mod directory;
 mod events_page;
@@ -177,6 +178,11 @@ pub fn configure(config: ConsoleConfig) -> impl FnOnce(&mut web::ServiceConfig) 
                 .route("/settings/tenant", web::post().to(settings::put_tenant))
                 .route("/audit", web::get().to(audit::list_events))
                 .route("/events", web::get().to(events_page::show_events))
+                .route("/activity", web::get().to(activity_page::show_activity))
+                .route(
+                    "/activity/records/{id}",
+                    web::get().to(activity_page::show_record),
+                )
                 .route(
                     "/events/webhooks/{id}/test",
                     web::post().to(events_page::test_webhook),

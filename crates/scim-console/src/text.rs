@@ -256,6 +256,7 @@ texts! {
     Address => "Address", "Adresse";
     NoEvents => "No audit event yet.", "Aucun événement d'audit pour l'instant.";
     Events => "Events", "Événements";
+    Activity => "Activity", "Activité";
     Webhooks => "Webhook endpoints", "Points de terminaison webhook";
     NoWebhooks => "No webhook endpoint is registered (POST /api/{tenant}/admin/webhooks).", "Aucun point de terminaison webhook n'est enregistré (POST /api/{tenant}/admin/webhooks).";
     WebhookHealthy => "healthy", "en bonne santé";
@@ -313,6 +314,45 @@ texts! {
     ErrEscalation => "You cannot grant a permission that your own key does not hold:", "Vous ne pouvez pas accorder une permission que votre propre clé ne détient pas :";
     ErrState => "This key is revoked or expired: this action is not possible.", "Cette clé est révoquée ou expirée : cette action est impossible.";
     ErrMachine => "No such machine.", "Cette machine n'existe pas.";
+    ProvisioningActivity => "Provisioning activity", "Activité de provisionnement";
+    Healthy => "healthy", "en bonne santé";
+    Failing => "failing", "en échec";
+    Silent => "silent", "silencieux";
+    RecordsDropped => "{n} activity records were not kept in the last 24 hours (the recorder was overloaded); the requests themselves were served.", "{n} enregistrements d'activité n'ont pas été conservés ces dernières 24 heures (enregistreur surchargé) ; les requêtes elles-mêmes ont été servies.";
+    NoScimKeys => "No SCIM key yet: create one for your identity provider.", "Aucune clé SCIM pour l'instant : créez-en une pour votre fournisseur d'identité.";
+    OAuthClient => "OAuth client", "client OAuth";
+    LastHour => "Last hour", "Dernière heure";
+    LastDay => "Last 24 hours", "Dernières 24 heures";
+    Requests => "Requests:", "Requêtes :";
+    Errors => "errors:", "erreurs :";
+    LastSuccessfulRequest => "Last success", "Dernier succès";
+    LastFailure => "Last failure", "Dernier échec";
+    Window => "Period", "Période";
+    AnyTime => "any time", "toute période";
+    StatusColumn => "Status", "Statut";
+    AnyStatus => "any status", "tout statut";
+    Method => "Method", "Méthode";
+    AnyMethod => "any method", "toute méthode";
+    KeyOrClient => "Key or client", "Clé ou client";
+    ResourceHistory => "Everything that happened to", "Tout ce qui est arrivé à";
+    AllActivity => "All activity", "Toute l'activité";
+    RequestLog => "Requests, newest first", "Requêtes, de la plus récente à la plus ancienne";
+    NoActivity => "No request recorded for these filters.", "Aucune requête enregistrée pour ces filtres.";
+    Request => "Request", "Requête";
+    WhatHappened => "What happened", "Ce qui s'est passé";
+    Older => "Older", "Plus anciennes";
+    WhatToDo => "What this means and what to do", "Ce que cela signifie et que faire";
+    IdentityProvider => "Identity provider", "Fournisseur d'identité";
+    Detail => "Detail", "Détail";
+    RequestBody => "Request body (passwords removed)", "Corps de la requête (mots de passe retirés)";
+    HintUniqueness => "Another user or group already has this value (usually userName, compared without case). In the identity provider, look for a duplicate or a renamed account; if the existing user is the same person, match it (Entra ID: matching attribute; Okta: import and confirm) instead of creating it again.", "Un autre utilisateur ou groupe a déjà cette valeur (souvent userName, comparé sans tenir compte de la casse). Dans le fournisseur d'identité, cherchez un doublon ou un compte renommé ; si l'utilisateur existant est la même personne, faites-le correspondre (Entra ID : attribut de correspondance ; Okta : importer et confirmer) au lieu de le recréer.";
+    HintUnknownMember => "The group named a member that does not exist here. Identity providers create users before adding them: check that the member is assigned to the application and was provisioned without error, then retry.", "Le groupe cite un membre qui n'existe pas ici. Les fournisseurs d'identité créent les utilisateurs avant de les ajouter : vérifiez que le membre est affecté à l'application et a été provisionné sans erreur, puis réessayez.";
+    HintFilterRefused => "scimd refused the filter: an unknown attribute, an operator the attribute does not support, or malformed text. The detail names the problem; check the identity provider's matching attribute and mappings.", "scimd a refusé le filtre : attribut inconnu, opérateur non pris en charge par l'attribut ou texte mal formé. Le détail indique le problème ; vérifiez l'attribut de correspondance et les mappages du fournisseur d'identité.";
+    HintKeyRefused => "The key or access token was refused: it is expired, revoked, disabled, or was replaced by a rotation. Create or rotate a key and paste the new secret into the identity provider's provisioning settings.", "La clé ou le jeton d'accès a été refusé : expiré, révoqué, désactivé ou remplacé par une rotation. Créez ou faites tourner une clé et collez le nouveau secret dans les paramètres de provisionnement du fournisseur d'identité.";
+    HintRateLimited => "The tenant sent more requests than its rate limit allows; the identity provider retries after the Retry-After delay and nothing is lost. If it persists, spread the provisioning cycles or raise SCIMD_RATE_LIMIT_PER_SECOND.", "Le locataire a envoyé plus de requêtes que sa limite ne le permet ; le fournisseur d'identité réessaie après le délai Retry-After et rien n'est perdu. Si cela persiste, espacez les cycles de provisionnement ou augmentez SCIMD_RATE_LIMIT_PER_SECOND.";
+    HintVersionConflict => "The resource changed between the identity provider's read and its write (If-Match named an older version). It reads again and retries; nothing to do unless it repeats.", "La ressource a changé entre la lecture et l'écriture du fournisseur d'identité (If-Match citait une version plus ancienne). Il relit et réessaie ; rien à faire sauf si cela se répète.";
+    HintClientRefused => "The OAuth client could not authenticate at the token endpoint: a wrong, expired or rotated secret, or an assertion that does not match the key's federated credential. Check the client id and secret (or the federated credential) in the identity provider.", "Le client OAuth n'a pas pu s'authentifier au point de terminaison de jeton : secret erroné, expiré ou remplacé, ou assertion qui ne correspond pas aux identifiants fédérés de la clé. Vérifiez l'identifiant client et le secret (ou les identifiants fédérés) dans le fournisseur d'identité.";
+    HintForbidden => "The key is valid but lacks the permission this request needs (scim:read for reads, scim:write for changes). Edit the key's permissions.", "La clé est valide mais n'a pas la permission nécessaire (scim:read pour lire, scim:write pour modifier). Modifiez les permissions de la clé.";
 }
 
 #[cfg(test)]
