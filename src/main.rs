@@ -9,6 +9,7 @@ use scim_service::{key_lifecycle as keys, ChangeKey, CreateKey, RotateKey, Servi
 use scim_store::{Actor, Store, TenantId};
 use scimd::{bootstrap, build_app, config::Config, open_store, telemetry, AppContext};
 
+mod activity_command;
 mod admin_commands;
 mod event_commands;
 use admin_commands::{existing_tenant, machine_id, MachineCommand};
@@ -73,6 +74,8 @@ enum Command {
         #[command(subcommand)]
         command: event_commands::StreamCommand,
     },
+    /// Show a tenant's provisioning activity: the SCIM requests its identity providers sent.
+    Activity(activity_command::ActivityArgs),
     /// Key expiry: warn before, purge after (what `serve` also does on an interval).
     Expiry {
         #[command(subcommand)]
@@ -391,6 +394,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
         Command::Stream { command } => {
             event_commands::stream_command(&store, scimd::outbound_policy(&config), command).await
         }
+        Command::Activity(args) => activity_command::activity_command(&store, args).await,
         Command::Tenant {
             command: TenantCommand::List { json },
         } => admin_commands::list_tenants(&store, json).await,

@@ -801,3 +801,59 @@ fn webhooks_and_event_streams_from_the_command_line() {
     let (_, out, _) = run(&["webhook", "list", "--tenant", "acme", "--json"]);
     assert_eq!(out.trim(), "[]");
 }
+
+#[test]
+fn activity_from_the_command_line_including_what_was_queued_at_shutdown() {
+    let dir = TempDir::new();
+    let url = dir.db_url();
+    // The writer gathers for a minute: the records are still queued when SIGTERM comes, and
+    // a graceful stop writes them.
+    let server = Server::start_with(&url, &[("SCIMD_ACTIVITY_FLUSH_MS", "60000".into())]);
+    let (_admin_key, output) = wait_for_token(&server, "scimd_api_");
+    let scim_key = token_in(&output, "scimd_scim_").expect("SCIM key printed");
+    let body = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"act@example.com"}"#;
+    for expected in [201, 409] {
+        let (status, got) = http(
+            server.port,
+            "POST",
+            "/scim/v2/Users",
+            Some(&scim_key),
+            Some(body),
+        )
+        .unwrap();
+        assert_eq!(status, expected, "{got}");
+    }
+    let (status, _) = http(server.port, "GET", "/scim/v2/Users", Some(&scim_key), None).unwrap();
+    assert_eq!(status, 200);
+    assert!(server.stop().success());
+
+    let run = |args: &[&str]| {
+        let out = scimd(&url).args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = run(&["activity", "--tenant", "default"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("create userName=act@example.com"), "{out}");
+    assert!(
+        out.contains("409") && out.contains("userName is already in use"),
+        "{out}"
+    );
+    assert!(out.contains("list Users"), "{out}");
+    let (ok, out, _) = run(&["activity", "--tenant", "default", "--errors"]);
+    assert!(ok);
+    assert_eq!(out.lines().count(), 2, "a header and the 409: {out}");
+    assert!(out.contains("409"));
+    let (ok, out, err) = run(&["activity", "--tenant", "default", "--since", "1h", "--json"]);
+    assert!(ok, "{err}");
+    let records: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(records.as_array().unwrap().len(), 3, "{out}");
+    assert_eq!(records[1]["hint"], "uniqueness", "{out}");
+    let (ok, _, err) = run(&["activity", "--tenant", "default", "--since", "soon"]);
+    assert!(!ok && err.contains("--since"), "{err}");
+    let (ok, _, err) = run(&["activity", "--tenant", "nope"]);
+    assert!(!ok && err.contains("no tenant"), "{err}");
+}
