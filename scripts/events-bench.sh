@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# What capturing provisioning events costs (issue 20): the benchmark's phases (scim-bench, the
-# same phases and bodies as scripts/bench.sh) against scimd with SCIMD_EVENTS_CAPTURE=false and
-# =true, alternated off/on/off/on on a fresh database each run, on SQLite and PostgreSQL, in one
-# run. Prints, per phase, ops/s and the server's (and PostgreSQL's) CPU per request, off and on,
+# What a switchable feature costs: the benchmark's phases (scim-bench, the same phases and
+# bodies as scripts/bench.sh) against scimd with the feature's switch (EB_SWITCH, by default
+# SCIMD_EVENTS_CAPTURE: capturing provisioning events, issue 20; SCIMD_ACTIVITY: recording
+# provisioning activity, issue 21) false and true, alternated off/on/off/on on a fresh
+# database each run, on SQLite and PostgreSQL, in one run. Prints, per phase, ops/s and the server's (and PostgreSQL's) CPU per request, off and on,
 # as medians of the rounds. It builds nothing: pass the release directory
 # (cargo build --release -p scimd -p scim-bench).
 #
 #   scripts/events-bench.sh [path/to/target/release]
 #
 # Knobs: EB_BACKENDS ("sqlite postgres"), EB_PG_URL, EB_N (5000 users), EB_M (5000 members),
-# EB_ROUNDS (2), EB_C (16), EB_PHASES (1,2,3,4,5,6).
+# EB_ROUNDS (2), EB_C (16), EB_PHASES (1,2,3,4,5,6), EB_SWITCH (SCIMD_EVENTS_CAPTURE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-${CARGO_TARGET_DIR:-target}/release}
@@ -20,6 +21,7 @@ M=${EB_M:-5000}
 ROUNDS=${EB_ROUNDS:-2}
 C=${EB_C:-16}
 PHASES=${EB_PHASES:-1,2,3,4,5,6}
+SWITCH=${EB_SWITCH:-SCIMD_EVENTS_CAPTURE}
 WORK=$(mktemp -d /tmp/scimd-events-bench.XXXXXX)
 PID=""
 DB=""
@@ -50,13 +52,13 @@ for backend in $BACKENDS; do
             esac
             out=$WORK/scimd-$backend-$round-$capture.out
             SCIMD_DATABASE_URL=$url SCIMD_LISTEN=127.0.0.1:$port SCIMD_LOG=warn \
-                SCIMD_RATE_LIMIT_PER_SECOND=0 SCIMD_EVENTS_CAPTURE=$capture SCIMD_EXPIRY_INTERVAL=0 \
-                "$BIN/scimd" >"$out" 2>&1 &
+                SCIMD_RATE_LIMIT_PER_SECOND=0 SCIMD_EXPIRY_INTERVAL=0 \
+                env "$SWITCH=$capture" "$BIN/scimd" >"$out" 2>&1 &
             PID=$!
             for _ in $(seq 200); do grep -q 'scimd_scim_' "$out" && break; sleep 0.1; done
             key=$(grep -o 'scimd_scim_[A-Za-z0-9]*' "$out" | head -1)
             [ -n "$key" ] || { cat "$out" >&2; exit 1; }
-            echo "events-bench: $backend round $round capture=$capture" >&2
+            echo "events-bench: $backend round $round $SWITCH=$capture" >&2
             "$BIN/scim-bench" run --base-url "http://127.0.0.1:$port/scim/v2" --token "$key" \
                 -c "$C" -n "$N" -m "$M" --rfc-shapes --phases "$PHASES" --server-pid "$PID" \
                 "${db_args[@]}" --label "$backend-$capture" \
@@ -69,6 +71,7 @@ for backend in $BACKENDS; do
     done
 done
 
+echo "switch: $SWITCH (off = false, on = true)"
 python3 - "$WORK" $BACKENDS <<'PY'
 import glob, json, os, statistics, sys
 work, backends = sys.argv[1], sys.argv[2:]
