@@ -1061,3 +1061,30 @@ async fn a_tenant_sees_only_its_own_activity() {
             .any(|l| l.starts_with("activity_records") && l.contains("globex")));
     }
 }
+
+#[actix_web::test]
+async fn a_rate_limited_request_is_recorded_with_its_hint() {
+    for backend in backends() {
+        let vars = HashMap::from([
+            ("SCIMD_RATE_LIMIT_PER_SECOND".to_owned(), "1".to_owned()),
+            ("SCIMD_RATE_LIMIT_BURST".to_owned(), "1".to_owned()),
+        ]);
+        let app = spawn_with(backend, vars).await;
+        // Each process has its own budget of one request.
+        let mut limited = 0;
+        for _ in 0..(2 * app.processes()) {
+            if app.get("/scim/v2/Users").await.status == StatusCode::TOO_MANY_REQUESTS {
+                limited += 1;
+            }
+        }
+        assert_eq!(limited, app.processes());
+        let records = wait_for(&app, 2 * app.processes()).await;
+        let r = records
+            .iter()
+            .find(|r| r["status"] == 429)
+            .unwrap_or_else(|| panic!("{records:#?}"));
+        assert_eq!(r["actor"], "entra");
+        assert_eq!(r["hint"]["code"], "rate_limited");
+        assert!(r["detail"].as_str().unwrap().contains("Too many requests"));
+    }
+}
