@@ -45,16 +45,20 @@ where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody,
 {
+    let mut records = Vec::new();
     for _ in 0..100 {
         let r = read(app, "limit=500").await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        let records = r.body["records"].as_array().unwrap().clone();
+        records = r.body["records"].as_array().unwrap().clone();
         if records.len() >= n {
             return records;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    panic!("fewer than {n} activity records after 5 s");
+    panic!(
+        "fewer than {n} activity records after 5 s: {records:#?}; the processes said: {}",
+        app.process_logs()
+    );
 }
 
 /// A request with a key, a `User-Agent` and an optional JSON body.
@@ -345,11 +349,20 @@ async fn successes_and_each_kind_of_failure_are_recorded() {
             "{}",
             by_group.body
         );
-        let since = records[0]["time"].as_str().unwrap();
-        let r = read(&app, &format!("since={}", urlencode(since))).await;
-        assert!(!r.body["records"].as_array().unwrap().is_empty());
-        let r = read(&app, &format!("until={}", urlencode(since))).await;
-        assert_eq!(r.body["records"].as_array().unwrap().len(), 11);
+        // Time bounds, to the millisecond (records are keyed by a UUIDv7 of their time).
+        let ms = |r: &Value| {
+            chrono::DateTime::parse_from_rfc3339(r["time"].as_str().unwrap())
+                .unwrap()
+                .timestamp_millis()
+        };
+        let middle = &records[5];
+        let bound = urlencode(middle["time"].as_str().unwrap());
+        let r = read(&app, &format!("since={bound}")).await;
+        let after = records.iter().filter(|r| ms(r) >= ms(middle)).count();
+        assert_eq!(r.body["records"].as_array().unwrap().len(), after);
+        let r = read(&app, &format!("until={bound}")).await;
+        assert_eq!(r.body["records"].as_array().unwrap().len(), 12 - after);
+        assert!(after >= 6);
 
         // A cursor walks every record once, newest first.
         let mut seen = Vec::new();
@@ -811,8 +824,8 @@ async fn settings_retention_and_kept_bodies() {
 
         // Bodies go after 7 days, records after the tenant's retention (7 days here).
         let t = TenantId::parse("acme").unwrap();
-        let old = |days: i64, id: &str| NewActivity {
-            id: id.into(),
+        let old = |days: i64| NewActivity {
+            id: scim_store::activity_id(Utc::now() - Duration::days(days)),
             tenant: t.clone(),
             time: Utc::now() - Duration::days(days),
             request_id: None,
@@ -832,14 +845,9 @@ async fn settings_retention_and_kept_bodies() {
             attributes: Vec::new(),
             body: None,
         };
+        let (eight, five) = (old(8), old(5));
         app.store
-            .record_activity(
-                &[
-                    old(8, "00000000-0000-7000-8000-000000000001"),
-                    old(5, "00000000-0000-7000-8000-000000000002"),
-                ],
-                &[],
-            )
+            .record_activity(&[eight.clone(), five.clone()], &[])
             .await
             .unwrap();
         let report = scim_expiry::sweep(
@@ -856,8 +864,8 @@ async fn settings_retention_and_kept_bodies() {
             .iter()
             .map(|r| r["id"].as_str().unwrap().to_owned())
             .collect();
-        assert!(!ids.contains(&"00000000-0000-7000-8000-000000000001".to_owned()));
-        assert!(ids.contains(&"00000000-0000-7000-8000-000000000002".to_owned()));
+        assert!(!ids.contains(&eight.id), "8 days old: purged");
+        assert!(ids.contains(&five.id), "5 days old: kept");
         // A week later (with a 30-day retention, so the records stay), the bodies are gone.
         let r = app
             .call(

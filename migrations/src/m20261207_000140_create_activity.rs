@@ -1,11 +1,12 @@
 //! Provisioning activity (issue 21): a record of every SCIM request (and token request) that can
 //! be attributed to a tenant, written off the request's path in batches.
 //!
-//! - `activity_records`: one row per request. `id` is a UUIDv7 taken when the request ended,
-//!   so `(time, id)` orders a tenant's records; the indexes serve the admin's reads (newest
-//!   first; by key or client; by resource) and the retention purge. No foreign key to the
-//!   tenant: a row costs one index entry less to write, and a tenant's deletion removes its
-//!   records explicitly.
+//! - `activity_records`: one row per request, keyed by `(tenant_id, id)` where `id` is a UUIDv7
+//!   of the time the request ended: the key orders a tenant's records by time, so it serves the
+//!   newest-first reads, time ranges (as id ranges), one record, and the retention purge. On
+//!   SQLite the table *is* that key (`WITHOUT ROWID`): a record is written into three b-trees
+//!   (the table, by key or client, by resource) instead of five. No foreign key to the tenant:
+//!   a tenant's deletion removes its records explicitly.
 //! - `activity_bodies`: the body of a failed request, with `password` removed, only while the
 //!   tenant keeps them (`tenants.activity_keep_failed_bodies`), purged after 7 days.
 //! - `activity_drops`: records the process could not queue (its queue was full), counted per
@@ -13,6 +14,7 @@
 //! - `tenants.activity_retention_days` (30, 1–180) and `activity_keep_failed_bodies` (false).
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -94,91 +96,107 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table(ActivityRecords::Table)
-                    .col(
-                        ColumnDef::new(ActivityRecords::Id)
-                            .string_len(36)
-                            .not_null()
-                            .primary_key(),
-                    )
-                    .col(
-                        ColumnDef::new(ActivityRecords::TenantId)
-                            .string_len(64)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(ActivityRecords::Time)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(ColumnDef::new(ActivityRecords::RequestId).string_len(64))
-                    .col(
-                        ColumnDef::new(ActivityRecords::ActorKind)
-                            .string_len(16)
-                            .not_null(),
-                    )
-                    .col(ColumnDef::new(ActivityRecords::Actor).text().not_null())
-                    .col(
-                        ColumnDef::new(ActivityRecords::IdentityProvider)
-                            .string_len(8)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(ActivityRecords::Method)
-                            .string_len(16)
-                            .not_null(),
-                    )
-                    .col(ColumnDef::new(ActivityRecords::Path).text().not_null())
-                    .col(ColumnDef::new(ActivityRecords::ResourceType).string_len(8))
-                    .col(ColumnDef::new(ActivityRecords::ResourceId).text())
-                    .col(ColumnDef::new(ActivityRecords::Filter).text())
-                    .col(ColumnDef::new(ActivityRecords::Status).integer().not_null())
-                    .col(ColumnDef::new(ActivityRecords::ScimType).string_len(32))
-                    .col(ColumnDef::new(ActivityRecords::Detail).text())
-                    .col(
-                        ColumnDef::new(ActivityRecords::LatencyMs)
-                            .big_integer()
-                            .not_null(),
-                    )
-                    .col(ColumnDef::new(ActivityRecords::Summary).text().not_null())
-                    .col(
-                        ColumnDef::new(ActivityRecords::Attributes)
-                            .json_binary()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(ActivityRecords::HasBody)
-                            .boolean()
-                            .not_null()
-                            .default(false),
-                    )
-                    .to_owned(),
-            )
-            .await?;
+        if manager.get_database_backend() == DbBackend::Sqlite {
+            manager
+                .get_connection()
+                .execute_unprepared(
+                    "CREATE TABLE \"activity_records\" ( \"tenant_id\" varchar(64) NOT NULL, \
+                     \"id\" varchar(36) NOT NULL, \"time\" timestamp_with_timezone_text NOT NULL, \
+                     \"request_id\" varchar(64), \"actor_kind\" varchar(16) NOT NULL, \
+                     \"actor\" text NOT NULL, \"identity_provider\" varchar(8) NOT NULL, \
+                     \"method\" varchar(16) NOT NULL, \"path\" text NOT NULL, \
+                     \"resource_type\" varchar(8), \"resource_id\" text, \"filter\" text, \
+                     \"status\" integer NOT NULL, \"scim_type\" varchar(32), \"detail\" text, \
+                     \"latency_ms\" bigint NOT NULL, \"summary\" text NOT NULL, \
+                     \"attributes\" jsonb_text NOT NULL, \"has_body\" boolean NOT NULL DEFAULT FALSE, \
+                     PRIMARY KEY (\"tenant_id\", \"id\") ) WITHOUT ROWID",
+                )
+                .await?;
+        } else {
+            manager
+                .create_table(
+                    Table::create()
+                        .table(ActivityRecords::Table)
+                        .col(
+                            ColumnDef::new(ActivityRecords::TenantId)
+                                .string_len(64)
+                                .not_null(),
+                        )
+                        .col(
+                            ColumnDef::new(ActivityRecords::Id)
+                                .string_len(36)
+                                .not_null(),
+                        )
+                        .col(
+                            ColumnDef::new(ActivityRecords::Time)
+                                .timestamp_with_time_zone()
+                                .not_null(),
+                        )
+                        .col(ColumnDef::new(ActivityRecords::RequestId).string_len(64))
+                        .col(
+                            ColumnDef::new(ActivityRecords::ActorKind)
+                                .string_len(16)
+                                .not_null(),
+                        )
+                        .col(ColumnDef::new(ActivityRecords::Actor).text().not_null())
+                        .col(
+                            ColumnDef::new(ActivityRecords::IdentityProvider)
+                                .string_len(8)
+                                .not_null(),
+                        )
+                        .col(
+                            ColumnDef::new(ActivityRecords::Method)
+                                .string_len(16)
+                                .not_null(),
+                        )
+                        .col(ColumnDef::new(ActivityRecords::Path).text().not_null())
+                        .col(ColumnDef::new(ActivityRecords::ResourceType).string_len(8))
+                        .col(ColumnDef::new(ActivityRecords::ResourceId).text())
+                        .col(ColumnDef::new(ActivityRecords::Filter).text())
+                        .col(ColumnDef::new(ActivityRecords::Status).integer().not_null())
+                        .col(ColumnDef::new(ActivityRecords::ScimType).string_len(32))
+                        .col(ColumnDef::new(ActivityRecords::Detail).text())
+                        .col(
+                            ColumnDef::new(ActivityRecords::LatencyMs)
+                                .big_integer()
+                                .not_null(),
+                        )
+                        .col(ColumnDef::new(ActivityRecords::Summary).text().not_null())
+                        .col(
+                            ColumnDef::new(ActivityRecords::Attributes)
+                                .json_binary()
+                                .not_null(),
+                        )
+                        .col(
+                            ColumnDef::new(ActivityRecords::HasBody)
+                                .boolean()
+                                .not_null()
+                                .default(false),
+                        )
+                        .primary_key(
+                            Index::create()
+                                .col(ActivityRecords::TenantId)
+                                .col(ActivityRecords::Id),
+                        )
+                        .to_owned(),
+                )
+                .await?;
+        }
         for (name, second) in [
-            ("ix_activity_tenant_time", None),
-            (
-                "ix_activity_tenant_actor_time",
-                Some(ActivityRecords::Actor),
-            ),
-            (
-                "ix_activity_tenant_resource_time",
-                Some(ActivityRecords::ResourceId),
-            ),
+            ("ix_activity_tenant_actor", ActivityRecords::Actor),
+            ("ix_activity_tenant_resource", ActivityRecords::ResourceId),
         ] {
-            let mut index = Index::create();
-            index
-                .name(name)
-                .table(ActivityRecords::Table)
-                .col(ActivityRecords::TenantId);
-            if let Some(col) = second {
-                index.col(col);
-            }
-            index.col(ActivityRecords::Time).col(ActivityRecords::Id);
-            manager.create_index(index.to_owned()).await?;
+            manager
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(ActivityRecords::Table)
+                        .col(ActivityRecords::TenantId)
+                        .col(second)
+                        .col(ActivityRecords::Id)
+                        .to_owned(),
+                )
+                .await?;
         }
         manager
             .create_table(

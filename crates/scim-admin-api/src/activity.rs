@@ -284,9 +284,9 @@ pub async fn list_activity(
         .await
         .map_err(|e| AdminApiError::from_store(e, "Tenant not found"))?;
     let next_cursor = match &page.next {
-        Some(position) => Some(
+        Some(id) => Some(
             store
-                .seal_activity_cursor(&admin.tenant, position)
+                .seal_activity_cursor(&admin.tenant, id)
                 .await
                 .map_err(|e| AdminApiError::from_store(e, "Tenant not found"))?,
         ),

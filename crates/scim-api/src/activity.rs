@@ -147,7 +147,7 @@ fn gather(
         .and_then(|v| v.to_str().ok());
     let time = Utc::now();
     NewActivity {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: scim_store::activity_id(time),
         tenant: attribution.tenant,
         time,
         request_id: scim_auth::request_id(req),
@@ -208,10 +208,11 @@ pub(crate) fn record_token_request(
         None => "access token issued".to_owned(),
         Some(d) => format!("token refused: {d}"),
     };
+    let time = Utc::now();
     log.record(NewActivity {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: scim_store::activity_id(time),
         tenant: tenant.clone(),
-        time: Utc::now(),
+        time,
         request_id: scim_auth::request_id(req),
         actor_kind: "client".into(),
         actor: client_id.to_owned(),

@@ -10,9 +10,20 @@ use serde_json::Value;
 
 use crate::{error::ScimApiError, ScimState};
 
-/// A parsed JSON body.
+/// A request body read and parsed as JSON, or why it could not be. Extracting it never fails:
+/// the handler asks for the value (`ScimJson::value`) after its caller was authenticated, so a
+/// request with both a bad key and a bad body is answered `401`, and a bad body sent with a
+/// good key is the caller's (recorded in its tenant's activity) whichever extractor finished
+/// first.
 #[derive(Debug)]
-pub struct ScimJson(pub Value);
+pub struct ScimJson(Result<Value, ScimApiError>);
+
+impl ScimJson {
+    /// The body, or the `400`/`413`/`415` it earned.
+    pub fn value(self) -> Result<Value, ScimApiError> {
+        self.0
+    }
+}
 
 fn content_type_ok(req: &HttpRequest) -> bool {
     let Some(ct) = req.headers().get(header::CONTENT_TYPE) else {
@@ -44,14 +55,16 @@ impl FromRequest for ScimJson {
         let ct_ok = content_type_ok(req);
         let mut payload = payload.take();
         let req = req.clone();
-        Box::pin(async move {
+        let read = async move {
             if !ct_ok {
-                return Err(ScimError::new(
-                    415,
-                    None,
-                    "Content-Type must be application/scim+json or application/json",
-                )
-                .into());
+                return Err::<Value, ScimApiError>(
+                    ScimError::new(
+                        415,
+                        None,
+                        "Content-Type must be application/scim+json or application/json",
+                    )
+                    .into(),
+                );
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
@@ -88,7 +101,8 @@ impl FromRequest for ScimJson {
                 ))
                 .into());
             }
-            Ok(ScimJson(value))
-        })
+            Ok(value)
+        };
+        Box::pin(async move { Ok(ScimJson(read.await)) })
     }
 }

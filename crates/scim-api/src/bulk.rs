@@ -171,8 +171,9 @@ pub async fn post_bulk(
     state: web::Data<ScimState>,
     principal: ScimCaller,
     req: HttpRequest,
-    ScimJson(body): ScimJson,
+    body: ScimJson,
 ) -> Result<HttpResponse, ScimApiError> {
+    let body = body.value()?;
     let obj = body
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("The request body must be a JSON object"))?;

@@ -78,8 +78,9 @@ pub async fn create_resource(
     state: web::Data<ScimState>,
     principal: ScimCaller,
     req: HttpRequest,
-    ScimJson(body): ScimJson,
+    body: ScimJson,
 ) -> ApiResult {
+    let body = body.value()?;
     let note = principal.note();
     note.resource(**kind, None);
     note.summary(activity::summarize_create(**kind, &body));
@@ -137,8 +138,9 @@ pub async fn replace_resource(
     principal: ScimCaller,
     req: HttpRequest,
     id: web::Path<String>,
-    ScimJson(body): ScimJson,
+    body: ScimJson,
 ) -> ApiResult {
+    let body = body.value()?;
     principal
         .note()
         .summary(activity::summarize_replace(**kind, &body));
@@ -185,8 +187,9 @@ pub async fn patch_resource(
     principal: ScimCaller,
     req: HttpRequest,
     id: web::Path<String>,
-    ScimJson(body): ScimJson,
+    body: ScimJson,
 ) -> ApiResult {
+    let body = body.value()?;
     let kind = **kind;
     principal.note().summary(activity::summarize_patch(&body));
     let projection = projection_of(&req)?;
@@ -239,8 +242,9 @@ pub async fn search_resources(
     state: web::Data<ScimState>,
     principal: ScimCaller,
     req: HttpRequest,
-    ScimJson(body): ScimJson,
+    body: ScimJson,
 ) -> ApiResult {
+    let body = body.value()?;
     note_search(&principal, kind.name(), &body);
     let list = ListParams::from_search_body(&body, &state)?;
     search(**kind, &state, &principal, &req, &list).await
@@ -253,8 +257,9 @@ pub async fn search_all(
     state: web::Data<ScimState>,
     principal: ScimCaller,
     req: HttpRequest,
-    ScimJson(body): ScimJson,
+    body: ScimJson,
 ) -> ApiResult {
+    let body = body.value()?;
     note_search(&principal, "all", &body);
     let list = ListParams::from_search_body(&body, &state)?;
     let Pagination::Index(paging) = list.pagination.clone() else {

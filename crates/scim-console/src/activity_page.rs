@@ -110,10 +110,7 @@ async fn summary_section(
 
 /// The query of the log, from the page's filters (bad values are ignored, not errors: the
 /// form only offers good ones).
-fn log_query(
-    q: &HashMap<String, String>,
-    store_cursor: Option<(chrono::DateTime<Utc>, String)>,
-) -> ActivityQuery {
+fn log_query(q: &HashMap<String, String>, before: Option<String>) -> ActivityQuery {
     let now = Utc::now();
     let since = match q.get("window").map(String::as_str) {
         Some("1h") => Some(now - Duration::hours(1)),
@@ -142,7 +139,7 @@ fn log_query(
         actor: text("key"),
         resource_id: text("resourceId"),
         scim_type: text("scimType"),
-        before: store_cursor,
+        before,
         limit: PAGE,
     }
 }

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     sea_query::{Expr, OnConflict, Query},
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde_json::json;
 
@@ -26,7 +26,7 @@ pub const BODY_RETENTION_DAYS: i64 = 7;
 pub const MAX_PAGE: u64 = 500;
 /// Rows per purge transaction.
 const BATCH: u64 = 1_000;
-/// Rows per INSERT statement (about 20 values each, under every backend's parameter limit).
+/// Rows per INSERT statement of kept bodies.
 const ROWS_PER_INSERT: usize = 100;
 
 /// A record to write: what the recorder gathered when a request ended.
@@ -164,8 +164,8 @@ pub struct ActivityQuery {
     pub resource_id: Option<String>,
     /// Only this `scimType`.
     pub scim_type: Option<String>,
-    /// Only records older than this one (a cursor's position: time and id).
-    pub before: Option<(DateTime<Utc>, String)>,
+    /// Only records older than this one (a cursor's position: a record id).
+    pub before: Option<String>,
     /// Most records.
     pub limit: u64,
 }
@@ -175,8 +175,8 @@ pub struct ActivityQuery {
 pub struct ActivityPage {
     /// The records, newest first.
     pub records: Vec<ActivityRecord>,
-    /// The position after the last record, when there may be more.
-    pub next: Option<(DateTime<Utc>, String)>,
+    /// The position after the last record (its id), when there may be more.
+    pub next: Option<String>,
 }
 
 /// Requests of one actor with one status and `scimType`, over a day and its last hour.
@@ -214,35 +214,111 @@ pub struct ActivityWritten {
     pub rejected: u64,
 }
 
-/// The record's columns, with NUL characters (which PostgreSQL refuses in text) replaced.
-fn active(r: &NewActivity, has_body: bool) -> activity_record::ActiveModel {
-    let clean = |s: &str| s.replace('\0', "\u{FFFD}");
-    let opt = |s: &Option<String>| s.as_deref().map(clean);
-    activity_record::ActiveModel {
-        id: Set(r.id.clone()),
-        tenant_id: Set(r.tenant.as_str().to_owned()),
-        time: Set(r.time),
-        request_id: Set(opt(&r.request_id)),
-        actor_kind: Set(clean(&r.actor_kind)),
-        actor: Set(clean(&r.actor)),
-        identity_provider: Set(clean(&r.identity_provider)),
-        method: Set(clean(&r.method)),
-        path: Set(clean(&r.path)),
-        resource_type: Set(opt(&r.resource_type)),
-        resource_id: Set(opt(&r.resource_id)),
-        filter: Set(opt(&r.filter)),
-        status: Set(i32::from(r.status)),
-        scim_type: Set(opt(&r.scim_type)),
-        detail: Set(opt(&r.detail)),
-        latency_ms: Set(i64::try_from(r.latency_ms).unwrap_or(i64::MAX)),
-        summary: Set(clean(&r.summary)),
-        attributes: Set(json!(r
-            .attributes
-            .iter()
-            .map(|a| clean(a))
-            .collect::<Vec<_>>())),
-        has_body: Set(has_body),
+/// The id of a record of a request that ended at `time`: a UUIDv7 (RFC 9562) of that time
+/// whose 12 bits after the version hold the fraction of the millisecond (RFC 9562 §6.2,
+/// method 3), so that ids order records by time to a quarter of a microsecond and a time range
+/// is an id range.
+pub fn activity_id(time: DateTime<Utc>) -> String {
+    let ms = time.timestamp_millis().max(0).unsigned_abs() & 0xFFFF_FFFF_FFFF;
+    let sub_ms_nanos = u64::from(time.timestamp_subsec_nanos() % 1_000_000);
+    let fraction = sub_ms_nanos * 4096 / 1_000_000;
+    let random = *uuid::Uuid::new_v4().as_bytes();
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    bytes[6] = 0x70 | ((fraction >> 8) & 0x0F) as u8;
+    bytes[7] = (fraction & 0xFF) as u8;
+    bytes[8] = 0x80 | (random[8] & 0x3F);
+    bytes[9..].copy_from_slice(&random[9..]);
+    uuid::Uuid::from_bytes(bytes).to_string()
+}
+
+/// The lowest id a record of `time` (or later) can have.
+fn id_floor(time: DateTime<Utc>) -> String {
+    let ms = time.timestamp_millis().max(0).unsigned_abs() & 0xFFFF_FFFF_FFFF;
+    format!(
+        "{:08x}-{:04x}-7000-8000-000000000000",
+        ms >> 16,
+        ms & 0xFFFF
+    )
+}
+
+/// The columns of `activity_records` in the order [`insert_sql`] binds them.
+const COLUMNS: &str = "\"tenant_id\", \"id\", \"time\", \"request_id\", \"actor_kind\", \"actor\", \
+     \"identity_provider\", \"method\", \"path\", \"resource_type\", \"resource_id\", \"filter\", \
+     \"status\", \"scim_type\", \"detail\", \"latency_ms\", \"summary\", \"attributes\", \"has_body\"";
+const COLUMN_COUNT: usize = 19;
+
+/// `INSERT` of `rows` records: the same text for the same number of rows, so each database
+/// prepares it once (batches are cut into chunks of a few fixed sizes).
+fn insert_sql(backend: DbBackend, rows: usize) -> String {
+    let mut sql = format!("INSERT INTO \"activity_records\" ({COLUMNS}) VALUES ");
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..COLUMN_COUNT {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            match backend {
+                DbBackend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+                _ => sql.push('?'),
+            }
+        }
+        sql.push(')');
     }
+    sql
+}
+
+/// Chunk sizes of an insert (largest first): few distinct statement texts.
+const CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// The values of `r` in [`COLUMNS`] order, NUL characters (which PostgreSQL refuses in text)
+/// replaced.
+fn values(r: &NewActivity, has_body: bool, out: &mut Vec<sea_orm::Value>) {
+    use sea_orm::Value;
+    let clean = |s: &str| {
+        if s.contains('\0') {
+            s.replace('\0', "\u{FFFD}")
+        } else {
+            s.to_owned()
+        }
+    };
+    let text = |s: &str| Value::String(Some(Box::new(clean(s))));
+    let opt = |s: &Option<String>| Value::String(s.as_deref().map(|s| Box::new(clean(s))));
+    let attributes = serde_json::Value::Array(
+        r.attributes
+            .iter()
+            .map(|a| serde_json::Value::String(clean(a)))
+            .collect(),
+    );
+    out.extend([
+        text(r.tenant.as_str()),
+        text(&r.id),
+        Value::ChronoDateTimeUtc(Some(Box::new(r.time))),
+        opt(&r.request_id),
+        text(&r.actor_kind),
+        text(&r.actor),
+        text(&r.identity_provider),
+        text(&r.method),
+        text(&r.path),
+        opt(&r.resource_type),
+        opt(&r.resource_id),
+        opt(&r.filter),
+        Value::Int(Some(i32::from(r.status))),
+        opt(&r.scim_type),
+        opt(&r.detail),
+        Value::BigInt(Some(i64::try_from(r.latency_ms).unwrap_or(i64::MAX))),
+        text(&r.summary),
+        Value::Json(Some(Box::new(attributes))),
+        Value::Bool(Some(has_body)),
+    ]);
 }
 
 /// The first hour of `time` (drops are counted per hour).
@@ -324,10 +400,22 @@ impl Store {
         let kept = |r: &NewActivity| {
             r.body.is_some() && keeping.iter().any(|t| t.as_str() == r.tenant.as_str())
         };
-        for chunk in records.chunks(ROWS_PER_INSERT) {
-            activity_record::Entity::insert_many(chunk.iter().map(|r| active(r, kept(r))))
-                .exec(&txn)
-                .await?;
+        let backend = txn.get_database_backend();
+        let mut rest = records;
+        while !rest.is_empty() {
+            let size = CHUNKS.into_iter().find(|c| *c <= rest.len()).unwrap_or(1);
+            let (chunk, tail) = rest.split_at(size);
+            let mut binds = Vec::with_capacity(size * COLUMN_COUNT);
+            for r in chunk {
+                values(r, kept(r), &mut binds);
+            }
+            txn.execute(Statement::from_sql_and_values(
+                backend,
+                insert_sql(backend, size),
+                binds,
+            ))
+            .await?;
+            rest = tail;
         }
         let bodies: Vec<_> = records
             .iter()
@@ -379,11 +467,12 @@ impl Store {
         use activity_record::Column as C;
         let limit = query.limit.clamp(1, MAX_PAGE);
         let mut select = activity_record::Entity::find().filter(C::TenantId.eq(tenant.as_str()));
+        // Time bounds are id bounds (ids are UUIDv7s of the records' times), on the key.
         if let Some(since) = query.since {
-            select = select.filter(C::Time.gte(since));
+            select = select.filter(C::Id.gte(id_floor(since)));
         }
         if let Some(until) = query.until {
-            select = select.filter(C::Time.lt(until));
+            select = select.filter(C::Id.lt(id_floor(until)));
         }
         match query.status {
             Some(StatusFilter::Class(class)) => {
@@ -407,15 +496,10 @@ impl Store {
         if let Some(scim_type) = &query.scim_type {
             select = select.filter(C::ScimType.eq(scim_type.as_str()));
         }
-        if let Some((time, id)) = &query.before {
-            select = select.filter(
-                sea_orm::Condition::any()
-                    .add(C::Time.lt(*time))
-                    .add(C::Time.eq(*time).and(C::Id.lt(id.as_str()))),
-            );
+        if let Some(id) = &query.before {
+            select = select.filter(C::Id.lt(id.as_str()));
         }
         let rows = select
-            .order_by_desc(C::Time)
             .order_by_desc(C::Id)
             .limit(limit)
             .all(&self.db.scan())
@@ -423,7 +507,7 @@ impl Store {
         let full = rows.len() as u64 >= limit;
         let records: Vec<ActivityRecord> = rows.into_iter().map(ActivityRecord::from).collect();
         let next = match records.last() {
-            Some(last) if full => Some((last.time, last.id.clone())),
+            Some(last) if full => Some(last.id.clone()),
             _ => None,
         };
         Ok(ActivityPage { records, next })
@@ -435,8 +519,9 @@ impl Store {
         tenant: &TenantId,
         id: &str,
     ) -> StoreResult<(ActivityRecord, Option<String>)> {
-        let row = activity_record::Entity::find_by_id(id)
+        let row = activity_record::Entity::find()
             .filter(activity_record::Column::TenantId.eq(tenant.as_str()))
+            .filter(activity_record::Column::Id.eq(id))
             .one(&self.db)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -472,13 +557,13 @@ impl Store {
             )
             .expr_as(
                 sea_orm::sea_query::Func::sum(
-                    Expr::case(Expr::col(C::Time).gte(hour_start), 1).finally(0),
+                    Expr::case(Expr::col(C::Id).gte(id_floor(hour_start)), 1).finally(0),
                 ),
                 sea_orm::sea_query::Alias::new("hour_n"),
             )
             .from(activity_record::Entity)
             .and_where(C::TenantId.eq(tenant.as_str()))
-            .and_where(C::Time.gte(day_start))
+            .and_where(C::Id.gte(id_floor(day_start)))
             .group_by_columns([C::ActorKind, C::Actor, C::Status, C::ScimType])
             .to_owned();
         let db = self.db.scan();
@@ -522,7 +607,6 @@ impl Store {
             .filter(C::TenantId.eq(tenant.as_str()))
             .filter(C::Actor.eq(actor))
             .filter(status)
-            .order_by_desc(C::Time)
             .order_by_desc(C::Id)
             .limit(1)
             .one(&self.db.scan())
@@ -682,8 +766,8 @@ impl Store {
             .select_only()
             .column(C::Id)
             .filter(C::TenantId.eq(tenant))
-            .filter(C::Time.lt(cutoff))
-            .order_by_asc(C::Time)
+            .filter(C::Id.lt(id_floor(cutoff)))
+            .order_by_asc(C::Id)
             .limit(BATCH)
             .into_tuple()
             .all(&txn)
@@ -703,17 +787,12 @@ impl Store {
         Ok(ids.len() as u64)
     }
 
-    /// The cursor of position `(time, id)` in `tenant`'s records.
-    pub async fn seal_activity_cursor(
-        &self,
-        tenant: &TenantId,
-        (time, id): &(DateTime<Utc>, String),
-    ) -> StoreResult<String> {
-        let position = Position::After(format!("{}|{id}", time.timestamp_micros()));
-        Ok(self
-            .cursor_key()
-            .await?
-            .seal(&["activity", tenant.as_str()], &position))
+    /// The cursor of the position after record `id` in `tenant`'s records (newest first).
+    pub async fn seal_activity_cursor(&self, tenant: &TenantId, id: &str) -> StoreResult<String> {
+        Ok(self.cursor_key().await?.seal(
+            &["activity", tenant.as_str()],
+            &Position::After(id.to_owned()),
+        ))
     }
 
     /// The position of an activity cursor issued for `tenant`, or
@@ -722,21 +801,13 @@ impl Store {
         &self,
         tenant: &TenantId,
         cursor: &str,
-    ) -> StoreResult<(DateTime<Utc>, String)> {
+    ) -> StoreResult<String> {
         match self
             .cursor_key()
             .await?
             .open(&["activity", tenant.as_str()], cursor)?
         {
-            Position::After(text) => {
-                let (micros, id) = text.split_once('|').ok_or(StoreError::InvalidCursor)?;
-                let time = micros
-                    .parse::<i64>()
-                    .ok()
-                    .and_then(DateTime::from_timestamp_micros)
-                    .ok_or(StoreError::InvalidCursor)?;
-                Ok((time, id.to_owned()))
-            }
+            Position::After(id) => Ok(id),
             Position::Offset(_) => Err(StoreError::InvalidCursor),
         }
     }
@@ -765,6 +836,30 @@ pub(crate) async fn delete_tenant_activity<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_order_records_by_time_and_time_bounds_are_id_bounds() {
+        let t = DateTime::parse_from_rfc3339("2026-12-07T10:42:17.123456Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap();
+        let id = activity_id(t);
+        assert!(id.as_str() >= id_floor(t).as_str());
+        assert!(id.as_str() < id_floor(t + chrono::Duration::milliseconds(1)).as_str());
+        assert!(id.as_str() > activity_id(t - chrono::Duration::milliseconds(1)).as_str());
+        assert!(id.as_str() < activity_id(t + chrono::Duration::microseconds(1)).as_str());
+        assert!(id.as_str() > activity_id(t - chrono::Duration::microseconds(1)).as_str());
+        assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 7);
+    }
+
+    #[test]
+    fn insert_statements_bind_every_column() {
+        let sql = insert_sql(DbBackend::Postgres, 2);
+        assert!(sql.contains("$38") && !sql.contains("$39"), "{sql}");
+        assert_eq!(
+            insert_sql(DbBackend::Sqlite, 4).matches('?').count(),
+            4 * COLUMN_COUNT
+        );
+    }
 
     #[test]
     fn hours_start_on_the_hour() {

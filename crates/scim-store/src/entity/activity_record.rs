@@ -7,10 +7,11 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "activity_records")]
 pub struct Model {
-    /// UUIDv7 taken when the request ended.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: String,
+    /// UUIDv7 of the time the request ended: the tenant's order.
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
-    pub tenant_id: String,
     pub time: DateTimeUtc,
     pub request_id: Option<String>,
     /// `key` or `client`.
