@@ -108,6 +108,14 @@ fn resource_of(path: &str) -> (Option<&'static str>, Option<String>) {
 }
 
 fn filter_of(query: &str) -> Option<String> {
+    // Most requests have no filter: do not decode their query at all.
+    if !query
+        .as_bytes()
+        .windows(6)
+        .any(|w| w.eq_ignore_ascii_case(b"filter"))
+    {
+        return None;
+    }
     serde_urlencoded::from_str::<Vec<(String, String)>>(query)
         .ok()?
         .into_iter()

@@ -143,12 +143,17 @@ impl ActivityLog {
                 (n < inner.capacity).then_some(n + 1)
             })
             .is_ok();
-        if admitted && inner.tx.send(record.clone()).is_ok() {
-            return true;
-        }
-        if admitted {
-            inner.pending.fetch_sub(1, Ordering::AcqRel);
-        }
+        let record = if admitted {
+            match inner.tx.send(record) {
+                Ok(()) => return true,
+                Err(tokio::sync::mpsc::error::SendError(record)) => {
+                    inner.pending.fetch_sub(1, Ordering::AcqRel);
+                    record
+                }
+            }
+        } else {
+            record
+        };
         inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut drops) = inner.drops.lock() {
             *drops
@@ -186,65 +191,52 @@ struct Writer {
 }
 
 impl Writer {
+    /// Every flush period, writes what the queue holds. The writer sleeps in between rather
+    /// than waiting on the queue, so a request's `send` never wakes it: recording costs the
+    /// request an atomic push, not a cross-thread wake-up.
     async fn run(mut self, mut stopped: tokio::sync::watch::Receiver<bool>) {
-        let mut stopping = false;
         // Without its sender (a writer never finished, as in tests) the writer runs until
         // every recorder is dropped.
         let mut unwatched = false;
         loop {
-            let mut batch = Vec::new();
+            let mut stopping = false;
+            tokio::select! {
+                _ = tokio::time::sleep(self.flush) => {}
+                changed = stopped.changed(), if !unwatched => match changed {
+                    Ok(()) => stopping = *stopped.borrow(),
+                    Err(_) => unwatched = true,
+                },
+            }
             let mut closed = false;
-            if stopping {
+            loop {
+                let mut batch = Vec::new();
                 while batch.len() < MAX_BATCH {
                     match self.rx.try_recv() {
                         Ok(r) => batch.push(r),
-                        Err(_) => {
+                        Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+                        Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
                             closed = true;
                             break;
                         }
                     }
                 }
-            } else {
-                // Wait for a record, or for a flush period (so drops are counted even when no
-                // record follows them), or for the stop.
-                tokio::select! {
-                    first = tokio::time::timeout(self.flush, self.rx.recv()) => match first {
-                        Ok(Some(r)) => batch.push(r),
-                        Ok(None) => closed = true,
-                        Err(_) => {}
-                    },
-                    changed = stopped.changed(), if !unwatched => match changed {
-                        Ok(()) => stopping = *stopped.borrow(),
-                        Err(_) => unwatched = true,
-                    },
+                let inner = self.inner.upgrade();
+                let drops: Vec<(TenantId, DateTime<Utc>, u64)> =
+                    match inner.as_ref().map(|i| i.drops.lock()) {
+                        Some(Ok(mut d)) => d.drain().map(|((t, h), n)| (t, h, n)).collect(),
+                        _ => Vec::new(),
+                    };
+                if !batch.is_empty() || !drops.is_empty() {
+                    self.write(&batch, &drops).await;
                 }
-                if !batch.is_empty() {
-                    let deadline = tokio::time::Instant::now() + self.flush;
-                    while batch.len() < MAX_BATCH {
-                        match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                            Ok(Some(r)) => batch.push(r),
-                            Ok(None) => {
-                                closed = true;
-                                break;
-                            }
-                            Err(_) => break,
-                        }
-                    }
+                if let Some(inner) = inner {
+                    inner.pending.fetch_sub(batch.len(), Ordering::AcqRel);
+                }
+                if batch.len() < MAX_BATCH {
+                    break;
                 }
             }
-            let inner = self.inner.upgrade();
-            let drops: Vec<(TenantId, DateTime<Utc>, u64)> =
-                match inner.as_ref().map(|i| i.drops.lock()) {
-                    Some(Ok(mut d)) => d.drain().map(|((t, h), n)| (t, h, n)).collect(),
-                    _ => Vec::new(),
-                };
-            if !batch.is_empty() || !drops.is_empty() {
-                self.write(&batch, &drops).await;
-            }
-            if let Some(inner) = inner {
-                inner.pending.fetch_sub(batch.len(), Ordering::AcqRel);
-            }
-            if closed {
+            if closed || stopping {
                 break;
             }
         }
