@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# User-space instructions per SCIM write with provisioning events captured and not
-# (SCIMD_EVENTS_CAPTURE=true / false), under valgrind's callgrind: counts instructions, not
+# User-space instructions per SCIM write with a feature's switch (EC_SWITCH, by default
+# SCIMD_EVENTS_CAPTURE: provisioning events; SCIMD_ACTIVITY: provisioning activity) false and
+# true, under valgrind's callgrind: counts instructions, not
 # seconds, so the difference is repeatable on a noisy VM. One scimd worker per run; the load
 # is a keep-alive Python client outside the measured process; each phase is zeroed, measured
 # over N requests and dumped. Phases: create a user, PATCH it (Entra's shape), deactivate it,
@@ -8,11 +9,12 @@
 #
 #   scripts/events-callgrind.sh [sqlite|postgres] [path/to/release/scimd]
 #
-# Knobs: N (300 requests per phase), EC_PG_URL, EC_KEEP=1 (keep the callgrind profiles). Needs valgrind, curl, python3.
+# Knobs: N (300 requests per phase), EC_SWITCH (SCIMD_EVENTS_CAPTURE), EC_PG_URL, EC_KEEP=1 (keep the callgrind profiles). Needs valgrind, curl, python3.
 set -euo pipefail
 backend=${1:-sqlite}
 BIN=${2:-${CARGO_TARGET_DIR:-target}/release/scimd}
 N=${N:-300}
+SWITCH=${EC_SWITCH:-SCIMD_EVENTS_CAPTURE}
 PG_URL=${EC_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 W=$(mktemp -d /tmp/scimd-events-callgrind.XXXXXX)
 VPID=""
@@ -69,8 +71,8 @@ for capture in false true; do
         *) echo "backend: sqlite or postgres" >&2; exit 2 ;;
     esac
     SCIMD_DATABASE_URL=$url SCIMD_LISTEN=127.0.0.1:$port SCIMD_LOG=warn SCIMD_WORKERS=1 \
-        SCIMD_RATE_LIMIT_PER_SECOND=0 SCIMD_EXPIRY_INTERVAL=0 SCIMD_EVENTS_CAPTURE=$capture \
-        valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$W/cg-$capture.out" "$BIN" \
+        SCIMD_RATE_LIMIT_PER_SECOND=0 SCIMD_EXPIRY_INTERVAL=0 \
+        env "$SWITCH=$capture" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$W/cg-$capture.out" "$BIN" \
         > "$W/out-$capture" 2>&1 &
     VPID=$!
     for _ in $(seq 600); do grep -q 'scimd_api_' "$W/out-$capture" 2>/dev/null && break; sleep 0.2; done
@@ -92,7 +94,7 @@ for capture in false true; do
         sleep 1
         f=$(ls -t "$W"/cg-$capture.out.* | head -1)
         total=$(grep -h '^totals:' "$f" | head -1 | awk '{print $2}')
-        echo "$backend capture=$capture $phase: $((total / N)) instructions/request"
+        echo "$backend $SWITCH=$capture $phase: $((total / N)) instructions/request"
     done
     kill "$VPID"; wait "$VPID" 2>/dev/null || true; VPID=""
     [ "$backend" = postgres ] && { psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null; DB=""; }

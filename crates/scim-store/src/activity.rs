@@ -276,6 +276,23 @@ fn insert_sql(backend: DbBackend, rows: usize) -> String {
     sql
 }
 
+/// [`insert_sql`] for one of the [`CHUNKS`] sizes, built once per process.
+fn cached_insert_sql(backend: DbBackend, rows: usize) -> String {
+    static TEXTS: std::sync::OnceLock<[[String; 4]; 2]> = std::sync::OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        [DbBackend::Postgres, DbBackend::Sqlite].map(|b| CHUNKS.map(|n| insert_sql(b, n)))
+    });
+    let by_backend = usize::from(backend != DbBackend::Postgres);
+    match CHUNKS.iter().position(|n| *n == rows) {
+        Some(i) => texts
+            .get(by_backend)
+            .and_then(|t| t.get(i))
+            .cloned()
+            .unwrap_or_else(|| insert_sql(backend, rows)),
+        None => insert_sql(backend, rows),
+    }
+}
+
 /// Chunk sizes of an insert (largest first): few distinct statement texts.
 const CHUNKS: [usize; 4] = [64, 16, 4, 1];
 
@@ -411,7 +428,7 @@ impl Store {
             }
             txn.execute(Statement::from_sql_and_values(
                 backend,
-                insert_sql(backend, size),
+                cached_insert_sql(backend, size),
                 binds,
             ))
             .await?;
