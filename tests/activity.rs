@@ -15,7 +15,7 @@ use actix_web::{
 };
 use chrono::{Duration, Utc};
 use scim_auth::Scope;
-use scim_store::{NewActivity, TenantId};
+use scim_store::{ActivityRecord, NewActivity, TenantId};
 use serde_json::{json, Value};
 
 use crate::common::{backends, new_key, raw_key, spawn_with, user_body, Resp, TestApp};
@@ -825,24 +825,27 @@ async fn settings_retention_and_kept_bodies() {
         // Bodies go after 7 days, records after the tenant's retention (7 days here).
         let t = TenantId::parse("acme").unwrap();
         let old = |days: i64| NewActivity {
-            id: scim_store::activity_id(Utc::now() - Duration::days(days)),
             tenant: t.clone(),
-            time: Utc::now() - Duration::days(days),
-            request_id: None,
-            actor_kind: "key".into(),
-            actor: "entra".into(),
-            identity_provider: "entra".into(),
-            method: "GET".into(),
-            path: "/scim/v2/Users".into(),
-            resource_type: Some("User".into()),
-            resource_id: None,
-            filter: None,
-            status: 200,
-            scim_type: None,
-            detail: None,
-            latency_ms: 3,
-            summary: "list Users".into(),
-            attributes: Vec::new(),
+            record: ActivityRecord {
+                id: scim_store::activity_id(Utc::now() - Duration::days(days)),
+                time: Utc::now() - Duration::days(days),
+                request_id: None,
+                actor_kind: "key".into(),
+                actor: "entra".into(),
+                identity_provider: "entra".into(),
+                method: "GET".into(),
+                path: "/scim/v2/Users".into(),
+                resource_type: Some("User".into()),
+                resource_id: None,
+                filter: None,
+                status: 200,
+                scim_type: None,
+                detail: None,
+                latency_ms: 3,
+                summary: "list Users".into(),
+                attributes: Vec::new(),
+                has_body: false,
+            },
             body: None,
         };
         let (eight, five) = (old(8), old(5));
@@ -864,8 +867,8 @@ async fn settings_retention_and_kept_bodies() {
             .iter()
             .map(|r| r["id"].as_str().unwrap().to_owned())
             .collect();
-        assert!(!ids.contains(&eight.id), "8 days old: purged");
-        assert!(ids.contains(&five.id), "5 days old: kept");
+        assert!(!ids.contains(&eight.record.id), "8 days old: purged");
+        assert!(ids.contains(&five.record.id), "5 days old: kept");
         // A week later (with a 30-day retention, so the records stay), the bodies are gone.
         let r = app
             .call(
@@ -927,24 +930,27 @@ async fn one_bad_record_loses_only_itself_and_nul_is_kept_readable() {
         let app = spawn_with(backend, HashMap::new()).await;
         let t = TenantId::parse("acme").unwrap();
         let record = |id: &str, path: &str| NewActivity {
-            id: id.into(),
             tenant: t.clone(),
-            time: Utc::now(),
-            request_id: Some("r\0id".into()),
-            actor_kind: "key".into(),
-            actor: "entra".into(),
-            identity_provider: "other".into(),
-            method: "GET".into(),
-            path: path.into(),
-            resource_type: None,
-            resource_id: None,
-            filter: Some("userName eq \"a\0b\"".into()),
-            status: 400,
-            scim_type: Some("invalidFilter".into()),
-            detail: Some("NUL \0 here".into()),
-            latency_ms: 1,
-            summary: "list Users".into(),
-            attributes: vec!["a\0b".into()],
+            record: ActivityRecord {
+                id: id.into(),
+                time: Utc::now(),
+                request_id: Some("r\0id".into()),
+                actor_kind: "key".into(),
+                actor: "entra".into(),
+                identity_provider: "other".into(),
+                method: "GET".into(),
+                path: path.into(),
+                resource_type: None,
+                resource_id: None,
+                filter: Some("userName eq \"a\0b\"".into()),
+                status: 400,
+                scim_type: Some("invalidFilter".into()),
+                detail: Some("NUL \0 here".into()),
+                latency_ms: 1,
+                summary: "list Users".into(),
+                attributes: vec!["a\0b".into()],
+                has_body: false,
+            },
             body: None,
         };
         // The same id twice in one batch: the batch is refused, then each record is tried

@@ -20,7 +20,7 @@ use actix_web::{
 use chrono::Utc;
 use scim_auth::{Attribution, AuthError};
 use scim_service::activity::{self, ActivityLog, Note};
-use scim_store::{NewActivity, TenantId};
+use scim_store::{ActivityRecord, NewActivity, TenantId};
 
 use crate::error::ScimApiError;
 
@@ -154,9 +154,8 @@ fn gather(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
     let time = Utc::now();
-    NewActivity {
+    let record = ActivityRecord {
         id: scim_store::activity_id(time),
-        tenant: attribution.tenant,
         time,
         request_id: scim_auth::request_id(req),
         actor_kind: attribution.actor_kind.to_owned(),
@@ -173,6 +172,11 @@ fn gather(
         latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         summary: activity::clip(&summary, 300),
         attributes: noted.attributes.unwrap_or_default(),
+        has_body: false,
+    };
+    NewActivity {
+        tenant: attribution.tenant,
+        record,
         body,
     }
 }
@@ -217,9 +221,8 @@ pub(crate) fn record_token_request(
         Some(d) => format!("token refused: {d}"),
     };
     let time = Utc::now();
-    log.record(NewActivity {
+    let record = ActivityRecord {
         id: scim_store::activity_id(time),
-        tenant: tenant.clone(),
         time,
         request_id: scim_auth::request_id(req),
         actor_kind: "client".into(),
@@ -236,6 +239,11 @@ pub(crate) fn record_token_request(
         latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         summary: activity::clip(&summary, 300),
         attributes: Vec::new(),
+        has_body: false,
+    };
+    log.record(NewActivity {
+        tenant: tenant.clone(),
+        record,
         body: None,
     });
 }

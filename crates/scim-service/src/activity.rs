@@ -157,7 +157,7 @@ impl ActivityLog {
         inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut drops) = inner.drops.lock() {
             *drops
-                .entry((record.tenant, scim_store::hour_of(record.time)))
+                .entry((record.tenant, scim_store::hour_of(record.record.time)))
                 .or_default() += 1;
         }
         false

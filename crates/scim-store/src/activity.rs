@@ -32,47 +32,15 @@ const ROWS_PER_INSERT: usize = 100;
 /// A record to write: what the recorder gathered when a request ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewActivity {
-    /// UUIDv7 taken when the request ended.
-    pub id: String,
     /// The tenant the request was attributed to.
     pub tenant: TenantId,
-    /// When the request ended.
-    pub time: DateTime<Utc>,
-    /// The request's `X-Request-Id`.
-    pub request_id: Option<String>,
-    /// `key` or `client`.
-    pub actor_kind: String,
-    /// The key's name or the OAuth client's id.
-    pub actor: String,
-    /// `entra`, `okta` or `other`.
-    pub identity_provider: String,
-    /// The HTTP method.
-    pub method: String,
-    /// The path, without its query.
-    pub path: String,
-    /// `User`, `Group`, or none.
-    pub resource_type: Option<String>,
-    /// The resource's id (from the path, or the one a create made).
-    pub resource_id: Option<String>,
-    /// The filter of a list or search.
-    pub filter: Option<String>,
-    /// The HTTP status answered.
-    pub status: u16,
-    /// The SCIM `scimType` of an error.
-    pub scim_type: Option<String>,
-    /// The `detail` of an error.
-    pub detail: Option<String>,
-    /// Milliseconds from the request's arrival to its answer.
-    pub latency_ms: u64,
-    /// What the request did, in a line.
-    pub summary: String,
-    /// The attribute paths it changed.
-    pub attributes: Vec<String>,
+    /// The record (`has_body` is decided when it is written).
+    pub record: ActivityRecord,
     /// The body of a failed request (passwords removed), kept only when the tenant asks.
     pub body: Option<String>,
 }
 
-/// A record as read back.
+/// A record: what one request was and how it ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActivityRecord {
     /// The record's id.
@@ -298,7 +266,8 @@ const CHUNKS: [usize; 4] = [64, 16, 4, 1];
 
 /// The values of `r` in [`COLUMNS`] order, NUL characters (which PostgreSQL refuses in text)
 /// replaced.
-fn values(r: &NewActivity, has_body: bool, out: &mut Vec<sea_orm::Value>) {
+fn values(new: &NewActivity, has_body: bool, out: &mut Vec<sea_orm::Value>) {
+    let r = &new.record;
     use sea_orm::Value;
     let clean = |s: &str| {
         if s.contains('\0') {
@@ -316,7 +285,7 @@ fn values(r: &NewActivity, has_body: bool, out: &mut Vec<sea_orm::Value>) {
             .collect(),
     );
     out.extend([
-        text(r.tenant.as_str()),
+        text(new.tenant.as_str()),
         text(&r.id),
         Value::ChronoDateTimeUtc(Some(Box::new(r.time))),
         opt(&r.request_id),
@@ -439,9 +408,9 @@ impl Store {
             .filter(|r| kept(r))
             .filter_map(|r| {
                 r.body.as_ref().map(|body| activity_body::ActiveModel {
-                    record_id: Set(r.id.clone()),
+                    record_id: Set(r.record.id.clone()),
                     tenant_id: Set(r.tenant.as_str().to_owned()),
-                    time: Set(r.time),
+                    time: Set(r.record.time),
                     body: Set(body.replace('\0', "\u{FFFD}")),
                 })
             })
