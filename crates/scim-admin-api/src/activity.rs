@@ -206,7 +206,7 @@ fn parse_query(raw: &str) -> Result<(Option<String>, ActivityQuery), AdminApiErr
             "status" => query.status = Some(status_param(&value)?),
             "method" => {
                 let m = value.to_ascii_uppercase();
-                if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&m.as_str()) {
+                if !activity::METHODS.contains(&m.as_str()) {
                     return Err(invalid(
                         "method",
                         "method must be GET, POST, PUT, PATCH or DELETE",

@@ -120,7 +120,7 @@ fn filter_of(query: &str) -> Option<String> {
         .ok()?
         .into_iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("filter"))
-        .map(|(_, v)| activity::clip(&v, 1000))
+        .map(|(_, v)| activity::keepable_filter(&v))
 }
 
 fn gather(

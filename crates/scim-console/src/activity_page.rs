@@ -135,7 +135,7 @@ fn log_query(q: &HashMap<String, String>, before: Option<String>) -> ActivityQue
         status,
         method: text("method")
             .map(|m| m.to_ascii_uppercase())
-            .filter(|m| ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&m.as_str())),
+            .filter(|m| activity::METHODS.contains(&m.as_str())),
         actor: text("key"),
         resource_id: text("resourceId"),
         scim_type: text("scimType"),
@@ -173,7 +173,7 @@ fn filters_form(q: &HashMap<String, String>, l: Lang) -> Markup {
             label { (T::Method.get(l)) " "
                 select name="method" {
                     option value="" { (T::AnyMethod.get(l)) }
-                    @for m in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+                    @for m in activity::METHODS {
                         option value=(m) selected[selected(q, "method", m)] { (m) }
                     }
                 }

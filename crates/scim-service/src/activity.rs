@@ -327,7 +327,7 @@ impl Note {
 
     /// The filter of a search.
     pub fn filter(&self, filter: &str) {
-        self.with(|n| n.filter = Some(clip(filter, 1000)));
+        self.with(|n| n.filter = Some(keepable_filter(filter)));
     }
 
     /// The attribute paths the request changed (replacing what was noted).
@@ -374,6 +374,19 @@ pub fn identity_provider(user_agent: Option<&str>) -> &'static str {
         "okta"
     } else {
         "other"
+    }
+}
+
+/// The methods a reader may filter the activity by.
+pub const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+/// A filter as it may be kept: a filter that names `password` could carry one, so it is
+/// replaced by a note (a password is never kept, not even inside a filter scimd refuses).
+pub fn keepable_filter(filter: &str) -> String {
+    if filter.to_ascii_lowercase().contains("password") {
+        "[not kept: the filter names password]".to_owned()
+    } else {
+        clip(filter, 1000)
     }
 }
 
@@ -914,6 +927,15 @@ mod tests {
         assert_eq!(identity_provider(Some("Okta SCIM Client 1.0.0")), "okta");
         assert_eq!(identity_provider(Some("curl/8.0")), "other");
         assert_eq!(identity_provider(None), "other");
+    }
+
+    #[test]
+    fn a_filter_naming_password_is_not_kept() {
+        assert_eq!(
+            keepable_filter("password eq \"hunter2\""),
+            "[not kept: the filter names password]"
+        );
+        assert_eq!(keepable_filter("userName eq \"a\""), "userName eq \"a\"");
     }
 
     #[test]
