@@ -131,7 +131,7 @@ fn gather(
 ) -> NewActivity {
     let req = res.request();
     let status = res.status().as_u16();
-    let noted = note.read();
+    let noted = note.take();
     let path = req.path();
     let (kind, id) = resource_of(path);
     let method = req.method().as_str().to_owned();

@@ -330,11 +330,6 @@ impl Note {
         self.with(|n| n.filter = Some(keepable_filter(filter)));
     }
 
-    /// The attribute paths the request changed (replacing what was noted).
-    pub fn attributes(&self, paths: Vec<String>) {
-        self.with(|n| n.attributes = Some(paths));
-    }
-
     /// Adds attribute paths the request changed.
     pub fn add_attributes(&self, paths: impl IntoIterator<Item = String>) {
         self.with(|n| {
@@ -347,16 +342,19 @@ impl Note {
         });
     }
 
-    /// What was noted.
-    pub fn read(&self) -> Noted {
+    /// What was noted, taken out (read once, when the request ends).
+    pub fn take(&self) -> Noted {
         self.inner
             .lock()
-            .map(|n| Noted {
-                resource_type: n.resource_type,
-                resource_id: n.resource_id.clone(),
-                summary: n.summary.clone(),
-                filter: n.filter.clone(),
-                attributes: n.attributes.clone(),
+            .map(|mut n| {
+                let n = std::mem::take(&mut *n);
+                Noted {
+                    resource_type: n.resource_type,
+                    resource_id: n.resource_id,
+                    summary: n.summary,
+                    filter: n.filter,
+                    attributes: n.attributes,
+                }
             })
             .unwrap_or_default()
     }

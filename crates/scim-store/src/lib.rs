@@ -42,9 +42,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
 
 pub use activity::{
     activity_id, hour_of, ActivityCount, ActivityPage, ActivityQuery, ActivityRecord,
-    ActivitySettings, ActivityWritten, NewActivity, StatusFilter,
-    BODY_RETENTION_DAYS as ACTIVITY_BODY_DAYS,
-    DEFAULT_RETENTION_DAYS as DEFAULT_ACTIVITY_RETENTION_DAYS, MAX_PAGE as MAX_ACTIVITY_PAGE,
+    ActivitySettings, ActivityWritten, NewActivity, StatusFilter, MAX_PAGE as MAX_ACTIVITY_PAGE,
     RETENTION_DAYS as ACTIVITY_RETENTION_DAYS,
 };
 pub use api_keys::{ApiKey, NewApiKey};
