@@ -178,6 +178,9 @@ pub struct AttemptOutcome {
     /// Whether the event was sent again at an admin's request (its acknowledgement removes
     /// the request and leaves the position where it is).
     pub resend: bool,
+    /// Acknowledged while an earlier event of its wave failed or was not sent (another lane):
+    /// recorded, but the position does not move past the gap, so it is sent again.
+    pub out_of_turn: bool,
     /// When the attempt ended.
     pub at: DateTime<Utc>,
 }
@@ -674,25 +677,26 @@ impl Store {
 
     /// Records attempts at `claim`'s events, in the order they were made, in one transaction
     /// (one commit for a run of deliveries instead of one per event), and moves the endpoint
-    /// on: past the last new event acknowledged, and, when the last attempt failed, to its
-    /// `retry_at`. Every attempt but the last is an acknowledged one (the sender stops at a
-    /// failure). Returns `false` when the claim was lost (its lease ended and another process
-    /// took the endpoint): the caller stops.
+    /// on: past the last new event acknowledged in turn, and, when an attempt failed, to the
+    /// `retry_at` of the last failure (failures come after the acknowledged attempts).
+    /// Returns `false` when the claim was lost (its lease ended and another process took the
+    /// endpoint): the caller stops.
     pub async fn record_webhook_attempts(
         &self,
         claim: &ClaimedWebhook,
         outcomes: &[AttemptOutcome],
     ) -> StoreResult<bool> {
-        let Some(last) = outcomes.last() else {
+        if outcomes.is_empty() {
             return Ok(true);
-        };
+        }
         let acknowledged: Vec<&AttemptOutcome> =
             outcomes.iter().filter(|o| o.error.is_none()).collect();
+        let failure = outcomes.iter().rev().find(|o| o.error.is_some());
         let txn = begin_write(&self.db).await?;
         let mut update = webhook_endpoint::Entity::update_many();
         if let Some(position) = acknowledged
             .iter()
-            .filter(|o| !o.resend)
+            .filter(|o| !o.resend && !o.out_of_turn)
             .map(|o| o.sequence)
             .max()
         {
@@ -710,8 +714,8 @@ impl Store {
                     Expr::value(Option::<DateTime<Utc>>::None),
                 );
         }
-        update = match (&last.error, acknowledged.is_empty()) {
-            (None, _) => update
+        update = match failure {
+            None => update
                 .col_expr(webhook_endpoint::Column::Attempts, Expr::value(0))
                 .col_expr(
                     webhook_endpoint::Column::FailingSince,
@@ -721,9 +725,10 @@ impl Store {
                     webhook_endpoint::Column::LastError,
                     Expr::value(Option::<String>::None),
                 ),
-            (Some(error), only_failure) => {
+            Some(last) => {
+                let error = last.error.as_deref().unwrap_or_default();
                 // A failure after acknowledged events starts a new run of failures.
-                let (attempts, since) = if only_failure {
+                let (attempts, since) = if acknowledged.is_empty() {
                     (
                         Expr::col(webhook_endpoint::Column::Attempts).add(1),
                         claim.failing_since.unwrap_or(last.at),
@@ -743,7 +748,7 @@ impl Store {
                     )
                     .col_expr(
                         webhook_endpoint::Column::LastError,
-                        Expr::value(error.clone()),
+                        Expr::value(error.to_owned()),
                     )
             }
         };

@@ -1,11 +1,13 @@
 //! Webhook delivery (issue 20): every `scimd serve` process runs [`run`], whose passes
 //! ([`pass`]) claim endpoints with events to send (a lease in the database, so that two
-//! processes never send one endpoint's events at the same time), send the events one by one in
-//! sequence order (so a resource's events arrive in order), and record every attempt. A
+//! processes never send one endpoint's events at the same time), send the events in waves of
+//! lanes (a resource's events one after the other on one lane, so they arrive in order; other
+//! resources' events beside them), and record every attempt. A
 //! failure stops the endpoint until its back-off has passed (`scim_service::webhooks::retry_at`);
 //! an event is never dropped. A process that dies mid-pass loses its claim with its lease; the
-//! next process starts again after the last acknowledged event, so at most the event in flight
-//! is sent twice.
+//! next process starts again after the last acknowledged event recorded, so at most the wave
+//! in flight is sent twice (and, after a failure, the events other lanes had acknowledged past
+//! it).
 //!
 //! Outbound requests ([`Sender`]): only to the URL the tenant registered, no redirects, a
 //! timeout, and (unless `SCIMD_WEBHOOK_ALLOW_PRIVATE=1`) never to a private, loopback or
@@ -27,7 +29,7 @@ use scim_store::{
 use tokio::sync::watch;
 
 /// Events read per page while delivering.
-const PAGE: u64 = 50;
+const PAGE: u64 = 256;
 /// Endpoints one pass claims.
 const CLAIMS_PER_PASS: u64 = 16;
 /// Longest error text kept with an attempt.
@@ -302,9 +304,10 @@ pub async fn pass(
     Ok(total)
 }
 
-/// Attempts made and not yet recorded: acknowledged deliveries are recorded together, at
-/// most [`RECORD_EVERY`] or [`RECORD_AFTER`] after the first, in one transaction (a commit per
+/// Resends made and not yet recorded: acknowledged ones are recorded together, at most
+/// [`RECORD_EVERY`] or [`RECORD_AFTER`] after the first, in one transaction (a commit per
 /// delivery capped an endpoint at about one delivery per fsync); a failure is recorded at once.
+/// New events are recorded per wave (`send_wave`).
 /// A process that dies loses only this record, so it resends at most these events.
 #[derive(Default)]
 struct Pending {
@@ -346,21 +349,19 @@ struct Ctx<'a> {
     config: &'a DeliveryConfig,
 }
 
-/// Sends `event` to `claim` (a resend at an admin's request when `resend`) and records the
-/// attempt.
-async fn attempt(
+/// Sends `event` to `claim` (a resend at an admin's request when `resend`): what the attempt
+/// came to, not yet recorded.
+async fn send_one(
     ctx: Ctx<'_>,
-    claim: &mut ClaimedWebhook,
+    claim: &ClaimedWebhook,
     event: &Event,
     resend: bool,
-    pending: &mut Pending,
-    report: &mut PassReport,
-) -> StoreResult<Step> {
+) -> AttemptOutcome {
     let Ctx {
-        store,
         sender,
         issuer,
         config,
+        ..
     } = ctx;
     let now = Utc::now();
     let sent = match &claim.destination {
@@ -382,8 +383,7 @@ async fn attempt(
         }
     };
     let done = Utc::now();
-    let ok = sent.error.is_none();
-    let outcome = AttemptOutcome {
+    AttemptOutcome {
         event_id: event.id.clone(),
         sequence: event.sequence,
         status_code: sent.status.map(i32::from),
@@ -391,28 +391,126 @@ async fn attempt(
         error: sent.error,
         retry_at: retry_at(claim.attempts + 1, config.retry_base, done),
         resend,
+        out_of_turn: false,
         at: done,
-    };
+    }
+}
+
+/// Sends `event` to `claim` again at an admin's request and records the attempt (together
+/// with the next ones, or at once when it failed).
+async fn resend_one(
+    ctx: Ctx<'_>,
+    claim: &mut ClaimedWebhook,
+    event: &Event,
+    pending: &mut Pending,
+    report: &mut PassReport,
+) -> StoreResult<Step> {
+    let outcome = send_one(ctx, claim, event, true).await;
+    let ok = outcome.error.is_none();
     pending.outcomes.push(outcome);
     let since = *pending.since.get_or_insert_with(Instant::now);
     if !ok {
-        pending.flush(store, claim).await?;
+        pending.flush(ctx.store, claim).await?;
         report.failed += 1;
         tracing::info!(webhook = %claim.id, sequence = event.sequence, "webhook delivery failed");
         return Ok(Step::Stop);
     }
     if (pending.outcomes.len() >= RECORD_EVERY || since.elapsed() >= RECORD_AFTER)
-        && !pending.flush(store, claim).await?
+        && !pending.flush(ctx.store, claim).await?
     {
         return Ok(Step::Stop);
     }
     report.delivered += 1;
-    if !resend {
-        claim.position = event.sequence;
-    }
     claim.attempts = 0;
     claim.failing_since = None;
     Ok(Step::Sent)
+}
+
+/// Concurrent lanes per endpoint. A wave's events are split by resource, and one lane sends a
+/// resource's events one after the other, so they arrive in order; events of different
+/// resources travel side by side, so an endpoint is not held to one round trip per event.
+const LANES: usize = 4;
+/// Most new events sent per wave; a wave's attempts are recorded together when its lanes are
+/// done.
+const WAVE: usize = 64;
+
+/// Marks the acknowledgements of `outcomes` (attempts at events of `wave`, in any order; they
+/// come back sorted by sequence) that follow an event of the wave not acknowledged (failed, or
+/// not sent) as out of turn, and returns the last sequence of the acknowledged run the wave
+/// starts with: how far the endpoint may move.
+fn mark_turns(wave: &[Event], outcomes: &mut [AttemptOutcome]) -> Option<i64> {
+    outcomes.sort_by_key(|o| o.sequence);
+    let mut position = None;
+    let mut in_turn = true;
+    let mut attempted = outcomes.iter_mut().peekable();
+    for event in wave {
+        match attempted.next_if(|o| o.sequence == event.sequence) {
+            Some(o) if o.error.is_none() => {
+                if in_turn {
+                    position = Some(o.sequence);
+                } else {
+                    o.out_of_turn = true;
+                }
+            }
+            _ => in_turn = false,
+        }
+    }
+    position
+}
+
+/// The lane of a resource's events (the same for all of them).
+fn lane_of(resource_id: &str) -> usize {
+    // FNV-1a: stable and cheap; any spread over the lanes will do.
+    let hash = resource_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % LANES as u64) as usize
+}
+
+/// Sends `wave` (new events in sequence order) to `claim` in [`LANES`], after its first alone
+/// when `probe`; a lane stops at its first failure or when the claim's time is up. Returns the attempts in the order
+/// [`Store::record_webhook_attempts`] takes them (acknowledged, then failed), each
+/// acknowledgement after the first gap marked out of turn, and the sequence the endpoint may
+/// move to: the last of the acknowledged run the wave starts with.
+async fn send_wave(
+    ctx: Ctx<'_>,
+    claim: &ClaimedWebhook,
+    wave: &[Event],
+    probe: bool,
+    stop_sending_at: DateTime<Utc>,
+) -> (Vec<AttemptOutcome>, Option<i64>) {
+    let (mut outcomes, rest) = match wave.split_first() {
+        None => return (Vec::new(), None),
+        Some((first, rest)) if probe => (vec![send_one(ctx, claim, first, false).await], rest),
+        Some(_) => (Vec::new(), wave),
+    };
+    if outcomes.iter().all(|o| o.error.is_none()) && !rest.is_empty() {
+        let mut lanes: Vec<Vec<&Event>> = vec![Vec::new(); LANES];
+        for event in rest {
+            lanes[lane_of(&event.resource_id)].push(event);
+        }
+        let sent = futures_util::future::join_all(lanes.into_iter().map(|lane| async move {
+            let mut out = Vec::with_capacity(lane.len());
+            for event in lane {
+                if Utc::now() >= stop_sending_at {
+                    break;
+                }
+                let outcome = send_one(ctx, claim, event, false).await;
+                let failed = outcome.error.is_some();
+                out.push(outcome);
+                if failed {
+                    break;
+                }
+            }
+            out
+        }))
+        .await;
+        outcomes.extend(sent.into_iter().flatten());
+    }
+    let position = mark_turns(wave, &mut outcomes);
+    // Acknowledged first, failures last (the last failure sets the back-off).
+    outcomes.sort_by_key(|o| o.error.is_some());
+    (outcomes, position)
 }
 
 /// Sends `claim`'s events in order until none is left, one fails, or the claim's time is up
@@ -440,6 +538,12 @@ async fn deliver_endpoint(
         claim.event_types.clone()
     };
     let mut pending = Pending::default();
+    // The first new event of a pass goes alone: a pass follows a pause or a failure, and one
+    // attempt tells whether the endpoint answers (a failing endpoint gets one per back-off).
+    let mut probe = true;
+    // Waves grow while the endpoint answers quickly and shrink while it is slow, so what is
+    // acknowledged is recorded about every RECORD_AFTER, however fast the endpoint.
+    let mut wave_size = LANES;
     let result: StoreResult<()> = async {
         loop {
             if !pending.flush(store, &claim).await? {
@@ -453,7 +557,7 @@ async fn deliver_endpoint(
                 if Utc::now() >= stop_sending_at {
                     return Ok(());
                 }
-                let step = attempt(ctx, &mut claim, event, true, &mut pending, &mut report).await?;
+                let step = resend_one(ctx, &mut claim, event, &mut pending, &mut report).await?;
                 if let Step::Stop = step {
                     return Ok(());
                 }
@@ -485,13 +589,38 @@ async fn deliver_endpoint(
                 Err(e) => return Err(e),
             };
             let full = page.events.len() as u64 >= PAGE;
-            for event in &page.events {
+            let mut rest = page.events.as_slice();
+            while !rest.is_empty() {
                 if Utc::now() >= stop_sending_at {
                     return Ok(());
                 }
-                let step =
-                    attempt(ctx, &mut claim, event, false, &mut pending, &mut report).await?;
-                if let Step::Stop = step {
+                let (wave, tail) = rest.split_at(wave_size.min(rest.len()));
+                rest = tail;
+                let started = Instant::now();
+                let (outcomes, position) =
+                    send_wave(ctx, &claim, wave, probe, stop_sending_at).await;
+                probe = false;
+                wave_size = if started.elapsed() < RECORD_AFTER {
+                    (wave_size * 2).min(WAVE)
+                } else {
+                    (wave_size / 2).max(LANES)
+                };
+                let failed = outcomes.iter().filter(|o| o.error.is_some()).count() as u64;
+                let acknowledged = outcomes.len() as u64 - failed;
+                if !store.record_webhook_attempts(&claim, &outcomes).await? {
+                    return Ok(());
+                }
+                report.delivered += acknowledged;
+                report.failed += failed;
+                if let Some(position) = position {
+                    claim.position = position;
+                    claim.attempts = 0;
+                    claim.failing_since = None;
+                }
+                if failed > 0 || position != wave.last().map(|e| e.sequence) {
+                    if failed > 0 {
+                        tracing::info!(webhook = %claim.id, position = claim.position, "webhook delivery failed");
+                    }
                     return Ok(());
                 }
             }
@@ -556,6 +685,7 @@ pub async fn send_test(
         error: sent.error.clone(),
         retry_at: now,
         resend: false,
+        out_of_turn: false,
         at: now,
     };
     store.record_test_attempt(tenant, id, &outcome).await?;
@@ -580,7 +710,8 @@ async fn signed_set(
     Ok(issuer.set_of(&key, &claim.tenant, event, target, root, now))
 }
 
-/// Runs passes every `config.poll` until `stop` turns true.
+/// Runs passes until `stop` turns true: the next at once after a pass that delivered, else
+/// after `config.poll`.
 pub async fn run(
     store: Store,
     sender: Sender,
@@ -594,17 +725,112 @@ pub async fn run(
         if *stop.borrow() {
             return;
         }
-        match pass(&store, &sender, &issuer, &config, &owner, Utc::now()).await {
+        let busy = match pass(&store, &sender, &issuer, &config, &owner, Utc::now()).await {
             Ok(report) => {
                 if report != PassReport::default() {
                     on_pass(&report);
                 }
+                report.delivered > 0
             }
-            Err(e) => tracing::warn!(error = %e, "webhook delivery pass failed"),
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook delivery pass failed");
+                false
+            }
+        };
+        // A pass that delivered ends when it has caught up: more events are likely on their
+        // way, so the next pass starts at once instead of after a poll's sleep.
+        if busy {
+            tokio::task::yield_now().await;
+            continue;
         }
         tokio::select! {
             _ = stop.changed() => {}
             () = tokio::time::sleep(config.poll) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(sequence: i64) -> Event {
+        Event {
+            id: format!("e{sequence}"),
+            sequence,
+            time: Utc::now(),
+            event_type: "user.created".into(),
+            resource_type: "User".into(),
+            resource_id: format!("u{sequence}"),
+            external_id: None,
+            version: 1,
+            attributes: Vec::new(),
+            related: None,
+            actor: scim_store::EventActor {
+                kind: "key".into(),
+                name: "k".into(),
+            },
+            request_id: None,
+            data: None,
+            replaced: false,
+        }
+    }
+
+    fn outcome(sequence: i64, ok: bool) -> AttemptOutcome {
+        AttemptOutcome {
+            event_id: format!("e{sequence}"),
+            sequence,
+            status_code: Some(if ok { 204 } else { 500 }),
+            latency_ms: 1,
+            error: (!ok).then(|| "500".to_owned()),
+            retry_at: Utc::now(),
+            resend: false,
+            out_of_turn: false,
+            at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn the_endpoint_moves_only_over_the_acknowledged_run_a_wave_starts_with() {
+        let wave: Vec<Event> = (1..=5).map(event).collect();
+        // All acknowledged, in any order of arrival: to the last.
+        let mut all = vec![outcome(3, true), outcome(1, true), outcome(5, true)];
+        all.extend([outcome(2, true), outcome(4, true)]);
+        assert_eq!(mark_turns(&wave, &mut all), Some(5));
+        assert!(all.iter().all(|o| !o.out_of_turn));
+        // 3 failed: 4 and 5 (other lanes) were acknowledged out of turn; the endpoint stops at 2.
+        let mut failed = vec![
+            outcome(5, true),
+            outcome(1, true),
+            outcome(3, false),
+            outcome(2, true),
+            outcome(4, true),
+        ];
+        assert_eq!(mark_turns(&wave, &mut failed), Some(2));
+        let late: Vec<i64> = failed
+            .iter()
+            .filter(|o| o.out_of_turn)
+            .map(|o| o.sequence)
+            .collect();
+        assert_eq!(late, [4, 5]);
+        // 2 never sent (its lane ran out of time): 3 is out of turn.
+        let mut gap = vec![outcome(1, true), outcome(3, true)];
+        assert_eq!(mark_turns(&wave, &mut gap), Some(1));
+        assert!(gap[1].out_of_turn);
+        // The first failed: nowhere to go.
+        let mut first = vec![outcome(1, false), outcome(2, true)];
+        assert_eq!(mark_turns(&wave, &mut first), None);
+        assert!(first[1].out_of_turn);
+    }
+
+    #[test]
+    fn a_resource_always_takes_the_same_lane() {
+        let lanes: Vec<usize> = (0..64).map(|i| lane_of(&format!("user-{i}"))).collect();
+        assert!(lanes.iter().all(|l| *l < LANES));
+        assert_eq!(lane_of("user-7"), lanes[7]);
+        // The lanes are all used.
+        for lane in 0..LANES {
+            assert!(lanes.contains(&lane), "{lanes:?}");
         }
     }
 }
