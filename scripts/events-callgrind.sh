@@ -9,13 +9,17 @@
 #
 #   scripts/events-callgrind.sh [sqlite|postgres] [path/to/release/scimd]
 #
-# Knobs: N (300 requests per phase), EC_SWITCH (SCIMD_EVENTS_CAPTURE), EC_PG_URL, EC_KEEP=1 (keep the callgrind profiles). Needs valgrind, curl, python3.
+# Knobs: N (300 requests per phase), EC_SWITCH (SCIMD_EVENTS_CAPTURE), EC_PG_URL, EC_KEEP=1 (keep the callgrind profiles),
+# EC_SETTLE (seconds the count goes on after a phase's last request, so that work it left
+# behind, such as the activity writer's last flush, is counted in it: by default
+# SCIMD_ACTIVITY_FLUSH_MS plus half a second). Needs valgrind, curl, python3.
 set -euo pipefail
 backend=${1:-sqlite}
 BIN=${2:-${CARGO_TARGET_DIR:-target}/release/scimd}
 N=${N:-300}
 SWITCH=${EC_SWITCH:-SCIMD_EVENTS_CAPTURE}
 PG_URL=${EC_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+SETTLE=${EC_SETTLE:-$(python3 -c "print(${SCIMD_ACTIVITY_FLUSH_MS:-200} / 1000 + 0.5)")}
 W=$(mktemp -d /tmp/scimd-events-callgrind.XXXXXX)
 VPID=""
 DB=""
@@ -89,6 +93,8 @@ for capture in false true; do
         callgrind_control -z "$VPID" >/dev/null 2>&1
         callgrind_control -i on "$VPID" >/dev/null 2>&1
         python3 "$W/load.py" "$port" "$key" "$phase" "$N" m "$W"
+        # Work a phase leaves behind (the activity writer's last flush) is counted in it.
+        sleep "$SETTLE"
         callgrind_control -i off "$VPID" >/dev/null 2>&1
         callgrind_control -d "$phase" "$VPID" >/dev/null 2>&1
         sleep 1
