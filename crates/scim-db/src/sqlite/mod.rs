@@ -355,9 +355,15 @@ fn prepare<'c>(conn: &'c Connection, stmt: &Statement) -> Result<CachedStatement
     let mut prepared = conn.prepare_cached(&stmt.sql).map_err(query_err)?;
     if let Some(values) = &stmt.values {
         for (i, v) in values.0.iter().enumerate() {
-            prepared
-                .raw_bind_parameter(i + 1, values::to_sql(v)?)
-                .map_err(query_err)?;
+            match v {
+                // Text, the most common value, is bound from where it is (SQLite copies it
+                // once) instead of being copied into a SQLite value first.
+                sea_orm::sea_query::Value::String(Some(s)) => {
+                    prepared.raw_bind_parameter(i + 1, s.as_str())
+                }
+                _ => prepared.raw_bind_parameter(i + 1, values::to_sql(v)?),
+            }
+            .map_err(query_err)?;
         }
     }
     Ok(prepared)
