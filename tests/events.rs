@@ -12,7 +12,7 @@ use actix_web::{
     dev::{Service, ServiceResponse},
     http::{Method, StatusCode},
 };
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use scim_auth::Scope;
 use scim_store::TenantId;
 use serde_json::{json, Value};
@@ -387,6 +387,62 @@ on_each_backend!(cursors_replay_filters_and_bad_queries, |app| {
     assert_eq!(r.body["error"]["code"], "conflicting_parameters");
 });
 
+on_each_backend!(
+    since_starts_at_the_first_event_recorded_at_or_after_a_time,
+    |app| {
+        // Events with times apart, so that the splits below fall between them.
+        for i in 0..23 {
+            app.create_user(&format!("s{i}@acme.test")).await;
+            if i % 4 == 0 {
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(3)).await;
+            }
+        }
+        let (all, _) = drain(&app, None).await;
+        assert_eq!(all.len(), 23);
+        let time = |e: &Value| {
+            e["time"]
+                .as_str()
+                .unwrap()
+                .parse::<DateTime<Utc>>()
+                .unwrap()
+        };
+        // Every event's own time (shown to the millisecond), a millisecond before and after it,
+        // and the ends.
+        let mut splits: Vec<DateTime<Utc>> = Vec::new();
+        for e in &all {
+            let t = time(e);
+            splits.extend([
+                t,
+                t - Duration::milliseconds(1),
+                t + Duration::milliseconds(1),
+            ]);
+        }
+        splits.extend([
+            time(&all[0]) - Duration::days(1),
+            Utc::now() + Duration::days(1),
+        ]);
+        for split in splits {
+            // What `since` promises: from the first event, in sequence order, at or after it.
+            let expected: Vec<&Value> = match all.iter().position(|e| time(e) >= split) {
+                Some(first) => all[first..].iter().collect(),
+                None => Vec::new(),
+            };
+            let r = read(
+                &app,
+                &format!("since={}&limit=1000", urlencode(&split.to_rfc3339())),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            let got: Vec<&Value> = r.body["events"].as_array().unwrap().iter().collect();
+            assert_eq!(
+                got.iter().map(|e| &e["sequence"]).collect::<Vec<_>>(),
+                expected.iter().map(|e| &e["sequence"]).collect::<Vec<_>>(),
+                "since {split}"
+            );
+        }
+    }
+);
+
 on_each_backend!(retention_purges_and_an_old_cursor_is_gone, |app| {
     let token = app.admin_token.clone();
     let r = app
@@ -459,6 +515,8 @@ on_each_backend!(retention_purges_and_an_old_cursor_is_gone, |app| {
     app.create_user("c@acme.test").await;
     let (after, _) = drain(&app, Some(&last)).await;
     assert_eq!(types(&after), ["user.created"]);
+    // Numbered above what was purged, though no event was left to number it from.
+    assert_eq!(after[0]["sequence"], 3, "{after:?}");
 });
 
 on_each_backend!(

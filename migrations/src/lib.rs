@@ -27,6 +27,7 @@ mod m20261206_000110_create_webhooks;
 mod m20261207_000120_add_event_streams;
 mod m20261207_000130_key_sqlite_events_by_sequence;
 mod m20261207_000140_create_activity;
+mod m20261207_000150_drop_sqlite_events_time_index;
 
 /// The migrator run at start-up.
 pub struct Migrator;
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000120_add_event_streams::Migration),
             Box::new(m20261207_000130_key_sqlite_events_by_sequence::Migration),
             Box::new(m20261207_000140_create_activity::Migration),
+            Box::new(m20261207_000150_drop_sqlite_events_time_index::Migration),
         ]
     }
 }

@@ -38,6 +38,17 @@ impl Prepared {
         values: Vec<Value>,
         render: impl FnOnce() -> Statement,
     ) -> Statement {
+        self.statement_from(backend, values, |_| render())
+    }
+
+    /// [`Prepared::statement`], where `render` is given `values` (so that a caller need not
+    /// keep a copy of them for the one call that renders).
+    pub fn statement_from(
+        &self,
+        backend: DbBackend,
+        values: Vec<Value>,
+        render: impl FnOnce(&[Value]) -> Statement,
+    ) -> Statement {
         let slot = match backend {
             DbBackend::Sqlite => &self.sql[0],
             DbBackend::Postgres => &self.sql[1],
@@ -46,7 +57,7 @@ impl Prepared {
         if let Some(sql) = slot.get() {
             return Statement::from_sql_and_values(backend, sql.clone(), values);
         }
-        let stmt = render();
+        let stmt = render(&values);
         debug_assert_eq!(
             stmt.values.as_ref().map(|v| v.0.as_slice()),
             Some(values.as_slice()),

@@ -217,6 +217,13 @@ pub(crate) async fn capture(
         _ if inline => None,
         _ => Some(top_sequence(txn, tenant).await? + 1),
     };
+    // SQLite: several events numbered here are not dated before the newest (see `first_at`).
+    let now = match next {
+        Some(_) => newest_time(txn, tenant)
+            .await?
+            .map_or(now, |newest| now.max(newest)),
+        None => now,
+    };
     let actor = json_value(backend, &origin.actor)?;
     for chunk in events.chunks(INSERT_CHUNK) {
         let rows: Vec<Vec<sea_orm::Value>> = chunk
@@ -228,18 +235,30 @@ pub(crate) async fn capture(
             })
             .collect();
         let stmt = match <[_; 1]>::try_from(rows) {
-            Ok([row]) if inline => {
+            Ok([mut row]) if inline => {
                 static ONE_NUMBERED: Prepared = Prepared::new();
-                let mut values = row.clone();
-                values.splice(2..3, [tenant.as_str().into(), tenant.as_str().into()]);
-                ONE_NUMBERED.statement(backend, values, || {
+                // The sequence's place takes the two tenant ids of its subqueries; the time is
+                // followed by the tenant id of its own.
+                row.splice(2..3, [tenant.as_str().into(), tenant.as_str().into()]);
+                row.insert(5, tenant.as_str().into());
+                ONE_NUMBERED.statement_from(backend, row, |values| {
+                    // Back to the row: the sequence in its place, the subqueries' ids out.
+                    let row = values
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != 3 && *i != 5)
+                        .map(|(i, v)| match i {
+                            2 => Option::<i64>::None.into(),
+                            _ => v.clone(),
+                        })
+                        .collect();
                     insert_statement(backend, vec![row], Some(tenant))
                 })
             }
             Ok([row]) => {
                 static ONE: Prepared = Prepared::new();
-                ONE.statement(backend, row.clone(), || {
-                    insert_statement(backend, vec![row], None)
+                ONE.statement_from(backend, row, |values| {
+                    insert_statement(backend, vec![values.to_vec()], None)
                 })
             }
             Err(rows) => insert_statement(backend, rows, None),
@@ -353,7 +372,11 @@ pub(crate) fn with_event(
 
 /// `INSERT INTO events (…) VALUES (…), …` of `rows` (values in [`COLUMNS`] order). With
 /// `numbered_in`, the sequence is the next of that tenant, computed by the INSERT itself
-/// (SQLite, one row, under the write lock).
+/// (SQLite, one row, under the write lock): after its newest event, or, when it has none,
+/// after the highest purged (the tenant's row is read only then: events are purged oldest
+/// sequence first, so every event kept is numbered above the highest purged); and its time
+/// is the later of its own and the newest event's, so that on SQLite time follows sequence
+/// (see [`first_at`]).
 fn insert_statement(
     backend: DbBackend,
     rows: Vec<Vec<sea_orm::Value>>,
@@ -364,9 +387,14 @@ fn insert_statement(
     for row in rows {
         let exprs = row.into_iter().enumerate().map(|(i, v)| match numbered_in {
             Some(tenant) if i == 2 => Expr::cust_with_values(
-                "(MAX(COALESCE((SELECT MAX(sequence) FROM events WHERE tenant_id = ?), 0), \
-                 COALESCE((SELECT events_purged_through FROM tenants WHERE id = ?), 0)) + 1)",
+                "(COALESCE((SELECT MAX(sequence) FROM events WHERE tenant_id = ?), \
+                 (SELECT events_purged_through FROM tenants WHERE id = ?), 0) + 1)",
                 [tenant.as_str(), tenant.as_str()],
+            ),
+            Some(tenant) if i == 3 => Expr::cust_with_values(
+                "MAX(?, COALESCE((SELECT time FROM events WHERE tenant_id = ? \
+                 ORDER BY sequence DESC LIMIT 1), ''))",
+                [v, tenant.as_str().into()],
             ),
             _ => Expr::val(v).into(),
         });
@@ -393,6 +421,97 @@ const COLUMNS: [event::Column; 15] = [
     event::Column::Data,
     event::Column::Replaced,
 ];
+
+/// The time of `tenant`'s newest event (SQLite).
+async fn newest_time<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    let stmt = Statement::from_sql_and_values(
+        conn.get_database_backend(),
+        "SELECT time FROM events WHERE tenant_id = ? ORDER BY sequence DESC LIMIT 1",
+        [tenant.as_str().into()],
+    );
+    match conn.query_one(stmt).await? {
+        Some(row) => Ok(Some(row.try_get::<DateTime<Utc>>("", "time")?)),
+        None => Ok(None),
+    }
+}
+
+/// The sequence of `tenant`'s first numbered event recorded at or after `time`, if any.
+///
+/// PostgreSQL: by its `(tenant_id, time)` index. SQLite has no such index (migration 000150):
+/// there an event's time never precedes that of the event numbered before it (the capture
+/// takes the later of the two), so the predicate "the first event from sequence `x` on is
+/// recorded at or after `time`" only turns from false to true as `x` grows, and a binary
+/// search over the table's key finds the first sequence for which it holds, in about
+/// log2(events kept) lookups.
+pub(crate) async fn first_at<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    time: DateTime<Utc>,
+) -> StoreResult<Option<i64>> {
+    let backend = conn.get_database_backend();
+    if backend == DbBackend::Postgres {
+        let first: Option<Option<i64>> = event::Entity::find()
+            .select_only()
+            .column_as(Expr::col(event::Column::Sequence).min(), "first")
+            .filter(event::Column::TenantId.eq(tenant.as_str()))
+            .filter(event::Column::Time.gte(time))
+            .filter(event::Column::Sequence.is_not_null())
+            .into_tuple()
+            .one(conn)
+            .await?;
+        return Ok(first.flatten());
+    }
+    // The first event from `x` on: its sequence and time.
+    let from = |x: i64| async move {
+        let stmt = Statement::from_sql_and_values(
+            backend,
+            "SELECT sequence, time FROM events WHERE tenant_id = ? AND sequence >= ? \
+             ORDER BY sequence LIMIT 1",
+            [tenant.as_str().into(), x.into()],
+        );
+        match conn.query_one(stmt).await? {
+            Some(row) => Ok::<_, StoreError>(Some((
+                row.try_get::<i64>("", "sequence")?,
+                row.try_get::<DateTime<Utc>>("", "time")?,
+            ))),
+            None => Ok(None),
+        }
+    };
+    let bounds = conn
+        .query_one(Statement::from_sql_and_values(
+            backend,
+            "SELECT MIN(sequence) AS lo, MAX(sequence) AS hi FROM events WHERE tenant_id = ?",
+            [tenant.as_str().into()],
+        ))
+        .await?;
+    let (mut lo, mut hi) = match bounds {
+        Some(row) => match (
+            row.try_get::<Option<i64>>("", "lo")?,
+            row.try_get::<Option<i64>>("", "hi")?,
+        ) {
+            (Some(lo), Some(hi)) => (lo, hi),
+            _ => return Ok(None),
+        },
+        None => return Ok(None),
+    };
+    match from(hi).await? {
+        Some((_, newest)) if newest >= time => {}
+        _ => return Ok(None),
+    }
+    // The predicate holds at `hi`; find the smallest `x` in [lo, hi] where it does.
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match from(mid).await? {
+            Some((_, t)) if t >= time => hi = mid,
+            Some((sequence, _)) => lo = sequence + 1,
+            None => return Ok(None),
+        }
+    }
+    Ok(from(lo).await?.map(|(sequence, _)| sequence))
+}
 
 /// The highest sequence given in `tenant`: the newest event's, or the highest purged when
 /// every event was purged (0 when none was ever given). A new sequence is always above it.
@@ -509,21 +628,10 @@ impl Store {
                 return Err(StoreError::CursorExpired)
             }
             EventStart::After(n) => n,
-            EventStart::Since(time) => {
-                let first: Option<Option<i64>> = event::Entity::find()
-                    .select_only()
-                    .column_as(Expr::col(event::Column::Sequence).min(), "first")
-                    .filter(event::Column::TenantId.eq(tenant.as_str()))
-                    .filter(event::Column::Time.gte(time))
-                    .filter(event::Column::Sequence.is_not_null())
-                    .into_tuple()
-                    .one(&self.db.scan())
-                    .await?;
-                match first.flatten() {
-                    Some(first) => first - 1,
-                    None => top,
-                }
-            }
+            EventStart::Since(time) => match first_at(&self.db.scan(), tenant, time).await? {
+                Some(first) => first - 1,
+                None => top,
+            },
         };
         let limit = query.limit.clamp(1, MAX_PAGE);
         let mut select = event::Entity::find()
@@ -672,42 +780,54 @@ impl Store {
         Ok(purged)
     }
 
+    /// Purges the oldest of `tenant`'s events: of its first [`BATCH`] numbered events, those
+    /// up to the last one older than `cutoff`. Events go oldest sequence first, as a prefix, so
+    /// every event kept is numbered above `events_purged_through` (what SQLite's capture relies
+    /// on to number the next event without reading the tenant); an event numbered before an
+    /// older one (its write waited for the lock, seconds at most) goes with it.
     async fn purge_event_batch(&self, tenant: &str, cutoff: DateTime<Utc>) -> StoreResult<u64> {
         let txn = self.db.begin().await?;
         let backend = txn.get_database_backend();
-        // By `(tenant_id, sequence)`: SQLite's table is keyed by it (migration 000130), and
-        // PostgreSQL indexes it; events purged are numbered (committed long ago).
-        let batch = Query::select()
-            .column(event::Column::Sequence)
-            .from(event::Entity)
-            .and_where(event::Column::TenantId.eq(tenant))
-            .and_where(event::Column::Time.lt(cutoff))
-            .and_where(event::Column::Sequence.is_not_null())
-            .limit(BATCH)
-            .to_owned();
-        let delete = Query::delete()
-            .from_table(event::Entity)
-            .and_where(event::Column::TenantId.eq(tenant))
-            .and_where(Expr::col(event::Column::Sequence).in_subquery(batch))
-            .returning_col(event::Column::Sequence)
-            .to_owned();
-        let rows = txn.query_all(backend.build(&delete)).await?;
-        let mut highest: Option<i64> = None;
-        for row in &rows {
-            if let Some(n) = row.try_get::<Option<i64>>("", "sequence")? {
-                highest = Some(highest.map_or(n, |h| h.max(n)));
+        let sql = match backend {
+            DbBackend::Postgres => {
+                "SELECT MAX(sequence) AS through FROM (SELECT sequence, time FROM events \
+                 WHERE tenant_id = $1 AND sequence IS NOT NULL ORDER BY sequence LIMIT $2) \
+                 AS oldest WHERE time < $3"
             }
-        }
-        if let Some(n) = highest {
-            tenant::Entity::update_many()
-                .col_expr(tenant::Column::EventsPurgedThrough, Expr::value(n))
-                .filter(tenant::Column::Id.eq(tenant))
-                .filter(tenant::Column::EventsPurgedThrough.lt(n))
-                .exec(&txn)
-                .await?;
-        }
+            _ => {
+                "SELECT MAX(sequence) AS through FROM (SELECT sequence, time FROM events \
+                 WHERE tenant_id = ? AND sequence IS NOT NULL ORDER BY sequence LIMIT ?) \
+                 AS oldest WHERE time < ?"
+            }
+        };
+        let limit = i64::try_from(BATCH).unwrap_or(i64::MAX);
+        let through = txn
+            .query_one(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [tenant.into(), limit.into(), cutoff.into()],
+            ))
+            .await?
+            .map(|row| row.try_get::<Option<i64>>("", "through"))
+            .transpose()?
+            .flatten();
+        let Some(through) = through else {
+            return Ok(0);
+        };
+        let deleted = event::Entity::delete_many()
+            .filter(event::Column::TenantId.eq(tenant))
+            .filter(event::Column::Sequence.lte(through))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        tenant::Entity::update_many()
+            .col_expr(tenant::Column::EventsPurgedThrough, Expr::value(through))
+            .filter(tenant::Column::Id.eq(tenant))
+            .filter(tenant::Column::EventsPurgedThrough.lt(through))
+            .exec(&txn)
+            .await?;
         txn.commit().await?;
-        Ok(rows.len() as u64)
+        Ok(deleted)
     }
 }
 

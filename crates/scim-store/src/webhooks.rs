@@ -872,6 +872,15 @@ impl Store {
                 let mut s = select
                     .filter(event::Column::Time.gte(*since))
                     .filter(event::Column::Time.lt(*until));
+                if txn.get_database_backend() != DbBackend::Postgres {
+                    // SQLite: time follows sequence; the range is a range of the table's key.
+                    let first = crate::events::first_at(&txn, tenant, *since).await?;
+                    let end = crate::events::first_at(&txn, tenant, *until).await?;
+                    s = s.filter(event::Column::Sequence.gte(first.unwrap_or(i64::MAX)));
+                    if let Some(end) = end {
+                        s = s.filter(event::Column::Sequence.lt(end));
+                    }
+                }
                 if !types.iter().any(|t| t == "*") {
                     s = s.filter(event::Column::EventType.is_in(types));
                 }
