@@ -4,7 +4,9 @@
 # true, under valgrind's callgrind: counts instructions, not
 # seconds, so the difference is repeatable on a noisy VM. One scimd worker per run; the load
 # is a keep-alive Python client outside the measured process; each phase is zeroed, measured
-# over N requests and dumped. Phases: create a user, PATCH it (Entra's shape), deactivate it,
+# over N requests and dumped. Work paced by the clock rather than by requests is switched off
+# (the expiry sweep; the webhook delivery loop, which has no endpoint to serve here and whose
+# idle passes would be counted by how long a phase lasts under valgrind, not by its requests). Phases: create a user, PATCH it (Entra's shape), deactivate it,
 # delete it; and a single-member group PATCH.
 #
 #   scripts/events-callgrind.sh [sqlite|postgres] [path/to/release/scimd]
@@ -75,7 +77,7 @@ for capture in false true; do
         *) echo "backend: sqlite or postgres" >&2; exit 2 ;;
     esac
     SCIMD_DATABASE_URL=$url SCIMD_LISTEN=127.0.0.1:$port SCIMD_LOG=warn SCIMD_WORKERS=1 \
-        SCIMD_RATE_LIMIT_PER_SECOND=0 SCIMD_EXPIRY_INTERVAL=0 \
+        SCIMD_RATE_LIMIT_PER_SECOND=0 SCIMD_EXPIRY_INTERVAL=0 SCIMD_WEBHOOK_POLL_MS=0 \
         env "$SWITCH=$capture" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$W/cg-$capture.out" "$BIN" \
         > "$W/out-$capture" 2>&1 &
     VPID=$!
@@ -89,6 +91,7 @@ for capture in false true; do
     curl -fs -X POST "$base/scim/v2/Groups" -H "Authorization: Bearer $key" \
         -H 'Content-Type: application/scim+json' -d '{"displayName":"cg"}' \
         | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["id"]))' > "$W/group-m.json"
+    sleep "$SETTLE"  # the warm-up's records are written before the first count
     for phase in create patch deactivate member delete; do
         callgrind_control -z "$VPID" >/dev/null 2>&1
         callgrind_control -i on "$VPID" >/dev/null 2>&1
