@@ -2,7 +2,7 @@
 # What a switchable feature costs: the benchmark's phases (scim-bench, the same phases and
 # bodies as scripts/bench.sh) against scimd with the feature's switch (EB_SWITCH, by default
 # SCIMD_EVENTS_CAPTURE: capturing provisioning events, issue 20; SCIMD_ACTIVITY: recording
-# provisioning activity, issue 21) false and true, alternated off/on/off/on on a fresh
+# provisioning activity, issue 21) false and true, alternated off/on/on/off on a fresh
 # database each run, on SQLite and PostgreSQL, in one run. Prints, per phase, ops/s and the server's (and PostgreSQL's) CPU per request, off and on,
 # as medians of the rounds. It builds nothing: pass the release directory
 # (cargo build --release -p scimd -p scim-bench).
@@ -10,7 +10,8 @@
 #   scripts/events-bench.sh [path/to/target/release]
 #
 # Knobs: EB_BACKENDS ("sqlite postgres"), EB_PG_URL, EB_N (5000 users), EB_M (5000 members),
-# EB_ROUNDS (2), EB_C (16), EB_PHASES (1,2,3,4,5,6), EB_SWITCH (SCIMD_EVENTS_CAPTURE).
+# EB_ROUNDS (2), EB_C (16), EB_PHASES (1,2,3,4,5,6), EB_SWITCH (SCIMD_EVENTS_CAPTURE), EB_PAUSE (5
+# seconds of rest before each run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-${CARGO_TARGET_DIR:-target}/release}
@@ -22,6 +23,7 @@ ROUNDS=${EB_ROUNDS:-2}
 C=${EB_C:-16}
 PHASES=${EB_PHASES:-1,2,3,4,5,6}
 SWITCH=${EB_SWITCH:-SCIMD_EVENTS_CAPTURE}
+PAUSE=${EB_PAUSE:-5}
 WORK=$(mktemp -d /tmp/scimd-events-bench.XXXXXX)
 PID=""
 DB=""
@@ -37,7 +39,13 @@ done
 
 for backend in $BACKENDS; do
     for round in $(seq "$ROUNDS"); do
-        for capture in false true; do
+        # The order alternates per round (off/on, then on/off), and the machine rests between
+        # runs: a run that follows another was measured up to 25% slower on this VM whatever
+        # its switch, so a fixed order would charge the second setting for it.
+        order="false true"
+        [ $((round % 2)) -eq 0 ] && order="true false"
+        for capture in $order; do
+            sync; sleep "$PAUSE"
             port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
             db_args=()
             case $backend in
@@ -64,6 +72,7 @@ for backend in $BACKENDS; do
                 "${db_args[@]}" --label "$backend-$capture" \
                 --json-out "$WORK/$backend-$round-$capture.json" >/dev/null
             kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+            rm -f "$WORK/eb-$round-$capture.db"*
             if [ "$backend" = postgres ]; then
                 psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null; DB=""
             fi
