@@ -1111,3 +1111,46 @@ async fn a_rate_limited_request_is_recorded_with_its_hint() {
         assert!(r["detail"].as_str().unwrap().contains("Too many requests"));
     }
 }
+
+#[actix_web::test]
+async fn changed_attributes_are_recorded_when_no_events_are_captured() {
+    for backend in backends() {
+        let vars = HashMap::from([("SCIMD_EVENTS_CAPTURE".to_owned(), "false".to_owned())]);
+        let app = spawn_with(backend, vars).await;
+        let scim = app.scim_token.clone();
+        let user = app.create_user("ann@acme.test").await;
+        let path = format!("/scim/v2/Users/{user}");
+        let rename = json!({"schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "Ann"}]});
+        assert_eq!(
+            send(&app, Method::PATCH, &path, &scim, ENTRA_UA, Some(rename)).await,
+            StatusCode::OK
+        );
+        let mut body = user_body("ann@acme.test");
+        body["title"] = json!("Engineer");
+        assert_eq!(
+            send(&app, Method::PUT, &path, &scim, ENTRA_UA, Some(body)).await,
+            StatusCode::OK
+        );
+        let records = wait_for(&app, 3).await;
+        let attributes = |summary: &str| -> Vec<String> {
+            find(&records, summary)["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert!(attributes("create userName=").contains(&"userName".to_owned()));
+        assert_eq!(attributes("PATCH replace displayName"), ["displayName"]);
+        let replaced = attributes("replace ");
+        assert!(replaced.contains(&"title".to_owned()), "{replaced:?}");
+        // And no event was written.
+        let token = app.admin_token.clone();
+        let events = app
+            .call(Method::GET, "/api/acme/admin/events", Some(&token), None)
+            .await;
+        assert_eq!(events.status, StatusCode::OK, "{}", events.body);
+        assert_eq!(events.body["events"], json!([]));
+    }
+}

@@ -143,7 +143,8 @@ impl ScimCaller {
             key_id: &self.principal.key_id,
             key_name: &self.principal.key_name,
             registry: &self.registry,
-            origin: state.capture_events.then_some(&self.origin),
+            origin: &self.origin,
+            capture_events: state.capture_events,
             emit: &*self.emit,
         }
     }

@@ -49,9 +49,11 @@ pub struct ScimWriter<'a> {
     pub key_name: &'a str,
     /// The tenant's schema registry for this request.
     pub registry: &'a SchemaRegistry,
-    /// Who makes the change and in which request, for its provisioning events; `None` when
-    /// this process does not capture events (`SCIMD_EVENTS_CAPTURE=0`).
-    pub origin: Option<&'a ChangeOrigin>,
+    /// Who makes the change and in which request, for its provisioning events.
+    pub origin: &'a ChangeOrigin,
+    /// Whether this process captures events (`SCIMD_EVENTS_CAPTURE`). When it does not, the
+    /// events rule still runs (`emit` notes what each change touched) and nothing is written.
+    pub capture_events: bool,
     /// The events rule ([`crate::events::emit`], or a front door's wrapper of it that notes
     /// what each change touched).
     pub emit: &'a (dyn Fn(&scim_store::Written<'_>) -> Vec<scim_store::NewEvent> + Sync),
@@ -89,12 +91,13 @@ fn expected_version(condition: Precondition) -> ServiceResult<Option<i64>> {
 
 impl ScimWriter<'_> {
     /// The capture of this writer's events (`replace` for a PUT).
-    fn capture(&self, replace: bool) -> Option<Capture<'_>> {
-        self.origin.map(|origin| Capture {
-            origin,
+    fn capture(&self, replace: bool) -> Capture<'_> {
+        Capture {
+            origin: self.origin,
             emit: self.emit,
             replace,
-        })
+            write: self.capture_events,
+        }
     }
 
     /// The audit notes of the attributes of undeclared schemas a write sent (logged here,
@@ -127,7 +130,14 @@ impl ScimWriter<'_> {
         let notes = self.notes(&input.ignored, now);
         let res = self
             .store
-            .create_resource(self.tenant, kind, &input, &notes, self.capture(false), now)
+            .create_resource(
+                self.tenant,
+                kind,
+                &input,
+                &notes,
+                Some(self.capture(false)),
+                now,
+            )
             .await;
         Ok(self.settle(&notes, res)?)
     }
@@ -163,7 +173,7 @@ impl ScimWriter<'_> {
                     expected,
                     &input,
                     &notes,
-                    self.capture(true),
+                    Some(self.capture(true)),
                     now,
                 )
                 .await;
@@ -195,7 +205,7 @@ impl ScimWriter<'_> {
                     &current,
                     &input,
                     &notes,
-                    self.capture(true),
+                    Some(self.capture(true)),
                     now,
                 )
                 .await;
@@ -233,7 +243,7 @@ impl ScimWriter<'_> {
                 id,
                 now,
                 relations,
-                self.capture(false),
+                Some(self.capture(false)),
                 |current, _| {
                     match condition {
                         Precondition::Never => return Err(precondition_failed()),
@@ -276,7 +286,14 @@ impl ScimWriter<'_> {
         let expected = expected_version(condition)?;
         Ok(self
             .store
-            .delete_resource(self.tenant, kind, id, expected, self.capture(false), now)
+            .delete_resource(
+                self.tenant,
+                kind,
+                id,
+                expected,
+                Some(self.capture(false)),
+                now,
+            )
             .await?)
     }
 }

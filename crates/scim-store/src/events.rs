@@ -864,6 +864,10 @@ pub struct Capture<'a> {
     pub emit: &'a (dyn Fn(&Written<'_>) -> Vec<NewEvent> + Sync),
     /// Whether the write is a replace (PUT).
     pub replace: bool,
+    /// Whether the events are written. When not (this process captures no events), the rule
+    /// still runs, for what its caller notes of each change (the activity record's changed
+    /// attributes).
+    pub write: bool,
 }
 
 impl Capture<'_> {
@@ -902,7 +906,16 @@ impl std::fmt::Debug for Capture<'_> {
     }
 }
 
-/// Captures the events of `written` (when there is a capture) on `txn`.
+/// Runs the events rule on `written` for what it notes, writing nothing: the write that made
+/// it captures no events (this process does not), so it took no transaction for them.
+pub(crate) fn rule_only(capture: Option<Capture<'_>>, written: &Written<'_>) {
+    if let Some(c) = capture {
+        c.events(written);
+    }
+}
+
+/// Captures the events of `written` (when there is a capture that writes) on `txn`; the rule
+/// runs either way, for what it notes.
 pub(crate) async fn capture_written(
     txn: &Txn,
     tenant: &TenantId,
@@ -914,5 +927,8 @@ pub(crate) async fn capture_written(
         return Ok(());
     };
     let events = c.events(&written);
+    if !c.write {
+        return Ok(());
+    }
     self::capture(txn, tenant, c.origin, &events, now).await
 }

@@ -127,7 +127,10 @@ impl Store {
                     left: &[],
                 };
                 let mut update = users::patch_statement(backend, &input, now, id)?;
-                let mut events = capture.map(|c| (c.events(&written), c.origin));
+                let mut events = capture.and_then(|c| {
+                    let list = c.events(&written);
+                    c.write.then_some((list, c.origin))
+                });
                 // PostgreSQL, one event: the UPDATE and its event in one statement.
                 if let (DbBackend::Postgres, Some((list, origin))) = (backend, &events) {
                     if let [event] = list.as_slice() {

@@ -10,7 +10,7 @@ use sea_orm::{
 
 use scim_db::Prepared;
 
-use crate::events::{capture_written, Capture, Written};
+use crate::events::{capture_written, rule_only, Capture, Written};
 use crate::settings::{write_ignored_notes, IgnoredNote};
 use crate::{audit::begin_write, entity::user, members, Store, StoreError, StoreResult, TenantId};
 
@@ -183,7 +183,8 @@ impl Store {
         let backend = self.db.get_database_backend();
         // PostgreSQL, one event and no audit note (the usual create): the row and its event in
         // one statement.
-        if let (Some(c), true, DbBackend::Postgres) = (capture, notes.is_empty(), backend) {
+        let written_here = capture.filter(|c| c.write);
+        if let (Some(c), true, DbBackend::Postgres) = (written_here, notes.is_empty(), backend) {
             let written = Written {
                 kind: ResourceKind::User,
                 id: &id,
@@ -208,25 +209,29 @@ impl Store {
                 return Ok(res);
             }
         }
+        let written = Written {
+            kind: ResourceKind::User,
+            id: &id,
+            before: None,
+            after: Some(&input.attributes),
+            external_id: external_id.as_deref(),
+            version: 1,
+            added: &[],
+            removed: &[],
+            left: &[],
+        };
         // One statement; a transaction only when audit or provisioning events go with it.
-        let model = if notes.is_empty() && capture.is_none() {
-            row.insert(&self.db).await
+        let model = if notes.is_empty() && !capture.is_some_and(|c| c.write) {
+            let model = row.insert(&self.db).await;
+            if model.is_ok() {
+                rule_only(capture, &written);
+            }
+            model
         } else {
             let txn = begin_write(&self.db).await?;
             let model = row.insert(&txn).await;
             if model.is_ok() {
                 write_ignored_notes(&txn, tenant, notes, now).await?;
-                let written = Written {
-                    kind: ResourceKind::User,
-                    id: &id,
-                    before: None,
-                    after: Some(&input.attributes),
-                    external_id: external_id.as_deref(),
-                    version: 1,
-                    added: &[],
-                    removed: &[],
-                    left: &[],
-                };
                 capture_written(&txn, tenant, capture, written, now).await?;
                 txn.commit().await?;
             }
@@ -280,25 +285,29 @@ impl Store {
             .filter(user::Column::TenantId.eq(tenant.as_str()))
             .filter(user::Column::Id.eq(id))
             .filter(user::Column::Version.eq(current.version));
+        let written = Written {
+            kind: ResourceKind::User,
+            id,
+            before: Some(&current.attributes),
+            after: Some(&input.attributes),
+            external_id: input.str_attr("externalId"),
+            version: current.version + 1,
+            added: &[],
+            removed: &[],
+            left: &[],
+        };
         // One statement; a transaction only when audit or provisioning events go with it.
-        let updated = if notes.is_empty() && capture.is_none() {
-            update.exec(&self.db).await
+        let updated = if notes.is_empty() && !capture.is_some_and(|c| c.write) {
+            let updated = update.exec(&self.db).await;
+            if updated.as_ref().is_ok_and(|u| u.rows_affected > 0) {
+                rule_only(capture, &written);
+            }
+            updated
         } else {
             let txn = begin_write(&self.db).await?;
             let updated = update.exec(&txn).await;
             if updated.as_ref().is_ok_and(|u| u.rows_affected > 0) {
                 write_ignored_notes(&txn, tenant, notes, now).await?;
-                let written = Written {
-                    kind: ResourceKind::User,
-                    id,
-                    before: Some(&current.attributes),
-                    after: Some(&input.attributes),
-                    external_id: input.str_attr("externalId"),
-                    version: current.version + 1,
-                    added: &[],
-                    removed: &[],
-                    left: &[],
-                };
                 capture_written(&txn, tenant, capture, written, now).await?;
                 txn.commit().await?;
             }
