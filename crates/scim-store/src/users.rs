@@ -181,21 +181,21 @@ impl Store {
             last_modified: Set(now),
         };
         let backend = self.db.get_database_backend();
+        let written = Written {
+            kind: ResourceKind::User,
+            id: &id,
+            before: None,
+            after: Some(&input.attributes),
+            external_id: external_id.as_deref(),
+            version: 1,
+            added: &[],
+            removed: &[],
+            left: &[],
+        };
+        let writes_events = capture.filter(|c| c.write);
         // PostgreSQL, one event and no audit note (the usual create): the row and its event in
         // one statement.
-        let written_here = capture.filter(|c| c.write);
-        if let (Some(c), true, DbBackend::Postgres) = (written_here, notes.is_empty(), backend) {
-            let written = Written {
-                kind: ResourceKind::User,
-                id: &id,
-                before: None,
-                after: Some(&input.attributes),
-                external_id: external_id.as_deref(),
-                version: 1,
-                added: &[],
-                removed: &[],
-                left: &[],
-            };
+        if let (Some(c), true, DbBackend::Postgres) = (writes_events, notes.is_empty(), backend) {
             if let [event] = c.events(&written).as_slice() {
                 let insert = backend.build(&user::Entity::insert(row).into_query());
                 let stmt = crate::events::with_event(insert, tenant, c.origin, event, now)?;
@@ -209,19 +209,8 @@ impl Store {
                 return Ok(res);
             }
         }
-        let written = Written {
-            kind: ResourceKind::User,
-            id: &id,
-            before: None,
-            after: Some(&input.attributes),
-            external_id: external_id.as_deref(),
-            version: 1,
-            added: &[],
-            removed: &[],
-            left: &[],
-        };
         // One statement; a transaction only when audit or provisioning events go with it.
-        let model = if notes.is_empty() && !capture.is_some_and(|c| c.write) {
+        let model = if notes.is_empty() && writes_events.is_none() {
             let model = row.insert(&self.db).await;
             if model.is_ok() {
                 rule_only(capture, &written);
