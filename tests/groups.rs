@@ -290,3 +290,188 @@ on_each_backend!(create_and_replace_answer_what_a_read_returns, |app| {
     assert_eq!(read.body["members"].as_array().unwrap().len(), 1);
     assert_eq!(read.body["meta"]["version"], "W/\"2\"");
 });
+
+/// Creates `n` users through `/Bulk` (1,000 operations a request) and returns their ids.
+async fn bulk_users<S, B>(app: &crate::common::TestApp<S>, prefix: &str, n: usize) -> Vec<String>
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let mut ids = Vec::with_capacity(n);
+    for start in (0..n).step_by(1000) {
+        let ops: Vec<_> = (start..n.min(start + 1000))
+            .map(|i| {
+                json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"),
+                       "data": crate::common::user_body(&format!("{prefix}{i}@example.com"))})
+            })
+            .collect();
+        let r = app
+            .post(
+                "/scim/v2/Bulk",
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                       "Operations": ops}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        for op in r.body["Operations"].as_array().unwrap() {
+            assert_eq!(op["status"], "201", "{op}");
+            let location = op["location"].as_str().unwrap();
+            ids.push(location.rsplit('/').next().unwrap().to_owned());
+        }
+    }
+    ids
+}
+
+/// Adds `members` (ids of `kind`) to group `gid`, 1,000 per PATCH.
+async fn add_members<S, B>(
+    app: &crate::common::TestApp<S>,
+    gid: &str,
+    members: &[String],
+    kind: &str,
+) where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    for chunk in members.chunks(1000) {
+        let value: Vec<_> = chunk
+            .iter()
+            .map(|m| json!({"value": m, "type": kind}))
+            .collect();
+        let r = app
+            .call(
+                actix_web::http::Method::PATCH,
+                &format!("/scim/v2/Groups/{gid}"),
+                Some(&app.scim_token.clone()),
+                Some(
+                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                            "Operations": [{"op": "add", "path": "members", "value": value}]}),
+                ),
+            )
+            .await;
+        assert!(r.status.is_success(), "{}", r.body);
+    }
+}
+
+/// Checks that `body` lists exactly `expected` members, each once, in id order, each with the
+/// `$ref` and `type` of its kind.
+fn assert_all_members(body: &serde_json::Value, expected: &[(String, &str)]) {
+    let members = body["members"].as_array().expect("members");
+    let mut want: Vec<&(String, &str)> = expected.iter().collect();
+    want.sort();
+    assert_eq!(members.len(), want.len(), "member count");
+    for (m, (id, kind)) in members.iter().zip(want) {
+        assert_eq!(m["value"], id.as_str());
+        assert_eq!(m["type"], *kind);
+        assert_eq!(
+            m["$ref"],
+            format!("https://scim.example.test/scim/v2/{kind}s/{id}")
+        );
+    }
+}
+
+on_each_backend!(a_large_group_is_answered_in_full_in_parts, |app| {
+    // More members than two chunks of the stream (scim_store::MEMBER_CHUNK), and a group of
+    // exactly one chunk (its second read finds nothing).
+    let chunk = usize::try_from(scim_store::MEMBER_CHUNK).unwrap();
+    let users = bulk_users(&app, "big", 2 * chunk + 1).await;
+    let inner = app.post("/scim/v2/Groups", group_body("Inner", &[])).await;
+    let inner_id = inner.body["id"].as_str().unwrap().to_owned();
+    let big = app.post("/scim/v2/Groups", group_body("Big", &[])).await;
+    let big_id = big.body["id"].as_str().unwrap().to_owned();
+    add_members(&app, &big_id, &users, "User").await;
+    add_members(&app, &big_id, std::slice::from_ref(&inner_id), "Group").await;
+    let one = app.post("/scim/v2/Groups", group_body("One", &[])).await;
+    let one_id = one.body["id"].as_str().unwrap().to_owned();
+    add_members(&app, &one_id, &users[..chunk], "User").await;
+
+    let mut expected: Vec<(String, &str)> = users.iter().map(|u| (u.clone(), "User")).collect();
+    expected.push((inner_id.clone(), "Group"));
+    let r = app.get(&format!("/scim/v2/Groups/{big_id}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_all_members(&r.body, &expected);
+    assert_eq!(r.body["displayName"], "Big");
+    assert_eq!(r.body["externalId"], "ext-Big");
+    assert_eq!(r.body["meta"]["resourceType"], "Group");
+    let etag = r.header("etag").unwrap().to_owned();
+    assert_eq!(r.body["meta"]["version"], etag.as_str());
+    assert_eq!(r.header("content-type"), Some("application/scim+json"));
+    assert!(
+        r.header("content-length").is_none(),
+        "a group of several chunks is streamed"
+    );
+
+    let r = app.get(&format!("/scim/v2/Groups/{one_id}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let first: Vec<(String, &str)> = users[..chunk].iter().map(|u| (u.clone(), "User")).collect();
+    assert_all_members(&r.body, &first);
+
+    // A projection shapes every member, as it shapes a small group's.
+    let r = app
+        .get(&format!(
+            "/scim/v2/Groups/{big_id}?attributes=members.value"
+        ))
+        .await;
+    let members = r.body["members"].as_array().unwrap();
+    assert_eq!(members.len(), expected.len());
+    assert!(members.iter().all(|m| m.as_object().unwrap().len() == 1));
+    assert!(
+        r.body.get("displayName").is_none(),
+        "{}",
+        r.body["displayName"]
+    );
+    let r = app
+        .get(&format!(
+            "/scim/v2/Groups/{big_id}?excludedAttributes=members.$ref,meta"
+        ))
+        .await;
+    let members = r.body["members"].as_array().unwrap();
+    assert_eq!(members.len(), expected.len());
+    assert!(members
+        .iter()
+        .all(|m| m.get("$ref").is_none() && m["type"].is_string()));
+    assert!(r.body.get("meta").is_none());
+
+    // The version sent first still answers 304.
+    let r = app
+        .call_with_headers(
+            actix_web::http::Method::GET,
+            &format!("/scim/v2/Groups/{big_id}"),
+            &[("If-None-Match", etag.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+
+    // The members streamed are those of the version the answer began with, whatever is written
+    // while it is read (in process only: there the body is read after the write).
+    if let Some(started) = app.start_get(&format!("/scim/v2/Groups/{big_id}")).await {
+        assert_eq!(started.status(), StatusCode::OK);
+        let r = app
+            .call(
+                actix_web::http::Method::PATCH,
+                &format!("/scim/v2/Groups/{big_id}"),
+                Some(&app.scim_token.clone()),
+                Some(
+                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                            "Operations": [{"op": "remove", "path": "members"}]}),
+                ),
+            )
+            .await;
+        assert!(r.status.is_success(), "{}", r.body);
+        let bytes = actix_web::test::read_body(started).await;
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["meta"]["version"], etag.as_str());
+        assert_all_members(&body, &expected);
+        let r = app.get(&format!("/scim/v2/Groups/{big_id}")).await;
+        assert!(r.body.get("members").is_none(), "{}", r.body);
+        assert_ne!(r.header("etag"), Some(etag.as_str()));
+    }
+});

@@ -333,6 +333,17 @@ where
         answers.into_iter().map(to_resp).collect()
     }
 
+    /// In process only (`None` in process mode): the answer to a `GET` with the tenant's SCIM
+    /// key, its body not read yet (a streamed body is produced as it is read, so a test can
+    /// write between the answer's start and its end).
+    pub async fn start_get(&self, path: &str) -> Option<ServiceResponse<B>> {
+        let svc = self.svc.as_ref()?;
+        let req = test::TestRequest::get()
+            .uri(path)
+            .insert_header(("Authorization", format!("Bearer {}", self.scim_token)));
+        Some(test::call_service(svc, req.to_request()).await)
+    }
+
     /// Sends a prepared request; returns status, headers and the body as text.
     pub async fn send(&self, req: test::TestRequest) -> (StatusCode, HeaderMap, String) {
         let (status, headers, bytes) = self.dispatch(req).await;

@@ -2,15 +2,18 @@
 
 use actix_web::{
     http::{header, StatusCode},
-    web, HttpRequest, HttpResponse,
+    web::{self, Bytes},
+    HttpRequest, HttpResponse,
 };
 use chrono::Utc;
+use futures_util::StreamExt;
 use scim_model::list::Paging;
 use scim_model::{
     list::list_response,
+    member_json::{split_members, MemberWriter, MembersSplit, MEMBERS_TAIL},
     projection::Projection,
     render::{location, render},
-    Resource, ResourceKind, ScimError,
+    MemberRef, Resource, ResourceKind, ScimError,
 };
 use scim_service::{activity, PatchRelations};
 use scim_store::{Pagination, StoreError};
@@ -111,6 +114,9 @@ pub async fn get_resource(
     let kind = **kind;
     let projection = projection_of(&req)?;
     let with_relations = projection.returns(kind, relations(kind));
+    if kind == ResourceKind::Group && with_relations {
+        return get_group_in_full(&state, &principal, &req, &id, &projection).await;
+    }
     let res = state
         .store
         .get_resource(&principal.tenant, kind, &id, with_relations)
@@ -128,6 +134,78 @@ pub async fn get_resource(
         &res,
         &projection,
     ))
+}
+
+/// A group with its members: read from one snapshot and written chunk by chunk, so that a
+/// group of a million members is answered in constant memory, its first bytes leaving before
+/// its last members are read. A group whose members fit in one chunk is answered whole (with
+/// `Content-Length`).
+async fn get_group_in_full(
+    state: &ScimState,
+    principal: &ScimCaller,
+    req: &HttpRequest,
+    id: &str,
+    projection: &Projection,
+) -> ApiResult {
+    let (res, mut chunks) = state
+        .store
+        .get_group_with_member_chunks(&principal.tenant, id)
+        .await?;
+    if if_none_match(req, res.version) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, res.etag()))
+            .finish());
+    }
+    let base = state.base_url(req);
+    let split = split_members(principal.registry(), &res, &base, projection);
+    let (Some(split), Some(first)) = (split, chunks.next_chunk().await?) else {
+        // No member to show: the group as any other resource.
+        return Ok(resource_response(
+            StatusCode::OK,
+            state,
+            principal,
+            req,
+            &res,
+            projection,
+        ));
+    };
+    let MembersSplit { mut head, writer } = split;
+    write_members(&writer, &mut head, &first, true);
+    let mut ok = HttpResponse::Ok();
+    ok.content_type(SCIM_JSON)
+        .insert_header((header::ETAG, res.etag()));
+    if chunks.is_done() {
+        head.extend_from_slice(MEMBERS_TAIL);
+        return Ok(ok.body(head));
+    }
+    let rest = futures_util::stream::unfold(Some(chunks), move |chunks| {
+        let writer = writer.clone();
+        async move {
+            let mut chunks = chunks?;
+            match chunks.next_chunk().await {
+                Ok(Some(members)) => {
+                    let mut bytes = Vec::with_capacity(members.len() * 128);
+                    write_members(&writer, &mut bytes, &members, false);
+                    Some((Ok(Bytes::from(bytes)), Some(chunks)))
+                }
+                Ok(None) => Some((Ok(Bytes::from_static(MEMBERS_TAIL)), None)),
+                Err(e) => {
+                    // The status is sent: the answer can only stop short (the client sees a
+                    // truncated body, never a complete-looking partial list).
+                    tracing::error!(error = %e, "reading a streamed group's members failed");
+                    Some((Err(e), None))
+                }
+            }
+        }
+    });
+    let first = futures_util::stream::once(async move { Ok::<_, StoreError>(Bytes::from(head)) });
+    Ok(ok.streaming(first.chain(rest)))
+}
+
+fn write_members(writer: &MemberWriter, out: &mut Vec<u8>, members: &[MemberRef], first: bool) {
+    for (i, m) in members.iter().enumerate() {
+        writer.write(out, m, first && i == 0);
+    }
 }
 
 /// `PUT /Users/{id}`, `PUT /Groups/{id}`: replace every writable attribute (`If-Match`

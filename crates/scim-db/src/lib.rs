@@ -6,7 +6,9 @@
 //! One small interface: a [`Db`] (a pool) and a [`Txn`] (a write transaction) are sea-orm
 //! connections ([`ConnectionTrait`]), so the store builds its statements with sea-orm and runs
 //! them on either backend; [`Db::scan`] is the same connection for statements that are not
-//! point lookups (filtered scans, counts, list pages), which must not hold the caller's thread.
+//! point lookups (filtered scans, counts, list pages), which must not hold the caller's thread;
+//! a [`Snapshot`] is a read of several statements that all see one state (a response streamed in
+//! parts).
 
 // On the request path a panic must never be a request's normal failure (issue 18).
 #![deny(
@@ -19,6 +21,7 @@
 pub mod deadline;
 mod postgres;
 mod prepared;
+mod snapshot;
 mod sqlite;
 
 use std::time::Duration;
@@ -26,6 +29,7 @@ use std::time::Duration;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, Statement};
 
 pub use prepared::Prepared;
+pub use snapshot::{Snapshot, SNAPSHOT_LIFETIME};
 pub use sqlite::{codes as sqlite_codes, error_code as sqlite_error_code};
 
 use crate::{

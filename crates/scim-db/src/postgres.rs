@@ -354,20 +354,31 @@ impl PgDb {
 
     /// Begins a transaction on a connection of its own.
     pub(crate) async fn begin(&self) -> Result<PgTxn, DbErr> {
-        let mut lease = self.acquire().await?;
-        let out = within(self.deadline(), lease.conn()?.execute("BEGIN")).await;
-        if let Err(e) = out {
-            lease.discard();
-            return Err(exec_err(e));
-        }
-        let txn = PgTxn {
-            lease: tokio::sync::Mutex::new(Some(lease)),
-            in_statement: std::sync::atomic::AtomicBool::new(false),
-        };
+        let txn = self.begin_with("BEGIN").await?;
         // Begun: from here on the request's deadline waits for this write (or, past the
         // deadline already, the write is rolled back before it did anything).
         crate::deadline::enter_write()?;
         Ok(txn)
+    }
+
+    /// Begins a read-only transaction whose statements all see the state of its first one
+    /// (`REPEATABLE READ`): a snapshot, not a write.
+    pub(crate) async fn begin_snapshot(&self) -> Result<PgTxn, DbErr> {
+        self.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
+    }
+
+    async fn begin_with(&self, begin: &str) -> Result<PgTxn, DbErr> {
+        let mut lease = self.acquire().await?;
+        let out = within(self.deadline(), lease.conn()?.execute(begin)).await;
+        if let Err(e) = out {
+            lease.discard();
+            return Err(exec_err(e));
+        }
+        Ok(PgTxn {
+            lease: tokio::sync::Mutex::new(Some(lease)),
+            in_statement: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 }
 
@@ -455,6 +466,29 @@ impl PgTxn {
         self.answered(&mut guard, &out);
         out.map(|rows| rows.into_iter().map(QueryResult::from).collect())
             .map_err(query_err)
+    }
+
+    /// Rows of `N` text columns, read without sea-orm's row maps (see [`crate::Snapshot`]).
+    pub(crate) async fn text_rows<const N: usize>(
+        &self,
+        stmt: &Statement,
+    ) -> Result<Vec<[String; N]>, DbErr> {
+        use sqlx::Row;
+        let mut guard = self.lease.lock().await;
+        let lease = self.on_wire(&mut guard)?;
+        let deadline = lease.shared.statement_deadline;
+        let out = within(deadline, query(stmt).fetch_all(lease.conn()?)).await;
+        self.answered(&mut guard, &out);
+        out.map_err(query_err)?
+            .iter()
+            .map(|row| {
+                let mut cells: [String; N] = std::array::from_fn(|_| String::new());
+                for (i, cell) in cells.iter_mut().enumerate() {
+                    *cell = row.try_get::<String, usize>(i).map_err(query_err)?;
+                }
+                Ok(cells)
+            })
+            .collect()
     }
 
     /// Commits; the connection goes back to the pool unless it broke.

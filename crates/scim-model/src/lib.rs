@@ -15,6 +15,7 @@ pub mod diff;
 pub mod discovery;
 pub mod error;
 pub mod list;
+pub mod member_json;
 pub mod nul;
 pub mod patch;
 pub mod projection;

@@ -25,6 +25,7 @@ mod expiry;
 mod filter;
 mod groups;
 mod machines;
+mod member_chunks;
 mod members;
 mod oauth;
 mod patch;
@@ -63,6 +64,7 @@ pub use expiry::{
     ClaimedNotice, ExpiryNotice, NoticeKind, NoticeQuery, NoticeStatus, QueuedNotices,
 };
 pub use machines::{Machine, MachinePatch};
+pub use member_chunks::{MemberChunks, MEMBER_CHUNK};
 pub use members::NamedMember;
 pub use oauth::{
     AccessTokenGrant, NewAccessToken, OAuthSettings, DEFAULT_ACCESS_TOKEN_LIFETIME_SECS,

@@ -10,6 +10,7 @@ use sea_orm::{
 use crate::{
     api_keys::key_and_switch_statement,
     entity::{api_key, group_member, tenant, user},
+    member_chunks::{chunk_statement, MEMBER_CHUNK},
     members::{groups_of_one_statement, remove_memberships_statement},
     users::{delete_user_statement, find_user_statement, lock_user_statement},
     TenantId,
@@ -74,6 +75,21 @@ fn reused_statements_equal_fresh_renderings() {
                     .returning_col(group_member::Column::GroupId),
             );
             assert_eq!(remove_memberships_statement(backend, &tenant, id), fresh);
+
+            let fresh = backend.build(
+                Query::select()
+                    .columns([
+                        group_member::Column::MemberId,
+                        group_member::Column::MemberType,
+                    ])
+                    .from(group_member::Entity)
+                    .and_where(group_member::Column::TenantId.eq(t))
+                    .and_where(group_member::Column::GroupId.eq("g1"))
+                    .and_where(sea_orm::sea_query::Expr::col(group_member::Column::MemberId).gt(id))
+                    .order_by(group_member::Column::MemberId, sea_orm::Order::Asc)
+                    .limit(MEMBER_CHUNK),
+            );
+            assert_eq!(chunk_statement(backend, &tenant, "g1", id), fresh);
         }
     }
 }

@@ -192,10 +192,7 @@ impl SqliteDb {
             None => self.shared.target.open()?,
         };
         let out = under_deadline(&conn, self.shared.statement_timeout, cancelled, f);
-        let mut idle = lock(&self.shared.readers);
-        if idle.len() < self.shared.max_idle_readers {
-            idle.push(conn);
-        }
+        self.give_back(conn);
         out
     }
 
@@ -248,13 +245,6 @@ impl SqliteDb {
         &self,
         reads: impl FnOnce(&Connection) -> Result<T, DbErr> + Send + 'static,
     ) -> Result<T, DbErr> {
-        /// Raises the flag when the caller's future is dropped.
-        struct CancelOnDrop(Arc<AtomicBool>);
-        impl Drop for CancelOnDrop {
-            fn drop(&mut self) {
-                self.0.store(true, Ordering::Relaxed);
-            }
-        }
         let _turn = self
             .shared
             .scans
@@ -299,6 +289,28 @@ impl SqliteDb {
         Ok(rows.into_iter().next())
     }
 
+    /// Opens a read transaction on a reader of its own (see [`SqliteSnapshot`]).
+    pub(crate) fn snapshot(&self) -> Result<SqliteSnapshot, DbErr> {
+        let taken = lock(&self.shared.readers).pop();
+        let conn = match taken {
+            Some(c) => c,
+            None => self.shared.target.open()?,
+        };
+        conn.execute_batch("BEGIN").map_err(query_err)?;
+        Ok(SqliteSnapshot {
+            db: self.clone(),
+            conn: Mutex::new(Some(conn)),
+        })
+    }
+
+    /// Gives a reader back to the idle ones, if there is room.
+    fn give_back(&self, conn: Connection) {
+        let mut idle = lock(&self.shared.readers);
+        if idle.len() < self.shared.max_idle_readers {
+            idle.push(conn);
+        }
+    }
+
     /// Checks that the file answers.
     pub(crate) fn ping(&self) -> Result<(), DbErr> {
         self.with_reader(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(conn_err))
@@ -326,6 +338,105 @@ impl SqliteTxn {
     pub(crate) fn query_one(&self, stmt: &Statement) -> Result<Option<QueryResult>, DbErr> {
         Ok(query(&*self.conn()?, stmt, 1)?.into_iter().next())
     }
+}
+
+/// Raises its flag when the caller's future is dropped (a scan on a blocking thread then
+/// stops at its next progress check).
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A read transaction on a reader taken out of the pool: its statements all see the database
+/// as the first one saw it (WAL keeps that state for it). Point reads run on the caller's
+/// thread, row scans on a blocking thread as [`SqliteDb::scan`] does. Dropped, it rolls back
+/// and gives the reader back; a scan abandoned half-way takes its reader with it (closed).
+pub(crate) struct SqliteSnapshot {
+    db: SqliteDb,
+    conn: Mutex<Option<Connection>>,
+}
+
+fn snapshot_over() -> DbErr {
+    DbErr::Custom("the read snapshot is over".into())
+}
+
+impl SqliteSnapshot {
+    pub(crate) fn query_all(&self, stmt: &Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let guard = lock(&self.conn);
+        let conn = guard.as_ref().ok_or_else(snapshot_over)?;
+        under_deadline(conn, self.db.shared.statement_timeout, None, |c| {
+            read_only(c, stmt, usize::MAX)
+        })
+    }
+
+    /// Rows of `N` text columns, read on a blocking thread (see [`crate::Snapshot`]).
+    pub(crate) async fn text_rows<const N: usize>(
+        &self,
+        stmt: Statement,
+    ) -> Result<Vec<[String; N]>, DbErr> {
+        let _turn = self
+            .db
+            .shared
+            .scans
+            .acquire()
+            .await
+            .map_err(|_| DbErr::Custom("the SQLite pool is closed".into()))?;
+        let conn = lock(&self.conn).take().ok_or_else(snapshot_over)?;
+        let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
+        let flag = cancel.0.clone();
+        let timeout = self.db.shared.statement_timeout;
+        let read = tokio::task::spawn_blocking(move || {
+            let out = under_deadline(&conn, timeout, Some(flag), |c| text_rows::<N>(c, &stmt));
+            (conn, out)
+        });
+        let (conn, out) = read
+            .await
+            .map_err(|e| DbErr::Custom(format!("a read's thread failed: {e}")))?;
+        drop(cancel);
+        *lock(&self.conn) = Some(conn);
+        out
+    }
+}
+
+impl Drop for SqliteSnapshot {
+    fn drop(&mut self) {
+        if let Some(conn) = lock(&self.conn).take() {
+            // A read transaction ends without writing anything; a reader that cannot end it is
+            // closed rather than reused.
+            if conn.execute_batch("ROLLBACK").is_ok() {
+                self.db.give_back(conn);
+            }
+        }
+    }
+}
+
+/// Rows of `N` text columns of `stmt`, which must only read.
+fn text_rows<const N: usize>(
+    conn: &Connection,
+    stmt: &Statement,
+) -> Result<Vec<[String; N]>, DbErr> {
+    let mut prepared = prepare(conn, stmt)?;
+    if !prepared.readonly() {
+        return Err(DbErr::Custom("a scan must not write".into()));
+    }
+    let mut out = Vec::new();
+    let mut rows = prepared.raw_query();
+    while let Some(row) = rows.next().map_err(query_err)? {
+        let mut cells: [String; N] = std::array::from_fn(|_| String::new());
+        for (i, cell) in cells.iter_mut().enumerate() {
+            *cell = row
+                .get_ref(i)
+                .map_err(query_err)?
+                .as_str()
+                .map_err(|e| query_err(e.into()))?
+                .to_owned();
+        }
+        out.push(cells);
+    }
+    Ok(out)
 }
 
 /// Runs `f` on `conn` with SQLite's progress handler watching the deadline (`timeout` from now)
