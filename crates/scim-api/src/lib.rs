@@ -23,6 +23,7 @@ mod query;
 mod rate_limit;
 mod resources;
 pub mod set_delivery;
+mod streamed;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use scim_model::{discovery::Capabilities, ResourceKind, SchemaRegistry, ScimError};

@@ -2,18 +2,15 @@
 
 use actix_web::{
     http::{header, StatusCode},
-    web::{self, Bytes},
-    HttpRequest, HttpResponse,
+    web, HttpRequest, HttpResponse,
 };
 use chrono::Utc;
-use futures_util::StreamExt;
 use scim_model::list::Paging;
 use scim_model::{
     list::list_response,
-    member_json::{split_members, MemberWriter, MembersSplit, MEMBERS_TAIL},
     projection::Projection,
     render::{location, render},
-    MemberRef, Resource, ResourceKind, ScimError,
+    Resource, ResourceKind, ScimError,
 };
 use scim_service::{activity, PatchRelations};
 use scim_store::{Pagination, StoreError};
@@ -23,7 +20,7 @@ use crate::{
     conditional::{if_match, if_none_match},
     error::ScimApiError,
     query::{ListParams, QueryParams},
-    ScimCaller, ScimState, SCIM_JSON,
+    streamed, ScimCaller, ScimState, SCIM_JSON,
 };
 
 type ApiResult = Result<HttpResponse, ScimApiError>;
@@ -136,10 +133,8 @@ pub async fn get_resource(
     ))
 }
 
-/// A group with its members: read from one snapshot and written chunk by chunk, so that a
-/// group of a million members is answered in constant memory, its first bytes leaving before
-/// its last members are read. A group whose members fit in one chunk is answered whole (with
-/// `Content-Length`).
+/// A group with its members, read from one snapshot and written as they are read (see
+/// [`streamed`]): a group of a million members is answered in constant memory.
 async fn get_group_in_full(
     state: &ScimState,
     principal: &ScimCaller,
@@ -147,7 +142,7 @@ async fn get_group_in_full(
     id: &str,
     projection: &Projection,
 ) -> ApiResult {
-    let (res, mut chunks) = state
+    let (res, chunks) = state
         .store
         .get_group_with_member_chunks(&principal.tenant, id)
         .await?;
@@ -157,55 +152,8 @@ async fn get_group_in_full(
             .finish());
     }
     let base = state.base_url(req);
-    let split = split_members(principal.registry(), &res, &base, projection);
-    let (Some(split), Some(first)) = (split, chunks.next_chunk().await?) else {
-        // No member to show: the group as any other resource.
-        return Ok(resource_response(
-            StatusCode::OK,
-            state,
-            principal,
-            req,
-            &res,
-            projection,
-        ));
-    };
-    let MembersSplit { mut head, writer } = split;
-    write_members(&writer, &mut head, &first, true);
-    let mut ok = HttpResponse::Ok();
-    ok.content_type(SCIM_JSON)
-        .insert_header((header::ETAG, res.etag()));
-    if chunks.is_done() {
-        head.extend_from_slice(MEMBERS_TAIL);
-        return Ok(ok.body(head));
-    }
-    let rest = futures_util::stream::unfold(Some(chunks), move |chunks| {
-        let writer = writer.clone();
-        async move {
-            let mut chunks = chunks?;
-            match chunks.next_chunk().await {
-                Ok(Some(members)) => {
-                    let mut bytes = Vec::with_capacity(members.len() * 128);
-                    write_members(&writer, &mut bytes, &members, false);
-                    Some((Ok(Bytes::from(bytes)), Some(chunks)))
-                }
-                Ok(None) => Some((Ok(Bytes::from_static(MEMBERS_TAIL)), None)),
-                Err(e) => {
-                    // The status is sent: the answer can only stop short (the client sees a
-                    // truncated body, never a complete-looking partial list).
-                    tracing::error!(error = %e, "reading a streamed group's members failed");
-                    Some((Err(e), None))
-                }
-            }
-        }
-    });
-    let first = futures_util::stream::once(async move { Ok::<_, StoreError>(Bytes::from(head)) });
-    Ok(ok.streaming(first.chain(rest)))
-}
-
-fn write_members(writer: &MemberWriter, out: &mut Vec<u8>, members: &[MemberRef], first: bool) {
-    for (i, m) in members.iter().enumerate() {
-        writer.write(out, m, first && i == 0);
-    }
+    let group = streamed::GroupParts::of(principal.registry(), &res, &base, projection);
+    Ok(streamed::answer(chunks, vec![group], Vec::new(), b"", Some(res.etag())).await?)
 }
 
 /// `PUT /Users/{id}`, `PUT /Groups/{id}`: replace every writable attribute (`If-Match`
@@ -412,6 +360,9 @@ async fn search(
     list: &ListParams,
 ) -> ApiResult {
     let query = list.query(kind);
+    if kind == ResourceKind::Group && query.with_relations {
+        return search_groups_in_full(state, principal, req, list, &query).await;
+    }
     let page = state
         .store
         .list_resources(&principal.tenant, kind, principal.registry(), &query)
@@ -431,4 +382,38 @@ async fn search(
         obj.insert("nextCursor".into(), serde_json::Value::String(next));
     }
     Ok(HttpResponse::Ok().content_type(SCIM_JSON).json(body))
+}
+
+/// A page of groups with their members, read from one snapshot and written as they are read
+/// (see [`streamed`]).
+async fn search_groups_in_full(
+    state: &ScimState,
+    principal: &ScimCaller,
+    req: &HttpRequest,
+    list: &ListParams,
+    query: &scim_store::ListQuery<'_>,
+) -> ApiResult {
+    let registry = principal.registry();
+    let (page, chunks) = state
+        .store
+        .list_groups_with_member_chunks(&principal.tenant, registry, query)
+        .await?;
+    let base = state.base_url(req);
+    let groups: Vec<_> = page
+        .items
+        .iter()
+        .map(|r| streamed::GroupParts::of(registry, r, &base, &list.projection))
+        .collect();
+    let mut envelope = list_response(page.total, list.start_index(), Vec::new());
+    if let Some(obj) = envelope.as_object_mut() {
+        obj.insert("itemsPerPage".into(), groups.len().into());
+        obj.remove("Resources");
+        if let Some(next) = page.next_cursor {
+            obj.insert("nextCursor".into(), serde_json::Value::String(next));
+        }
+    }
+    let mut prefix = serde_json::to_vec(&envelope).map_err(|_| ScimError::internal())?;
+    prefix.pop(); // the closing brace
+    prefix.extend_from_slice(br#","Resources":["#);
+    Ok(streamed::answer(chunks, groups, prefix, b"]}", None).await?)
 }

@@ -14,7 +14,8 @@ use crate::{counted, postgres::PgTxn, sqlite::SqliteSnapshot, Db, Pool};
 pub const SNAPSHOT_LIFETIME: Duration = Duration::from_secs(120);
 
 /// A read-only transaction (PostgreSQL `REPEATABLE READ, READ ONLY`; SQLite `BEGIN` on a reader
-/// of its own). Dropped, it ends; nothing it ran can write.
+/// of its own, every statement run on a blocking thread as [`crate::Scan`] runs them). Dropped,
+/// it ends; nothing it ran can write.
 #[derive(Debug)]
 pub struct Snapshot {
     inner: Inner,
@@ -63,7 +64,7 @@ impl Snapshot {
 
     /// The rows of `stmt`, each its first `N` columns as text (a NULL or non-text value is an
     /// error), read without sea-orm's per-row maps: for statements that return many rows, such
-    /// as a large group's members. On SQLite the statement runs on a blocking thread.
+    /// as a large group's members.
     pub async fn text_rows<const N: usize>(
         &self,
         stmt: Statement,
@@ -103,7 +104,7 @@ impl ConnectionTrait for Snapshot {
         counted();
         match &self.inner {
             Inner::Postgres(txn) => txn.query_all(&stmt).await,
-            Inner::Sqlite(snap) => snap.query_all(&stmt),
+            Inner::Sqlite(snap) => snap.query_all(stmt).await,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! and memory stays the size of one chunk whatever the group's size.
 
 use scim_db::{Prepared, Snapshot};
-use scim_model::{MemberRef, Resource, ResourceKind};
+use scim_model::{schema::SchemaRegistry, MemberRef, Resource, ResourceKind};
 use sea_orm::{
     sea_query::{Expr, Query},
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
@@ -12,7 +12,8 @@ use sea_orm::{
 
 use crate::{
     entity::{group, group_member},
-    Store, StoreError, StoreResult, TenantId,
+    resources::list_groups,
+    ListPage, ListQuery, Store, StoreError, StoreResult, TenantId,
 };
 
 /// Members per chunk: large enough that a statement's fixed cost is shared by many rows, small
@@ -31,9 +32,20 @@ pub struct MemberChunks {
 }
 
 impl MemberChunks {
-    /// Whether every member has been read.
+    /// Whether every member of the current group has been read.
     pub fn is_done(&self) -> bool {
         self.done
+    }
+
+    /// Moves on to the members of `group_id` (read from the same snapshot), unless they are the
+    /// ones these chunks were opened at and none has been read yet.
+    pub fn start(&mut self, group_id: &str) {
+        if self.group_id == group_id && self.after.is_empty() {
+            return;
+        }
+        group_id.clone_into(&mut self.group_id);
+        self.after.clear();
+        self.done = false;
     }
 
     /// The next chunk of at most [`MEMBER_CHUNK`] members, `None` after the last.
@@ -91,6 +103,27 @@ impl Store {
             done: group.member_count == 0,
         };
         Ok((group.into(), chunks))
+    }
+
+    /// A page of the tenant's groups matching `query` (without members) and their members to
+    /// read chunk by chunk ([`MemberChunks::start`] at each group), from one snapshot.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn list_groups_with_member_chunks(
+        &self,
+        tenant: &TenantId,
+        registry: &SchemaRegistry,
+        query: &ListQuery<'_>,
+    ) -> StoreResult<(ListPage, MemberChunks)> {
+        let snapshot = self.db.snapshot().await?;
+        let page = list_groups(self, tenant, registry, query, Some(&snapshot)).await?;
+        let chunks = MemberChunks {
+            snapshot,
+            tenant: tenant.clone(),
+            group_id: String::new(),
+            after: String::new(),
+            done: true,
+        };
+        Ok((page, chunks))
     }
 }
 

@@ -9,7 +9,7 @@ use sea_orm::{
     QuerySelect, QueryTrait,
 };
 
-use scim_db::Prepared;
+use scim_db::{Prepared, Snapshot};
 
 use crate::cursor::Position;
 use crate::events::Capture;
@@ -88,25 +88,37 @@ impl Store {
                     kind,
                     registry,
                     query,
+                    None,
                     user::Column::TenantId,
                     user::Column::Id,
                 )
                 .await
             }
-            ResourceKind::Group => {
-                list_page::<group::Entity>(
-                    self,
-                    tenant,
-                    kind,
-                    registry,
-                    query,
-                    group::Column::TenantId,
-                    group::Column::Id,
-                )
-                .await
-            }
+            ResourceKind::Group => list_groups(self, tenant, registry, query, None).await,
         }
     }
+}
+
+/// A page of groups, read from `snapshot` when there is one (its members are then left to the
+/// caller, see [`crate::MemberChunks`]).
+pub(crate) async fn list_groups(
+    store: &Store,
+    tenant: &TenantId,
+    registry: &SchemaRegistry,
+    query: &ListQuery<'_>,
+    snapshot: Option<&Snapshot>,
+) -> StoreResult<ListPage> {
+    list_page::<group::Entity>(
+        store,
+        tenant,
+        ResourceKind::Group,
+        registry,
+        query,
+        snapshot,
+        group::Column::TenantId,
+        group::Column::Id,
+    )
+    .await
 }
 
 /// Sort direction.
@@ -237,12 +249,14 @@ fn lookup_slot(
     slots.get(index)
 }
 
+#[allow(clippy::too_many_arguments)] // the entity's two columns come with it; a struct would only rename them
 async fn list_page<E>(
     store: &Store,
     tenant: &TenantId,
     kind: ResourceKind,
     registry: &SchemaRegistry,
     query: &ListQuery<'_>,
+    snapshot: Option<&Snapshot>,
     tenant_col: E::Column,
     id_col: E::Column,
 ) -> StoreResult<ListPage>
@@ -294,7 +308,10 @@ where
         select = select.filter(id_col.gt(id.as_str()));
     }
     if count == 0 {
-        let total = crate::count::count(count_query, &store.db.scan()).await?;
+        let total = match snapshot {
+            Some(snap) => crate::count::count(count_query, snap).await?,
+            None => crate::count::count(count_query, &store.db.scan()).await?,
+        };
         return Ok(ListPage {
             total,
             items: Vec::new(),
@@ -309,7 +326,15 @@ where
     let has_cursor = after_id.is_some();
     let needs_count =
         move |rows: usize| has_cursor || rows as u64 > count || (offset > 0 && rows == 0);
-    let (mut models, total) = if is_point_lookup(query) {
+    let (mut models, total) = if let Some(snap) = snapshot {
+        let models = page.all(snap).await?;
+        let total = if needs_count(models.len()) {
+            Some(crate::count::count(count_query, snap).await?)
+        } else {
+            None
+        };
+        (models, total)
+    } else if is_point_lookup(query) {
         let models = match lookup_slot(kind, query, offset) {
             // The text of this shape of lookup is rendered once; only the values change.
             Some(slot) => {
@@ -362,7 +387,7 @@ where
         (Some(position), Some(b)) => Some(store.cursor_key().await?.seal(b, &position)),
         _ => None,
     };
-    if query.with_relations {
+    if query.with_relations && snapshot.is_none() {
         let ids: Vec<String> = items.iter().map(|r| r.id.clone()).collect();
         match kind {
             ResourceKind::User => {

@@ -351,9 +351,9 @@ impl Drop for CancelOnDrop {
 }
 
 /// A read transaction on a reader taken out of the pool: its statements all see the database
-/// as the first one saw it (WAL keeps that state for it). Point reads run on the caller's
-/// thread, row scans on a blocking thread as [`SqliteDb::scan`] does. Dropped, it rolls back
-/// and gives the reader back; a scan abandoned half-way takes its reader with it (closed).
+/// as the first one saw it (WAL keeps that state for it). Its statements run on a blocking
+/// thread, as [`SqliteDb::scan`] runs them. Dropped, it rolls back and gives the reader back; a
+/// read abandoned half-way takes its reader with it (closed).
 pub(crate) struct SqliteSnapshot {
     db: SqliteDb,
     conn: Mutex<Option<Connection>>,
@@ -364,19 +364,24 @@ fn snapshot_over() -> DbErr {
 }
 
 impl SqliteSnapshot {
-    pub(crate) fn query_all(&self, stmt: &Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let guard = lock(&self.conn);
-        let conn = guard.as_ref().ok_or_else(snapshot_over)?;
-        under_deadline(conn, self.db.shared.statement_timeout, None, |c| {
-            read_only(c, stmt, usize::MAX)
-        })
+    pub(crate) async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.read(move |c| read_only(c, &stmt, usize::MAX)).await
     }
 
-    /// Rows of `N` text columns, read on a blocking thread (see [`crate::Snapshot`]).
+    /// Rows of `N` text columns (see [`crate::Snapshot`]).
     pub(crate) async fn text_rows<const N: usize>(
         &self,
         stmt: Statement,
     ) -> Result<Vec<[String; N]>, DbErr> {
+        self.read(move |c| text_rows::<N>(c, &stmt)).await
+    }
+
+    /// Runs `reads` on the snapshot's reader on a blocking thread, as [`SqliteDb::scan_with`]
+    /// runs them on a pooled one.
+    async fn read<T: Send + 'static>(
+        &self,
+        reads: impl FnOnce(&Connection) -> Result<T, DbErr> + Send + 'static,
+    ) -> Result<T, DbErr> {
         let _turn = self
             .db
             .shared
@@ -389,7 +394,7 @@ impl SqliteSnapshot {
         let flag = cancel.0.clone();
         let timeout = self.db.shared.statement_timeout;
         let read = tokio::task::spawn_blocking(move || {
-            let out = under_deadline(&conn, timeout, Some(flag), |c| text_rows::<N>(c, &stmt));
+            let out = under_deadline(&conn, timeout, Some(flag), reads);
             (conn, out)
         });
         let (conn, out) = read

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# A group in full (issue 23, target 2): what `GET /Groups/{id}` with all its members costs as the
+# group grows. For each size it starts scimd on a fresh database, creates a template user and a
+# group through the API, copies the template into SIZE users and makes them all members with
+# SQL (seconds, where the API would take minutes at 1M; the rows are the ones the API writes,
+# with their own ids, names and member rows), then
+#   - sends GB_GETS full GETs one after the other on one connection (curl) and reports the
+#     server's CPU per request (utime + stime of the process, /proc) and the database's on
+#     PostgreSQL, with the time to the first byte and the whole answer;
+#   - for sizes of GB_STREAM_MIN members and more, sends one GET while sampling the server's
+#     resident memory every 20 ms, and checks that the body holds SIZE members.
+# It builds nothing: pass the release directory (cargo build --release -p scimd).
+#
+#   scripts/group-bench.sh [path/to/target/release]
+#
+# Knobs: GB_BACKENDS ("sqlite postgres"), GB_SIZES ("5000 1000000"), GB_GETS (100; 3 for sizes of
+# GB_STREAM_MIN and more), GB_STREAM_MIN (100000), GB_PG_URL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${1:-${CARGO_TARGET_DIR:-target}/release}
+BACKENDS=${GB_BACKENDS:-"sqlite postgres"}
+SIZES=${GB_SIZES:-"5000 1000000"}
+GETS=${GB_GETS:-100}
+STREAM_MIN=${GB_STREAM_MIN:-100000}
+PG_URL=${GB_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+WORK=$(mktemp -d /tmp/scimd-group-bench.XXXXXX)
+PID=""
+DB=""
+cleanup() {
+    [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
+    [ -n "$DB" ] && psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+[ -x "$BIN/scimd" ] || { echo "no scimd binary in $BIN" >&2; exit 2; }
+TICK=$(getconf CLK_TCK)
+
+# cpu_ticks PID...: utime + stime of the processes, in clock ticks.
+cpu_ticks() {
+    local sum=0 pid f
+    for pid in "$@"; do
+        f=$(cut -d' ' -f14,15 "/proc/$pid/stat" 2>/dev/null) || continue
+        sum=$((sum + ${f% *} + ${f#* }))
+    done
+    echo "$sum"
+}
+# pg_backends: the pids of PostgreSQL's processes (children of the postmaster).
+pg_backends() {
+    local pm
+    pm=$(head -1 "$(psql "$PG_URL" -Atc 'SHOW data_directory')/postmaster.pid" 2>/dev/null) || return 0
+    pgrep -P "$pm" || true
+}
+
+printf '| backend | members | GETs | server CPU ms/GET | database CPU ms/GET | first byte ms | whole answer ms | body MiB | peak RSS MiB (before) |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+for backend in $BACKENDS; do
+    for size in $SIZES; do
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        case $backend in
+            sqlite) file="$WORK/gb.db"; rm -f "$file"*; url="sqlite://$file?mode=rwc" ;;
+            postgres)
+                DB="scimd_group_bench_$$"
+                psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
+                psql "$PG_URL" -qc "CREATE DATABASE $DB" >/dev/null
+                url="${PG_URL%/*}/$DB" ;;
+        esac
+        out=$WORK/scimd.out
+        SCIMD_DATABASE_URL=$url SCIMD_LISTEN=127.0.0.1:$port SCIMD_LOG=warn \
+            SCIMD_RATE_LIMIT_PER_SECOND=0 SCIMD_EXPIRY_INTERVAL=0 "$BIN/scimd" >"$out" 2>&1 &
+        PID=$!
+        for _ in $(seq 200); do grep -q 'scimd_scim_' "$out" && break; sleep 0.1; done
+        key=$(grep -o 'scimd_scim_[A-Za-z0-9]*' "$out" | head -1)
+        [ -n "$key" ] || { cat "$out" >&2; exit 1; }
+        base="http://127.0.0.1:$port/scim/v2"
+        auth="Authorization: Bearer $key"
+        post() {
+            curl -sf -H "$auth" -H 'Content-Type: application/scim+json' -d "$2" "$base/$1" |
+                python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
+        }
+        template=$(post Users '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"userName":"template@example.com","externalId":"ext-template","active":true,"displayName":"Template","emails":[{"value":"template@example.com","type":"work","primary":true}],"name":{"givenName":"G","familyName":"F"},"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"Eng","employeeNumber":"0"}}')
+        group=$(post Groups '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Everyone","externalId":"grp-everyone"}')
+        # Ids as scimd makes them (UUIDs); names and externalIds of their own.
+        case $backend in
+            sqlite)
+                sqlite3 "$file" "PRAGMA busy_timeout = 10000;
+                    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $size)
+                    INSERT INTO users SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-a' || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
+                        tenant_id, 'user' || i || '@example.com', 'user' || i || '@example.com', 'ext-' || i,
+                        display_name, active, json_set(attributes, '$.userName', 'user' || i || '@example.com', '$.externalId', 'ext-' || i),
+                        version, created_at, last_modified
+                    FROM users, n WHERE id = '$template';
+                    INSERT INTO group_members SELECT tenant_id, '$group', id, 'User' FROM users WHERE id <> '$template';
+                    UPDATE groups SET member_count = (SELECT COUNT(*) FROM group_members WHERE group_id = '$group') WHERE id = '$group';
+                    PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null ;;
+            postgres)
+                psql "$url" -qc "INSERT INTO users SELECT gen_random_uuid()::text, tenant_id, 'user' || i || '@example.com', 'user' || i || '@example.com', 'ext-' || i,
+                        display_name, active, attributes || jsonb_build_object('userName', 'user' || i || '@example.com', 'externalId', 'ext-' || i),
+                        version, created_at, last_modified
+                    FROM users, generate_series(1, $size) AS i WHERE id = '$template'" \
+                    -c "INSERT INTO group_members SELECT tenant_id, '$group', id, 'User' FROM users WHERE id <> '$template'" \
+                    -c "UPDATE groups SET member_count = (SELECT COUNT(*) FROM group_members WHERE group_id = '$group') WHERE id = '$group'" \
+                    -c "VACUUM ANALYZE" >/dev/null ;;
+        esac
+        gets=$GETS
+        [ "$size" -ge "$STREAM_MIN" ] && gets=3
+        curl -sf -o /dev/null -H "$auth" "$base/Groups/$group" # warm-up
+        rss_before=$(awk '/VmRSS/{print $2}' "/proc/$PID/status")
+        # Peak resident memory while the GETs run, sampled every 20 ms.
+        (peak=0; while kill -0 "$PID" 2>/dev/null && [ ! -e "$WORK/stop" ]; do
+            r=$(awk '/VmRSS/{print $2}' "/proc/$PID/status" 2>/dev/null || echo 0)
+            [ "$r" -gt "$peak" ] && peak=$r && echo "$peak" >"$WORK/peak"
+            sleep 0.02; done) &
+        sampler=$!
+        pg=()
+        [ "$backend" = postgres ] && mapfile -t pg < <(pg_backends)
+        s0=$(cpu_ticks "$PID"); d0=$(cpu_ticks "${pg[@]}")
+        urls=()
+        for _ in $(seq "$gets"); do urls+=("$base/Groups/$group" -o /dev/null); done
+        curl -sf -H "$auth" -w '%{time_starttransfer} %{time_total} %{size_download}\n' "${urls[@]}" >"$WORK/times"
+        s1=$(cpu_ticks "$PID"); d1=$(cpu_ticks "${pg[@]}")
+        touch "$WORK/stop"; wait "$sampler" 2>/dev/null || true; rm -f "$WORK/stop"
+        peak=$(cat "$WORK/peak" 2>/dev/null || echo 0); rm -f "$WORK/peak"
+        # The body holds every member, each once.
+        curl -sf -H "$auth" "$base/Groups/$group" -o "$WORK/body.json"
+        python3 - "$WORK/body.json" "$size" <<'EOF'
+import json, sys
+body = json.load(open(sys.argv[1]))
+ids = [m["value"] for m in body.get("members", [])]
+assert len(ids) == int(sys.argv[2]) and len(set(ids)) == len(ids), (len(ids), sys.argv[2])
+EOF
+        rm -f "$WORK/body.json"
+        read -r ttfb total bytes < <(awk '{a+=$1; b+=$2; c+=$3} END {printf "%.1f %.1f %.1f\n", 1000*a/NR, 1000*b/NR, c/NR/1048576}' "$WORK/times")
+        server=$(python3 -c "print(f'{1000*($s1-$s0)/$TICK/$gets:.2f}')")
+        database="–"
+        [ "$backend" = postgres ] && database=$(python3 -c "print(f'{1000*($d1-$d0)/$TICK/$gets:.2f}')")
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s (%s) |\n' "$backend" "$size" "$gets" \
+            "$server" "$database" "$ttfb" "$total" "$bytes" "$((peak / 1024))" "$((rss_before / 1024))"
+        kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+        if [ "$backend" = postgres ]; then
+            psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null; DB=""
+        fi
+    done
+done
