@@ -14,7 +14,8 @@
 #   scripts/group-bench.sh [path/to/target/release]
 #
 # Knobs: GB_BACKENDS ("sqlite postgres"), GB_SIZES ("5000 1000000"), GB_GETS (100; 3 for sizes of
-# GB_STREAM_MIN and more), GB_STREAM_MIN (100000), GB_PG_URL.
+# GB_STREAM_MIN and more), GB_STREAM_MIN (100000), GB_PG_URL, GB_PERF (a path: record the server
+# with perf during the GETs, one file per backend and size).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-${CARGO_TARGET_DIR:-target}/release}
@@ -116,7 +117,13 @@ for backend in $BACKENDS; do
         s0=$(cpu_ticks "$PID"); d0=$(cpu_ticks "${pg[@]}")
         urls=()
         for _ in $(seq "$gets"); do urls+=("$base/Groups/$group" -o /dev/null); done
+        if [ -n "${GB_PERF:-}" ]; then
+            perf record -F 1999 -g -p "$PID" -o "$GB_PERF.$backend.$size" 2>/dev/null &
+            perf_pid=$!
+            sleep 0.5
+        fi
         curl -sf -H "$auth" -w '%{time_starttransfer} %{time_total} %{size_download}\n' "${urls[@]}" >"$WORK/times"
+        if [ -n "${GB_PERF:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
         s1=$(cpu_ticks "$PID"); d1=$(cpu_ticks "${pg[@]}")
         touch "$WORK/stop"; wait "$sampler" 2>/dev/null || true; rm -f "$WORK/stop"
         peak=$(cat "$WORK/peak" 2>/dev/null || echo 0); rm -f "$WORK/peak"

@@ -785,6 +785,10 @@ async fn serve(store: scim_store::Store, config: Config) -> Result<(), Box<dyn s
     }
     let activity_writer = ctx.take_activity_writer();
     let mut server = actix_web::HttpServer::new(move || build_app(ctx.clone()))
+        // An answer sent in parts (a large group's members) must not wait for the client's
+        // delayed ACK before each part's last segment (Nagle): measured 28 ms for a 0.7 MB
+        // group answered in 4 ms of CPU.
+        .tcp_nodelay(true)
         .bind(config.listen)
         .map_err(|e| format!("cannot listen on {} (SCIMD_LISTEN): {e}", config.listen))?
         .shutdown_timeout(30);

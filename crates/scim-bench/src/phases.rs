@@ -509,6 +509,47 @@ async fn group_phases(ctx: &Arc<Ctx>, plan: &Plan) -> Vec<PhaseResult> {
         )
         .await,
     );
+
+    // The group in full: every member, as a client that reads a whole group asks for it. The
+    // answer is checked without building a JSON tree of it (at 1M members that would cost the
+    // client seconds and gigabytes per GET): the members are counted.
+    #[derive(serde::Deserialize)]
+    struct Counted {
+        id: String,
+        #[serde(default)]
+        members: Vec<serde::de::IgnoredAny>,
+    }
+    out.push(
+        phase::run(
+            "4d GET group with all its members",
+            (plan.single_ops / 50).max(1),
+            c.min(4),
+            limit,
+            probe,
+            {
+                let ctx = ctx.clone();
+                move |_, rec| {
+                    let ctx = ctx.clone();
+                    async move {
+                        let group = ctx.group.get().ok_or_else(|| fail("no group"))?;
+                        let path = format!("/Groups/{group}");
+                        let reply = ctx.scim.send(&rec, Method::GET, &path, None).await?;
+                        let reply = reply.expect(&[200])?;
+                        let body: Counted = serde_json::from_slice(&reply.body)
+                            .map_err(|e| fail(format!("the group is not JSON: {e}")))?;
+                        if body.id != *group || body.members.len() != m {
+                            return Err(fail(format!(
+                                "the group has {} members, expected {m}",
+                                body.members.len()
+                            )));
+                        }
+                        Ok(())
+                    }
+                }
+            },
+        )
+        .await,
+    );
     out
 }
 
