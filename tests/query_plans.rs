@@ -45,4 +45,27 @@ async fn lookups_search_the_index_of_their_column() {
             "{table}.{column} not searched by value: {plan}"
         );
     }
+
+    // A chunk of a group's members (a streamed group, scim_store::MemberChunks) is a range of
+    // the group's index after the last id sent, never a scan of the tenant's memberships.
+    let mut stmt = conn
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT \"member_id\", \"member_type\" FROM \"group_members\" \
+             WHERE \"tenant_id\" = ? AND \"group_id\" = ? AND \"member_id\" > ? \
+             ORDER BY \"member_id\" ASC LIMIT ?",
+        )
+        .unwrap();
+    let plan: Vec<String> = stmt
+        .query_map(rusqlite::params!["acme", "g", "", 2000], |r| {
+            r.get::<_, String>(3)
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let plan = plan.join(" | ");
+    assert!(
+        plan.contains("ix_group_members_group (tenant_id=? AND group_id=? AND member_id>?)")
+            && !plan.contains("TEMP B-TREE"),
+        "a chunk of members: {plan}"
+    );
 }
