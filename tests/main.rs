@@ -14,6 +14,7 @@ mod bulk;
 mod cli;
 mod compatibility;
 mod console;
+mod counts;
 mod custom_attributes;
 mod deadlines;
 mod discovery;

@@ -28,6 +28,7 @@ mod m20261207_000120_add_event_streams;
 mod m20261207_000130_key_sqlite_events_by_sequence;
 mod m20261207_000140_create_activity;
 mod m20261207_000150_drop_sqlite_events_time_index;
+mod m20261207_000160_create_resource_counts;
 
 /// The migrator run at start-up.
 pub struct Migrator;
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000130_key_sqlite_events_by_sequence::Migration),
             Box::new(m20261207_000140_create_activity::Migration),
             Box::new(m20261207_000150_drop_sqlite_events_time_index::Migration),
+            Box::new(m20261207_000160_create_resource_counts::Migration),
         ]
     }
 }

@@ -273,7 +273,13 @@ where
         filter_values = sql.values().to_vec();
         select = select.filter(sql.into_expr(backend));
     }
-    let count_query = select.clone();
+    // What the page is counted by: an unfiltered list by the tenant's counters, a filtered
+    // one by a `COUNT(*)` of its matches.
+    let count_stmt = if query.filter.is_none() {
+        crate::count::kind_count_statement(backend, tenant, kind)
+    } else {
+        crate::count::count_statement(select.clone(), backend)
+    };
     if let Some((path, order)) = query.sort {
         let key = translator.sort_key(path)?;
         let null_key = Sql::null_last(&key);
@@ -309,8 +315,8 @@ where
     }
     if count == 0 {
         let total = match snapshot {
-            Some(snap) => crate::count::count(count_query, snap).await?,
-            None => crate::count::count(count_query, &store.db.scan()).await?,
+            Some(snap) => crate::count::run(count_stmt, snap).await?,
+            None => crate::count::run(count_stmt, &store.db.scan()).await?,
         };
         return Ok(ListPage {
             total,
@@ -329,7 +335,7 @@ where
     let (mut models, total) = if let Some(snap) = snapshot {
         let models = page.all(snap).await?;
         let total = if needs_count(models.len()) {
-            Some(crate::count::count(count_query, snap).await?)
+            Some(crate::count::run(count_stmt, snap).await?)
         } else {
             None
         };
@@ -349,7 +355,7 @@ where
             None => page.all(&store.db).await?,
         };
         let total = if needs_count(models.len()) {
-            Some(crate::count::count(count_query, &store.db).await?)
+            Some(crate::count::run(count_stmt, &store.db).await?)
         } else {
             None
         };
@@ -359,11 +365,7 @@ where
         let backend = store.db.get_database_backend();
         let (rows, total) = store
             .db
-            .scan_page(
-                page.build(backend),
-                crate::count::count_statement(count_query, backend),
-                needs_count,
-            )
+            .scan_page(page.build(backend), count_stmt, needs_count)
             .await?;
         let models = rows
             .iter()

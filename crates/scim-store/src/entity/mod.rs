@@ -13,6 +13,7 @@ pub mod expiry_notice;
 pub mod group;
 pub mod group_member;
 pub mod machine;
+pub mod resource_count;
 pub mod server_key;
 pub mod tenant;
 pub mod user;
