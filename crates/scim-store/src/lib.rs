@@ -29,6 +29,7 @@ mod member_chunks;
 mod members;
 mod oauth;
 mod patch;
+mod positions;
 mod prepared_statements;
 mod resources;
 mod settings;
@@ -106,6 +107,8 @@ pub struct Store {
     url: Arc<str>,
     /// The HMAC key of pagination cursors, read (or created) on first use.
     cursor_key: Arc<tokio::sync::OnceCell<cursor::CursorKey>>,
+    /// Where deep `startIndex` pages start (see [`positions`]).
+    positions: Arc<positions::Positions>,
 }
 
 impl std::fmt::Debug for Store {
@@ -124,6 +127,7 @@ impl Store {
             db,
             url: Arc::from(url),
             cursor_key: Arc::default(),
+            positions: Arc::default(),
         })
     }
 

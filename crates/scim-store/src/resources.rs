@@ -328,11 +328,39 @@ where
     // counting when this page is the last one and its position is known (no cursor), and it
     // reached into the results or started at the first one: every lookup by userName or
     // externalId is one statement, not two.
+    let deep = matches!(query.pagination, Pagination::Index(_))
+        && query.filter.is_none()
+        && query.sort.is_none()
+        && snapshot.is_none()
+        && offset >= crate::positions::DEEP;
+    let ordered = deep.then(|| select.clone());
     let page = select.offset(offset).limit(count + 1);
     let has_cursor = after_id.is_some();
     let needs_count =
         move |rows: usize| has_cursor || rows as u64 > count || (offset > 0 && rows == 0);
-    let (mut models, total) = if let Some(snap) = snapshot {
+    let deep_page = match ordered {
+        Some(ordered) => {
+            deep_page(
+                store,
+                tenant,
+                kind,
+                ordered,
+                id_col,
+                (offset, count),
+                &count_stmt,
+                needs_count,
+            )
+            .await?
+        }
+        None => None,
+    };
+    let (mut models, total) = if let Some((rows, total)) = deep_page {
+        let models = rows
+            .iter()
+            .map(|row| E::Model::from_query_result(row, ""))
+            .collect::<Result<Vec<_>, _>>()?;
+        (models, total)
+    } else if let Some(snap) = snapshot {
         let models = page.all(snap).await?;
         let total = if needs_count(models.len()) {
             Some(crate::count::run(count_stmt, snap).await?)
@@ -413,4 +441,73 @@ where
         items,
         next_cursor,
     })
+}
+
+/// A deep page of an unfiltered, unsorted index-paged list, started from this process's sparse
+/// index of the tenant's positions (see [`crate::positions`]): its rows and, when
+/// `needs_count` says so, the total. `None` when the index cannot say where the page starts
+/// (past its end, fewer rows than a stride) or the tenant keeps changing under it: the caller
+/// then steps over the rows as before.
+#[allow(clippy::too_many_arguments)] // the page's own parts, as list_page holds them
+async fn deep_page<E>(
+    store: &Store,
+    tenant: &TenantId,
+    kind: ResourceKind,
+    ordered: sea_orm::Select<E>,
+    id_col: E::Column,
+    (offset, count): (u64, u64),
+    count_stmt: &sea_orm::Statement,
+    needs_count: impl FnOnce(usize) -> bool + Copy + Send + 'static,
+) -> StoreResult<Option<(Vec<sea_orm::QueryResult>, Option<u64>)>>
+where
+    E: EntityTrait,
+{
+    use crate::positions::SparseIndex;
+    use std::sync::Arc;
+    let backend = store.db.get_database_backend();
+    for attempt in 0..2 {
+        let index = match store.positions.get(tenant, kind) {
+            Some(index) if attempt == 0 => index,
+            _ => {
+                let rows = store
+                    .db
+                    .scan()
+                    .query_all(crate::positions::index_statement(backend, tenant, kind))
+                    .await?;
+                let Some(first) = rows.first() else {
+                    return Ok(None);
+                };
+                let version: i64 = first.try_get("", "list_version")?;
+                let ids = rows
+                    .iter()
+                    .map(|row| row.try_get::<String>("", "id"))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let index = Arc::new(SparseIndex { version, ids });
+                store.positions.put(tenant, kind, index.clone());
+                index
+            }
+        };
+        let Some((after, skip)) = index.seek(offset) else {
+            return Ok(None);
+        };
+        let page = ordered
+            .clone()
+            .filter(id_col.gt(after))
+            .expr_as(crate::positions::version_expr(tenant, kind), "list_version")
+            .offset(skip)
+            .limit(count + 1);
+        let (rows, total) = store
+            .db
+            .scan_page(page.build(backend), count_stmt.clone(), needs_count)
+            .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        if first.try_get::<i64>("", "list_version")? == index.version {
+            return Ok(Some((rows, total)));
+        }
+        // Added or removed since the index was read: read it again, once.
+        store.positions.forget(tenant, kind);
+    }
+    Ok(None)
 }

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Deep lists (issue 23, target 4): what an unfiltered `/Users` page costs as the tenant grows
+# and as the page goes deeper. For each size it starts scimd on a fresh database, creates a
+# template user through the API and copies it into SIZE users with SQL (seconds, where the API
+# would take minutes at 1M; the triggers that keep the tenant's counts run for these rows as for
+# any), then measures, each over GETs sent one after the other on one connection (server CPU
+# from /proc; the database's on PostgreSQL):
+#   - a count-only page (`count=0`),
+#   - cursor pages of 100 (the first LB_PAGES pages of a walk from `cursor=`),
+#   - `startIndex` pages of 100 at depths 1, SIZE/2 and SIZE - 100 (LB_GETS each),
+#   - a filtered page (`filter=userName sw "user1"`, counted by COUNT(*)).
+# It builds nothing: pass the release directory.
+#
+#   scripts/list-bench.sh [path/to/target/release]
+#
+# Knobs: LB_BACKENDS ("sqlite postgres"), LB_SIZES ("10000 1000000"), LB_GETS (20), LB_PAGES (50),
+# LB_PG_URL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${1:-${CARGO_TARGET_DIR:-target}/release}
+BACKENDS=${LB_BACKENDS:-"sqlite postgres"}
+SIZES=${LB_SIZES:-"10000 1000000"}
+GETS=${LB_GETS:-20}
+PAGES=${LB_PAGES:-50}
+PG_URL=${LB_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+WORK=$(mktemp -d /tmp/scimd-list-bench.XXXXXX)
+PID=""
+DB=""
+cleanup() {
+    [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
+    [ -n "$DB" ] && psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+[ -x "$BIN/scimd" ] || { echo "no scimd binary in $BIN" >&2; exit 2; }
+TICK=$(getconf CLK_TCK)
+
+cpu_ticks() {
+    local sum=0 pid f
+    for pid in "$@"; do
+        f=$(cut -d' ' -f14,15 "/proc/$pid/stat" 2>/dev/null) || continue
+        sum=$((sum + ${f% *} + ${f#* }))
+    done
+    echo "$sum"
+}
+pg_backends() {
+    local pm
+    pm=$(head -1 "$(psql "$PG_URL" -Atc 'SHOW data_directory')/postmaster.pid" 2>/dev/null) || return 0
+    pgrep -P "$pm" || true
+}
+
+printf '| backend | users | request | GETs | server CPU ms/GET | database CPU ms/GET | ms/GET (wall) |\n'
+printf '|---|---:|---|---:|---:|---:|---:|\n'
+for backend in $BACKENDS; do
+    for size in $SIZES; do
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        case $backend in
+            sqlite) file="$WORK/lb.db"; rm -f "$file"*; url="sqlite://$file?mode=rwc" ;;
+            postgres)
+                DB="scimd_list_bench_$$"
+                psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
+                psql "$PG_URL" -qc "CREATE DATABASE $DB" >/dev/null
+                url="${PG_URL%/*}/$DB" ;;
+        esac
+        out=$WORK/scimd.out
+        SCIMD_DATABASE_URL=$url SCIMD_LISTEN=127.0.0.1:$port SCIMD_LOG=warn \
+            SCIMD_RATE_LIMIT_PER_SECOND=0 SCIMD_EXPIRY_INTERVAL=0 "$BIN/scimd" >"$out" 2>&1 &
+        PID=$!
+        for _ in $(seq 200); do grep -q 'scimd_scim_' "$out" && break; sleep 0.1; done
+        key=$(grep -o 'scimd_scim_[A-Za-z0-9]*' "$out" | head -1)
+        [ -n "$key" ] || { cat "$out" >&2; exit 1; }
+        base="http://127.0.0.1:$port/scim/v2"
+        auth="Authorization: Bearer $key"
+        template=$(curl -sf -H "$auth" -H 'Content-Type: application/scim+json' \
+            -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"template@example.com","externalId":"ext-template","active":true,"displayName":"Template","emails":[{"value":"template@example.com","type":"work","primary":true}],"name":{"givenName":"G","familyName":"F"}}' \
+            "$base/Users" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+        n=$((size - 1))
+        case $backend in
+            sqlite)
+                sqlite3 "$file" "PRAGMA busy_timeout = 10000;
+                    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $n)
+                    INSERT INTO users SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-a' || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
+                        tenant_id, 'user' || i || '@example.com', 'user' || i || '@example.com', 'ext-' || i,
+                        display_name, active, json_set(attributes, '$.userName', 'user' || i || '@example.com', '$.externalId', 'ext-' || i),
+                        version, created_at, last_modified
+                    FROM users, n WHERE id = '$template';
+                    PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null ;;
+            postgres)
+                psql "$url" -qc "INSERT INTO users SELECT gen_random_uuid()::text, tenant_id, 'user' || i || '@example.com', 'user' || i || '@example.com', 'ext-' || i,
+                        display_name, active, attributes || jsonb_build_object('userName', 'user' || i || '@example.com', 'externalId', 'ext-' || i),
+                        version, created_at, last_modified
+                    FROM users, generate_series(1, $n) AS i WHERE id = '$template'" \
+                    -c "VACUUM ANALYZE" >/dev/null ;;
+        esac
+        pg=()
+        [ "$backend" = postgres ] && mapfile -t pg < <(pg_backends)
+        # measure LABEL GETS PATH...: the PATHs (relative to /scim/v2) one after the other.
+        measure() {
+            local label=$1 count=$2; shift 2
+            local urls=() p s0 s1 d0 d1 t0 t1
+            for p in "$@"; do urls+=("$base$p" -o /dev/null); done
+            s0=$(cpu_ticks "$PID"); d0=$(cpu_ticks "${pg[@]}"); t0=$(date +%s%N)
+            curl -sf -H "$auth" "${urls[@]}"
+            t1=$(date +%s%N); s1=$(cpu_ticks "$PID"); d1=$(cpu_ticks "${pg[@]}")
+            local database="–"
+            [ "$backend" = postgres ] && database=$(python3 -c "print(f'{1000*($d1-$d0)/$TICK/$count:.2f}')")
+            printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$backend" "$size" "$label" "$count" \
+                "$(python3 -c "print(f'{1000*($s1-$s0)/$TICK/$count:.2f}')")" "$database" \
+                "$(python3 -c "print(f'{($t1-$t0)/1e6/$count:.2f}')")"
+        }
+        curl -sf -o /dev/null -H "$auth" "$base/Users?count=100" # warm-up
+        paths=(); for _ in $(seq "$GETS"); do paths+=("/Users?count=0"); done
+        measure "count only (count=0)" "$GETS" "${paths[@]}"
+        # The cursor walk's first pages (each page's nextCursor is needed for the next one).
+        s0=$(cpu_ticks "$PID"); d0=$(cpu_ticks "${pg[@]}"); t0=$(date +%s%N)
+        cursor=""
+        for _ in $(seq "$PAGES"); do
+            cursor=$(curl -sf -H "$auth" "$base/Users?count=100&cursor=$cursor" |
+                python3 -c 'import json,sys,urllib.parse; print(urllib.parse.quote(json.load(sys.stdin).get("nextCursor") or "", safe=""))')
+        done
+        t1=$(date +%s%N); s1=$(cpu_ticks "$PID"); d1=$(cpu_ticks "${pg[@]}")
+        database="–"
+        [ "$backend" = postgres ] && database=$(python3 -c "print(f'{1000*($d1-$d0)/$TICK/$PAGES:.2f}')")
+        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$backend" "$size" "cursor page of 100 (first $PAGES of a walk)" "$PAGES" \
+            "$(python3 -c "print(f'{1000*($s1-$s0)/$TICK/$PAGES:.2f}')")" "$database" \
+            "$(python3 -c "print(f'{($t1-$t0)/1e6/$PAGES:.2f}')")"
+        for depth in 1 $((size / 2)) $((size - 100)); do
+            paths=(); for _ in $(seq "$GETS"); do paths+=("/Users?count=100&startIndex=$depth"); done
+            measure "startIndex=$depth, count=100" "$GETS" "${paths[@]}"
+        done
+        paths=(); for _ in $(seq "$GETS"); do paths+=("/Users?count=100&filter=userName%20sw%20%22user1%22"); done
+        measure "filtered page (userName sw \"user1\")" "$GETS" "${paths[@]}"
+        kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+        if [ "$backend" = postgres ]; then
+            psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null; DB=""
+        fi
+    done
+done
