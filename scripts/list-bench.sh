@@ -8,7 +8,10 @@
 #   - a count-only page (`count=0`),
 #   - cursor pages of 100 (the first LB_PAGES pages of a walk from `cursor=`),
 #   - `startIndex` pages of 100 at depths 1, SIZE/2 and SIZE - 100 (LB_GETS each),
-#   - a filtered page (`filter=userName sw "user1"`, counted by COUNT(*)).
+#   - a filtered page (`filter=userName sw "user1"`, counted by COUNT(*)),
+#   - with LB_WALK=1 (the default), the whole walk by startIndex pages of 100, one page after the
+#     other, against one process and then against two processes on the same database,
+#     alternately; every user seen once.
 # It builds nothing: pass the release directory.
 #
 #   scripts/list-bench.sh [path/to/target/release]
@@ -25,9 +28,11 @@ PAGES=${LB_PAGES:-50}
 PG_URL=${LB_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 WORK=$(mktemp -d /tmp/scimd-list-bench.XXXXXX)
 PID=""
+PID2=""
 DB=""
 cleanup() {
     [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
+    [ -n "$PID2" ] && kill "$PID2" 2>/dev/null || true
     [ -n "$DB" ] && psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
@@ -130,6 +135,46 @@ for backend in $BACKENDS; do
         done
         paths=(); for _ in $(seq "$GETS"); do paths+=("/Users?count=100&filter=userName%20sw%20%22user1%22"); done
         measure "filtered page (userName sw \"user1\")" "$GETS" "${paths[@]}"
+        if [ "${LB_WALK:-1}" = 1 ]; then
+            # The whole walk by startIndex pages of 100, one page after the other, as an import
+            # does: against this process, then against it and a second process on the same
+            # database, alternately (round-robin behind a load balancer). Wall time.
+            port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+            SCIMD_DATABASE_URL=$url SCIMD_LISTEN=127.0.0.1:$port2 SCIMD_LOG=warn \
+                SCIMD_RATE_LIMIT_PER_SECOND=0 SCIMD_EXPIRY_INTERVAL=0 "$BIN/scimd" >"$WORK/scimd2.out" 2>&1 &
+            PID2=$!
+            for _ in $(seq 200); do curl -sf -o /dev/null "http://127.0.0.1:$port2/healthz" && break; sleep 0.1; done
+            for ports in "$port" "$port,$port2"; do
+                s0=$(cpu_ticks "$PID" "$PID2"); d0=$(cpu_ticks "${pg[@]}")
+                secs=$(python3 - "$ports" "$key" "$size" <<'EOF_WALK'
+import http.client, json, sys, time
+ports, key, total = sys.argv[1].split(","), sys.argv[2], int(sys.argv[3])
+conns = [http.client.HTTPConnection("127.0.0.1", int(p)) for p in ports]
+seen, started = set(), time.time()
+for k in range((total + 99) // 100):
+    c = conns[k % len(conns)]
+    c.request("GET", f"/scim/v2/Users?startIndex={k * 100 + 1}&count=100",
+              headers={"Authorization": "Bearer " + key})
+    r = c.getresponse()
+    body = json.loads(r.read())
+    assert r.status == 200 and body["totalResults"] == total, (r.status, body.get("totalResults"))
+    seen.update(u["id"] for u in body["Resources"])
+assert len(seen) == total, (len(seen), total)
+print(f"{time.time() - started:.1f}")
+EOF_WALK
+)
+                s1=$(cpu_ticks "$PID" "$PID2"); d1=$(cpu_ticks "${pg[@]}")
+                pages=$(( (size + 99) / 100 ))
+                database="–"
+                [ "$backend" = postgres ] && database=$(python3 -c "print(f'{1000*($d1-$d0)/$TICK/$pages:.2f}')")
+                procs=$(echo "$ports" | tr ',' '\n' | wc -l)
+                printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$backend" "$size" \
+                    "**whole startIndex walk, $procs process(es): $secs s**" "$pages" \
+                    "$(python3 -c "print(f'{1000*($s1-$s0)/$TICK/$pages:.2f}')")" "$database" \
+                    "$(python3 -c "print(f'{1000*$secs/$pages:.2f}')")"
+            done
+            kill "$PID2"; wait "$PID2" 2>/dev/null || true
+        fi
         kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
         if [ "$backend" = postgres ]; then
             psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null; DB=""

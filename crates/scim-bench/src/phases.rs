@@ -286,37 +286,29 @@ pub async fn run(scim: Scim, plan: &Plan) -> Vec<PhaseResult> {
         let created = ctx.created();
         let pages = created.div_ceil(100);
         out.push(
-            phase::run("5a list, startIndex pages", pages, c, limit, probe, {
-                let ctx = ctx.clone();
-                move |p, rec| {
-                    let ctx = ctx.clone();
-                    async move {
-                        let path = format!("/Users?startIndex={}&count=100", p * 100 + 1);
-                        let body = ctx.scim.send(&rec, Method::GET, &path, None).await?;
-                        let body = body.expect(&[200])?.json()?;
-                        let total = body.get("totalResults").and_then(Value::as_u64);
-                        if total != Some(created as u64) {
-                            return Err(fail(format!(
-                                "totalResults {total:?}, expected {created}"
-                            )));
-                        }
-                        let got = body
-                            .get("Resources")
-                            .and_then(Value::as_array)
-                            .map_or(0, Vec::len);
-                        let want = (created - p * 100).min(100);
-                        if got != want {
-                            return Err(fail(format!(
-                                "page {p}: {got} resources, expected {want}"
-                            )));
-                        }
-                        Ok(())
-                    }
-                }
-            })
+            phase::run(
+                "5a list, startIndex pages",
+                pages,
+                c,
+                limit,
+                probe,
+                start_index_page(&ctx, created),
+            )
             .await,
         );
         out.push(cursor_phase(&ctx, created, limit, probe).await);
+        // What an import that pages by startIndex does (Okta's): one page after the other.
+        out.push(
+            phase::run(
+                "5c list, startIndex walk (C=1)",
+                pages,
+                1,
+                limit,
+                probe,
+                start_index_page(&ctx, created),
+            )
+            .await,
+        );
     }
 
     if wants(6) {
@@ -614,4 +606,39 @@ async fn cursor_phase(
         }
     })
     .await
+}
+
+/// Request `p`: the `p`-th `startIndex` page of 100 users, checked for its total and its size.
+fn start_index_page(
+    ctx: &Arc<Ctx>,
+    created: usize,
+) -> impl Fn(
+    usize,
+    Arc<Recorder>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = BenchResult<()>> + Send>>
+       + Send
+       + Sync
+       + 'static {
+    let ctx = ctx.clone();
+    move |p, rec| {
+        let ctx = ctx.clone();
+        Box::pin(async move {
+            let path = format!("/Users?startIndex={}&count=100", p * 100 + 1);
+            let body = ctx.scim.send(&rec, Method::GET, &path, None).await?;
+            let body = body.expect(&[200])?.json()?;
+            let total = body.get("totalResults").and_then(Value::as_u64);
+            if total != Some(created as u64) {
+                return Err(fail(format!("totalResults {total:?}, expected {created}")));
+            }
+            let got = body
+                .get("Resources")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            let want = (created - p * 100).min(100);
+            if got != want {
+                return Err(fail(format!("page {p}: {got} resources, expected {want}")));
+            }
+            Ok(())
+        })
+    }
 }
