@@ -35,72 +35,37 @@ cleanup() {
 trap cleanup EXIT
 [ -x "$BIN/scimd" ] || { echo "no scimd binary in $BIN" >&2; exit 2; }
 TICK=$(getconf CLK_TCK)
-
-# cpu_ticks PID...: utime + stime of the processes, in clock ticks.
-cpu_ticks() {
-    local sum=0 pid f
-    for pid in "$@"; do
-        f=$(cut -d' ' -f14,15 "/proc/$pid/stat" 2>/dev/null) || continue
-        sum=$((sum + ${f% *} + ${f#* }))
-    done
-    echo "$sum"
-}
-# pg_backends: the pids of PostgreSQL's processes (children of the postmaster).
-pg_backends() {
-    local pm
-    pm=$(head -1 "$(psql "$PG_URL" -Atc 'SHOW data_directory')/postmaster.pid" 2>/dev/null) || return 0
-    pgrep -P "$pm" || true
-}
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 printf '| backend | members | GETs | server CPU ms/GET | database CPU ms/GET | first byte ms | whole answer ms | body MiB | peak RSS MiB (before) |\n'
 printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 for backend in $BACKENDS; do
     for size in $SIZES; do
-        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
         case $backend in
-            sqlite) file="$WORK/gb.db"; rm -f "$file"*; url="sqlite://$file?mode=rwc" ;;
+            sqlite) file="$WORK/gb.db"; rm -f "$file"*; url="sqlite://$file?mode=rwc"; target=$file ;;
             postgres)
                 DB="scimd_group_bench_$$"
                 psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
                 psql "$PG_URL" -qc "CREATE DATABASE $DB" >/dev/null
-                url="${PG_URL%/*}/$DB" ;;
+                url="${PG_URL%/*}/$DB"; target=$url ;;
         esac
-        out=$WORK/scimd.out
-        SCIMD_DATABASE_URL=$url SCIMD_LISTEN=127.0.0.1:$port SCIMD_LOG=warn \
-            SCIMD_RATE_LIMIT_PER_SECOND=0 SCIMD_EXPIRY_INTERVAL=0 "$BIN/scimd" >"$out" 2>&1 &
-        PID=$!
-        for _ in $(seq 200); do grep -q 'scimd_scim_' "$out" && break; sleep 0.1; done
-        key=$(grep -o 'scimd_scim_[A-Za-z0-9]*' "$out" | head -1)
-        [ -n "$key" ] || { cat "$out" >&2; exit 1; }
-        base="http://127.0.0.1:$port/scim/v2"
-        auth="Authorization: Bearer $key"
+        start_scimd "$BIN" "$url" "$WORK/scimd.out"
+        PID=$SCIMD_PID
+        base="http://127.0.0.1:$SCIMD_PORT/scim/v2"
+        auth="Authorization: Bearer $SCIMD_KEY"
         post() {
             curl -sf -H "$auth" -H 'Content-Type: application/scim+json' -d "$2" "$base/$1" |
                 python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
         }
         template=$(post Users '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"userName":"template@example.com","externalId":"ext-template","active":true,"displayName":"Template","emails":[{"value":"template@example.com","type":"work","primary":true}],"name":{"givenName":"G","familyName":"F"},"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"Eng","employeeNumber":"0"}}')
         group=$(post Groups '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Everyone","externalId":"grp-everyone"}')
-        # Ids as scimd makes them (UUIDs); names and externalIds of their own.
+        seed_users "$backend" "$target" "$template" "$size"
+        members="INSERT INTO group_members SELECT tenant_id, '$group', id, 'User' FROM users WHERE id <> '$template';
+            UPDATE groups SET member_count = (SELECT COUNT(*) FROM group_members WHERE group_id = '$group') WHERE id = '$group';"
         case $backend in
-            sqlite)
-                sqlite3 "$file" "PRAGMA busy_timeout = 10000;
-                    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $size)
-                    INSERT INTO users SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-a' || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
-                        tenant_id, 'user' || i || '@example.com', 'user' || i || '@example.com', 'ext-' || i,
-                        display_name, active, json_set(attributes, '$.userName', 'user' || i || '@example.com', '$.externalId', 'ext-' || i),
-                        version, created_at, last_modified
-                    FROM users, n WHERE id = '$template';
-                    INSERT INTO group_members SELECT tenant_id, '$group', id, 'User' FROM users WHERE id <> '$template';
-                    UPDATE groups SET member_count = (SELECT COUNT(*) FROM group_members WHERE group_id = '$group') WHERE id = '$group';
-                    PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null ;;
-            postgres)
-                psql "$url" -qc "INSERT INTO users SELECT gen_random_uuid()::text, tenant_id, 'user' || i || '@example.com', 'user' || i || '@example.com', 'ext-' || i,
-                        display_name, active, attributes || jsonb_build_object('userName', 'user' || i || '@example.com', 'externalId', 'ext-' || i),
-                        version, created_at, last_modified
-                    FROM users, generate_series(1, $size) AS i WHERE id = '$template'" \
-                    -c "INSERT INTO group_members SELECT tenant_id, '$group', id, 'User' FROM users WHERE id <> '$template'" \
-                    -c "UPDATE groups SET member_count = (SELECT COUNT(*) FROM group_members WHERE group_id = '$group') WHERE id = '$group'" \
-                    -c "VACUUM ANALYZE" >/dev/null ;;
+            sqlite) sqlite3 "$file" "PRAGMA busy_timeout = 10000; $members PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null ;;
+            postgres) psql "$url" -qc "$members" -c "VACUUM ANALYZE" >/dev/null ;;
         esac
         gets=$GETS
         [ "$size" -ge "$STREAM_MIN" ] && gets=3
@@ -113,7 +78,7 @@ for backend in $BACKENDS; do
             sleep 0.02; done) &
         sampler=$!
         pg=()
-        [ "$backend" = postgres ] && mapfile -t pg < <(pg_backends)
+        [ "$backend" = postgres ] && mapfile -t pg < <(pg_backends "$PG_URL")
         s0=$(cpu_ticks "$PID"); d0=$(cpu_ticks "${pg[@]}")
         urls=()
         for _ in $(seq "$gets"); do urls+=("$base/Groups/$group" -o /dev/null); done

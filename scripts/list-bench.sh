@@ -39,66 +39,35 @@ cleanup() {
 trap cleanup EXIT
 [ -x "$BIN/scimd" ] || { echo "no scimd binary in $BIN" >&2; exit 2; }
 TICK=$(getconf CLK_TCK)
-
-cpu_ticks() {
-    local sum=0 pid f
-    for pid in "$@"; do
-        f=$(cut -d' ' -f14,15 "/proc/$pid/stat" 2>/dev/null) || continue
-        sum=$((sum + ${f% *} + ${f#* }))
-    done
-    echo "$sum"
-}
-pg_backends() {
-    local pm
-    pm=$(head -1 "$(psql "$PG_URL" -Atc 'SHOW data_directory')/postmaster.pid" 2>/dev/null) || return 0
-    pgrep -P "$pm" || true
-}
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 printf '| backend | users | request | GETs | server CPU ms/GET | database CPU ms/GET | ms/GET (wall) |\n'
 printf '|---|---:|---|---:|---:|---:|---:|\n'
 for backend in $BACKENDS; do
     for size in $SIZES; do
-        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
         case $backend in
-            sqlite) file="$WORK/lb.db"; rm -f "$file"*; url="sqlite://$file?mode=rwc" ;;
+            sqlite) file="$WORK/lb.db"; rm -f "$file"*; url="sqlite://$file?mode=rwc"; target=$file ;;
             postgres)
                 DB="scimd_list_bench_$$"
                 psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
                 psql "$PG_URL" -qc "CREATE DATABASE $DB" >/dev/null
-                url="${PG_URL%/*}/$DB" ;;
+                url="${PG_URL%/*}/$DB"; target=$url ;;
         esac
-        out=$WORK/scimd.out
-        SCIMD_DATABASE_URL=$url SCIMD_LISTEN=127.0.0.1:$port SCIMD_LOG=warn \
-            SCIMD_RATE_LIMIT_PER_SECOND=0 SCIMD_EXPIRY_INTERVAL=0 "$BIN/scimd" >"$out" 2>&1 &
-        PID=$!
-        for _ in $(seq 200); do grep -q 'scimd_scim_' "$out" && break; sleep 0.1; done
-        key=$(grep -o 'scimd_scim_[A-Za-z0-9]*' "$out" | head -1)
-        [ -n "$key" ] || { cat "$out" >&2; exit 1; }
+        start_scimd "$BIN" "$url" "$WORK/scimd.out"
+        PID=$SCIMD_PID port=$SCIMD_PORT key=$SCIMD_KEY
         base="http://127.0.0.1:$port/scim/v2"
         auth="Authorization: Bearer $key"
         template=$(curl -sf -H "$auth" -H 'Content-Type: application/scim+json' \
             -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"template@example.com","externalId":"ext-template","active":true,"displayName":"Template","emails":[{"value":"template@example.com","type":"work","primary":true}],"name":{"givenName":"G","familyName":"F"}}' \
             "$base/Users" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-        n=$((size - 1))
+        seed_users "$backend" "$target" "$template" $((size - 1))
         case $backend in
-            sqlite)
-                sqlite3 "$file" "PRAGMA busy_timeout = 10000;
-                    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $n)
-                    INSERT INTO users SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-a' || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
-                        tenant_id, 'user' || i || '@example.com', 'user' || i || '@example.com', 'ext-' || i,
-                        display_name, active, json_set(attributes, '$.userName', 'user' || i || '@example.com', '$.externalId', 'ext-' || i),
-                        version, created_at, last_modified
-                    FROM users, n WHERE id = '$template';
-                    PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null ;;
-            postgres)
-                psql "$url" -qc "INSERT INTO users SELECT gen_random_uuid()::text, tenant_id, 'user' || i || '@example.com', 'user' || i || '@example.com', 'ext-' || i,
-                        display_name, active, attributes || jsonb_build_object('userName', 'user' || i || '@example.com', 'externalId', 'ext-' || i),
-                        version, created_at, last_modified
-                    FROM users, generate_series(1, $n) AS i WHERE id = '$template'" \
-                    -c "VACUUM ANALYZE" >/dev/null ;;
+            sqlite) sqlite3 "$file" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null ;;
+            postgres) psql "$url" -qc "VACUUM ANALYZE" >/dev/null ;;
         esac
         pg=()
-        [ "$backend" = postgres ] && mapfile -t pg < <(pg_backends)
+        [ "$backend" = postgres ] && mapfile -t pg < <(pg_backends "$PG_URL")
         # measure LABEL GETS PATH...: the PATHs (relative to /scim/v2) one after the other.
         measure() {
             local label=$1 count=$2; shift 2
@@ -139,7 +108,7 @@ for backend in $BACKENDS; do
             # The whole walk by startIndex pages of 100, one page after the other, as an import
             # does: against this process, then against it and a second process on the same
             # database, alternately (round-robin behind a load balancer). Wall time.
-            port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+            port2=$(free_port)
             SCIMD_DATABASE_URL=$url SCIMD_LISTEN=127.0.0.1:$port2 SCIMD_LOG=warn \
                 SCIMD_RATE_LIMIT_PER_SECOND=0 SCIMD_EXPIRY_INTERVAL=0 "$BIN/scimd" >"$WORK/scimd2.out" 2>&1 &
             PID2=$!

@@ -37,11 +37,20 @@ impl GroupParts {
         base_url: &str,
         projection: &Projection,
     ) -> Self {
-        let whole = projection.apply(registry, res.kind, render(registry, res, base_url));
+        let split = split_members(registry, res, base_url, projection);
+        let whole = match &split {
+            Some(split) => split.without_members(),
+            None => serde_json::to_vec(&projection.apply(
+                registry,
+                res.kind,
+                render(registry, res, base_url),
+            ))
+            .unwrap_or_default(),
+        };
         Self {
             id: res.id.clone(),
-            whole: serde_json::to_vec(&whole).unwrap_or_default(),
-            split: split_members(registry, res, base_url, projection),
+            whole,
+            split,
         }
     }
 }

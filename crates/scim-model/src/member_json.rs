@@ -28,6 +28,23 @@ pub struct MembersSplit {
     pub writer: MemberWriter,
 }
 
+impl MembersSplit {
+    /// The group's JSON when it has no member (as [`render`] and the projection give it: no
+    /// `members` key), derived from [`MembersSplit::head`].
+    pub fn without_members(&self) -> Vec<u8> {
+        let mut whole = self.head.clone();
+        whole.truncate(whole.len() - MEMBERS_KEY.len());
+        if whole.last() == Some(&b',') {
+            whole.pop();
+        }
+        whole.push(b'}');
+        whole
+    }
+}
+
+/// What opens the member list in [`MembersSplit::head`].
+const MEMBERS_KEY: &[u8] = br#""members":["#;
+
 /// A member sub-attribute the projection keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
@@ -86,7 +103,7 @@ pub fn split_members(
     if !shaped.is_empty() {
         head.push(b',');
     }
-    head.extend_from_slice(br#""members":["#);
+    head.extend_from_slice(MEMBERS_KEY);
     let prefix = |kind: ResourceKind| escaped(&format!("{base_url}{}/", kind.endpoint()));
     Some(MembersSplit {
         head,
@@ -238,6 +255,17 @@ mod tests {
             body.extend_from_slice(MEMBERS_TAIL);
             let got: Value = serde_json::from_slice(&body).unwrap();
             assert_eq!(got, expected, "{attributes:?} {excluded:?}");
+            let empty = group(Vec::new());
+            let expected = projection.apply(
+                &registry,
+                ResourceKind::Group,
+                render(&registry, &empty, base),
+            );
+            let got: Value = serde_json::from_slice(&split.without_members()).unwrap();
+            assert_eq!(
+                got, expected,
+                "without members: {attributes:?} {excluded:?}"
+            );
         }
     }
 
