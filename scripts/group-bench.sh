@@ -42,14 +42,8 @@ printf '| backend | members | GETs | server CPU ms/GET | database CPU ms/GET | f
 printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 for backend in $BACKENDS; do
     for size in $SIZES; do
-        case $backend in
-            sqlite) file="$WORK/gb.db"; rm -f "$file"*; url="sqlite://$file?mode=rwc"; target=$file ;;
-            postgres)
-                DB="scimd_group_bench_$$"
-                psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
-                psql "$PG_URL" -qc "CREATE DATABASE $DB" >/dev/null
-                url="${PG_URL%/*}/$DB"; target=$url ;;
-        esac
+        fresh_database "$backend" "$WORK" "$PG_URL" "scimd_group_bench_$$"
+        url=$DB_URL target=$DB_TARGET file=$DB_TARGET
         start_scimd "$BIN" "$url" "$WORK/scimd.out"
         PID=$SCIMD_PID
         base="http://127.0.0.1:$SCIMD_PORT/scim/v2"

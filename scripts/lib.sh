@@ -70,3 +70,18 @@ seed_users() {
         FROM users, generate_series(1, $n) AS i WHERE id = '$template'" >/dev/null ;;
   esac
 }
+
+# fresh_database BACKEND WORK PG_URL NAME: an empty database for one run; sets DB_URL (for
+# scimd), DB_TARGET (for seed_users) and, on PostgreSQL, DB (to drop afterwards).
+fresh_database() {
+  case $1 in
+    sqlite)
+      rm -f "$2/$4.db"*
+      DB_URL="sqlite://$2/$4.db?mode=rwc"; DB_TARGET="$2/$4.db" ;;
+    postgres)
+      DB="$4"
+      psql "$3" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
+      psql "$3" -qc "CREATE DATABASE $DB" >/dev/null
+      DB_URL="${3%/*}/$DB"; DB_TARGET=$DB_URL ;;
+  esac
+}

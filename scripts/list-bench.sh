@@ -46,14 +46,8 @@ printf '| backend | users | request | GETs | server CPU ms/GET | database CPU ms
 printf '|---|---:|---|---:|---:|---:|---:|\n'
 for backend in $BACKENDS; do
     for size in $SIZES; do
-        case $backend in
-            sqlite) file="$WORK/lb.db"; rm -f "$file"*; url="sqlite://$file?mode=rwc"; target=$file ;;
-            postgres)
-                DB="scimd_list_bench_$$"
-                psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
-                psql "$PG_URL" -qc "CREATE DATABASE $DB" >/dev/null
-                url="${PG_URL%/*}/$DB"; target=$url ;;
-        esac
+        fresh_database "$backend" "$WORK" "$PG_URL" "scimd_list_bench_$$"
+        url=$DB_URL target=$DB_TARGET file=$DB_TARGET
         start_scimd "$BIN" "$url" "$WORK/scimd.out"
         PID=$SCIMD_PID port=$SCIMD_PORT key=$SCIMD_KEY
         base="http://127.0.0.1:$port/scim/v2"

@@ -326,6 +326,33 @@ where
     ids
 }
 
+/// PATCHes group `gid` with `operations`; the PATCH must succeed.
+async fn patch_group<S, B>(
+    app: &crate::common::TestApp<S>,
+    gid: &str,
+    operations: serde_json::Value,
+) where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let r = app
+        .call(
+            actix_web::http::Method::PATCH,
+            &format!("/scim/v2/Groups/{gid}"),
+            Some(&app.scim_token.clone()),
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": operations}),
+            ),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+}
+
 /// Adds `members` (ids of `kind`) to group `gid`, 1,000 per PATCH.
 async fn add_members<S, B>(
     app: &crate::common::TestApp<S>,
@@ -345,18 +372,12 @@ async fn add_members<S, B>(
             .iter()
             .map(|m| json!({"value": m, "type": kind}))
             .collect();
-        let r = app
-            .call(
-                actix_web::http::Method::PATCH,
-                &format!("/scim/v2/Groups/{gid}"),
-                Some(&app.scim_token.clone()),
-                Some(
-                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                            "Operations": [{"op": "add", "path": "members", "value": value}]}),
-                ),
-            )
-            .await;
-        assert!(r.status.is_success(), "{}", r.body);
+        patch_group(
+            app,
+            gid,
+            json!([{"op": "add", "path": "members", "value": value}]),
+        )
+        .await;
     }
 }
 
@@ -499,19 +520,12 @@ on_each_backend!(a_large_group_is_answered_in_full_in_parts, |app| {
         .await
     {
         assert_eq!(started.status(), StatusCode::OK);
-        let r = app
-            .call(
-                actix_web::http::Method::PATCH,
-                &format!("/scim/v2/Groups/{big_id}"),
-                Some(&app.scim_token.clone()),
-                Some(
-                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                            "Operations": [{"op": "remove", "path": "members",
-                                            "value": [{"value": inner_id.as_str()}]}]}),
-                ),
-            )
-            .await;
-        assert!(r.status.is_success(), "{}", r.body);
+        patch_group(
+            &app,
+            &big_id,
+            json!([{"op": "remove", "path": "members", "value": [{"value": inner_id.as_str()}]}]),
+        )
+        .await;
         let bytes = actix_web::test::read_body(started).await;
         let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_all_members(&body["Resources"][0], &expected);
@@ -525,18 +539,7 @@ on_each_backend!(a_large_group_is_answered_in_full_in_parts, |app| {
         .to_owned();
     if let Some(started) = app.start_get(&format!("/scim/v2/Groups/{big_id}")).await {
         assert_eq!(started.status(), StatusCode::OK);
-        let r = app
-            .call(
-                actix_web::http::Method::PATCH,
-                &format!("/scim/v2/Groups/{big_id}"),
-                Some(&app.scim_token.clone()),
-                Some(
-                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                            "Operations": [{"op": "remove", "path": "members"}]}),
-                ),
-            )
-            .await;
-        assert!(r.status.is_success(), "{}", r.body);
+        patch_group(&app, &big_id, json!([{"op": "remove", "path": "members"}])).await;
         let bytes = actix_web::test::read_body(started).await;
         let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(body["meta"]["version"], etag.as_str());
