@@ -55,6 +55,18 @@ impl GroupParts {
     }
 }
 
+/// A part of a streamed answer, as the writing task hands it over.
+enum Part {
+    /// Bytes, and whether they are the last.
+    Bytes(Bytes, bool),
+    /// Reading failed: the answer must stop short.
+    Failed,
+}
+
+fn cut_short() -> std::io::Error {
+    std::io::Error::other("the answer was cut short")
+}
+
 /// Writes `prefix`, the groups separated by commas (each with its members), then `suffix`.
 struct Writer {
     chunks: MemberChunks,
@@ -120,7 +132,8 @@ impl Writer {
 
 /// The `200` answer: `prefix`, `groups` with their members from `chunks`, then `suffix`. The
 /// first part is written before answering, so a read that fails there is an error answer; one
-/// that fails later can only cut the answer short (its status is sent), and is logged.
+/// that fails later can only cut the answer short (its status is sent), and is logged. The
+/// snapshot is let go after [`scim_store::SNAPSHOT_LIFETIME`] however slowly the client reads.
 pub(crate) async fn answer(
     chunks: MemberChunks,
     groups: Vec<GroupParts>,
@@ -147,24 +160,45 @@ pub(crate) async fn answer(
         return Ok(ok.body(writer.take()));
     }
     let first = writer.take();
-    let rest = futures_util::stream::unfold(Some(writer), |writer| async move {
-        let mut writer = writer?;
-        if writer.finished {
-            return None;
-        }
-        match writer.fill().await {
-            Ok(()) => {
-                let part = writer.take();
-                Some((Ok(part), Some(writer)))
-            }
-            Err(e) => {
-                // The status is sent: the answer can only stop short (the client sees a
-                // truncated body, never a complete-looking partial list).
-                tracing::error!(error = %e, "reading a streamed group's members failed");
-                Some((Err(e), None))
+    // The rest is written by a task of its own, one part ahead of the client. A client that
+    // stops reading cannot hold the snapshot (a reader, or a PostgreSQL connection) for longer
+    // than its lifetime: the task then gives up, and the answer is cut short, never ended as if
+    // it were whole.
+    let (parts, received) = tokio::sync::mpsc::channel::<Part>(1);
+    let deadline = tokio::time::Instant::now() + scim_store::SNAPSHOT_LIFETIME;
+    actix_web::rt::spawn(async move {
+        loop {
+            let part = match writer.fill().await {
+                Ok(()) => Part::Bytes(writer.take(), writer.finished),
+                Err(e) => {
+                    tracing::error!(error = %e, "reading a streamed group's members failed");
+                    Part::Failed
+                }
+            };
+            let last = !matches!(part, Part::Bytes(_, false));
+            match tokio::time::timeout_at(deadline, parts.send(part)).await {
+                Ok(Ok(())) if !last => {}
+                Ok(_) => break, // the last part, or the client went away
+                Err(_) => {
+                    tracing::warn!(
+                        "a client read a streamed group too slowly; its answer was cut short"
+                    );
+                    break;
+                }
             }
         }
     });
-    let first = futures_util::stream::once(async move { Ok::<_, StoreError>(first) });
+    let rest =
+        futures_util::stream::unfold((received, false), |(mut received, ended)| async move {
+            if ended {
+                return None;
+            }
+            match received.recv().await {
+                Some(Part::Bytes(bytes, last)) => Some((Ok(bytes), (received, last))),
+                // Failed, or given up: an error ends the answer without its last chunk.
+                Some(Part::Failed) | None => Some((Err(cut_short()), (received, true))),
+            }
+        });
+    let first = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) });
     Ok(ok.streaming(first.chain(rest)))
 }

@@ -73,7 +73,7 @@ pub use oauth::{
 };
 pub use patch::{PatchDecision, PatchFailure, PatchOutcome, PatchRelations, Patched};
 pub use resources::{ListPage, ListQuery, Pagination, SortOrder};
-pub use scim_db::count_statements;
+pub use scim_db::{count_statements, SNAPSHOT_LIFETIME};
 pub use settings::{
     enterprise_clash_message, IgnoredNote, ScimSettings, ScimSwitch, IGNORED_ATTRIBUTE_ACTION,
 };
