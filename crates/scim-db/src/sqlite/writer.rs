@@ -611,7 +611,8 @@ mod tests {
         let t = setup().await;
         let w = &t.db.shared.writer;
         {
-            let turn = w.turn.clone().try_lock_owned().unwrap();
+            // The setup's last write may still be handing its turn back: wait for it.
+            let turn = w.turn.clone().lock_owned().await;
             assert!(turn.open.is_none());
             lock(&w.conn)
                 .execute_batch("BEGIN IMMEDIATE; INSERT INTO t (v) VALUES (7)")
