@@ -32,11 +32,6 @@ pub struct MemberChunks {
 }
 
 impl MemberChunks {
-    /// Whether every member of the current group has been read.
-    pub fn is_done(&self) -> bool {
-        self.done
-    }
-
     /// Moves on to the members of `group_id` (read from the same snapshot), unless they are the
     /// ones these chunks were opened at and none has been read yet.
     pub fn start(&mut self, group_id: &str) {
