@@ -356,7 +356,9 @@ test("provisioning activity: the connection's card, a failure's hint, the record
   await page.getByRole("link", { name: "Activity", exact: true }).click();
   await page.waitForURL(/\/console\/activity$/);
   const card = page.locator('section.connection[data-actor="activity-feed"]');
-  for (let i = 0; i < 50 && (await card.count()) === 0; i++) {
+  // The card shows as soon as the key exists (a key never used is listed too); its failure only
+  // once the records are written, a flush period after the requests: reload until then.
+  for (let i = 0; i < 50 && (await card.getByText("Last failure").count()) === 0; i++) {
     await new Promise((r) => setTimeout(r, 100));
     await page.reload();
   }
