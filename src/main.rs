@@ -756,15 +756,15 @@ async fn warn_about_silent_expiry(store: &scim_store::Store, config: &Config) {
     }
 }
 
+/// The first address a server bound, or the configured one if it reports none.
+fn bound(addrs: &[std::net::SocketAddr], configured: std::net::SocketAddr) -> std::net::SocketAddr {
+    addrs.first().copied().unwrap_or(configured)
+}
+
 async fn serve(store: scim_store::Store, config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let ctx = AppContext::new(store.clone(), &config)?;
     let scheduler = scimd::expiry::spawn(store.clone(), &config, ctx.metrics())?;
     let webhooks = scimd::webhooks::spawn(store.clone(), ctx.set_issuer(), &config, ctx.metrics())?;
-    tracing::info!(
-        listen = %config.listen,
-        database = store.backend_name(),
-        "scimd listening"
-    );
     let metrics_server = match config.metrics_listen {
         None => None,
         Some(addr) => {
@@ -773,9 +773,9 @@ async fn serve(store: scim_store::Store, config: Config) -> Result<(), Box<dyn s
                 .workers(1)
                 .bind(addr)
                 .map_err(|e| format!("cannot listen on {addr} (SCIMD_METRICS_LISTEN): {e}"))?
-                .disable_signals()
-                .run();
-            tracing::info!(listen = %addr, "metrics listening");
+                .disable_signals();
+            tracing::info!(listen = %bound(&server.addrs(), addr), "metrics listening");
+            let server = server.run();
             Some(server)
         }
     };
@@ -795,6 +795,13 @@ async fn serve(store: scim_store::Store, config: Config) -> Result<(), Box<dyn s
     if let Some(workers) = config.workers {
         server = server.workers(workers);
     }
+    // The address actually bound: with port 0 the system picks a free one, and this line is
+    // where a supervisor (or the test harness) learns it.
+    tracing::info!(
+        listen = %bound(&server.addrs(), config.listen),
+        database = store.backend_name(),
+        "scimd listening"
+    );
     // The port is bound: only now create the first keys, so that a start that cannot listen
     // never prints (and loses) them.
     if config.bootstrap {

@@ -12,7 +12,7 @@
 use std::{
     collections::HashMap,
     io::Write,
-    net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener},
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     path::PathBuf,
     process::{Child, Command, Stdio},
     sync::atomic::{AtomicUsize, Ordering},
@@ -99,11 +99,17 @@ impl Drop for Processes {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+/// The port a process reports in its "scimd listening" line, once it has bound one.
+///
+/// Processes listen on port 0 and the system picks a free port as it binds: a port chosen
+/// beforehand by the harness could be taken (by any outgoing connection) before the process
+/// binds it, which failed a CI run once with "Address already in use".
+fn bound_port(log: &str) -> Option<u16> {
+    let line = log.lines().find(|l| l.contains("scimd listening"))?;
+    let addr = line
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("listen="))?;
+    addr.rsplit(':').next()?.parse().ok()
 }
 
 impl Processes {
@@ -111,7 +117,6 @@ impl Processes {
     pub async fn start(n: usize, vars: &HashMap<String, String>) -> Self {
         let mut procs = Vec::with_capacity(n);
         for _ in 0..n {
-            let port = free_port();
             let log = std::env::temp_dir()
                 .join(format!("scimd-test-{}.log", uuid::Uuid::new_v4().simple()));
             let mut cmd = Command::new(BIN);
@@ -120,14 +125,18 @@ impl Processes {
                 .env("SCIMD_WORKERS", "1")
                 .env("SCIMD_EXPIRY_INTERVAL", "0")
                 .envs(vars)
-                .env("SCIMD_LISTEN", format!("127.0.0.1:{port}"))
+                .env("SCIMD_LISTEN", "127.0.0.1:0")
                 .env("SCIMD_BOOTSTRAP", "false")
                 .arg("serve")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&log).expect("log file"));
             let child = cmd.spawn().expect("start scimd serve");
-            procs.push(Proc { child, port, log });
+            procs.push(Proc {
+                child,
+                port: 0,
+                log,
+            });
         }
         let mut started = Self {
             procs,
@@ -142,6 +151,20 @@ impl Processes {
                         p.port,
                         std::fs::read_to_string(&p.log).unwrap_or_default()
                     );
+                }
+                if p.port == 0 {
+                    let log = std::fs::read_to_string(&p.log).unwrap_or_default();
+                    match bound_port(&log) {
+                        Some(port) => p.port = port,
+                        None => {
+                            assert!(
+                                Instant::now() < deadline,
+                                "scimd did not report its port: {log}"
+                            );
+                            tokio::time::sleep(Duration::from_millis(25)).await;
+                            continue;
+                        }
+                    }
                 }
                 let probe =
                     b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
