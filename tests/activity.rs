@@ -1154,3 +1154,205 @@ async fn changed_attributes_are_recorded_when_no_events_are_captured() {
         assert_eq!(events.body["events"], json!([]));
     }
 }
+
+/// Migration 000170 moves the records written under the 19-column table into the packed one
+/// (and the newest success and failure of each key into `activity_actors`); `down` moves them
+/// back.
+#[actix_web::test]
+async fn records_written_before_the_packed_table_are_moved_over_and_back() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Database};
+    for backend in backends() {
+        let db = crate::common::ScratchDb::create(&backend).await;
+        let conn = Database::connect(db.url()).await.unwrap();
+        let total = Migrator::migrations().len();
+        let before = u32::try_from(total - 1).unwrap();
+        Migrator::up(&conn, Some(before)).await.unwrap();
+        assert!(Migrator::get_pending_migrations(&conn)
+            .await
+            .unwrap()
+            .iter()
+            .any(|m| m.name().contains("pack_activity_records")));
+        let postgres = matches!(backend, crate::common::Backend::Postgres(_));
+        let (time, attributes) = if postgres {
+            (
+                "'2026-12-07T10:00:00.5+00:00'::timestamptz",
+                "'[\"displayName\"]'::jsonb",
+            )
+        } else {
+            ("'2026-12-07T10:00:00.5+00:00'", "'[\"displayName\"]'")
+        };
+        for (id, status, detail) in [
+            ("0193a000-0000-7000-8000-000000000001", 200, "NULL"),
+            (
+                "0193a000-0000-7000-8000-000000000002",
+                409,
+                "'userName is taken'",
+            ),
+            ("0193a000-0000-7000-8000-000000000003", 201, "NULL"),
+        ] {
+            conn.execute_unprepared(&format!(
+                "INSERT INTO \"activity_records\" (\"tenant_id\", \"id\", \"time\", \"request_id\", \
+                 \"actor_kind\", \"actor\", \"identity_provider\", \"method\", \"path\", \
+                 \"resource_type\", \"resource_id\", \"filter\", \"status\", \"scim_type\", \
+                 \"detail\", \"latency_ms\", \"summary\", \"attributes\", \"has_body\") VALUES \
+                 ('acme', '{id}', {time}, 'req-{status}', 'key', 'entra', 'entra', 'PATCH', \
+                 '/scim/v2/Users/u1', 'User', 'u1', NULL, {status}, NULL, {detail}, 7, \
+                 'PATCH replace displayName', {attributes}, FALSE)"
+            ))
+            .await
+            .unwrap();
+        }
+        Migrator::up(&conn, None).await.unwrap();
+        let store = scim_store::Store::connect(db.url(), &Default::default())
+            .await
+            .unwrap();
+        let acme = TenantId::parse("acme").unwrap();
+        let page = store
+            .list_activity(
+                &acme,
+                &scim_store::ActivityQuery {
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.records.len(), 3);
+        let newest = &page.records[0];
+        assert_eq!(newest.id, "0193a000-0000-7000-8000-000000000003");
+        assert_eq!(newest.status, 201);
+        assert_eq!(newest.request_id.as_deref(), Some("req-201"));
+        assert_eq!(newest.identity_provider, "entra");
+        assert_eq!(newest.path, "/scim/v2/Users/u1");
+        assert_eq!(newest.resource_type.as_deref(), Some("User"));
+        assert_eq!(newest.latency_ms, 7);
+        assert_eq!(newest.summary, "PATCH replace displayName");
+        assert_eq!(newest.attributes, vec!["displayName".to_owned()]);
+        assert_eq!(newest.time.to_rfc3339(), "2026-12-07T10:00:00.500+00:00");
+        let failure = store
+            .last_activity(&acme, "entra", true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(failure.detail.as_deref(), Some("userName is taken"));
+        let success = store
+            .last_activity(&acme, "entra", false)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(success.id, newest.id);
+        store.close().await.unwrap();
+
+        Migrator::down(&conn, Some(1)).await.unwrap();
+        let rows = conn
+            .query_all(sea_orm::Statement::from_string(
+                conn.get_database_backend(),
+                "SELECT \"id\", \"detail\", \"latency_ms\", \"summary\" FROM \"activity_records\" \
+                 ORDER BY \"id\"",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(
+            rows[1]
+                .try_get::<Option<String>>("", "detail")
+                .unwrap()
+                .as_deref(),
+            Some("userName is taken")
+        );
+        assert_eq!(rows[2].try_get::<i64>("", "latency_ms").unwrap(), 7);
+        Migrator::up(&conn, None).await.unwrap();
+        conn.close().await.unwrap();
+    }
+}
+
+/// A key's last success and last failure stay the newest records even when batches arrive out
+/// of order (two processes flush on their own schedule).
+#[actix_web::test]
+async fn the_last_success_and_failure_survive_batches_written_out_of_order() {
+    for backend in backends() {
+        let app = spawn_with(backend, HashMap::new()).await;
+        let t = TenantId::parse("acme").unwrap();
+        let record = |id: &str, status: u16| NewActivity {
+            tenant: t.clone(),
+            record: ActivityRecord {
+                id: id.into(),
+                time: Utc::now(),
+                request_id: None,
+                actor_kind: "key".into(),
+                actor: "okta".into(),
+                identity_provider: "okta".into(),
+                method: "GET".into(),
+                path: "/scim/v2/Users".into(),
+                resource_type: None,
+                resource_id: None,
+                filter: None,
+                status,
+                scim_type: None,
+                detail: Some(format!("record {id}")),
+                latency_ms: 1,
+                summary: "list Users".into(),
+                attributes: Vec::new(),
+                has_body: false,
+            },
+            body: None,
+        };
+        let newer = "0193a000-0000-7000-8000-0000000000f0";
+        let older = "0193a000-0000-7000-8000-00000000000f";
+        app.store
+            .record_activity(
+                &[
+                    record(newer, 200),
+                    record(newer.replace("f0", "f1").as_str(), 500),
+                ],
+                &[],
+            )
+            .await
+            .unwrap();
+        app.store
+            .record_activity(
+                &[record(older, 200), record(&older.replace("0f", "0e"), 500)],
+                &[],
+            )
+            .await
+            .unwrap();
+        let success = app
+            .store
+            .last_activity(&t, "okta", false)
+            .await
+            .unwrap()
+            .unwrap();
+        let failure = app
+            .store
+            .last_activity(&t, "okta", true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(success.id, newer);
+        assert_eq!(failure.id, newer.replace("f0", "f1"));
+        // A batch with only a newer success leaves the failure where it was.
+        let newest = "0193a000-0000-7000-8000-0000000000ff";
+        app.store
+            .record_activity(&[record(newest, 204)], &[])
+            .await
+            .unwrap();
+        let success = app
+            .store
+            .last_activity(&t, "okta", false)
+            .await
+            .unwrap()
+            .unwrap();
+        let failure = app
+            .store
+            .last_activity(&t, "okta", true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(success.id, newest);
+        assert_eq!(
+            failure.detail,
+            Some(format!("record {}", newer.replace("f0", "f1")))
+        );
+    }
+}

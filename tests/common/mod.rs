@@ -99,6 +99,19 @@ impl TestDb {
     }
 }
 
+/// A database of its own for a test that drives the migrations itself; removed when dropped.
+pub struct ScratchDb(TestDb);
+
+impl ScratchDb {
+    pub async fn create(backend: &Backend) -> Self {
+        Self(TestDb::create(backend).await)
+    }
+
+    pub fn url(&self) -> &str {
+        &self.0.url
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         match &self.cleanup {

@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::{
     audit::{begin_write, record, Actor, Change},
     cursor::Position,
-    entity::{activity_body, activity_drop, activity_record, tenant},
+    entity::{activity_actor, activity_body, activity_drop, activity_record, tenant},
     Store, StoreError, StoreResult, TenantId,
 };
 
@@ -81,29 +81,75 @@ pub struct ActivityRecord {
     pub has_body: bool,
 }
 
+/// The fields of a record only shown, as written into `details`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DetailsOut<'a> {
+    time: &'a DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    identity_provider: &'a str,
+    path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filter: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+    latency_ms: u64,
+    summary: &'a str,
+    attributes: &'a [String],
+}
+
+/// `details` as read back.
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct DetailsIn {
+    time: Option<DateTime<Utc>>,
+    request_id: Option<String>,
+    identity_provider: String,
+    path: String,
+    resource_type: Option<String>,
+    filter: Option<String>,
+    detail: Option<String>,
+    latency_ms: u64,
+    summary: String,
+    attributes: Vec<String>,
+}
+
 impl From<activity_record::Model> for ActivityRecord {
     fn from(m: activity_record::Model) -> Self {
+        let d: DetailsIn = serde_json::from_str(&m.details).unwrap_or_default();
         Self {
+            time: d.time.unwrap_or_else(|| time_of_id(&m.id)),
             id: m.id,
-            time: m.time,
-            request_id: m.request_id,
+            request_id: d.request_id,
             actor_kind: m.actor_kind,
             actor: m.actor,
-            identity_provider: m.identity_provider,
+            identity_provider: d.identity_provider,
             method: m.method,
-            path: m.path,
-            resource_type: m.resource_type,
+            path: d.path,
+            resource_type: d.resource_type,
             resource_id: m.resource_id,
-            filter: m.filter,
+            filter: d.filter,
             status: u16::try_from(m.status).unwrap_or(0),
             scim_type: m.scim_type,
-            detail: m.detail,
-            latency_ms: m.latency_ms.unsigned_abs(),
-            summary: m.summary,
-            attributes: serde_json::from_value(m.attributes).unwrap_or_default(),
+            detail: d.detail,
+            latency_ms: d.latency_ms,
+            summary: d.summary,
+            attributes: d.attributes,
             has_body: m.has_body,
         }
     }
+}
+
+/// The millisecond a record id (a UUIDv7) was made, for a record whose `details` lost its time.
+fn time_of_id(id: &str) -> DateTime<Utc> {
+    let hex: String = id.chars().filter(|c| *c != '-').take(12).collect();
+    i64::from_str_radix(&hex, 16)
+        .ok()
+        .and_then(DateTime::from_timestamp_millis)
+        .unwrap_or_default()
 }
 
 /// Which statuses a read wants.
@@ -211,10 +257,9 @@ fn id_floor(time: DateTime<Utc>) -> String {
 }
 
 /// The columns of `activity_records` in the order [`insert_sql`] binds them.
-const COLUMNS: &str = "\"tenant_id\", \"id\", \"time\", \"request_id\", \"actor_kind\", \"actor\", \
-     \"identity_provider\", \"method\", \"path\", \"resource_type\", \"resource_id\", \"filter\", \
-     \"status\", \"scim_type\", \"detail\", \"latency_ms\", \"summary\", \"attributes\", \"has_body\"";
-const COLUMN_COUNT: usize = 19;
+const COLUMNS: &str = "\"tenant_id\", \"id\", \"actor_kind\", \"actor\", \"method\", \
+     \"resource_id\", \"status\", \"scim_type\", \"has_body\", \"details\"";
+const COLUMN_COUNT: usize = 10;
 
 /// `INSERT` of `rows` records: the same text for the same number of rows, so each database
 /// prepares it once (batches are cut into chunks of a few fixed sizes).
@@ -264,47 +309,162 @@ fn cached_insert_sql(backend: DbBackend, rows: usize) -> String {
 /// Chunk sizes of an insert (largest first): few distinct statement texts.
 const CHUNKS: [usize; 4] = [64, 16, 4, 1];
 
-/// The values of `r` in [`COLUMNS`] order, NUL characters (which PostgreSQL refuses in text)
-/// replaced.
+/// The values of `new` in [`COLUMNS`] order, NUL characters (which PostgreSQL refuses in
+/// text) replaced.
 fn values(new: &NewActivity, has_body: bool, out: &mut Vec<sea_orm::Value>) {
     let r = &new.record;
     use sea_orm::Value;
-    let clean = |s: &str| {
-        if s.contains('\0') {
-            s.replace('\0', "\u{FFFD}")
-        } else {
-            s.to_owned()
-        }
+    let text = |s: &str| Value::String(Some(Box::new(s.to_owned())));
+    let opt = |s: &Option<String>| Value::String(s.as_deref().map(|s| Box::new(s.to_owned())));
+    // A NUL anywhere (rare): the record is written with its NULs replaced, in `details` as
+    // elsewhere, so that `details` stays valid as PostgreSQL `jsonb` too.
+    if record_has_nul(r) {
+        let mut cleaned = new.clone();
+        replace_nul(&mut cleaned.record);
+        return values(&cleaned, has_body, out);
+    }
+    let details = DetailsOut {
+        time: &r.time,
+        request_id: r.request_id.as_deref(),
+        identity_provider: &r.identity_provider,
+        path: &r.path,
+        resource_type: r.resource_type.as_deref(),
+        filter: r.filter.as_deref(),
+        detail: r.detail.as_deref(),
+        latency_ms: r.latency_ms,
+        summary: &r.summary,
+        attributes: &r.attributes,
     };
-    let text = |s: &str| Value::String(Some(Box::new(clean(s))));
-    let opt = |s: &Option<String>| Value::String(s.as_deref().map(|s| Box::new(clean(s))));
-    let attributes = serde_json::Value::Array(
-        r.attributes
-            .iter()
-            .map(|a| serde_json::Value::String(clean(a)))
-            .collect(),
-    );
+    // Serialising borrowed strings cannot fail.
+    let details = serde_json::to_string(&details).unwrap_or_else(|_| "{}".to_owned());
     out.extend([
         text(new.tenant.as_str()),
         text(&r.id),
-        Value::ChronoDateTimeUtc(Some(Box::new(r.time))),
-        opt(&r.request_id),
         text(&r.actor_kind),
         text(&r.actor),
-        text(&r.identity_provider),
         text(&r.method),
-        text(&r.path),
-        opt(&r.resource_type),
         opt(&r.resource_id),
-        opt(&r.filter),
         Value::Int(Some(i32::from(r.status))),
         opt(&r.scim_type),
-        opt(&r.detail),
-        Value::BigInt(Some(i64::try_from(r.latency_ms).unwrap_or(i64::MAX))),
-        text(&r.summary),
-        Value::Json(Some(Box::new(attributes))),
         Value::Bool(Some(has_body)),
+        Value::String(Some(Box::new(details))),
     ]);
+}
+
+fn record_has_nul(r: &ActivityRecord) -> bool {
+    let some = |s: &Option<String>| s.as_deref().is_some_and(|s| s.contains('\0'));
+    [
+        &r.id,
+        &r.actor_kind,
+        &r.actor,
+        &r.identity_provider,
+        &r.method,
+        &r.path,
+        &r.summary,
+    ]
+    .iter()
+    .any(|s| s.contains('\0'))
+        || [
+            &r.request_id,
+            &r.resource_type,
+            &r.resource_id,
+            &r.filter,
+            &r.scim_type,
+            &r.detail,
+        ]
+        .iter()
+        .any(|s| some(s))
+        || r.attributes.iter().any(|a| a.contains('\0'))
+}
+
+fn replace_nul(r: &mut ActivityRecord) {
+    let fix = |s: &mut String| {
+        if s.contains('\0') {
+            *s = s.replace('\0', "\u{FFFD}");
+        }
+    };
+    for s in [
+        &mut r.id,
+        &mut r.actor_kind,
+        &mut r.actor,
+        &mut r.identity_provider,
+        &mut r.method,
+        &mut r.path,
+        &mut r.summary,
+    ] {
+        fix(s);
+    }
+    for s in [
+        &mut r.request_id,
+        &mut r.resource_type,
+        &mut r.resource_id,
+        &mut r.filter,
+        &mut r.scim_type,
+        &mut r.detail,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        fix(s);
+    }
+    r.attributes.iter_mut().for_each(fix);
+}
+
+/// Per actor of a batch, its newest successful and newest failed record.
+fn newest_by_actor(records: &[NewActivity]) -> Vec<(&NewActivity, Option<&str>, Option<&str>)> {
+    let mut out: Vec<(&NewActivity, Option<&str>, Option<&str>)> = Vec::new();
+    for r in records {
+        let id = r.record.id.as_str();
+        let failed = r.record.status >= 400;
+        let same = |o: &&mut (&NewActivity, Option<&str>, Option<&str>)| {
+            o.0.tenant == r.tenant
+                && o.0.record.actor_kind == r.record.actor_kind
+                && o.0.record.actor == r.record.actor
+        };
+        let i = match out.iter_mut().position(|o| same(&o)) {
+            Some(i) => i,
+            None => {
+                out.push((r, None, None));
+                out.len() - 1
+            }
+        };
+        if let Some(slot) = out.get_mut(i) {
+            let newest = if failed { &mut slot.2 } else { &mut slot.1 };
+            if newest.is_none_or(|n| n < id) {
+                *newest = Some(id);
+            }
+        }
+    }
+    out
+}
+
+/// Upsert of an actor's row keeping, per column, the newer of the stored and the new id.
+fn actor_upsert_sql(backend: DbBackend) -> &'static str {
+    const KEEP_NEWER: &str = "INSERT INTO \"activity_actors\" (\"tenant_id\", \"actor_kind\", \
+         \"actor\", \"last_success_id\", \"last_failure_id\") VALUES ({1}, {2}, {3}, {4}, {5}) \
+         ON CONFLICT (\"tenant_id\", \"actor_kind\", \"actor\") DO UPDATE SET \
+         \"last_success_id\" = CASE WHEN \"excluded\".\"last_success_id\" IS NULL THEN \
+         \"activity_actors\".\"last_success_id\" WHEN \"activity_actors\".\"last_success_id\" IS NULL \
+         OR \"excluded\".\"last_success_id\" > \"activity_actors\".\"last_success_id\" THEN \
+         \"excluded\".\"last_success_id\" ELSE \"activity_actors\".\"last_success_id\" END, \
+         \"last_failure_id\" = CASE WHEN \"excluded\".\"last_failure_id\" IS NULL THEN \
+         \"activity_actors\".\"last_failure_id\" WHEN \"activity_actors\".\"last_failure_id\" IS NULL \
+         OR \"excluded\".\"last_failure_id\" > \"activity_actors\".\"last_failure_id\" THEN \
+         \"excluded\".\"last_failure_id\" ELSE \"activity_actors\".\"last_failure_id\" END";
+    static TEXTS: std::sync::OnceLock<[String; 2]> = std::sync::OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        let mut pg = KEEP_NEWER.to_owned();
+        let mut sqlite = KEEP_NEWER.to_owned();
+        for i in 1..=5 {
+            pg = pg.replace(&format!("{{{i}}}"), &format!("${i}"));
+            sqlite = sqlite.replace(&format!("{{{i}}}"), "?");
+        }
+        [pg, sqlite]
+    });
+    match backend {
+        DbBackend::Postgres => &texts[0],
+        _ => &texts[1],
+    }
 }
 
 /// The first hour of `time` (drops are counted per hour).
@@ -402,6 +562,23 @@ impl Store {
             ))
             .await?;
             rest = tail;
+        }
+        for (r, success, failure) in newest_by_actor(records) {
+            use sea_orm::Value;
+            let id = |v: Option<&str>| Value::String(v.map(|v| Box::new(v.to_owned())));
+            let clean = |s: &str| Value::String(Some(Box::new(s.replace('\0', "\u{FFFD}"))));
+            txn.execute(Statement::from_sql_and_values(
+                backend,
+                actor_upsert_sql(backend),
+                [
+                    clean(r.tenant.as_str()),
+                    clean(&r.record.actor_kind),
+                    clean(&r.record.actor),
+                    id(success),
+                    id(failure),
+                ],
+            ))
+            .await?;
         }
         let bodies: Vec<_> = records
             .iter()
@@ -583,18 +760,27 @@ impl Store {
         actor: &str,
         failed: bool,
     ) -> StoreResult<Option<ActivityRecord>> {
-        use activity_record::Column as C;
-        let status = if failed {
-            C::Status.gte(400)
+        use activity_actor::Column as C;
+        let column = if failed {
+            C::LastFailureId
         } else {
-            C::Status.lt(400)
+            C::LastSuccessId
         };
-        Ok(activity_record::Entity::find()
+        let newest: Option<String> = activity_actor::Entity::find()
+            .select_only()
+            .column_as(column.max(), "newest")
             .filter(C::TenantId.eq(tenant.as_str()))
             .filter(C::Actor.eq(actor))
-            .filter(status)
-            .order_by_desc(C::Id)
-            .limit(1)
+            .into_tuple::<Option<String>>()
+            .one(&self.db.scan())
+            .await?
+            .flatten();
+        let Some(id) = newest else {
+            return Ok(None);
+        };
+        Ok(activity_record::Entity::find()
+            .filter(activity_record::Column::TenantId.eq(tenant.as_str()))
+            .filter(activity_record::Column::Id.eq(id))
             .one(&self.db.scan())
             .await?
             .map(ActivityRecord::from))
@@ -703,6 +889,22 @@ impl Store {
                     break;
                 }
             }
+            // An actor whose every record is purged has no row left to point at.
+            let floor = id_floor(cutoff);
+            activity_actor::Entity::delete_many()
+                .filter(activity_actor::Column::TenantId.eq(t.id.as_str()))
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(activity_actor::Column::LastSuccessId.is_null())
+                        .add(activity_actor::Column::LastSuccessId.lt(floor.as_str())),
+                )
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(activity_actor::Column::LastFailureId.is_null())
+                        .add(activity_actor::Column::LastFailureId.lt(floor.as_str())),
+                )
+                .exec(&self.db)
+                .await?;
         }
         let body_cutoff = now - chrono::Duration::days(BODY_RETENTION_DAYS);
         loop {
@@ -816,6 +1018,10 @@ pub(crate) async fn delete_tenant_activity<C: ConnectionTrait>(
         .filter(activity_drop::Column::TenantId.eq(id.as_str()))
         .exec(txn)
         .await?;
+    activity_actor::Entity::delete_many()
+        .filter(activity_actor::Column::TenantId.eq(id.as_str()))
+        .exec(txn)
+        .await?;
     Ok(())
 }
 
@@ -840,11 +1046,114 @@ mod tests {
     #[test]
     fn insert_statements_bind_every_column() {
         let sql = insert_sql(DbBackend::Postgres, 2);
-        assert!(sql.contains("$38") && !sql.contains("$39"), "{sql}");
+        assert!(sql.contains("$20") && !sql.contains("$21"), "{sql}");
         assert_eq!(
             insert_sql(DbBackend::Sqlite, 4).matches('?').count(),
             4 * COLUMN_COUNT
         );
+    }
+
+    #[test]
+    fn a_batch_names_each_actors_newest_success_and_failure() {
+        let t = TenantId::parse("acme").unwrap();
+        let rec = |actor: &str, id: &str, status: u16| NewActivity {
+            tenant: t.clone(),
+            record: ActivityRecord {
+                id: id.into(),
+                time: Utc::now(),
+                request_id: None,
+                actor_kind: "key".into(),
+                actor: actor.into(),
+                identity_provider: "other".into(),
+                method: "GET".into(),
+                path: "/".into(),
+                resource_type: None,
+                resource_id: None,
+                filter: None,
+                status,
+                scim_type: None,
+                detail: None,
+                latency_ms: 0,
+                summary: String::new(),
+                attributes: Vec::new(),
+                has_body: false,
+            },
+            body: None,
+        };
+        let batch = [
+            rec("a", "3", 200),
+            rec("b", "1", 500),
+            rec("a", "5", 200),
+            rec("a", "4", 404),
+            rec("a", "2", 500),
+        ];
+        let got: Vec<_> = newest_by_actor(&batch)
+            .into_iter()
+            .map(|(r, s, f)| (r.record.actor.as_str(), s, f))
+            .collect();
+        assert_eq!(got, [("a", Some("5"), Some("4")), ("b", None, Some("1"))]);
+    }
+
+    #[test]
+    fn details_round_trip_and_a_nul_is_replaced_everywhere() {
+        let t = TenantId::parse("acme").unwrap();
+        let time = DateTime::parse_from_rfc3339("2026-12-07T10:42:17.123456Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap();
+        let record = ActivityRecord {
+            id: activity_id(time),
+            time,
+            request_id: Some("r1".into()),
+            actor_kind: "key".into(),
+            actor: "en\0tra".into(),
+            identity_provider: "entra".into(),
+            method: "PATCH".into(),
+            path: "/scim/v2/Users/\"x\"".into(),
+            resource_type: Some("User".into()),
+            resource_id: Some("x".into()),
+            filter: Some("a\0b".into()),
+            status: 409,
+            scim_type: Some("uniqueness".into()),
+            detail: Some("taken \\u0000".into()),
+            latency_ms: 12,
+            summary: "PATCH replace userName".into(),
+            attributes: vec!["userName".into(), "x\0y".into()],
+            has_body: false,
+        };
+        let mut binds = Vec::new();
+        values(
+            &NewActivity {
+                tenant: t,
+                record: record.clone(),
+                body: None,
+            },
+            false,
+            &mut binds,
+        );
+        assert_eq!(binds.len(), COLUMN_COUNT);
+        let text = |v: &sea_orm::Value| match v {
+            sea_orm::Value::String(Some(s)) => s.as_str().to_owned(),
+            other => panic!("{other:?}"),
+        };
+        let model = activity_record::Model {
+            tenant_id: text(&binds[0]),
+            id: text(&binds[1]),
+            actor_kind: text(&binds[2]),
+            actor: text(&binds[3]),
+            method: text(&binds[4]),
+            resource_id: Some(text(&binds[5])),
+            status: 409,
+            scim_type: Some(text(&binds[7])),
+            has_body: false,
+            details: text(&binds[9]),
+        };
+        assert!(!model.details.contains('\0'));
+        let back = ActivityRecord::from(model);
+        let mut expected = record;
+        expected.actor = "en\u{FFFD}tra".into();
+        expected.filter = Some("a\u{FFFD}b".into());
+        expected.attributes[1] = "x\u{FFFD}y".into();
+        assert_eq!(back, expected);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! sea-orm entities, one file per table. Conversions into model types live beside each entity.
 
 pub mod access_token;
+pub mod activity_actor;
 pub mod activity_body;
 pub mod activity_drop;
 pub mod activity_record;
