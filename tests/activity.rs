@@ -1317,18 +1317,7 @@ async fn the_last_success_and_failure_survive_batches_written_out_of_order() {
             )
             .await
             .unwrap();
-        let success = app
-            .store
-            .last_activity(&t, "okta", false)
-            .await
-            .unwrap()
-            .unwrap();
-        let failure = app
-            .store
-            .last_activity(&t, "okta", true)
-            .await
-            .unwrap()
-            .unwrap();
+        let (success, failure) = last_success_and_failure(&app.store, &t).await;
         assert_eq!(success.id, newer);
         assert_eq!(failure.id, newer.replace("f0", "f1"));
         // A batch with only a newer success leaves the failure where it was.
@@ -1337,22 +1326,23 @@ async fn the_last_success_and_failure_survive_batches_written_out_of_order() {
             .record_activity(&[record(newest, 204)], &[])
             .await
             .unwrap();
-        let success = app
-            .store
-            .last_activity(&t, "okta", false)
-            .await
-            .unwrap()
-            .unwrap();
-        let failure = app
-            .store
-            .last_activity(&t, "okta", true)
-            .await
-            .unwrap()
-            .unwrap();
+        let (success, failure) = last_success_and_failure(&app.store, &t).await;
         assert_eq!(success.id, newest);
         assert_eq!(
             failure.detail,
             Some(format!("record {}", newer.replace("f0", "f1")))
         );
     }
+}
+
+/// The last success and the last failure of the key `okta` in `tenant`.
+async fn last_success_and_failure(
+    store: &scim_store::Store,
+    tenant: &TenantId,
+) -> (ActivityRecord, ActivityRecord) {
+    let last = |failed| store.last_activity(tenant, "okta", failed);
+    (
+        last(false).await.unwrap().unwrap(),
+        last(true).await.unwrap().unwrap(),
+    )
 }
