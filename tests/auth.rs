@@ -189,3 +189,117 @@ on_each_backend!(patch_needs_a_key_with_write_permission, |app| {
         .get("title")
         .is_none());
 });
+
+// Every process keeps the keys it verified (issue 23), yet a change of a key reaches every
+// process at its next request: through the admin API, and by hand in SQL (the counter is
+// moved by triggers, not by the code that changes keys).
+on_each_backend!(
+    a_kept_key_is_refused_on_every_process_at_its_next_request,
+    |app| {
+        let token = app.scim_token.clone();
+        let admin = app.admin_token.clone();
+        let statuses = |answers: Vec<crate::common::Resp>| {
+            answers
+                .into_iter()
+                .map(|r| r.status.as_u16())
+                .collect::<Vec<_>>()
+        };
+        let each = app.processes().max(1);
+        // Each process verifies the key and keeps it.
+        for _ in 0..2 {
+            assert_eq!(
+                statuses(app.get_each("/scim/v2/Users", &token).await),
+                vec![200; each]
+            );
+        }
+        // Disabled through the admin API: refused by every process at once.
+        let r = app
+            .call(
+                Method::PUT,
+                "/api/acme/admin/apiKeys/entra",
+                Some(&admin),
+                Some(json!({"enabled": false, "permissions": ["scim:read", "scim:write"]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(
+            statuses(app.get_each("/scim/v2/Users", &token).await),
+            vec![401; each]
+        );
+        let r = app
+            .call(
+                Method::PUT,
+                "/api/acme/admin/apiKeys/entra",
+                Some(&admin),
+                Some(json!({"enabled": true, "permissions": ["scim:read"]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(
+            statuses(app.get_each("/scim/v2/Users", &token).await),
+            vec![200; each]
+        );
+        // A permission taken away: a write is forbidden on every process at once.
+        let create = app
+            .call(
+                Method::POST,
+                "/scim/v2/Users",
+                Some(&token),
+                Some(user_body("kept@example.com")),
+            )
+            .await;
+        assert_scim_error(&create, 403, None);
+        // Revoked by hand in SQL, as an operator might: the next request of every process sees it.
+        app.store
+            .execute_unprepared("UPDATE api_keys SET revoked_at = created_at WHERE name = 'entra'")
+            .await
+            .unwrap();
+        assert_eq!(
+            statuses(app.get_each("/scim/v2/Users", &token).await),
+            vec![401; each]
+        );
+    }
+);
+
+// The record of a key's use (once a minute) does not move the counter, or every request
+// would read the key again; any other change of a key does.
+on_each_backend!(only_a_change_of_a_key_moves_the_key_counter, |app| {
+    let before = app.store.auth_epoch().await.unwrap();
+    let token = app.scim_token.clone();
+    let admin = app.admin_token.clone();
+    for _ in 0..3 {
+        let r = app
+            .call(Method::GET, "/scim/v2/Users", Some(&token), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    // The use is recorded off the request's path: wait until it is.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = app
+            .get_with_authorization(
+                "/api/acme/admin/apiKeys/entra",
+                &format!("Bearer {}", app.admin_token),
+            )
+            .await;
+        if !r.body["lastUsedAt"].is_null() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the use was never recorded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.store.auth_epoch().await.unwrap(), before);
+    let r = app
+        .call(
+            Method::PUT,
+            "/api/acme/admin/apiKeys/entra",
+            Some(&admin),
+            Some(json!({"enabled": true, "permissions": ["scim:read"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(app.store.auth_epoch().await.unwrap() > before);
+});

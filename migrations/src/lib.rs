@@ -30,6 +30,7 @@ mod m20261207_000140_create_activity;
 mod m20261207_000150_drop_sqlite_events_time_index;
 mod m20261207_000160_create_resource_counts;
 mod m20261207_000170_pack_activity_records;
+mod m20261207_000180_create_auth_epoch;
 
 /// The migrator run at start-up.
 pub struct Migrator;
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000150_drop_sqlite_events_time_index::Migration),
             Box::new(m20261207_000160_create_resource_counts::Migration),
             Box::new(m20261207_000170_pack_activity_records::Migration),
+            Box::new(m20261207_000180_create_auth_epoch::Migration),
         ]
     }
 }

@@ -346,6 +346,21 @@ where
         answers.into_iter().map(to_resp).collect()
     }
 
+    /// A `GET` with bearer `token`, sent to every serving process (once in-process): for
+    /// what each process may keep for itself, such as the keys it has verified.
+    pub async fn get_each(&self, path: &str, token: &str) -> Vec<Resp> {
+        let req = || {
+            test::TestRequest::get()
+                .uri(path)
+                .insert_header(("Authorization", format!("Bearer {token}")))
+        };
+        let answers = match &self.procs {
+            Some(procs) => procs.send_each(req().to_request()).await,
+            None => vec![self.dispatch(req()).await],
+        };
+        answers.into_iter().map(to_resp).collect()
+    }
+
     /// In process only (`None` in process mode): the answer to a `GET` with the tenant's SCIM
     /// key, its body not read yet (a streamed body is produced as it is read, so a test can
     /// write between the answer's start and its end).

@@ -15,6 +15,7 @@
 pub mod admin;
 mod caller;
 mod client;
+mod key_cache;
 mod principal;
 mod scope;
 mod throttle;

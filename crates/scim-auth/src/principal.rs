@@ -34,6 +34,8 @@ pub struct Authenticator {
     failures: std::sync::Arc<crate::throttle::FailureThrottle>,
     /// Failed client authentications at the token endpoint per tenant and client id.
     client_failures: std::sync::Arc<crate::throttle::FailureThrottle<(String, String)>>,
+    /// The keys this process has verified (see [`crate::key_cache`]).
+    keys: std::sync::Arc<crate::key_cache::KeyCache>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -115,6 +117,7 @@ impl Authenticator {
             operator_hash: None,
             failures: Default::default(),
             client_failures: Default::default(),
+            keys: Default::default(),
         }
     }
 
@@ -246,6 +249,9 @@ impl Authenticator {
         if recent {
             return;
         }
+        // Kept copies of the key learn the use now (the record of use does not move the
+        // cache's counter): otherwise each request after a minute would spawn a write here.
+        self.keys.used(&key.id, now);
         let store = self.store.clone();
         let id = key.id.clone();
         actix_web::rt::spawn(async move {
@@ -284,23 +290,29 @@ impl Authenticator {
         }
         let token = Token::parse(raw).ok_or(Refusal::anonymous(AuthError::Unauthorized))?;
         let hash = token.hash();
-        let found = if with_settings {
-            self.store
-                .find_api_key_and_scim_switch(&hash)
-                .await
-                .map(|found| found.map(|(key, settings)| (key, Some(settings))))
-        } else {
-            self.store
-                .find_api_key_by_hash(&hash)
-                .await
-                .map(|found| found.map(|key| (key, None)))
+        let unavailable = |err: scim_store::StoreError| {
+            tracing::error!(error = %err, "key lookup failed");
+            Refusal::anonymous(AuthError::Unavailable)
         };
-        let (key, settings) = found
-            .map_err(|err| {
-                tracing::error!(error = %err, "key lookup failed");
-                Refusal::anonymous(AuthError::Unavailable)
-            })?
-            .ok_or(Refusal::anonymous(AuthError::Unauthorized))?;
+        // The counter first, then the key: a kept key is used only while the counter has not
+        // moved since before it was read (see `key_cache`).
+        let epoch = self.store.auth_epoch().await.map_err(unavailable)?;
+        let found = match self.keys.get(&hash, epoch) {
+            Some(kept) => Some(kept),
+            None => {
+                let found = self
+                    .store
+                    .find_api_key_and_scim_switch(&hash)
+                    .await
+                    .map_err(unavailable)?;
+                if let Some((key, switch)) = &found {
+                    self.keys.put(&hash, epoch, key, switch);
+                }
+                found
+            }
+        };
+        let (key, switch) = found.ok_or(Refusal::anonymous(AuthError::Unauthorized))?;
+        let settings = with_settings.then_some(switch);
         let why = if !is_key_value(&key, &hash, now) {
             Some("the key value was replaced by a rotation and its grace period ended")
         } else {

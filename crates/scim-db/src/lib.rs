@@ -194,6 +194,17 @@ impl Db {
         }
     }
 
+    /// The first column of the first row of `stmt` (a read) as an integer, without sea-orm's
+    /// row maps: for a statement that runs on every request and answers one number (the key
+    /// cache's counter).
+    pub async fn read_i64(&self, stmt: Statement) -> Result<Option<i64>, DbErr> {
+        counted();
+        match &self.0 {
+            Pool::Postgres(db) => db.read_i64(&stmt).await,
+            Pool::Sqlite(db) => db.read_i64(&stmt),
+        }
+    }
+
     /// This connection, for bookkeeping writes (see [`Bookkeeping`]).
     pub fn bookkeeping(&self) -> Bookkeeping<'_> {
         Bookkeeping(self)

@@ -322,6 +322,18 @@ impl PgDb {
         out.map(|row| row.map(QueryResult::from)).map_err(query_err)
     }
 
+    /// See [`crate::Db::read_i64`].
+    pub(crate) async fn read_i64(&self, stmt: &Statement) -> Result<Option<i64>, DbErr> {
+        use sqlx::Row;
+        let mut lease = self.acquire().await?;
+        let out = within(self.deadline(), query(stmt).fetch_optional(lease.conn()?)).await;
+        lease.release(&out);
+        match out.map_err(query_err)? {
+            Some(row) => row.try_get::<i64, usize>(0).map(Some).map_err(query_err),
+            None => Ok(None),
+        }
+    }
+
     pub(crate) async fn query_all(
         &self,
         stmt: Statement,

@@ -541,6 +541,19 @@ impl Store {
         Ok(found.map(|row| (row.key.into(), row.switch)))
     }
 
+    /// The counter that every change to a key, or to the SCIM switch of a tenant, moves in
+    /// its own transaction (triggers of migration 000180): a key verified when the counter
+    /// read *before* reading it was N is still exactly what the database holds while the
+    /// counter is N. One row by its key, read without sea-orm's row maps.
+    pub async fn auth_epoch(&self) -> StoreResult<i64> {
+        const SQL: &str = "SELECT \"epoch\" FROM \"auth_epoch\" WHERE \"id\" = 1";
+        let stmt = sea_orm::Statement::from_string(self.db.get_database_backend(), SQL);
+        self.db
+            .read_i64(stmt)
+            .await?
+            .ok_or_else(|| StoreError::InvalidValue("auth_epoch has no row".into()))
+    }
+
     /// Records a use of key `id` by `addr`, unless one was recorded less than a minute before
     /// `now` (also across processes: the condition is in the `UPDATE`). Returns whether a row
     /// was written.

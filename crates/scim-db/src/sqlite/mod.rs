@@ -289,6 +289,18 @@ impl SqliteDb {
         Ok(rows.into_iter().next())
     }
 
+    /// See [`crate::Db::read_i64`].
+    pub(crate) fn read_i64(&self, stmt: &Statement) -> Result<Option<i64>, DbErr> {
+        self.with_reader(|c| {
+            let mut prepared = prepare(c, stmt)?;
+            let mut rows = prepared.raw_query();
+            match rows.next().map_err(query_err)? {
+                Some(row) => row.get::<_, i64>(0).map(Some).map_err(query_err),
+                None => Ok(None),
+            }
+        })
+    }
+
     /// Opens a read transaction on a reader of its own (see [`SqliteSnapshot`]).
     pub(crate) fn snapshot(&self) -> Result<SqliteSnapshot, DbErr> {
         let taken = lock(&self.shared.readers).pop();
