@@ -7,7 +7,8 @@
 # over N requests and dumped. Work paced by the clock rather than by requests is switched off
 # (the expiry sweep; the webhook delivery loop, which has no endpoint to serve here and whose
 # idle passes would be counted by how long a phase lasts under valgrind, not by its requests). Phases: create a user, PATCH it (Entra's shape), deactivate it,
-# delete it; and a single-member group PATCH.
+# delete it; and a single-member group PATCH. EC_PHASES picks phases (also `get`: GET
+# /Users/{id}, and `lookup`: a list filtered by userName, both of the users created).
 #
 #   scripts/events-callgrind.sh [sqlite|postgres] [path/to/release/scimd]
 #
@@ -33,7 +34,7 @@ cleanup() {
 trap cleanup EXIT
 
 cat > "$W/load.py" <<'PY'
-import http.client, json, sys
+import http.client, json, sys, urllib.parse
 port, token, phase, n, tag = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 c = http.client.HTTPConnection("127.0.0.1", port)
 ids_file = f"{sys.argv[6]}/ids-{tag}.json"
@@ -61,6 +62,10 @@ else:
         elif phase == "member":
             gid = json.load(open(f"{sys.argv[6]}/group-{tag}.json"))
             call("PATCH", f"/scim/v2/Groups/{gid}", patch([{"op": "Add", "path": "members", "value": [{"value": uid}]}]))
+        elif phase == "get":
+            call("GET", f"/scim/v2/Users/{uid}")
+        elif phase == "lookup":
+            call("GET", "/scim/v2/Users?filter=" + urllib.parse.quote(f'userName eq "{tag}-{i}@example.test"'))
         elif phase == "delete":
             call("DELETE", f"/scim/v2/Users/{uid}")
 PY
@@ -92,7 +97,7 @@ for capture in false true; do
         -H 'Content-Type: application/scim+json' -d '{"displayName":"cg"}' \
         | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["id"]))' > "$W/group-m.json"
     sleep "$SETTLE"  # the warm-up's records are written before the first count
-    for phase in create patch deactivate member delete; do
+    for phase in ${EC_PHASES:-create patch deactivate member delete}; do
         callgrind_control -z "$VPID" >/dev/null 2>&1
         callgrind_control -i on "$VPID" >/dev/null 2>&1
         python3 "$W/load.py" "$port" "$key" "$phase" "$N" m "$W"
