@@ -21,6 +21,7 @@
 //! sea-orm sees rows as [`ProxyRow`]s whose values are typed by the columns' declared types
 //! (see [`values`]).
 
+mod columns;
 mod values;
 mod writer;
 
@@ -34,7 +35,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use self::values::Declared;
 pub(crate) use self::writer::SqliteTxn;
 use self::writer::Writer;
 use crate::lock;
@@ -533,19 +533,20 @@ fn read_only_query(
     if !prepared.readonly() {
         return Ok(None);
     }
-    rows(prepared, limit).map(Some)
+    rows(&stmt.sql, prepared, limit).map(Some)
 }
 
 fn query(conn: &Connection, stmt: &Statement, limit: usize) -> Result<Vec<QueryResult>, DbErr> {
-    rows(prepare(conn, stmt)?, limit)
+    rows(&stmt.sql, prepare(conn, stmt)?, limit)
 }
 
-fn rows(mut prepared: CachedStatement<'_>, limit: usize) -> Result<Vec<QueryResult>, DbErr> {
-    let columns: Vec<(String, Declared)> = prepared
-        .columns()
-        .iter()
-        .map(|c| (c.name().to_owned(), Declared::of(c.decl_type())))
-        .collect();
+/// The rows of `prepared` (whose text is `sql`) as sea-orm's rows, at most `limit`.
+fn rows(
+    sql: &str,
+    mut prepared: CachedStatement<'_>,
+    limit: usize,
+) -> Result<Vec<QueryResult>, DbErr> {
+    let columns = columns::of(sql, &prepared);
     let mut out = Vec::new();
     let mut rows = prepared.raw_query();
     while let Some(row) = rows.next().map_err(query_err)? {
