@@ -1247,6 +1247,23 @@ async fn records_written_before_the_packed_table_are_moved_over_and_back() {
             .unwrap()
             .unwrap();
         assert_eq!(success.id, newest.id);
+        // A record written after the move (its time as integer nanoseconds) goes back too.
+        let mut later = newest.clone();
+        later.id = "0193a000-0000-7000-8000-000000000004".into();
+        later.time = chrono::DateTime::parse_from_rfc3339("2026-12-07T11:00:00.25Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        store
+            .record_activity(
+                &[NewActivity {
+                    tenant: acme.clone(),
+                    record: later,
+                    body: None,
+                }],
+                &[],
+            )
+            .await
+            .unwrap();
         store.close().await.unwrap();
 
         // Back to before the packed table (and the migrations after it).
@@ -1261,7 +1278,7 @@ async fn records_written_before_the_packed_table_are_moved_over_and_back() {
             ))
             .await
             .unwrap();
-        assert_eq!(rows.len(), 3);
+        assert_eq!(rows.len(), 4);
         assert_eq!(
             rows[1]
                 .try_get::<Option<String>>("", "detail")
@@ -1270,6 +1287,24 @@ async fn records_written_before_the_packed_table_are_moved_over_and_back() {
             Some("userName is taken")
         );
         assert_eq!(rows[2].try_get::<i64>("", "latency_ms").unwrap(), 7);
+        let later = conn
+            .query_one(sea_orm::Statement::from_string(
+                conn.get_database_backend(),
+                "SELECT \"time\" FROM \"activity_records\" \
+                 WHERE \"id\" = '0193a000-0000-7000-8000-000000000004'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let time: chrono::DateTime<Utc> = if postgres {
+            later.try_get("", "time").unwrap()
+        } else {
+            let text: String = later.try_get("", "time").unwrap();
+            chrono::DateTime::parse_from_rfc3339(&text)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        assert_eq!(time.to_rfc3339(), "2026-12-07T11:00:00.250+00:00");
         Migrator::up(&conn, None).await.unwrap();
         conn.close().await.unwrap();
     }

@@ -303,3 +303,30 @@ on_each_backend!(only_a_change_of_a_key_moves_the_key_counter, |app| {
     assert_eq!(r.status, StatusCode::OK);
     assert!(app.store.auth_epoch().await.unwrap() > before);
 });
+
+// Keys removed wholesale (PostgreSQL's `TRUNCATE` fires no row trigger, so it has one of its
+// own): every process refuses them at its next request.
+on_each_backend!(keys_removed_wholesale_are_refused_at_once, |app| {
+    let token = app.scim_token.clone();
+    let each = app.processes().max(1);
+    let statuses = |answers: Vec<crate::common::Resp>| {
+        answers
+            .into_iter()
+            .map(|r| r.status.as_u16())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        statuses(app.get_each("/scim/v2/Users", &token).await),
+        vec![200; each]
+    );
+    let sql = if app.db_url().starts_with("postgres") {
+        "TRUNCATE api_keys CASCADE"
+    } else {
+        "DELETE FROM api_keys"
+    };
+    app.store.execute_unprepared(sql).await.unwrap();
+    assert_eq!(
+        statuses(app.get_each("/scim/v2/Users", &token).await),
+        vec![401; each]
+    );
+});

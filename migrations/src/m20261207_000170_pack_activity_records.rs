@@ -164,9 +164,18 @@ impl MigrationTrait for Migration {
         ))
         .await?;
         let field = |name: &str| get.replace("{}", name);
+        // Records written since `up` carry their time as integer nanoseconds (`timeNs`).
         let time_value = match backend {
-            DbBackend::Postgres => format!("({})::timestamptz", field("time")),
-            _ => field("time"),
+            DbBackend::Postgres => format!(
+                "COALESCE(({})::timestamptz, to_timestamp(({})::numeric / 1e9))",
+                field("time"),
+                field("timeNs")
+            ),
+            _ => format!(
+                "COALESCE({}, strftime('%Y-%m-%dT%H:%M:%f+00:00', {} / 1e9, 'unixepoch'))",
+                field("time"),
+                field("timeNs")
+            ),
         };
         let latency = match backend {
             DbBackend::Postgres => format!("({})::bigint", field("latencyMs")),

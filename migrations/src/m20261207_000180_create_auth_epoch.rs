@@ -13,9 +13,13 @@
 //!   **A column added to `api_keys` later must be added to [`KEY_COLUMNS`]' trigger** (a new
 //!   migration dropping and creating it), or a change of it would not reach the caches.
 //! - `tenants`: an update of the SCIM switch columns read with the key
-//!   (`scim_custom_attributes`, `custom_schema_tag`, `events_full_data`), or a delete.
+//!   (`scim_custom_attributes`, `custom_schema_tag`, `events_full_data`), an insert (SQLite's
+//!   `INSERT OR REPLACE` of a tenant) or a delete.
+//! - PostgreSQL: also `TRUNCATE` of either table.
 //!
-//! On PostgreSQL the triggers are per statement (a purge of 1,000 keys moves it once).
+//! On PostgreSQL the triggers are per statement (a purge of 1,000 keys moves it once), and the
+//! counter's function keeps the migration's search path. The counter starts from the clock
+//! (milliseconds), so that it never reads a value again after a `down` and an `up`.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
@@ -35,10 +39,17 @@ const TENANT_COLUMNS: &str =
 
 const BUMP: &str = "UPDATE \"auth_epoch\" SET \"epoch\" = \"epoch\" + 1 WHERE \"id\" = 1";
 
-/// (trigger name, table, the events it fires on)
-fn triggers() -> [(&'static str, &'static str, String); 5] {
+/// (trigger name, table, the events it fires on) of both databases.
+fn triggers() -> [(&'static str, &'static str, String); 6] {
     [
         ("tr_auth_epoch_key_insert", "api_keys", "INSERT".to_owned()),
+        // A tenant replaced (SQLite's `INSERT OR REPLACE`, which fires no delete trigger
+        // unless `recursive_triggers` is on) changes its switch without an update.
+        (
+            "tr_auth_epoch_tenant_insert",
+            "tenants",
+            "INSERT".to_owned(),
+        ),
         ("tr_auth_epoch_key_delete", "api_keys", "DELETE".to_owned()),
         (
             "tr_auth_epoch_key_update",
@@ -58,6 +69,12 @@ fn triggers() -> [(&'static str, &'static str, String); 5] {
     ]
 }
 
+/// PostgreSQL only: `TRUNCATE` fires no row or `DELETE` trigger.
+const PG_TRUNCATE_TRIGGERS: [(&str, &str); 2] = [
+    ("tr_auth_epoch_key_truncate", "api_keys"),
+    ("tr_auth_epoch_tenant_truncate", "tenants"),
+];
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -68,14 +85,29 @@ impl MigrationTrait for Migration {
              \"epoch\" bigint NOT NULL )",
         )
         .await?;
-        db.execute_unprepared("INSERT INTO \"auth_epoch\" (\"id\", \"epoch\") VALUES (1, 0)")
-            .await?;
+        // Started from the clock, not 0: a process that outlived a `down` and an `up` of this
+        // migration must not find its kept counter value again.
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        db.execute_unprepared(&format!(
+            "INSERT INTO \"auth_epoch\" (\"id\", \"epoch\") VALUES (1, {start})"
+        ))
+        .await?;
         if backend == DbBackend::Postgres {
+            // The search path of the migration, whatever a later session's is.
             db.execute_unprepared(&format!(
-                "CREATE FUNCTION \"auth_epoch_bump\"() RETURNS trigger LANGUAGE plpgsql AS \
-                 $$ BEGIN {BUMP}; RETURN NULL; END $$"
+                "CREATE FUNCTION \"auth_epoch_bump\"() RETURNS trigger LANGUAGE plpgsql \
+                 SET search_path FROM CURRENT AS $$ BEGIN {BUMP}; RETURN NULL; END $$"
             ))
             .await?;
+            for (name, table) in PG_TRUNCATE_TRIGGERS {
+                db.execute_unprepared(&format!(
+                    "CREATE TRIGGER \"{name}\" AFTER TRUNCATE ON \"{table}\" \
+                     FOR EACH STATEMENT EXECUTE FUNCTION \"auth_epoch_bump\"()"
+                ))
+                .await?;
+            }
         }
         for (name, table, events) in triggers() {
             let sql = match backend {
@@ -104,6 +136,10 @@ impl MigrationTrait for Migration {
             db.execute_unprepared(&sql).await?;
         }
         if backend == DbBackend::Postgres {
+            for (name, table) in PG_TRUNCATE_TRIGGERS {
+                db.execute_unprepared(&format!("DROP TRIGGER IF EXISTS \"{name}\" ON \"{table}\""))
+                    .await?;
+            }
             db.execute_unprepared("DROP FUNCTION IF EXISTS \"auth_epoch_bump\"()")
                 .await?;
         }

@@ -123,7 +123,10 @@ struct DetailsIn {
 
 impl From<activity_record::Model> for ActivityRecord {
     fn from(m: activity_record::Model) -> Self {
-        let d: DetailsIn = serde_json::from_str(&m.details).unwrap_or_default();
+        let d: DetailsIn = serde_json::from_str(&m.details).unwrap_or_else(|e| {
+            tracing::warn!(record = %m.id, error = %e, "activity record details unreadable");
+            DetailsIn::default()
+        });
         Self {
             time: d
                 .time_ns
@@ -571,7 +574,23 @@ impl Store {
             .await?;
             rest = tail;
         }
-        for (r, success, failure) in newest_by_actor(records) {
+        // Rows of `activity_actors` (and of `activity_drops` below) are locked in one order
+        // in every batch: two processes' batches naming the same actors in another order
+        // would otherwise deadlock on PostgreSQL.
+        let mut actors = newest_by_actor(records);
+        actors.sort_unstable_by(|a, b| {
+            (
+                a.0.tenant.as_str(),
+                &a.0.record.actor_kind,
+                &a.0.record.actor,
+            )
+                .cmp(&(
+                    b.0.tenant.as_str(),
+                    &b.0.record.actor_kind,
+                    &b.0.record.actor,
+                ))
+        });
+        for (r, success, failure) in actors {
             use sea_orm::Value;
             let id = |v: Option<&str>| Value::String(v.map(|v| Box::new(v.to_owned())));
             let clean = |s: &str| Value::String(Some(Box::new(s.replace('\0', "\u{FFFD}"))));
@@ -605,6 +624,8 @@ impl Store {
                 .exec(&txn)
                 .await?;
         }
+        let mut drops: Vec<_> = drops.iter().collect();
+        drops.sort_unstable_by(|a, b| (a.0.as_str(), a.1).cmp(&(b.0.as_str(), b.1)));
         for (tenant, hour, dropped) in drops {
             let dropped = i64::try_from(*dropped).unwrap_or(i64::MAX);
             activity_drop::Entity::insert(activity_drop::ActiveModel {
