@@ -6,7 +6,7 @@ use chrono::Duration;
 use scim_auth::Scope;
 use serde_json::json;
 
-use crate::common::{assert_scim_error, raw_key, user_body};
+use crate::common::{assert_scim_error, raw_key, user_body, TestApp};
 use crate::on_each_backend;
 
 on_each_backend!(every_bad_key_gets_the_same_401, |app| {
@@ -198,19 +198,10 @@ on_each_backend!(
     |app| {
         let token = app.scim_token.clone();
         let admin = app.admin_token.clone();
-        let statuses = |answers: Vec<crate::common::Resp>| {
-            answers
-                .into_iter()
-                .map(|r| r.status.as_u16())
-                .collect::<Vec<_>>()
-        };
         let each = app.processes().max(1);
         // Each process verifies the key and keeps it.
         for _ in 0..2 {
-            assert_eq!(
-                statuses(app.get_each("/scim/v2/Users", &token).await),
-                vec![200; each]
-            );
+            assert_eq!(statuses_on_each(&app, &token).await, vec![200; each]);
         }
         // Disabled through the admin API: refused by every process at once.
         let r = app
@@ -222,10 +213,7 @@ on_each_backend!(
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        assert_eq!(
-            statuses(app.get_each("/scim/v2/Users", &token).await),
-            vec![401; each]
-        );
+        assert_eq!(statuses_on_each(&app, &token).await, vec![401; each]);
         let r = app
             .call(
                 Method::PUT,
@@ -235,10 +223,7 @@ on_each_backend!(
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        assert_eq!(
-            statuses(app.get_each("/scim/v2/Users", &token).await),
-            vec![200; each]
-        );
+        assert_eq!(statuses_on_each(&app, &token).await, vec![200; each]);
         // A permission taken away: a write is forbidden on every process at once.
         let create = app
             .call(
@@ -254,10 +239,7 @@ on_each_backend!(
             .execute_unprepared("UPDATE api_keys SET revoked_at = created_at WHERE name = 'entra'")
             .await
             .unwrap();
-        assert_eq!(
-            statuses(app.get_each("/scim/v2/Users", &token).await),
-            vec![401; each]
-        );
+        assert_eq!(statuses_on_each(&app, &token).await, vec![401; each]);
     }
 );
 
@@ -309,24 +291,29 @@ on_each_backend!(only_a_change_of_a_key_moves_the_key_counter, |app| {
 on_each_backend!(keys_removed_wholesale_are_refused_at_once, |app| {
     let token = app.scim_token.clone();
     let each = app.processes().max(1);
-    let statuses = |answers: Vec<crate::common::Resp>| {
-        answers
-            .into_iter()
-            .map(|r| r.status.as_u16())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(
-        statuses(app.get_each("/scim/v2/Users", &token).await),
-        vec![200; each]
-    );
+    assert_eq!(statuses_on_each(&app, &token).await, vec![200; each]);
     let sql = if app.db_url().starts_with("postgres") {
         "TRUNCATE api_keys CASCADE"
     } else {
         "DELETE FROM api_keys"
     };
     app.store.execute_unprepared(sql).await.unwrap();
-    assert_eq!(
-        statuses(app.get_each("/scim/v2/Users", &token).await),
-        vec![401; each]
-    );
+    assert_eq!(statuses_on_each(&app, &token).await, vec![401; each]);
 });
+
+/// The status of `GET /scim/v2/Users` with `token` from every serving process.
+async fn statuses_on_each<S, B>(app: &TestApp<S>, token: &str) -> Vec<u16>
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    app.get_each("/scim/v2/Users", token)
+        .await
+        .into_iter()
+        .map(|r| r.status.as_u16())
+        .collect()
+}
