@@ -128,13 +128,14 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Hex SHA-256 of `text`.
-pub(crate) fn sha256_hex(text: &str) -> String {
+/// Lower-case hex of the SHA-256 of `text` (how tokens, session ids and secrets are stored).
+pub fn sha256_hex(text: &str) -> String {
     hex(&Sha256::digest(text.as_bytes()))
 }
 
 /// Lower-case hex of `bytes`. Every request hashes its token: a `format!` per byte cost
 /// ~20,000 instructions per request (callgrind), this ~300.
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {

@@ -18,7 +18,6 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use scim_auth::{grants, Authenticator, Caller, Scope};
 use scim_store::{Actor, Store, StoreError, TenantId};
-use sha2::{Digest, Sha256};
 
 use crate::{
     html,
@@ -37,15 +36,12 @@ pub const LANG_COOKIE: &str = "scimd_lang";
 pub fn random_hex() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    scim_auth::token::hex(&bytes)
 }
 
 /// Hex SHA-256 (the stored form of a session id).
 pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    scim_auth::token::sha256_hex(text)
 }
 
 /// Compares two strings in time independent of where they differ.

@@ -12,7 +12,6 @@ use scim_store::{
     Event, EventStream, EventStreamSettings, NewEventStream, PollSecret, Store, StoreError,
     TenantId,
 };
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 use crate::{
@@ -165,8 +164,7 @@ fn new_poll_secret() -> String {
 
 /// How a poll secret is stored and looked up.
 pub fn hash_poll_secret(secret: &str) -> PollSecret {
-    let digest = Sha256::digest(secret.as_bytes());
-    PollSecret(digest.iter().map(|b| format!("{b:02x}")).collect())
+    PollSecret(scim_auth::token::sha256_hex(secret))
 }
 
 /// Creates a stream; returns it and, for a poll stream, its receiver's secret (shown once).
