@@ -21,6 +21,7 @@
 pub mod deadline;
 mod postgres;
 mod prepared;
+mod rows;
 mod snapshot;
 mod sqlite;
 
@@ -29,6 +30,7 @@ use std::time::Duration;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, Statement};
 
 pub use prepared::Prepared;
+pub use rows::{FromRow, Row};
 pub use snapshot::{Snapshot, SNAPSHOT_LIFETIME};
 pub use sqlite::{codes as sqlite_codes, error_code as sqlite_error_code};
 
@@ -151,15 +153,16 @@ impl Db {
         Scan(self)
     }
 
-    /// A list page and, when `needs_count` (given the number of rows on the page) says so, the
-    /// number of all matches (`count`, a statement whose one row has `num_items`). On SQLite
+    /// A list page (its rows decoded by `T`) and, when `needs_count` (given the number of rows
+    /// on the page) says so, the number of all matches (`count`, a statement whose one row has
+    /// `num_items`). On SQLite
     /// both run on a blocking thread in one hand-over (see [`Scan`]).
-    pub async fn scan_page(
+    pub async fn scan_page<T: FromRow>(
         &self,
         page: Statement,
         count: Statement,
         needs_count: impl FnOnce(usize) -> bool + Send + 'static,
-    ) -> Result<(Vec<QueryResult>, Option<u64>), DbErr> {
+    ) -> Result<(Vec<T>, Option<u64>), DbErr> {
         fn total(row: Option<&QueryResult>) -> Result<u64, DbErr> {
             let n: i64 = match row {
                 Some(row) => row.try_get("", "num_items")?,
@@ -170,7 +173,7 @@ impl Db {
         counted();
         match &self.0 {
             Pool::Postgres(db) => {
-                let rows = db.query_all(page, true).await?;
+                let rows: Vec<T> = db.read(&page).await?;
                 let n = if needs_count(rows.len()) {
                     counted();
                     Some(total(db.query_one(count, true).await?.as_ref())?)
@@ -181,7 +184,7 @@ impl Db {
             }
             Pool::Sqlite(db) => {
                 db.scan_with(move |conn| {
-                    let rows = sqlite::read_only(conn, &page, usize::MAX)?;
+                    let rows: Vec<T> = sqlite::typed_rows(conn, &page, usize::MAX, true)?;
                     let n = if needs_count(rows.len()) {
                         Some(total(sqlite::read_only(conn, &count, 1)?.first())?)
                     } else {
@@ -271,6 +274,41 @@ impl Db {
         match &self.0 {
             Pool::Postgres(db) => db.close().await,
             Pool::Sqlite(db) => db.close(),
+        }
+    }
+}
+
+/// A connection that reads rows straight into the caller's types ([`FromRow`], by column
+/// position, without sea-orm's per-row maps): a [`Db`], a [`Txn`] or a [`Snapshot`].
+#[async_trait::async_trait]
+pub trait ReadRows {
+    /// The rows of `stmt` (a point read, not a scan), decoded by `T`.
+    async fn read<T: FromRow>(&self, stmt: Statement) -> Result<Vec<T>, DbErr>;
+
+    /// The first row of `stmt`, decoded by `T`.
+    async fn read_one<T: FromRow>(&self, stmt: Statement) -> Result<Option<T>, DbErr> {
+        Ok(self.read(stmt).await?.into_iter().next())
+    }
+}
+
+#[async_trait::async_trait]
+impl ReadRows for Db {
+    async fn read<T: FromRow>(&self, stmt: Statement) -> Result<Vec<T>, DbErr> {
+        counted();
+        match &self.0 {
+            Pool::Postgres(db) => db.read(&stmt).await,
+            Pool::Sqlite(db) => db.read(&stmt),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ReadRows for Txn {
+    async fn read<T: FromRow>(&self, stmt: Statement) -> Result<Vec<T>, DbErr> {
+        counted();
+        match &self.0 {
+            Open::Postgres(txn) => txn.read(&stmt).await,
+            Open::Sqlite(txn) => txn.read(&stmt),
         }
     }
 }

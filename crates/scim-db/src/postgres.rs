@@ -41,7 +41,11 @@ use sea_orm::{
 use sea_query_binder::SqlxValues;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::{lock, DbOptions};
+use crate::{
+    lock,
+    rows::{FromRow, PgRow},
+    DbOptions,
+};
 
 /// How long past the server's `statement_timeout` the client waits for an answer before it
 /// takes the connection for dead.
@@ -183,6 +187,16 @@ fn query_err(e: sqlx::Error) -> DbErr {
 
 fn exec_err(e: sqlx::Error) -> DbErr {
     DbErr::Exec(RuntimeErr::SqlxError(e))
+}
+
+/// Rows that came back, decoded by `T`.
+fn decode<T: FromRow>(
+    rows: Result<Vec<sqlx::postgres::PgRow>, sqlx::Error>,
+) -> Result<Vec<T>, DbErr> {
+    rows.map_err(query_err)?
+        .iter()
+        .map(|row| T::from_row(&PgRow(row)))
+        .collect()
 }
 
 fn query(stmt: &Statement) -> sqlx::query::Query<'_, sqlx::Postgres, SqlxValues> {
@@ -334,6 +348,14 @@ impl PgDb {
         }
     }
 
+    /// See [`crate::Db::read`].
+    pub(crate) async fn read<T: FromRow>(&self, stmt: &Statement) -> Result<Vec<T>, DbErr> {
+        let mut lease = self.acquire().await?;
+        let out = within(self.deadline(), query(stmt).fetch_all(lease.conn()?)).await;
+        lease.release(&out);
+        decode(out)
+    }
+
     pub(crate) async fn query_all(
         &self,
         stmt: Statement,
@@ -478,6 +500,16 @@ impl PgTxn {
         self.answered(&mut guard, &out);
         out.map(|rows| rows.into_iter().map(QueryResult::from).collect())
             .map_err(query_err)
+    }
+
+    /// Rows decoded by `T` (see [`crate::Db::read`]).
+    pub(crate) async fn read<T: FromRow>(&self, stmt: &Statement) -> Result<Vec<T>, DbErr> {
+        let mut guard = self.lease.lock().await;
+        let lease = self.on_wire(&mut guard)?;
+        let deadline = lease.shared.statement_deadline;
+        let out = within(deadline, query(stmt).fetch_all(lease.conn()?)).await;
+        self.answered(&mut guard, &out);
+        decode(out)
     }
 
     /// Rows of `N` text columns, read without sea-orm's row maps (see [`crate::Snapshot`]).

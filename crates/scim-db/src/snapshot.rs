@@ -79,6 +79,18 @@ impl Snapshot {
 }
 
 #[async_trait::async_trait]
+impl crate::ReadRows for Snapshot {
+    async fn read<T: crate::FromRow>(&self, stmt: Statement) -> Result<Vec<T>, DbErr> {
+        self.check_age()?;
+        counted();
+        match &self.inner {
+            Inner::Postgres(txn) => txn.read(&stmt).await,
+            Inner::Sqlite(snap) => snap.read(stmt).await,
+        }
+    }
+}
+
+#[async_trait::async_trait]
 impl ConnectionTrait for Snapshot {
     fn get_database_backend(&self) -> DbBackend {
         match &self.inner {

@@ -12,8 +12,11 @@ use sea_orm::{
     QuerySelect, Set, UpdateMany,
 };
 
+use scim_db::{Prepared, ReadRows};
+
 use crate::events::{capture_written, Capture, Written};
 use crate::settings::{write_ignored_notes, IgnoredNote};
+use crate::stored::{stored_columns, StoredRow};
 use crate::{audit::begin_write, entity::group, members, Store, StoreError, StoreResult, TenantId};
 
 /// Unique indexes of `groups` and the attribute each protects.
@@ -24,6 +27,23 @@ fn display_name(input: &ValidatedResource) -> StoreResult<&str> {
         .str_attr("displayName")
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| StoreError::InvalidValue("displayName must not be empty".into()))
+}
+
+/// `SELECT <stored columns> FROM groups WHERE tenant_id = ? AND id = ?` (read as a
+/// [`StoredRow`]), rendered once.
+pub(crate) fn find_group_statement(
+    backend: DbBackend,
+    tenant: &TenantId,
+    id: &str,
+) -> sea_orm::Statement {
+    use sea_orm::QueryTrait;
+    static SQL: Prepared = Prepared::new();
+    SQL.statement(backend, vec![tenant.as_str().into(), id.into()], || {
+        stored_columns(group::Entity::find())
+            .filter(group::Column::TenantId.eq(tenant.as_str()))
+            .filter(group::Column::Id.eq(id))
+            .build(backend)
+    })
 }
 
 /// `UPDATE groups SET <attributes>, version + 1` for `input`.
@@ -120,13 +140,12 @@ impl Store {
         Ok(with_members(model, &resolved))
     }
 
-    async fn find_group(&self, tenant: &TenantId, id: &str) -> StoreResult<group::Model> {
-        group::Entity::find()
-            .filter(group::Column::TenantId.eq(tenant.as_str()))
-            .filter(group::Column::Id.eq(id))
-            .one(&self.db)
-            .await?
-            .ok_or(StoreError::NotFound)
+    async fn find_group(&self, tenant: &TenantId, id: &str) -> StoreResult<Resource> {
+        let stmt = find_group_statement(self.db.get_database_backend(), tenant, id);
+        let row: Option<StoredRow> = self.db.read_one(stmt).await?;
+        Ok(row
+            .ok_or(StoreError::NotFound)?
+            .into_resource(ResourceKind::Group))
     }
 
     /// The group `id` of `tenant`, with its members when `with_members`.
@@ -137,7 +156,7 @@ impl Store {
         id: &str,
         with_members: bool,
     ) -> StoreResult<Resource> {
-        let mut res: Resource = self.find_group(tenant, id).await?.into();
+        let mut res = self.find_group(tenant, id).await?;
         if with_members {
             let mut all =
                 members::members_of(&self.db.scan(), tenant, std::slice::from_ref(&res.id)).await?;

@@ -33,6 +33,7 @@ mod positions;
 mod prepared_statements;
 mod resources;
 mod settings;
+mod stored;
 mod tenants;
 mod users;
 mod webhooks;

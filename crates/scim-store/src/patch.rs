@@ -10,14 +10,12 @@ use sea_orm::{
 
 use std::collections::HashMap;
 
-use scim_db::Txn;
+use scim_db::{ReadRows, Txn};
 
 use crate::events::{capture_written, Capture, Written};
 use crate::settings::{write_ignored_notes, IgnoredNote};
-use crate::{
-    entity::{group, user},
-    groups, members, users, Store, StoreError, TenantId,
-};
+use crate::stored::StoredRow;
+use crate::{entity::group, groups, members, users, Store, StoreError, TenantId};
 
 /// Which relations a PATCH reads back inside its transaction, for its response: none, all,
 /// or a group's members only while it has at most this many (a larger group answers without
@@ -237,12 +235,9 @@ async fn read(
                 DbBackend::Postgres => users::lock_user_statement(backend, tenant, id),
                 _ => users::find_user_statement(backend, tenant, id),
             };
-            let m = user::Entity::find()
-                .from_raw_sql(stmt)
-                .one(txn)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            Ok((m.into(), 0))
+            let row: Option<StoredRow> = txn.read_one(stmt).await?;
+            let user = row.ok_or(StoreError::NotFound)?;
+            Ok((user.into_resource(ResourceKind::User), 0))
         }
         ResourceKind::Group => {
             let mut select = group::Entity::find()

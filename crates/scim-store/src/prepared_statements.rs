@@ -12,6 +12,7 @@ use crate::{
     entity::{api_key, group_member, tenant, user},
     member_chunks::{chunk_statement, MEMBER_CHUNK},
     members::{groups_of_one_statement, remove_memberships_statement},
+    stored::stored_columns,
     users::{delete_user_statement, find_user_statement, lock_user_statement},
     TenantId,
 };
@@ -25,19 +26,28 @@ fn reused_statements_equal_fresh_renderings() {
     for backend in BACKENDS {
         for (t, id) in [("t1", "u1"), ("tenant-2", "u'2\\"), ("t3", "")] {
             let tenant = TenantId::new(t.to_owned());
-            let fresh = user::Entity::find()
+            let fresh = stored_columns(user::Entity::find())
                 .filter(user::Column::TenantId.eq(t))
                 .filter(user::Column::Id.eq(id))
                 .build(backend);
             assert_eq!(find_user_statement(backend, &tenant, id), fresh);
             if backend == DbBackend::Postgres {
-                let fresh = user::Entity::find()
+                let fresh = stored_columns(user::Entity::find())
                     .filter(user::Column::TenantId.eq(t))
                     .filter(user::Column::Id.eq(id))
                     .lock_exclusive()
                     .build(backend);
                 assert_eq!(lock_user_statement(backend, &tenant, id), fresh);
             }
+
+            let fresh = stored_columns(crate::entity::group::Entity::find())
+                .filter(crate::entity::group::Column::TenantId.eq(t))
+                .filter(crate::entity::group::Column::Id.eq(id))
+                .build(backend);
+            assert_eq!(
+                crate::groups::find_group_statement(backend, &tenant, id),
+                fresh
+            );
 
             let fresh = backend.build(&crate::members::groups_of_query(&tenant, &[id.to_owned()]));
             assert_eq!(groups_of_one_statement(backend, &tenant, id), fresh);

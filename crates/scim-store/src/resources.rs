@@ -5,15 +5,16 @@ use chrono::{DateTime, Utc};
 use scim_filter_parser::{AttrPath, Filter};
 use scim_model::{list::Paging, schema::SchemaRegistry, Resource, ResourceKind, ValidatedResource};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, Order, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 
-use scim_db::{Prepared, Snapshot};
+use scim_db::{Prepared, ReadRows, Snapshot};
 
 use crate::cursor::Position;
 use crate::events::Capture;
 use crate::settings::IgnoredNote;
+use crate::stored::{stored_columns, StoredColumns, StoredRow, StoredWithInt};
 use crate::{
     entity::{group, user},
     filter::{Sql, Translator},
@@ -261,11 +262,10 @@ async fn list_page<E>(
     id_col: E::Column,
 ) -> StoreResult<ListPage>
 where
-    E: EntityTrait,
-    E::Model: Into<Resource> + sea_orm::FromQueryResult + Send + Sync,
+    E: StoredColumns,
 {
     let backend = store.db.get_database_backend();
-    let mut select = E::find().filter(tenant_col.eq(tenant.as_str()));
+    let mut select = stored_columns(E::find()).filter(tenant_col.eq(tenant.as_str()));
     let translator = Translator::new(backend, kind, registry);
     let mut filter_values = Vec::new();
     if let Some(f) = query.filter {
@@ -354,14 +354,10 @@ where
         }
         None => None,
     };
-    let (mut models, total) = if let Some((rows, total)) = deep_page {
-        let models = rows
-            .iter()
-            .map(|row| E::Model::from_query_result(row, ""))
-            .collect::<Result<Vec<_>, _>>()?;
-        (models, total)
+    let (mut models, total): (Vec<StoredRow>, _) = if let Some(found) = deep_page {
+        found
     } else if let Some(snap) = snapshot {
-        let models = page.all(snap).await?;
+        let models = snap.read(page.build(backend)).await?;
         let total = if needs_count(models.len()) {
             Some(crate::count::run(count_stmt, snap).await?)
         } else {
@@ -378,9 +374,9 @@ where
                 values.push((count + 1).into());
                 values.push(offset.into());
                 let stmt = slot.statement(backend, values, || page.clone().build(backend));
-                E::find().from_raw_sql(stmt).all(&store.db).await?
+                store.db.read(stmt).await?
             }
-            None => page.all(&store.db).await?,
+            None => store.db.read(page.build(backend)).await?,
         };
         let total = if needs_count(models.len()) {
             Some(crate::count::run(count_stmt, &store.db).await?)
@@ -391,20 +387,18 @@ where
     } else {
         // A scan: the page and its count in one hand-over to the blocking pool.
         let backend = store.db.get_database_backend();
-        let (rows, total) = store
+        store
             .db
             .scan_page(page.build(backend), count_stmt, needs_count)
-            .await?;
-        let models = rows
-            .iter()
-            .map(|row| E::Model::from_query_result(row, ""))
-            .collect::<Result<Vec<_>, _>>()?;
-        (models, total)
+            .await?
     };
     let more = models.len() as u64 > count;
     let total = total.unwrap_or(offset + models.len() as u64);
     models.truncate(usize::try_from(count).unwrap_or(usize::MAX));
-    let mut items: Vec<Resource> = models.into_iter().map(Into::into).collect();
+    let mut items: Vec<Resource> = models
+        .into_iter()
+        .map(|row| row.into_resource(kind))
+        .collect();
     let next_position = match (more, query.sort) {
         (false, _) => None,
         (true, None) => items.last().map(|r| Position::After(r.id.clone())),
@@ -458,7 +452,7 @@ async fn deep_page<E>(
     (offset, count): (u64, u64),
     count_stmt: &sea_orm::Statement,
     needs_count: impl FnOnce(usize) -> bool + Copy + Send + 'static,
-) -> StoreResult<Option<(Vec<sea_orm::QueryResult>, Option<u64>)>>
+) -> StoreResult<Option<(Vec<StoredRow>, Option<u64>)>>
 where
     E: EntityTrait,
 {
@@ -496,14 +490,15 @@ where
             .expr_as(crate::positions::version_expr(tenant, kind), "list_version")
             .offset(skip)
             .limit(count + 1);
-        let (rows, total) = store
+        let (rows, total): (Vec<StoredWithInt>, _) = store
             .db
             .scan_page(page.build(backend), count_stmt.clone(), needs_count)
             .await?;
         let Some(first) = rows.first() else {
             return Ok(None);
         };
-        if first.try_get::<i64>("", "list_version")? == index.version {
+        if first.1 == index.version {
+            let rows = rows.into_iter().map(|row| row.0).collect();
             return Ok(Some((rows, total)));
         }
         // Added or removed since the index was read: read it again, once.

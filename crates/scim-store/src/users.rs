@@ -8,10 +8,11 @@ use sea_orm::{
     QuerySelect, QueryTrait, Set, Statement, UpdateMany,
 };
 
-use scim_db::Prepared;
+use scim_db::{Prepared, ReadRows};
 
 use crate::events::{capture_written, rule_only, Capture, Written};
 use crate::settings::{write_ignored_notes, IgnoredNote};
+use crate::stored::{stored_columns, StoredRow};
 use crate::{audit::begin_write, entity::user, members, Store, StoreError, StoreResult, TenantId};
 
 /// Unique indexes of `users` and the attribute each protects.
@@ -77,11 +78,12 @@ fn user_of<Q: QueryFilter>(query: Q, tenant: &TenantId, id: &str) -> Q {
         .filter(user::Column::Id.eq(id))
 }
 
-/// `SELECT <user> FROM users WHERE tenant_id = ? AND id = ?`, rendered once.
+/// `SELECT <stored columns> FROM users WHERE tenant_id = ? AND id = ?` (read as a
+/// [`StoredRow`]), rendered once.
 pub(crate) fn find_user_statement(backend: DbBackend, tenant: &TenantId, id: &str) -> Statement {
     static SQL: Prepared = Prepared::new();
     SQL.statement(backend, vec![tenant.as_str().into(), id.into()], || {
-        user_of(user::Entity::find(), tenant, id).build(backend)
+        user_of(stored_columns(user::Entity::find()), tenant, id).build(backend)
     })
 }
 
@@ -89,7 +91,7 @@ pub(crate) fn find_user_statement(backend: DbBackend, tenant: &TenantId, id: &st
 pub(crate) fn lock_user_statement(backend: DbBackend, tenant: &TenantId, id: &str) -> Statement {
     static SQL: Prepared = Prepared::new();
     SQL.statement(backend, vec![tenant.as_str().into(), id.into()], || {
-        user_of(user::Entity::find(), tenant, id)
+        user_of(stored_columns(user::Entity::find()), tenant, id)
             .lock_exclusive()
             .build(backend)
     })
@@ -232,13 +234,12 @@ impl Store {
         Ok(res)
     }
 
-    async fn find_user(&self, tenant: &TenantId, id: &str) -> StoreResult<user::Model> {
+    async fn find_user(&self, tenant: &TenantId, id: &str) -> StoreResult<Resource> {
         let stmt = find_user_statement(self.db.get_database_backend(), tenant, id);
-        user::Entity::find()
-            .from_raw_sql(stmt)
-            .one(&self.db)
-            .await?
-            .ok_or(StoreError::NotFound)
+        let row: Option<StoredRow> = self.db.read_one(stmt).await?;
+        Ok(row
+            .ok_or(StoreError::NotFound)?
+            .into_resource(ResourceKind::User))
     }
 
     /// The user `id` of `tenant`, with its groups when `with_groups`.
@@ -249,7 +250,7 @@ impl Store {
         id: &str,
         with_groups: bool,
     ) -> StoreResult<Resource> {
-        let mut res: Resource = self.find_user(tenant, id).await?.into();
+        let mut res = self.find_user(tenant, id).await?;
         if with_groups {
             res.groups = Some(members::groups_of_one(&self.db, tenant, &res.id).await?);
         }

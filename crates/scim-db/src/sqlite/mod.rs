@@ -35,9 +35,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub(crate) use self::values::parse_timestamp;
 pub(crate) use self::writer::SqliteTxn;
 use self::writer::Writer;
 use crate::lock;
+use crate::rows::{FromRow, SqliteRow};
 use rusqlite::{CachedStatement, Connection, OpenFlags};
 use sea_orm::{
     DbBackend, DbErr, ExecResult, ProxyExecResult, ProxyRow, QueryResult, RuntimeErr, Statement,
@@ -301,6 +303,11 @@ impl SqliteDb {
         })
     }
 
+    /// See [`crate::Db::read`].
+    pub(crate) fn read<T: FromRow>(&self, stmt: &Statement) -> Result<Vec<T>, DbErr> {
+        self.with_reader(|c| typed_rows(c, stmt, usize::MAX, true))
+    }
+
     /// Opens a read transaction on a reader of its own (see [`SqliteSnapshot`]).
     pub(crate) fn snapshot(&self) -> Result<SqliteSnapshot, DbErr> {
         let taken = lock(&self.shared.readers).pop();
@@ -350,6 +357,10 @@ impl SqliteTxn {
     pub(crate) fn query_one(&self, stmt: &Statement) -> Result<Option<QueryResult>, DbErr> {
         Ok(query(&*self.conn()?, stmt, 1)?.into_iter().next())
     }
+
+    pub(crate) fn read<T: FromRow>(&self, stmt: &Statement) -> Result<Vec<T>, DbErr> {
+        typed_rows(&*self.conn()?, stmt, usize::MAX, false)
+    }
 }
 
 /// Raises its flag when the caller's future is dropped (a scan on a blocking thread then
@@ -377,7 +388,14 @@ fn snapshot_over() -> DbErr {
 
 impl SqliteSnapshot {
     pub(crate) async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.read(move |c| read_only(c, &stmt, usize::MAX)).await
+        self.read_with(move |c| read_only(c, &stmt, usize::MAX))
+            .await
+    }
+
+    /// Rows decoded by `T` (see [`crate::Snapshot::read`]).
+    pub(crate) async fn read<T: FromRow>(&self, stmt: Statement) -> Result<Vec<T>, DbErr> {
+        self.read_with(move |c| typed_rows(c, &stmt, usize::MAX, true))
+            .await
     }
 
     /// Rows of `N` text columns (see [`crate::Snapshot`]).
@@ -385,12 +403,12 @@ impl SqliteSnapshot {
         &self,
         stmt: Statement,
     ) -> Result<Vec<[String; N]>, DbErr> {
-        self.read(move |c| text_rows::<N>(c, &stmt)).await
+        self.read_with(move |c| text_rows::<N>(c, &stmt)).await
     }
 
     /// Runs `reads` on the snapshot's reader on a blocking thread, as [`SqliteDb::scan_with`]
     /// runs them on a pooled one.
-    async fn read<T: Send + 'static>(
+    async fn read_with<T: Send + 'static>(
         &self,
         reads: impl FnOnce(&Connection) -> Result<T, DbErr> + Send + 'static,
     ) -> Result<T, DbErr> {
@@ -452,6 +470,29 @@ fn text_rows<const N: usize>(
                 .to_owned();
         }
         out.push(cells);
+    }
+    Ok(out)
+}
+
+/// The rows of `stmt` decoded by `T`, at most `limit`; `only_reads`: a statement that would
+/// write is refused (a reader's statements).
+pub(crate) fn typed_rows<T: FromRow>(
+    conn: &Connection,
+    stmt: &Statement,
+    limit: usize,
+    only_reads: bool,
+) -> Result<Vec<T>, DbErr> {
+    let mut prepared = prepare(conn, stmt)?;
+    if only_reads && !prepared.readonly() {
+        return Err(DbErr::Custom("a read must not write".into()));
+    }
+    let mut out = Vec::new();
+    let mut rows = prepared.raw_query();
+    while let Some(row) = rows.next().map_err(query_err)? {
+        out.push(T::from_row(&SqliteRow(row))?);
+        if out.len() >= limit {
+            break;
+        }
     }
     Ok(out)
 }

@@ -172,7 +172,7 @@ pub(crate) fn from_sql(declared: Declared, value: ValueRef<'_>) -> Result<Value,
 }
 
 /// Timestamps as sqlx writes them (RFC 3339) or as SQLite's own functions do.
-fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
     }

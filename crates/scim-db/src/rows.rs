@@ -1,0 +1,133 @@
+//! Rows read by column position straight into the caller's types ([`FromRow`]), without
+//! sea-orm's per-row maps: for the statements every request runs (a resource by id, a lookup, a
+//! list page). A sea-orm row on SQLite is a map from each column's name (a `String` per column
+//! and row) to a boxed value, and the model is then read out of it by name; for a user that was
+//! ~40,000 instructions of a ~200,000-instruction `GET /Users/{id}`. Here a decoder asks the
+//! backend's own row for the cell at a position in the type it wants.
+
+use chrono::{DateTime, TimeZone, Utc};
+use sea_orm::DbErr;
+
+/// One row of a statement, read by column position (0 is the first column).
+pub trait Row {
+    /// A text column that is never NULL.
+    fn text(&self, i: usize) -> Result<String, DbErr>;
+    /// A text column that may be NULL.
+    fn opt_text(&self, i: usize) -> Result<Option<String>, DbErr>;
+    /// An integer column that is never NULL.
+    fn int(&self, i: usize) -> Result<i64, DbErr>;
+    /// A JSON column that is never NULL (SQLite: JSON text; PostgreSQL: `jsonb` or `json`).
+    fn json(&self, i: usize) -> Result<serde_json::Value, DbErr>;
+    /// A timestamp column that is never NULL (SQLite: RFC 3339 text as sqlx writes it, or
+    /// SQLite's own formats; PostgreSQL: `timestamptz`).
+    fn time(&self, i: usize) -> Result<DateTime<Utc>, DbErr>;
+}
+
+/// A type read from one row by column position.
+pub trait FromRow: Sized + Send + 'static {
+    /// Reads the value from `row`.
+    fn from_row(row: &dyn Row) -> Result<Self, DbErr>;
+}
+
+fn bad(i: usize, what: &str) -> DbErr {
+    DbErr::Type(format!("column {i}: {what}"))
+}
+
+/// A row of rusqlite's.
+pub(crate) struct SqliteRow<'a, 'r>(pub(crate) &'a rusqlite::Row<'r>);
+
+impl SqliteRow<'_, '_> {
+    fn cell(&self, i: usize) -> Result<rusqlite::types::ValueRef<'_>, DbErr> {
+        self.0.get_ref(i).map_err(|e| bad(i, &e.to_string()))
+    }
+
+    fn str(&self, i: usize) -> Result<Option<&str>, DbErr> {
+        use rusqlite::types::ValueRef;
+        match self.cell(i)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .map(Some)
+                .map_err(|_| bad(i, "invalid UTF-8")),
+            _ => Err(bad(i, "not text")),
+        }
+    }
+}
+
+impl Row for SqliteRow<'_, '_> {
+    fn text(&self, i: usize) -> Result<String, DbErr> {
+        self.opt_text(i)?.ok_or_else(|| bad(i, "NULL"))
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>, DbErr> {
+        Ok(self.str(i)?.map(str::to_owned))
+    }
+
+    fn int(&self, i: usize) -> Result<i64, DbErr> {
+        match self.cell(i)? {
+            rusqlite::types::ValueRef::Integer(n) => Ok(n),
+            _ => Err(bad(i, "not an integer")),
+        }
+    }
+
+    fn json(&self, i: usize) -> Result<serde_json::Value, DbErr> {
+        use rusqlite::types::ValueRef;
+        match self.cell(i)? {
+            ValueRef::Text(t) | ValueRef::Blob(t) => {
+                serde_json::from_slice(t).map_err(|e| DbErr::Json(e.to_string()))
+            }
+            _ => Err(bad(i, "not JSON text")),
+        }
+    }
+
+    fn time(&self, i: usize) -> Result<DateTime<Utc>, DbErr> {
+        match self.cell(i)? {
+            rusqlite::types::ValueRef::Integer(secs) => Utc
+                .timestamp_opt(secs, 0)
+                .single()
+                .ok_or_else(|| bad(i, "an out-of-range timestamp")),
+            _ => {
+                let text = self.str(i)?.ok_or_else(|| bad(i, "NULL"))?;
+                crate::sqlite::parse_timestamp(text)
+                    .ok_or_else(|| bad(i, "an unreadable timestamp"))
+            }
+        }
+    }
+}
+
+/// A row of sqlx's PostgreSQL driver.
+pub(crate) struct PgRow<'a>(pub(crate) &'a sea_orm::sqlx::postgres::PgRow);
+
+impl PgRow<'_> {
+    fn get<'r, T>(&'r self, i: usize) -> Result<T, DbErr>
+    where
+        T: sea_orm::sqlx::Decode<'r, sea_orm::sqlx::Postgres>
+            + sea_orm::sqlx::Type<sea_orm::sqlx::Postgres>,
+    {
+        use sea_orm::sqlx::Row as _;
+        self.0
+            .try_get::<T, usize>(i)
+            .map_err(|e| DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)))
+    }
+}
+
+impl Row for PgRow<'_> {
+    fn text(&self, i: usize) -> Result<String, DbErr> {
+        self.get(i)
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>, DbErr> {
+        self.get(i)
+    }
+
+    fn int(&self, i: usize) -> Result<i64, DbErr> {
+        self.get(i)
+    }
+
+    fn json(&self, i: usize) -> Result<serde_json::Value, DbErr> {
+        self.get(i)
+    }
+
+    fn time(&self, i: usize) -> Result<DateTime<Utc>, DbErr> {
+        self.get(i)
+    }
+}
