@@ -9,7 +9,7 @@ use scim_model::list::Paging;
 use scim_model::{
     list::list_response,
     projection::Projection,
-    render::{location, render},
+    render::{location, render_owned},
     Resource, ResourceKind, ScimError,
 };
 use scim_service::{activity, PatchRelations};
@@ -31,12 +31,11 @@ fn resource_response(
     state: &ScimState,
     caller: &ScimCaller,
     req: &HttpRequest,
-    res: &Resource,
+    res: Resource,
     projection: &Projection,
 ) -> HttpResponse {
     let base = state.base_url(req);
     let registry = caller.registry();
-    let body = projection.apply(registry, res.kind, render(registry, res, &base));
     let mut builder = HttpResponse::build(status);
     builder
         .content_type(SCIM_JSON)
@@ -44,7 +43,8 @@ fn resource_response(
     if status == StatusCode::CREATED {
         builder.insert_header((header::LOCATION, location(&base, res.kind, &res.id)));
     }
-    builder.json(body)
+    let kind = res.kind;
+    builder.json(projection.apply(registry, kind, render_owned(registry, res, &base)))
 }
 
 fn projection_of(req: &HttpRequest) -> Result<Projection, ScimApiError> {
@@ -95,7 +95,7 @@ pub async fn create_resource(
         &state,
         &principal,
         &req,
-        &res,
+        res,
         &projection,
     ))
 }
@@ -128,7 +128,7 @@ pub async fn get_resource(
         &state,
         &principal,
         &req,
-        &res,
+        res,
         &projection,
     ))
 }
@@ -180,7 +180,7 @@ pub async fn replace_resource(
         &state,
         &principal,
         &req,
-        &res,
+        res,
         &projection,
     ))
 }
@@ -245,7 +245,7 @@ pub async fn patch_resource(
         &state,
         &principal,
         &req,
-        &res,
+        res,
         &projection,
     ))
 }
@@ -320,10 +320,10 @@ pub async fn search_all(
         total += page.total;
         skip = skip.saturating_sub(page.total);
         room -= (page.items.len() as u64).min(room);
-        resources.extend(page.items.iter().map(|r| {
+        resources.extend(page.items.into_iter().map(|r| {
             let registry = principal.registry();
             list.projection
-                .apply(registry, kind, render(registry, r, &base))
+                .apply(registry, kind, render_owned(registry, r, &base))
         }));
     }
     if let (Some(msg), 2) = (refused, refusals) {
@@ -370,11 +370,11 @@ async fn search(
     let base = state.base_url(req);
     let resources = page
         .items
-        .iter()
+        .into_iter()
         .map(|r| {
             let registry = principal.registry();
             list.projection
-                .apply(registry, kind, render(registry, r, &base))
+                .apply(registry, kind, render_owned(registry, r, &base))
         })
         .collect();
     let mut body = list_response(page.total, list.start_index(), resources);

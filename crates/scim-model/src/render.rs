@@ -12,29 +12,50 @@ use crate::{
 /// `base_url` is the SCIM base (e.g. `https://host/scim/v2`). Attributes whose `returned` is
 /// `never` (such as `password`) are left out.
 pub fn render(registry: &SchemaRegistry, res: &Resource, base_url: &str) -> Value {
+    render_owned(registry, res.clone(), base_url)
+}
+
+/// [`render`] of a resource the caller no longer needs: its values move into the answer
+/// instead of being copied (a response's resource, a list page's).
+pub fn render_owned(registry: &SchemaRegistry, res: Resource, base_url: &str) -> Value {
     let core = registry.core_schema(res.kind);
     let mut schemas = vec![Value::String(core.id.clone())];
-    let mut out = Map::new();
-    out.insert("id".into(), Value::String(res.id.clone()));
-    if let Some(ext_id) = res.attributes.get("externalId") {
-        out.insert("externalId".into(), ext_id.clone());
+    let Resource {
+        kind,
+        id,
+        mut attributes,
+        members,
+        groups,
+        version,
+        created,
+        last_modified,
+    } = res;
+    let meta = json!({
+        "resourceType": kind.name(),
+        "created": created.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "lastModified": last_modified.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "location": location(base_url, kind, &id),
+        "version": crate::resource::etag_of(version),
+    });
+    let mut out = Map::with_capacity(attributes.len() + 5);
+    out.insert("schemas".into(), Value::Null);
+    out.insert("id".into(), Value::String(id));
+    if let Some(ext_id) = attributes.remove("externalId") {
+        out.insert("externalId".into(), ext_id);
     }
-    for (key, value) in &res.attributes {
-        if key == "externalId" {
-            continue;
-        }
-        if let Some(def) = core.attribute(key) {
+    for (key, value) in attributes {
+        if let Some(def) = core.attribute(&key) {
             if let Some(v) = returned_value(def, value) {
-                out.insert(key.clone(), v);
+                out.insert(key, v);
             }
-        } else if let Some(ext) = registry.extension(res.kind, key) {
-            let Some(obj) = value.as_object() else {
+        } else if let Some(ext) = registry.extension(kind, &key) {
+            let Value::Object(obj) = value else {
                 continue;
             };
             let mut ext_out = Map::new();
             for (name, v) in obj {
-                if let Some(v) = ext.attribute(name).and_then(|def| returned_value(def, v)) {
-                    ext_out.insert(name.clone(), v);
+                if let Some(v) = ext.attribute(&name).and_then(|def| returned_value(def, v)) {
+                    ext_out.insert(name, v);
                 }
             }
             if !ext_out.is_empty() {
@@ -43,34 +64,23 @@ pub fn render(registry: &SchemaRegistry, res: &Resource, base_url: &str) -> Valu
             }
         }
     }
-    if let Some(groups) = res.groups.as_ref().filter(|g| !g.is_empty()) {
+    if let Some(groups) = groups.filter(|g| !g.is_empty()) {
         let list = groups
             .iter()
             .map(|g| reference_json(g, base_url, Some("direct")))
             .collect();
         out.insert("groups".into(), Value::Array(list));
     }
-    if let Some(members) = res.members.as_ref().filter(|m| !m.is_empty()) {
+    if let Some(members) = members.filter(|m| !m.is_empty()) {
         let list = members
             .iter()
             .map(|m| reference_json(m, base_url, None))
             .collect();
         out.insert("members".into(), Value::Array(list));
     }
-    out.insert(
-        "meta".into(),
-        json!({
-            "resourceType": res.kind.name(),
-            "created": res.created.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "lastModified": res.last_modified.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "location": location(base_url, res.kind, &res.id),
-            "version": res.etag(),
-        }),
-    );
-    let mut full = Map::with_capacity(out.len() + 1);
-    full.insert("schemas".into(), Value::Array(schemas));
-    full.extend(out);
-    Value::Object(full)
+    out.insert("meta".into(), meta);
+    out.insert("schemas".into(), Value::Array(schemas));
+    Value::Object(out)
 }
 
 /// The absolute URL of a resource.
@@ -93,31 +103,27 @@ fn reference_json(r: &MemberRef, base_url: &str, group_type: Option<&str>) -> Va
     Value::Object(obj)
 }
 
-fn returned_value(def: &AttributeDef, value: &Value) -> Option<Value> {
+fn returned_value(def: &AttributeDef, value: Value) -> Option<Value> {
     if def.returned == Returned::Never {
         return None;
     }
     if def.sub_attributes.is_empty() {
-        return Some(value.clone());
+        return Some(value);
     }
-    let strip = |v: &Value| -> Value {
-        match v.as_object() {
-            Some(obj) => Value::Object(
-                obj.iter()
-                    .filter(|(k, _)| {
-                        def.sub_attribute(k)
-                            .is_none_or(|sub| sub.returned != Returned::Never)
-                    })
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
-            None => v.clone(),
+    let strip = |v: &mut Value| {
+        if let Value::Object(obj) = v {
+            obj.retain(|k, _| {
+                def.sub_attribute(k)
+                    .is_none_or(|sub| sub.returned != Returned::Never)
+            });
         }
     };
-    Some(match value {
-        Value::Array(items) => Value::Array(items.iter().map(strip).collect()),
+    let mut value = value;
+    match &mut value {
+        Value::Array(items) => items.iter_mut().for_each(strip),
         other => strip(other),
-    })
+    }
+    Some(value)
 }
 
 #[cfg(test)]
@@ -166,5 +172,38 @@ mod tests {
         assert_eq!(v["groups"][0]["$ref"], "https://h/scim/v2/Groups/g1");
         let keys: Vec<&String> = v.as_object().expect("object").keys().collect();
         assert_eq!(keys[0], "schemas");
+    }
+
+    #[test]
+    fn an_owned_resource_renders_as_a_borrowed_one_in_the_same_order() {
+        let reg = SchemaRegistry::core().expect("schemas");
+        let res = resource(json!({
+            "userName": "bjensen", "active": true, "externalId": "e1",
+            "emails": [{"value": "b@example.com", "type": "work"}],
+            urn::ENTERPRISE_USER: {"employeeNumber": "7"}, "password": "secret"
+        }));
+        let borrowed = render(&reg, &res, "https://h/scim/v2");
+        let owned = render_owned(&reg, res, "https://h/scim/v2");
+        assert_eq!(owned, borrowed);
+        let keys: Vec<&str> = owned
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "schemas",
+                "id",
+                "externalId",
+                "userName",
+                "active",
+                "emails",
+                urn::ENTERPRISE_USER,
+                "groups",
+                "meta"
+            ]
+        );
     }
 }

@@ -88,6 +88,11 @@ pub struct Resource {
 impl Resource {
     /// The weak entity tag of this version.
     pub fn etag(&self) -> String {
-        format!("W/\"{}\"", self.version)
+        etag_of(self.version)
     }
+}
+
+/// The weak ETag of a resource at `version`.
+pub(crate) fn etag_of(version: i64) -> String {
+    format!("W/\"{version}\"")
 }
