@@ -7,9 +7,10 @@ use actix_web::{
 use chrono::Utc;
 use scim_model::list::Paging;
 use scim_model::{
-    list::list_response,
+    list::{list_response, list_response_json},
     projection::Projection,
-    render::{location, render_owned},
+    render::{location, render_owned, render_stored},
+    resource::StoredResource,
     Resource, ResourceKind, ScimError,
 };
 use scim_service::{activity, PatchRelations};
@@ -116,21 +117,43 @@ pub async fn get_resource(
     }
     let res = state
         .store
-        .get_resource(&principal.tenant, kind, &id, with_relations)
+        .get_resource_stored(&principal.tenant, kind, &id, with_relations)
         .await?;
     if if_none_match(&req, res.version) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, res.etag()))
             .finish());
     }
-    Ok(resource_response(
-        StatusCode::OK,
-        &state,
-        &principal,
-        &req,
-        res,
-        &projection,
-    ))
+    let etag = res.etag();
+    let body = stored_json(&state, &principal, &req, res, &projection)?;
+    Ok(HttpResponse::Ok()
+        .content_type(SCIM_JSON)
+        .insert_header((header::ETAG, etag))
+        .body(body))
+}
+
+/// The answer's JSON text for a stored resource: written from the stored text under the
+/// default projection, through the value tree under any other.
+fn stored_json(
+    state: &ScimState,
+    caller: &ScimCaller,
+    req: &HttpRequest,
+    res: StoredResource,
+    projection: &Projection,
+) -> Result<Vec<u8>, ScimApiError> {
+    let base = state.base_url(req);
+    let registry = caller.registry();
+    let broken = |e: serde_json::Error| {
+        tracing::error!(error = %e, "a stored resource could not be rendered");
+        ScimApiError::from(ScimError::internal())
+    };
+    if projection.is_default() {
+        return render_stored(registry, &res, &base).map_err(broken);
+    }
+    let kind = res.kind;
+    let res = res.into_resource().map_err(broken)?;
+    serde_json::to_vec(&projection.apply(registry, kind, render_owned(registry, res, &base)))
+        .map_err(broken)
 }
 
 /// A group with its members, read from one snapshot and written as they are read (see
@@ -365,23 +388,21 @@ async fn search(
     }
     let page = state
         .store
-        .list_resources(&principal.tenant, kind, principal.registry(), &query)
+        .list_resources_stored(&principal.tenant, kind, principal.registry(), &query)
         .await?;
-    let base = state.base_url(req);
     let resources = page
         .items
         .into_iter()
-        .map(|r| {
-            let registry = principal.registry();
-            list.projection
-                .apply(registry, kind, render_owned(registry, r, &base))
-        })
-        .collect();
-    let mut body = list_response(page.total, list.start_index(), resources);
-    if let (Some(obj), Some(next)) = (body.as_object_mut(), page.next_cursor) {
-        obj.insert("nextCursor".into(), serde_json::Value::String(next));
-    }
-    Ok(HttpResponse::Ok().content_type(SCIM_JSON).json(body))
+        .map(|r| stored_json(state, principal, req, r, &list.projection))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok()
+        .content_type(SCIM_JSON)
+        .body(list_response_json(
+            page.total,
+            list.start_index(),
+            &resources,
+            page.next_cursor.as_deref(),
+        )))
 }
 
 /// A page of groups with their members, read from one snapshot and written as they are read

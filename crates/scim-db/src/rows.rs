@@ -18,6 +18,9 @@ pub trait Row {
     fn int(&self, i: usize) -> Result<i64, DbErr>;
     /// A JSON column that is never NULL (SQLite: JSON text; PostgreSQL: `jsonb` or `json`).
     fn json(&self, i: usize) -> Result<serde_json::Value, DbErr>;
+    /// A JSON column that is never NULL, as its JSON text (PostgreSQL prints `jsonb` in its own
+    /// key order and spacing).
+    fn json_text(&self, i: usize) -> Result<String, DbErr>;
     /// A timestamp column that is never NULL (SQLite: RFC 3339 text as sqlx writes it, or
     /// SQLite's own formats; PostgreSQL: `timestamptz`).
     fn time(&self, i: usize) -> Result<DateTime<Utc>, DbErr>;
@@ -79,6 +82,16 @@ impl Row for SqliteRow<'_, '_> {
         }
     }
 
+    fn json_text(&self, i: usize) -> Result<String, DbErr> {
+        use rusqlite::types::ValueRef;
+        match self.cell(i)? {
+            ValueRef::Text(t) | ValueRef::Blob(t) => {
+                String::from_utf8(t.to_vec()).map_err(|_| bad(i, "invalid UTF-8"))
+            }
+            _ => Err(bad(i, "not JSON text")),
+        }
+    }
+
     fn time(&self, i: usize) -> Result<DateTime<Utc>, DbErr> {
         match self.cell(i)? {
             rusqlite::types::ValueRef::Integer(secs) => Utc
@@ -125,6 +138,11 @@ impl Row for PgRow<'_> {
 
     fn json(&self, i: usize) -> Result<serde_json::Value, DbErr> {
         self.get(i)
+    }
+
+    fn json_text(&self, i: usize) -> Result<String, DbErr> {
+        let raw: sea_orm::sqlx::types::Json<Box<serde_json::value::RawValue>> = self.get(i)?;
+        Ok(raw.0.get().to_owned())
     }
 
     fn time(&self, i: usize) -> Result<DateTime<Utc>, DbErr> {

@@ -57,6 +57,40 @@ pub fn list_response(total_results: u64, start_index: u64, resources: Vec<Value>
     })
 }
 
+/// [`list_response`] of resources already written as JSON text (see
+/// [`crate::render::render_stored`]), with `nextCursor` last when there is one.
+pub fn list_response_json(
+    total_results: u64,
+    start_index: u64,
+    resources: &[Vec<u8>],
+    next_cursor: Option<&str>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(resources.iter().map(|r| r.len() + 1).sum::<usize>() + 160);
+    out.extend_from_slice(b"{\"schemas\":[\"");
+    out.extend_from_slice(urn::LIST_RESPONSE.as_bytes());
+    out.extend_from_slice(b"\"],\"totalResults\":");
+    out.extend_from_slice(total_results.to_string().as_bytes());
+    out.extend_from_slice(b",\"startIndex\":");
+    out.extend_from_slice(start_index.to_string().as_bytes());
+    out.extend_from_slice(b",\"itemsPerPage\":");
+    out.extend_from_slice(resources.len().to_string().as_bytes());
+    out.extend_from_slice(b",\"Resources\":[");
+    for (i, r) in resources.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(r);
+    }
+    out.push(b']');
+    if let Some(next) = next_cursor {
+        out.extend_from_slice(b",\"nextCursor\":");
+        // A string cannot fail to print.
+        let _ = serde_json::to_writer(&mut out, next);
+    }
+    out.push(b'}');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +130,41 @@ mod tests {
         assert_eq!(v["totalResults"], 7);
         assert_eq!(v["itemsPerPage"], 1);
         assert_eq!(v["startIndex"], 3);
+    }
+
+    #[test]
+    fn a_list_of_json_texts_is_the_list_of_their_values() {
+        let items = [
+            br#"{"id":"a"}"#.to_vec(),
+            br#"{"id":"b","x":[1,2]}"#.to_vec(),
+        ];
+        let text = list_response_json(7, 3, &items, Some("c\"1"));
+        let parsed: Value = serde_json::from_slice(&text).expect("JSON");
+        let mut expected = list_response(
+            7,
+            3,
+            vec![json!({"id": "a"}), json!({"id": "b", "x": [1, 2]})],
+        );
+        expected
+            .as_object_mut()
+            .expect("object")
+            .insert("nextCursor".into(), json!("c\"1"));
+        assert_eq!(parsed, expected);
+        let keys: Vec<String> = parsed
+            .as_object()
+            .expect("object")
+            .keys()
+            .cloned()
+            .collect();
+        let expected_keys: Vec<String> = expected
+            .as_object()
+            .expect("object")
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(keys, expected_keys);
+        let empty: Value =
+            serde_json::from_slice(&list_response_json(0, 1, &[], None)).expect("JSON");
+        assert_eq!(empty, list_response(0, 1, Vec::new()));
     }
 }

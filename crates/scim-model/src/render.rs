@@ -1,9 +1,13 @@
 //! Turning a stored [`Resource`] into its SCIM JSON representation.
 
-use serde_json::{json, Map, Value};
+use serde::{
+    de::{MapAccess, Visitor},
+    Deserialize, Deserializer,
+};
+use serde_json::{json, value::RawValue, Map, Value};
 
 use crate::{
-    resource::{MemberRef, Resource, ResourceKind},
+    resource::{MemberRef, Resource, ResourceKind, StoredResource},
     schema::{AttributeDef, Returned, SchemaRegistry},
 };
 
@@ -30,13 +34,7 @@ pub fn render_owned(registry: &SchemaRegistry, res: Resource, base_url: &str) ->
         created,
         last_modified,
     } = res;
-    let meta = json!({
-        "resourceType": kind.name(),
-        "created": created.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "lastModified": last_modified.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "location": location(base_url, kind, &id),
-        "version": crate::resource::etag_of(version),
-    });
+    let meta = meta_json(kind, &id, version, created, last_modified, base_url);
     let mut out = Map::with_capacity(attributes.len() + 5);
     out.insert("schemas".into(), Value::Null);
     out.insert("id".into(), Value::String(id));
@@ -81,6 +79,147 @@ pub fn render_owned(registry: &SchemaRegistry, res: Resource, base_url: &str) ->
     out.insert("meta".into(), meta);
     out.insert("schemas".into(), Value::Array(schemas));
     Value::Object(out)
+}
+
+/// `meta` of a resource.
+fn meta_json(
+    kind: ResourceKind,
+    id: &str,
+    version: i64,
+    created: chrono::DateTime<chrono::Utc>,
+    last_modified: chrono::DateTime<chrono::Utc>,
+    base_url: &str,
+) -> Value {
+    json!({
+        "resourceType": kind.name(),
+        "created": created.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "lastModified": last_modified.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "location": location(base_url, kind, id),
+        "version": crate::resource::etag_of(version),
+    })
+}
+
+/// The top-level members of a stored attributes object, in stored order, each value as its
+/// JSON text (no value tree is built).
+struct TopLevel<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Pairs;
+        impl<'de> Visitor<'de> for Pairs {
+            type Value = TopLevel<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(pair) = map.next_entry::<String, &'de RawValue>()? {
+                    out.push(pair);
+                }
+                Ok(TopLevel(out))
+            }
+        }
+        d.deserialize_map(Pairs)
+    }
+}
+
+/// `"key":` then `value`'s JSON text.
+fn write_member(out: &mut Vec<u8>, key: &str, value: &[u8]) -> Result<(), serde_json::Error> {
+    out.push(b',');
+    serde_json::to_writer(&mut *out, key)?;
+    out.push(b':');
+    out.extend_from_slice(value);
+    Ok(())
+}
+
+/// The answer [`render_owned`] gives for `res` (the default projection), as JSON text written
+/// from the stored text: what is shown as stored (most attributes) is copied as it is; only an
+/// extension object, or an attribute some of whose sub-attributes are never returned, is parsed
+/// to be filtered. A `GET` by id or a list page pays neither for a value tree of the stored
+/// attributes nor for printing it again.
+pub fn render_stored(
+    registry: &SchemaRegistry,
+    res: &StoredResource,
+    base_url: &str,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let Ok(TopLevel(pairs)) = serde_json::from_str::<TopLevel<'_>>(&res.attributes_json) else {
+        // Not an object (never written so): as the value path treats it.
+        return serde_json::to_vec(&render_owned(
+            registry,
+            res.clone().into_resource()?,
+            base_url,
+        ));
+    };
+    let core = registry.core_schema(res.kind);
+    let mut schemas: Vec<&str> = vec![&core.id];
+    let mut body = Vec::with_capacity(res.attributes_json.len() + 512);
+    body.extend_from_slice(b",\"id\":");
+    serde_json::to_writer(&mut body, &res.id)?;
+    if let Some((key, raw)) = pairs.iter().find(|(k, _)| k == "externalId") {
+        write_member(&mut body, key, raw.get().as_bytes())?;
+    }
+    for (key, raw) in &pairs {
+        if key == "externalId" {
+            continue;
+        }
+        if let Some(def) = core.attribute(key) {
+            if def.returned == Returned::Never {
+                continue;
+            }
+            if def
+                .sub_attributes
+                .iter()
+                .all(|sub| sub.returned != Returned::Never)
+            {
+                write_member(&mut body, key, raw.get().as_bytes())?;
+            } else if let Some(v) = returned_value(def, serde_json::from_str(raw.get())?) {
+                write_member(&mut body, key, &serde_json::to_vec(&v)?)?;
+            }
+        } else if let Some(ext) = registry.extension(res.kind, key) {
+            let Value::Object(obj) = serde_json::from_str(raw.get())? else {
+                continue;
+            };
+            let mut ext_out = Map::new();
+            for (name, v) in obj {
+                if let Some(v) = ext.attribute(&name).and_then(|def| returned_value(def, v)) {
+                    ext_out.insert(name, v);
+                }
+            }
+            if !ext_out.is_empty() {
+                schemas.push(&ext.id);
+                write_member(&mut body, &ext.id, &serde_json::to_vec(&ext_out)?)?;
+            }
+        }
+    }
+    if let Some(groups) = res.groups.as_ref().filter(|g| !g.is_empty()) {
+        let list: Vec<Value> = groups
+            .iter()
+            .map(|g| reference_json(g, base_url, Some("direct")))
+            .collect();
+        write_member(&mut body, "groups", &serde_json::to_vec(&list)?)?;
+    }
+    if let Some(members) = res.members.as_ref().filter(|m| !m.is_empty()) {
+        let list: Vec<Value> = members
+            .iter()
+            .map(|m| reference_json(m, base_url, None))
+            .collect();
+        write_member(&mut body, "members", &serde_json::to_vec(&list)?)?;
+    }
+    let meta = meta_json(
+        res.kind,
+        &res.id,
+        res.version,
+        res.created,
+        res.last_modified,
+        base_url,
+    );
+    write_member(&mut body, "meta", &serde_json::to_vec(&meta)?)?;
+    let mut out = Vec::with_capacity(body.len() + 160);
+    out.extend_from_slice(b"{\"schemas\":");
+    serde_json::to_writer(&mut out, &schemas)?;
+    out.extend_from_slice(&body);
+    out.push(b'}');
+    Ok(out)
 }
 
 /// The absolute URL of a resource.
@@ -205,5 +344,48 @@ mod tests {
                 "meta"
             ]
         );
+    }
+
+    /// `render_stored` of a resource's stored text, parsed, is `render_owned` of the resource,
+    /// key order included.
+    #[test]
+    fn a_stored_resource_renders_as_its_parsed_resource() {
+        let reg = SchemaRegistry::core().expect("schemas");
+        let cases = [
+            json!({"userName": "bjensen", "password": "secret", "externalId": "e\"1",
+                   "name": {"givenName": "B", "familyName": "J"}, "active": false,
+                   "emails": [{"value": "b@example.com", "type": "work", "primary": true}],
+                   urn::ENTERPRISE_USER: {"employeeNumber": "7", "manager": {"value": "m1"}},
+                   "notInTheSchema": 1}),
+            json!({"userName": "x", urn::ENTERPRISE_USER: {"unknown": "dropped"}}),
+            json!({}),
+        ];
+        for attributes in cases {
+            for groups in [None, Some(Vec::new())] {
+                let mut res = resource(attributes.clone());
+                if let Some(g) = &groups {
+                    res.groups = Some(g.clone());
+                }
+                let stored = StoredResource {
+                    kind: res.kind,
+                    id: res.id.clone(),
+                    attributes_json: serde_json::to_string(&res.attributes).expect("text"),
+                    members: res.members.clone(),
+                    groups: res.groups.clone(),
+                    version: res.version,
+                    created: res.created,
+                    last_modified: res.last_modified,
+                };
+                let text = render_stored(&reg, &stored, "https://h/scim/v2").expect("render");
+                let parsed: Value = serde_json::from_slice(&text).expect("JSON");
+                let expected = render_owned(&reg, res, "https://h/scim/v2");
+                assert_eq!(parsed, expected);
+                let keys = |v: &Value| -> Vec<String> {
+                    v.as_object().expect("object").keys().cloned().collect()
+                };
+                assert_eq!(keys(&parsed), keys(&expected));
+                assert!(parsed.get("password").is_none());
+            }
+        }
     }
 }

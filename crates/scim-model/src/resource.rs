@@ -92,6 +92,56 @@ impl Resource {
     }
 }
 
+/// A stored resource read for an answer: its attributes still the stored JSON text (an object
+/// of the same shape as [`Resource::attributes`]), parsed only when something needs them as
+/// values ([`StoredResource::into_resource`]); [`crate::render::render_stored`] writes the
+/// answer from the text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResource {
+    /// User or Group.
+    pub kind: ResourceKind,
+    /// Server-assigned id.
+    pub id: String,
+    /// The stored attributes, a JSON object in text.
+    pub attributes_json: String,
+    /// A group's members; `None` when not loaded.
+    pub members: Option<Vec<MemberRef>>,
+    /// The groups a user belongs to directly; `None` when not loaded.
+    pub groups: Option<Vec<MemberRef>>,
+    /// Incremented on every write; the weak ETag is `W/"<version>"`.
+    pub version: i64,
+    /// When the resource was created.
+    pub created: DateTime<Utc>,
+    /// When the resource was last changed.
+    pub last_modified: DateTime<Utc>,
+}
+
+impl StoredResource {
+    /// The weak entity tag of this version.
+    pub fn etag(&self) -> String {
+        etag_of(self.version)
+    }
+
+    /// The resource with its attributes parsed (a stored text that is not a JSON object is an
+    /// error; an object of another shape than a map gives no attributes, as before).
+    pub fn into_resource(self) -> Result<Resource, serde_json::Error> {
+        let attributes = match serde_json::from_str::<Value>(&self.attributes_json)? {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        Ok(Resource {
+            kind: self.kind,
+            id: self.id,
+            attributes,
+            members: self.members,
+            groups: self.groups,
+            version: self.version,
+            created: self.created,
+            last_modified: self.last_modified,
+        })
+    }
+}
+
 /// The weak ETag of a resource at `version`.
 pub(crate) fn etag_of(version: i64) -> String {
     format!("W/\"{version}\"")

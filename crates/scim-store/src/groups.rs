@@ -3,7 +3,7 @@
 //! follows every change.
 
 use chrono::{DateTime, Utc};
-use scim_model::{MemberRef, Resource, ResourceKind, ValidatedResource};
+use scim_model::{resource::StoredResource, MemberRef, Resource, ResourceKind, ValidatedResource};
 use std::collections::HashSet;
 
 use sea_orm::{
@@ -140,22 +140,35 @@ impl Store {
         Ok(with_members(model, &resolved))
     }
 
-    async fn find_group(&self, tenant: &TenantId, id: &str) -> StoreResult<Resource> {
+    async fn find_group(&self, tenant: &TenantId, id: &str) -> StoreResult<StoredResource> {
         let stmt = find_group_statement(self.db.get_database_backend(), tenant, id);
         let row: Option<StoredRow> = self.db.read_one(stmt).await?;
         Ok(row
             .ok_or(StoreError::NotFound)?
-            .into_resource(ResourceKind::Group))
+            .into_stored(ResourceKind::Group))
     }
 
     /// The group `id` of `tenant`, with its members when `with_members`.
-    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
     pub async fn get_group(
         &self,
         tenant: &TenantId,
         id: &str,
         with_members: bool,
     ) -> StoreResult<Resource> {
+        self.get_group_stored(tenant, id, with_members)
+            .await?
+            .into_resource()
+            .map_err(|e| sea_orm::DbErr::Json(e.to_string()).into())
+    }
+
+    /// [`Store::get_group`] with the attributes left as their stored JSON text.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn get_group_stored(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        with_members: bool,
+    ) -> StoreResult<StoredResource> {
         let mut res = self.find_group(tenant, id).await?;
         if with_members {
             let mut all =

@@ -237,7 +237,7 @@ async fn read(
             };
             let row: Option<StoredRow> = txn.read_one(stmt).await?;
             let user = row.ok_or(StoreError::NotFound)?;
-            Ok((user.into_resource(ResourceKind::User), 0))
+            Ok((user.into_resource(ResourceKind::User)?, 0))
         }
         ResourceKind::Group => {
             let mut select = group::Entity::find()

@@ -3,7 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use scim_filter_parser::{AttrPath, Filter};
-use scim_model::{list::Paging, schema::SchemaRegistry, Resource, ResourceKind, ValidatedResource};
+use scim_model::{
+    list::Paging, resource::StoredResource, schema::SchemaRegistry, Resource, ResourceKind,
+    ValidatedResource,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
     QueryTrait,
@@ -53,6 +56,21 @@ impl Store {
         }
     }
 
+    /// [`Store::get_resource`] with the attributes left as their stored JSON text (for an
+    /// answer written from it, see `scim_model::render::render_stored`).
+    pub async fn get_resource_stored(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        with_relations: bool,
+    ) -> StoreResult<StoredResource> {
+        match kind {
+            ResourceKind::User => self.get_user_stored(tenant, id, with_relations).await,
+            ResourceKind::Group => self.get_group_stored(tenant, id, with_relations).await,
+        }
+    }
+
     /// Deletes a resource of `kind`, at version `expected` when given, capturing its events
     /// when there is a capture.
     pub async fn delete_resource(
@@ -73,7 +91,6 @@ impl Store {
     /// One page of the tenant's resources of `kind` matching the query: filtered, sorted and
     /// counted by the database. Members (groups) or groups (users) are loaded only when the
     /// response will show them.
-    #[tracing::instrument(skip_all, fields(tenant = %tenant, kind = kind.name()))]
     pub async fn list_resources(
         &self,
         tenant: &TenantId,
@@ -81,6 +98,21 @@ impl Store {
         registry: &SchemaRegistry,
         query: &ListQuery<'_>,
     ) -> StoreResult<ListPage> {
+        self.list_resources_stored(tenant, kind, registry, query)
+            .await?
+            .parsed()
+    }
+
+    /// [`Store::list_resources`] with each resource's attributes left as their stored JSON
+    /// text (for an answer written from it, see `scim_model::render::render_stored`).
+    #[tracing::instrument(skip_all, fields(tenant = %tenant, kind = kind.name()))]
+    pub async fn list_resources_stored(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        registry: &SchemaRegistry,
+        query: &ListQuery<'_>,
+    ) -> StoreResult<ListPage<StoredResource>> {
         match kind {
             ResourceKind::User => {
                 list_page::<user::Entity>(
@@ -95,7 +127,19 @@ impl Store {
                 )
                 .await
             }
-            ResourceKind::Group => list_groups(self, tenant, registry, query, None).await,
+            ResourceKind::Group => {
+                list_page::<group::Entity>(
+                    self,
+                    tenant,
+                    kind,
+                    registry,
+                    query,
+                    None,
+                    group::Column::TenantId,
+                    group::Column::Id,
+                )
+                .await
+            }
         }
     }
 }
@@ -119,7 +163,8 @@ pub(crate) async fn list_groups(
         group::Column::TenantId,
         group::Column::Id,
     )
-    .await
+    .await?
+    .parsed()
 }
 
 /// Sort direction.
@@ -160,13 +205,32 @@ pub struct ListQuery<'a> {
 
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ListPage {
+pub struct ListPage<R = Resource> {
     /// All matches, whatever the page.
     pub total: u64,
     /// This page's resources.
-    pub items: Vec<Resource>,
+    pub items: Vec<R>,
     /// The cursor of the next page (cursor paging only, when there is one).
     pub next_cursor: Option<String>,
+}
+
+impl ListPage<StoredResource> {
+    /// The page with each resource's attributes parsed.
+    pub fn parsed(self) -> StoreResult<ListPage> {
+        let items = self
+            .items
+            .into_iter()
+            .map(|r| {
+                r.into_resource()
+                    .map_err(|e| sea_orm::DbErr::Json(e.to_string()).into())
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(ListPage {
+            total: self.total,
+            items,
+            next_cursor: self.next_cursor,
+        })
+    }
 }
 
 /// What a SCIM list cursor is bound to: the tenant, the resource type, the filter and the
@@ -260,7 +324,7 @@ async fn list_page<E>(
     snapshot: Option<&Snapshot>,
     tenant_col: E::Column,
     id_col: E::Column,
-) -> StoreResult<ListPage>
+) -> StoreResult<ListPage<StoredResource>>
 where
     E: StoredColumns,
 {
@@ -395,9 +459,9 @@ where
     let more = models.len() as u64 > count;
     let total = total.unwrap_or(offset + models.len() as u64);
     models.truncate(usize::try_from(count).unwrap_or(usize::MAX));
-    let mut items: Vec<Resource> = models
+    let mut items: Vec<StoredResource> = models
         .into_iter()
-        .map(|row| row.into_resource(kind))
+        .map(|row| row.into_stored(kind))
         .collect();
     let next_position = match (more, query.sort) {
         (false, _) => None,

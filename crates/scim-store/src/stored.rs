@@ -4,7 +4,7 @@
 //! `GET /Users/{id}`).
 
 use chrono::{DateTime, Utc};
-use scim_model::{Resource, ResourceKind};
+use scim_model::{resource::StoredResource, Resource, ResourceKind};
 use sea_orm::{DbErr, EntityTrait, QuerySelect, Select};
 
 use crate::entity::{group, user};
@@ -40,23 +40,24 @@ pub(crate) fn stored_columns<E: StoredColumns>(select: Select<E>) -> Select<E> {
     select.select_only().columns(E::COLUMNS)
 }
 
-/// One stored resource, without its kind (the statement's table says it).
+/// One stored resource, without its kind (the statement's table says it); its attributes as
+/// the stored JSON text.
 #[derive(Debug)]
 pub(crate) struct StoredRow {
     id: String,
-    attributes: serde_json::Map<String, serde_json::Value>,
+    attributes: String,
     version: i64,
     created: DateTime<Utc>,
     last_modified: DateTime<Utc>,
 }
 
 impl StoredRow {
-    /// The resource, of `kind`, without members or groups.
-    pub(crate) fn into_resource(self, kind: ResourceKind) -> Resource {
-        Resource {
+    /// The resource, of `kind`, without members or groups, its attributes still text.
+    pub(crate) fn into_stored(self, kind: ResourceKind) -> StoredResource {
+        StoredResource {
             kind,
             id: self.id,
-            attributes: self.attributes,
+            attributes_json: self.attributes,
             members: None,
             groups: None,
             version: self.version,
@@ -64,16 +65,20 @@ impl StoredRow {
             last_modified: self.last_modified,
         }
     }
+
+    /// The resource, of `kind`, without members or groups, its attributes parsed.
+    pub(crate) fn into_resource(self, kind: ResourceKind) -> Result<Resource, DbErr> {
+        self.into_stored(kind)
+            .into_resource()
+            .map_err(|e| DbErr::Json(e.to_string()))
+    }
 }
 
 /// Reads columns 0–4 as [`StoredColumns::COLUMNS`] selects them.
 pub(crate) fn read_stored(row: &dyn scim_db::Row) -> Result<StoredRow, DbErr> {
     Ok(StoredRow {
         id: row.text(0)?,
-        attributes: match row.json(1)? {
-            serde_json::Value::Object(map) => map,
-            _ => Default::default(),
-        },
+        attributes: row.json_text(1)?,
         version: row.int(2)?,
         created: row.time(3)?,
         last_modified: row.time(4)?,

@@ -1,7 +1,7 @@
 //! Users: create, read, replace, patch and delete, scoped to a tenant.
 
 use chrono::{DateTime, Utc};
-use scim_model::{Resource, ResourceKind, ValidatedResource};
+use scim_model::{resource::StoredResource, Resource, ResourceKind, ValidatedResource};
 use sea_orm::{
     sea_query::{Expr, Query},
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
@@ -234,22 +234,35 @@ impl Store {
         Ok(res)
     }
 
-    async fn find_user(&self, tenant: &TenantId, id: &str) -> StoreResult<Resource> {
+    async fn find_user(&self, tenant: &TenantId, id: &str) -> StoreResult<StoredResource> {
         let stmt = find_user_statement(self.db.get_database_backend(), tenant, id);
         let row: Option<StoredRow> = self.db.read_one(stmt).await?;
         Ok(row
             .ok_or(StoreError::NotFound)?
-            .into_resource(ResourceKind::User))
+            .into_stored(ResourceKind::User))
     }
 
     /// The user `id` of `tenant`, with its groups when `with_groups`.
-    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
     pub async fn get_user(
         &self,
         tenant: &TenantId,
         id: &str,
         with_groups: bool,
     ) -> StoreResult<Resource> {
+        self.get_user_stored(tenant, id, with_groups)
+            .await?
+            .into_resource()
+            .map_err(|e| sea_orm::DbErr::Json(e.to_string()).into())
+    }
+
+    /// [`Store::get_user`] with the attributes left as their stored JSON text.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn get_user_stored(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        with_groups: bool,
+    ) -> StoreResult<StoredResource> {
         let mut res = self.find_user(tenant, id).await?;
         if with_groups {
             res.groups = Some(members::groups_of_one(&self.db, tenant, &res.id).await?);
