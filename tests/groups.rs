@@ -55,6 +55,21 @@ on_each_backend!(create_group_with_members_and_read_back, |app| {
             "display": "Admins", "type": "direct"
         }])
     );
+    // ... and the same on a lookup (one user) and on a page of several
+    let found = app
+        .get(&format!(
+            "/scim/v2/Users?filter={}",
+            urlencode("userName eq \"alice\"")
+        ))
+        .await;
+    assert_eq!(found.body["totalResults"], 1, "{}", found.body);
+    assert_eq!(found.body["Resources"][0]["groups"], u.body["groups"]);
+    let page = app.get("/scim/v2/Users?count=10").await;
+    let users = page.body["Resources"].as_array().expect("a page");
+    assert_eq!(users.len(), 2, "{}", page.body);
+    for user in users {
+        assert_eq!(user["groups"], u.body["groups"], "{user}");
+    }
 });
 
 on_each_backend!(nested_groups_are_members_too, |app| {

@@ -338,11 +338,12 @@ where
         select = select.filter(sql.into_expr(backend));
     }
     // What the page is counted by: an unfiltered list by the tenant's counters, a filtered
-    // one by a `COUNT(*)` of its matches.
-    let count_stmt = if query.filter.is_none() {
-        crate::count::kind_count_statement(backend, tenant, kind)
-    } else {
-        crate::count::count_statement(select.clone(), backend)
+    // one by a `COUNT(*)` of its matches. Rendered only when a count is needed (most lookups
+    // need none, and rendering it cost a sixth of a lookup).
+    let count_base = query.filter.is_some().then(|| select.clone());
+    let count_stmt = || match &count_base {
+        None => crate::count::kind_count_statement(backend, tenant, kind),
+        Some(select) => crate::count::count_statement(select.clone(), backend),
     };
     if let Some((path, order)) = query.sort {
         let key = translator.sort_key(path)?;
@@ -379,8 +380,8 @@ where
     }
     if count == 0 {
         let total = match snapshot {
-            Some(snap) => crate::count::run(count_stmt, snap).await?,
-            None => crate::count::run(count_stmt, &store.db.scan()).await?,
+            Some(snap) => crate::count::run(count_stmt(), snap).await?,
+            None => crate::count::run(count_stmt(), &store.db.scan()).await?,
         };
         return Ok(ListPage {
             total,
@@ -411,7 +412,7 @@ where
                 ordered,
                 id_col,
                 (offset, count),
-                &count_stmt,
+                &count_stmt(),
                 needs_count,
             )
             .await?
@@ -423,7 +424,7 @@ where
     } else if let Some(snap) = snapshot {
         let models = snap.read(page.build(backend)).await?;
         let total = if needs_count(models.len()) {
-            Some(crate::count::run(count_stmt, snap).await?)
+            Some(crate::count::run(count_stmt(), snap).await?)
         } else {
             None
         };
@@ -443,7 +444,7 @@ where
             None => store.db.read(page.build(backend)).await?,
         };
         let total = if needs_count(models.len()) {
-            Some(crate::count::run(count_stmt, &store.db).await?)
+            Some(crate::count::run(count_stmt(), &store.db).await?)
         } else {
             None
         };
@@ -453,7 +454,7 @@ where
         let backend = store.db.get_database_backend();
         store
             .db
-            .scan_page(page.build(backend), count_stmt, needs_count)
+            .scan_page(page.build(backend), count_stmt(), needs_count)
             .await?
     };
     let more = models.len() as u64 > count;
@@ -476,18 +477,25 @@ where
         _ => None,
     };
     if query.with_relations && snapshot.is_none() {
-        let ids: Vec<String> = items.iter().map(|r| r.id.clone()).collect();
+        let ids = |items: &[StoredResource]| -> Vec<String> {
+            items.iter().map(|r| r.id.clone()).collect()
+        };
         match kind {
             ResourceKind::User => {
                 // The groups of a page's users: index lookups bounded by the page, read on the
                 // caller's thread like a point read (a group's members are not bounded: a scan).
-                let mut all = members::groups_of(&store.db, tenant, &ids).await?;
-                for r in &mut items {
-                    r.groups = Some(all.remove(&r.id).unwrap_or_default());
+                if let [one] = items.as_mut_slice() {
+                    // A lookup's one user: the statement of one user's groups, rendered once.
+                    one.groups = Some(members::groups_of_one(&store.db, tenant, &one.id).await?);
+                } else {
+                    let mut all = members::groups_of(&store.db, tenant, &ids(&items)).await?;
+                    for r in &mut items {
+                        r.groups = Some(all.remove(&r.id).unwrap_or_default());
+                    }
                 }
             }
             ResourceKind::Group => {
-                let mut all = members::members_of(&store.db.scan(), tenant, &ids).await?;
+                let mut all = members::members_of(&store.db.scan(), tenant, &ids(&items)).await?;
                 for r in &mut items {
                     r.members = Some(all.remove(&r.id).unwrap_or_default());
                 }
