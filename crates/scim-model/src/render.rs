@@ -123,6 +123,13 @@ impl<'de> Deserialize<'de> for TopLevel<'de> {
     }
 }
 
+/// `t` as `meta` shows it (RFC 3339, milliseconds, `Z`), which needs no JSON escaping.
+fn write_time(out: &mut Vec<u8>, t: chrono::DateTime<chrono::Utc>) {
+    use std::io::Write;
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
+}
+
 /// `"key":` then `value`'s JSON text.
 fn write_member(out: &mut Vec<u8>, key: &str, value: &[u8]) -> Result<(), serde_json::Error> {
     out.push(b',');
@@ -205,15 +212,18 @@ pub fn render_stored(
             .collect();
         write_member(&mut body, "members", &serde_json::to_vec(&list)?)?;
     }
-    let meta = meta_json(
-        res.kind,
-        &res.id,
-        res.version,
-        res.created,
-        res.last_modified,
-        base_url,
-    );
-    write_member(&mut body, "meta", &serde_json::to_vec(&meta)?)?;
+    // `meta` as `meta_json` gives it, written in place.
+    body.extend_from_slice(b",\"meta\":{\"resourceType\":\"");
+    body.extend_from_slice(res.kind.name().as_bytes());
+    body.extend_from_slice(b"\",\"created\":\"");
+    write_time(&mut body, res.created);
+    body.extend_from_slice(b"\",\"lastModified\":\"");
+    write_time(&mut body, res.last_modified);
+    body.extend_from_slice(b"\",\"location\":");
+    serde_json::to_writer(&mut body, &location(base_url, res.kind, &res.id))?;
+    body.extend_from_slice(b",\"version\":\"W/\\\"");
+    body.extend_from_slice(res.version.to_string().as_bytes());
+    body.extend_from_slice(b"\\\"\"}");
     let mut out = Vec::with_capacity(body.len() + 160);
     out.extend_from_slice(b"{\"schemas\":");
     serde_json::to_writer(&mut out, &schemas)?;

@@ -26,6 +26,28 @@ fn reused_statements_equal_fresh_renderings() {
     for backend in BACKENDS {
         for (t, id) in [("t1", "u1"), ("tenant-2", "u'2\\"), ("t3", "")] {
             let tenant = TenantId::new(t.to_owned());
+            let model = user::Model {
+                id: id.to_owned(),
+                tenant_id: t.to_owned(),
+                user_name: format!("{id}@{t}").to_uppercase(),
+                user_name_lower: format!("{id}@{t}").to_lowercase(),
+                external_id: (!id.is_empty()).then(|| format!("x-{id}")),
+                display_name: None,
+                active: id.len() % 2 == 0,
+                attributes: serde_json::json!({"userName": id, "n": t.len()}),
+                version: 1,
+                created_at: chrono::DateTime::from_timestamp(
+                    1_800_000_000 + i64::from(id.len() == 2),
+                    7,
+                )
+                .expect("a time"),
+                last_modified: chrono::DateTime::from_timestamp(1_800_000_100, 0).expect("a time"),
+            };
+            let fresh = backend.build(
+                &user::Entity::insert(crate::users::active_model_for_tests(&model)).into_query(),
+            );
+            assert_eq!(crate::users::insert_user_statement(backend, &model), fresh);
+
             let fresh = stored_columns(user::Entity::find())
                 .filter(user::Column::TenantId.eq(t))
                 .filter(user::Column::Id.eq(id))

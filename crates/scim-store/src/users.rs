@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use scim_model::{resource::StoredResource, Resource, ResourceKind, ValidatedResource};
 use sea_orm::{
     sea_query::{Expr, Query},
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, QueryTrait, Set, Statement, UpdateMany,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+    Set, Statement, UpdateMany,
 };
 
 use scim_db::{Prepared, ReadRows};
@@ -97,6 +97,51 @@ pub(crate) fn lock_user_statement(backend: DbBackend, tenant: &TenantId, id: &st
     })
 }
 
+/// Every column of `model`, set.
+fn active_model(model: &user::Model) -> user::ActiveModel {
+    user::ActiveModel {
+        id: Set(model.id.clone()),
+        tenant_id: Set(model.tenant_id.clone()),
+        user_name: Set(model.user_name.clone()),
+        user_name_lower: Set(model.user_name_lower.clone()),
+        external_id: Set(model.external_id.clone()),
+        display_name: Set(model.display_name.clone()),
+        active: Set(model.active),
+        attributes: Set(model.attributes.clone()),
+        version: Set(model.version),
+        created_at: Set(model.created_at),
+        last_modified: Set(model.last_modified),
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn active_model_for_tests(model: &user::Model) -> user::ActiveModel {
+    active_model(model)
+}
+
+/// `INSERT INTO users (<every column>) VALUES (...)` of `model`, rendered once (sea-orm's
+/// insert rendered it on every create and, on SQLite, read the row back).
+pub(crate) fn insert_user_statement(backend: DbBackend, model: &user::Model) -> Statement {
+    static SQL: Prepared = Prepared::new();
+    // The columns in the entity's order, as sea-orm's insert lists them.
+    let values = vec![
+        model.id.clone().into(),
+        model.tenant_id.clone().into(),
+        model.user_name.clone().into(),
+        model.user_name_lower.clone().into(),
+        model.external_id.clone().into(),
+        model.display_name.clone().into(),
+        model.active.into(),
+        model.attributes.clone().into(),
+        model.version.into(),
+        model.created_at.into(),
+        model.last_modified.into(),
+    ];
+    SQL.statement(backend, values, || {
+        backend.build(&user::Entity::insert(active_model(model)).into_query())
+    })
+}
+
 /// `DELETE FROM users WHERE tenant_id = ? AND id = ? RETURNING external_id, version`,
 /// rendered once.
 pub(crate) fn delete_user_statement(backend: DbBackend, tenant: &TenantId, id: &str) -> Statement {
@@ -169,19 +214,6 @@ impl Store {
             created_at: now,
             last_modified: now,
         };
-        let row = user::ActiveModel {
-            id: Set(model.id.clone()),
-            tenant_id: Set(model.tenant_id.clone()),
-            user_name_lower: Set(model.user_name_lower.clone()),
-            user_name: Set(model.user_name.clone()),
-            external_id: Set(model.external_id.clone()),
-            display_name: Set(model.display_name.clone()),
-            active: Set(model.active),
-            attributes: Set(model.attributes.clone()),
-            version: Set(1),
-            created_at: Set(now),
-            last_modified: Set(now),
-        };
         let backend = self.db.get_database_backend();
         let written = Written {
             kind: ResourceKind::User,
@@ -199,7 +231,8 @@ impl Store {
         // one statement.
         if let (Some(c), true, DbBackend::Postgres) = (writes_events, notes.is_empty(), backend) {
             if let [event] = c.events(&written).as_slice() {
-                let insert = backend.build(&user::Entity::insert(row).into_query());
+                let insert =
+                    backend.build(&user::Entity::insert(active_model(&model)).into_query());
                 let stmt = crate::events::with_event(insert, tenant, c.origin, event, now)?;
                 self.db
                     .execute(stmt)
@@ -211,22 +244,24 @@ impl Store {
                 return Ok(res);
             }
         }
-        // One statement; a transaction only when audit or provisioning events go with it.
-        let model = if notes.is_empty() && writes_events.is_none() {
-            let model = row.insert(&self.db).await;
-            if model.is_ok() {
+        // One statement; a transaction only when audit or provisioning events go with it. The
+        // row is not read back: the answer is what was written.
+        let insert = insert_user_statement(backend, &model);
+        if notes.is_empty() && writes_events.is_none() {
+            let inserted = self.db.execute(insert).await;
+            if inserted.is_ok() {
                 rule_only(capture, &written);
             }
-            model
+            inserted
         } else {
             let txn = begin_write(&self.db).await?;
-            let model = row.insert(&txn).await;
-            if model.is_ok() {
+            let inserted = txn.execute(insert).await;
+            if inserted.is_ok() {
                 write_ignored_notes(&txn, tenant, notes, now).await?;
                 capture_written(&txn, tenant, capture, written, now).await?;
                 txn.commit().await?;
             }
-            model
+            inserted
         }
         .map_err(|e| StoreError::from_write(e, UNIQUE))?;
         let mut res: Resource = model.into();
