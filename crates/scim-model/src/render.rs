@@ -47,15 +47,7 @@ pub fn render_owned(registry: &SchemaRegistry, res: Resource, base_url: &str) ->
                 out.insert(key, v);
             }
         } else if let Some(ext) = registry.extension(kind, &key) {
-            let Value::Object(obj) = value else {
-                continue;
-            };
-            let mut ext_out = Map::new();
-            for (name, v) in obj {
-                if let Some(v) = ext.attribute(&name).and_then(|def| returned_value(def, v)) {
-                    ext_out.insert(name, v);
-                }
-            }
+            let ext_out = extension_shown(ext, value);
             if !ext_out.is_empty() {
                 schemas.push(Value::String(ext.id.clone()));
                 out.insert(ext.id.clone(), Value::Object(ext_out));
@@ -79,6 +71,22 @@ pub fn render_owned(registry: &SchemaRegistry, res: Resource, base_url: &str) ->
     out.insert("meta".into(), meta);
     out.insert("schemas".into(), Value::Array(schemas));
     Value::Object(out)
+}
+
+/// What an extension's object shows: its declared attributes that are returned (nothing when
+/// the stored value is not an object).
+fn extension_shown(ext: &crate::schema::Schema, value: Value) -> Map<String, Value> {
+    let Value::Object(obj) = value else {
+        return Map::new();
+    };
+    obj.into_iter()
+        .filter_map(|(name, v)| {
+            let v = ext
+                .attribute(&name)
+                .and_then(|def| returned_value(def, v))?;
+            Some((name, v))
+        })
+        .collect()
 }
 
 /// `meta` of a resource.
@@ -183,15 +191,7 @@ pub fn render_stored(
                 write_member(&mut body, key, &serde_json::to_vec(&v)?)?;
             }
         } else if let Some(ext) = registry.extension(res.kind, key) {
-            let Value::Object(obj) = serde_json::from_str(raw.get())? else {
-                continue;
-            };
-            let mut ext_out = Map::new();
-            for (name, v) in obj {
-                if let Some(v) = ext.attribute(&name).and_then(|def| returned_value(def, v)) {
-                    ext_out.insert(name, v);
-                }
-            }
+            let ext_out = extension_shown(ext, serde_json::from_str(raw.get())?);
             if !ext_out.is_empty() {
                 schemas.push(&ext.id);
                 write_member(&mut body, &ext.id, &serde_json::to_vec(&ext_out)?)?;

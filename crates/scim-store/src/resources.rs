@@ -115,30 +115,10 @@ impl Store {
     ) -> StoreResult<ListPage<StoredResource>> {
         match kind {
             ResourceKind::User => {
-                list_page::<user::Entity>(
-                    self,
-                    tenant,
-                    kind,
-                    registry,
-                    query,
-                    None,
-                    user::Column::TenantId,
-                    user::Column::Id,
-                )
-                .await
+                list_page::<user::Entity>(self, tenant, kind, registry, query, None).await
             }
             ResourceKind::Group => {
-                list_page::<group::Entity>(
-                    self,
-                    tenant,
-                    kind,
-                    registry,
-                    query,
-                    None,
-                    group::Column::TenantId,
-                    group::Column::Id,
-                )
-                .await
+                list_page::<group::Entity>(self, tenant, kind, registry, query, None).await
             }
         }
     }
@@ -160,8 +140,6 @@ pub(crate) async fn list_groups(
         registry,
         query,
         snapshot,
-        group::Column::TenantId,
-        group::Column::Id,
     )
     .await?
     .parsed()
@@ -314,7 +292,6 @@ fn lookup_slot(
     slots.get(index)
 }
 
-#[allow(clippy::too_many_arguments)] // the entity's two columns come with it; a struct would only rename them
 async fn list_page<E>(
     store: &Store,
     tenant: &TenantId,
@@ -322,12 +299,11 @@ async fn list_page<E>(
     registry: &SchemaRegistry,
     query: &ListQuery<'_>,
     snapshot: Option<&Snapshot>,
-    tenant_col: E::Column,
-    id_col: E::Column,
 ) -> StoreResult<ListPage<StoredResource>>
 where
     E: StoredColumns,
 {
+    let (tenant_col, id_col) = (E::TENANT, E::ID);
     let backend = store.db.get_database_backend();
     let mut select = stored_columns(E::find()).filter(tenant_col.eq(tenant.as_str()));
     let translator = Translator::new(backend, kind, registry);

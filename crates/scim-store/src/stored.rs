@@ -13,6 +13,10 @@ use crate::entity::{group, user};
 pub(crate) trait StoredColumns: EntityTrait {
     /// `id`, `attributes`, `version`, `created_at`, `last_modified`.
     const COLUMNS: [Self::Column; 5];
+    /// `tenant_id`.
+    const TENANT: Self::Column;
+    /// `id`.
+    const ID: Self::Column;
 }
 
 impl StoredColumns for user::Entity {
@@ -23,6 +27,8 @@ impl StoredColumns for user::Entity {
         user::Column::CreatedAt,
         user::Column::LastModified,
     ];
+    const TENANT: user::Column = user::Column::TenantId;
+    const ID: user::Column = user::Column::Id;
 }
 
 impl StoredColumns for group::Entity {
@@ -33,6 +39,8 @@ impl StoredColumns for group::Entity {
         group::Column::CreatedAt,
         group::Column::LastModified,
     ];
+    const TENANT: group::Column = group::Column::TenantId;
+    const ID: group::Column = group::Column::Id;
 }
 
 /// `select` narrowed to the columns of a [`StoredRow`] (extra expressions may follow them).
