@@ -16,8 +16,6 @@ pub trait Row {
     fn opt_text(&self, i: usize) -> Result<Option<String>, DbErr>;
     /// An integer column that is never NULL.
     fn int(&self, i: usize) -> Result<i64, DbErr>;
-    /// A JSON column that is never NULL (SQLite: JSON text; PostgreSQL: `jsonb` or `json`).
-    fn json(&self, i: usize) -> Result<serde_json::Value, DbErr>;
     /// A JSON column that is never NULL, as its JSON text (PostgreSQL prints `jsonb` in its own
     /// key order and spacing).
     fn json_text(&self, i: usize) -> Result<String, DbErr>;
@@ -72,16 +70,6 @@ impl Row for SqliteRow<'_, '_> {
         }
     }
 
-    fn json(&self, i: usize) -> Result<serde_json::Value, DbErr> {
-        use rusqlite::types::ValueRef;
-        match self.cell(i)? {
-            ValueRef::Text(t) | ValueRef::Blob(t) => {
-                serde_json::from_slice(t).map_err(|e| DbErr::Json(e.to_string()))
-            }
-            _ => Err(bad(i, "not JSON text")),
-        }
-    }
-
     fn json_text(&self, i: usize) -> Result<String, DbErr> {
         use rusqlite::types::ValueRef;
         match self.cell(i)? {
@@ -133,10 +121,6 @@ impl Row for PgRow<'_> {
     }
 
     fn int(&self, i: usize) -> Result<i64, DbErr> {
-        self.get(i)
-    }
-
-    fn json(&self, i: usize) -> Result<serde_json::Value, DbErr> {
         self.get(i)
     }
 

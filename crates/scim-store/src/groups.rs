@@ -156,9 +156,8 @@ impl Store {
         with_members: bool,
     ) -> StoreResult<Resource> {
         self.get_group_stored(tenant, id, with_members)
-            .await?
-            .into_resource()
-            .map_err(|e| sea_orm::DbErr::Json(e.to_string()).into())
+            .await
+            .and_then(|res| Ok(crate::stored::parsed(res)?))
     }
 
     /// [`Store::get_group`] with the attributes left as their stored JSON text.

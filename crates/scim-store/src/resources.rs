@@ -198,10 +198,7 @@ impl ListPage<StoredResource> {
         let items = self
             .items
             .into_iter()
-            .map(|r| {
-                r.into_resource()
-                    .map_err(|e| sea_orm::DbErr::Json(e.to_string()).into())
-            })
+            .map(|r| Ok(crate::stored::parsed(r)?))
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(ListPage {
             total: self.total,

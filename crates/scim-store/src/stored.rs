@@ -76,10 +76,13 @@ impl StoredRow {
 
     /// The resource, of `kind`, without members or groups, its attributes parsed.
     pub(crate) fn into_resource(self, kind: ResourceKind) -> Result<Resource, DbErr> {
-        self.into_stored(kind)
-            .into_resource()
-            .map_err(|e| DbErr::Json(e.to_string()))
+        parsed(self.into_stored(kind))
     }
+}
+
+/// `res` with its attributes parsed; stored text that does not parse is a database error.
+pub(crate) fn parsed(res: StoredResource) -> Result<Resource, DbErr> {
+    res.into_resource().map_err(|e| DbErr::Json(e.to_string()))
 }
 
 /// Reads columns 0–4 as [`StoredColumns::COLUMNS`] selects them.

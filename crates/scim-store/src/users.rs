@@ -285,9 +285,8 @@ impl Store {
         with_groups: bool,
     ) -> StoreResult<Resource> {
         self.get_user_stored(tenant, id, with_groups)
-            .await?
-            .into_resource()
-            .map_err(|e| sea_orm::DbErr::Json(e.to_string()).into())
+            .await
+            .and_then(|res| Ok(crate::stored::parsed(res)?))
     }
 
     /// [`Store::get_user`] with the attributes left as their stored JSON text.
