@@ -7,7 +7,8 @@
 #
 # Knobs: AB_RUNS (3 runs per build), AB_N (5000 users and members), AB_BACKEND (sqlite or
 # postgres), AB_PG_URL, AB_C (16), AB_PHASES (1,2,3,4,5,6), AB_BENCH (the scim-bench binary,
-# default: beside the first scimd). Prints a Markdown table of each phase's mean ops/s and mean
+# default: beside the first scimd), AB_ENV (extra VAR=value settings for every scimd, e.g.
+# "SCIMD_EVENTS_CAPTURE=false SCIMD_ACTIVITY=false" to compare with a build older than them). Prints a Markdown table of each phase's mean ops/s and mean
 # server CPU ms per request per build, and the static responder's CPU per request (the
 # load generator's ceiling, which issue 23 compares reads with). Everything listens on 127.0.0.1.
 set -euo pipefail
@@ -54,7 +55,8 @@ for run in $(seq "$RUNS"); do
                 url="${PG_URL%/*}/$DB" ;;
         esac
         out=$W/$label-$run.out
-        SCIMD_DATABASE_URL=$url SCIMD_LISTEN=127.0.0.1:18180 SCIMD_LOG=warn \
+        # shellcheck disable=SC2086 # AB_ENV is a list of VAR=value words
+        env ${AB_ENV:-} SCIMD_DATABASE_URL=$url SCIMD_LISTEN=127.0.0.1:18180 SCIMD_LOG=warn \
             SCIMD_RATE_LIMIT_PER_SECOND=0 "$bin" >"$out" 2>&1 &
         PID=$!
         wait_for "$out" 'scimd_scim_'
