@@ -11,7 +11,7 @@ use scim_model::{
     projection::Projection,
     render::{location, render_owned, render_stored},
     resource::StoredResource,
-    Resource, ResourceKind, ScimError,
+    Resource, ResourceKind, SchemaRegistry, ScimError,
 };
 use scim_service::{activity, PatchRelations};
 use scim_store::{Pagination, StoreError};
@@ -125,7 +125,8 @@ pub async fn get_resource(
             .finish());
     }
     let etag = res.etag();
-    let body = stored_json(&state, &principal, &req, res, &projection)?;
+    let base = state.base_url(&req);
+    let body = stored_json(principal.registry(), &base, res, &projection)?;
     Ok(HttpResponse::Ok()
         .content_type(SCIM_JSON)
         .insert_header((header::ETAG, etag))
@@ -135,24 +136,21 @@ pub async fn get_resource(
 /// The answer's JSON text for a stored resource: written from the stored text under the
 /// default projection, through the value tree under any other.
 fn stored_json(
-    state: &ScimState,
-    caller: &ScimCaller,
-    req: &HttpRequest,
+    registry: &SchemaRegistry,
+    base: &str,
     res: StoredResource,
     projection: &Projection,
 ) -> Result<Vec<u8>, ScimApiError> {
-    let base = state.base_url(req);
-    let registry = caller.registry();
     let broken = |e: serde_json::Error| {
         tracing::error!(error = %e, "a stored resource could not be rendered");
         ScimApiError::from(ScimError::internal())
     };
     if projection.is_default() {
-        return render_stored(registry, &res, &base).map_err(broken);
+        return render_stored(registry, &res, base).map_err(broken);
     }
     let kind = res.kind;
     let res = res.into_resource().map_err(broken)?;
-    serde_json::to_vec(&projection.apply(registry, kind, render_owned(registry, res, &base)))
+    serde_json::to_vec(&projection.apply(registry, kind, render_owned(registry, res, base)))
         .map_err(broken)
 }
 
@@ -390,10 +388,11 @@ async fn search(
         .store
         .list_resources_stored(&principal.tenant, kind, principal.registry(), &query)
         .await?;
+    let base = state.base_url(req);
     let resources = page
         .items
         .into_iter()
-        .map(|r| stored_json(state, principal, req, r, &list.projection))
+        .map(|r| stored_json(principal.registry(), &base, r, &list.projection))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok()
         .content_type(SCIM_JSON)

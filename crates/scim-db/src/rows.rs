@@ -12,8 +12,6 @@ use sea_orm::DbErr;
 pub trait Row {
     /// A text column that is never NULL.
     fn text(&self, i: usize) -> Result<String, DbErr>;
-    /// A text column that may be NULL.
-    fn opt_text(&self, i: usize) -> Result<Option<String>, DbErr>;
     /// An integer column that is never NULL.
     fn int(&self, i: usize) -> Result<i64, DbErr>;
     /// A JSON column that is never NULL, as its JSON text (PostgreSQL prints `jsonb` in its own
@@ -56,11 +54,7 @@ impl SqliteRow<'_, '_> {
 
 impl Row for SqliteRow<'_, '_> {
     fn text(&self, i: usize) -> Result<String, DbErr> {
-        self.opt_text(i)?.ok_or_else(|| bad(i, "NULL"))
-    }
-
-    fn opt_text(&self, i: usize) -> Result<Option<String>, DbErr> {
-        Ok(self.str(i)?.map(str::to_owned))
+        Ok(self.str(i)?.ok_or_else(|| bad(i, "NULL"))?.to_owned())
     }
 
     fn int(&self, i: usize) -> Result<i64, DbErr> {
@@ -116,10 +110,6 @@ impl Row for PgRow<'_> {
         self.get(i)
     }
 
-    fn opt_text(&self, i: usize) -> Result<Option<String>, DbErr> {
-        self.get(i)
-    }
-
     fn int(&self, i: usize) -> Result<i64, DbErr> {
         self.get(i)
     }
@@ -131,5 +121,54 @@ impl Row for PgRow<'_> {
 
     fn time(&self, i: usize) -> Result<DateTime<Utc>, DbErr> {
         self.get(i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq)]
+    struct Decoded(String, i64, String, DateTime<Utc>);
+
+    impl FromRow for Decoded {
+        fn from_row(row: &dyn Row) -> Result<Self, DbErr> {
+            Ok(Self(
+                row.text(0)?,
+                row.int(1)?,
+                row.json_text(2)?,
+                row.time(3)?,
+            ))
+        }
+    }
+
+    fn read(select: &str) -> Result<Vec<Decoded>, DbErr> {
+        let conn = rusqlite::Connection::open_in_memory().map_err(|e| bad(0, &e.to_string()))?;
+        let stmt = sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, select.to_owned());
+        crate::sqlite::typed_rows(&conn, &stmt, usize::MAX, true)
+    }
+
+    /// Each cell is read by position in the type asked for; a cell of another type (or NULL)
+    /// is an error naming its column, not a panic or a default.
+    #[test]
+    fn sqlite_cells_are_read_by_position_and_checked() {
+        let rows = read(r#"SELECT 'u1', 7, '{"a": [1]}', '2026-12-07T10:00:00.5Z'"#).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap()
+            + chrono::Duration::milliseconds(500);
+        assert_eq!(rows, [Decoded("u1".into(), 7, r#"{"a": [1]}"#.into(), at)]);
+        for (select, column) in [
+            ("SELECT NULL, 7, '{}', '2026-12-07T10:00:00Z'", "column 0"),
+            (
+                "SELECT 'u1', 'seven', '{}', '2026-12-07T10:00:00Z'",
+                "column 1",
+            ),
+            ("SELECT 'u1', 7, NULL, '2026-12-07T10:00:00Z'", "column 2"),
+            ("SELECT 'u1', 7, '{}', 'yesterday'", "column 3"),
+        ] {
+            let err = read(select).unwrap_err().to_string();
+            assert!(err.contains(column), "{select}: {err}");
+        }
+        // A statement that writes is refused on a reader.
+        assert!(read("CREATE TABLE t (x)").is_err());
     }
 }
