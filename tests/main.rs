@@ -32,5 +32,6 @@ mod oauth;
 mod patch;
 mod query_plans;
 mod requests;
+mod round_trips;
 mod users;
 mod webhooks;

@@ -51,10 +51,16 @@ pub fn configured() -> usize {
 
 /// Tests that cannot run against several processes, with the reason. In process mode they are
 /// skipped with a line on the terminal (never silently passed); everything else runs.
-pub const EXCLUDED: &[(&str, &str)] = &[(
-    "patch::a_user_patch_is_one_transaction_with_nothing_read_after_it",
-    "it counts the statements the request's own task sends, which needs the app in-process",
-)];
+pub const EXCLUDED: &[(&str, &str)] = &[
+    (
+        "patch::a_user_patch_is_one_transaction_with_nothing_read_after_it",
+        "it counts the statements the request's own task sends, which needs the app in-process",
+    ),
+    (
+        "round_trips::each_single_resource_request_sends_the_statements_it_needs",
+        "it counts the statements the request's own task sends, which needs the app in-process",
+    ),
+];
 
 /// The reason the current test is excluded in process mode, if it is (libtest names each test's
 /// thread after the test).

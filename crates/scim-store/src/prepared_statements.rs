@@ -53,6 +53,15 @@ fn reused_statements_equal_fresh_renderings() {
                 .filter(user::Column::Id.eq(id))
                 .build(backend);
             assert_eq!(find_user_statement(backend, &tenant, id), fresh);
+            let fresh = stored_columns(user::Entity::find())
+                .filter(user::Column::TenantId.eq(t))
+                .filter(user::Column::Id.eq(id))
+                .expr(crate::members::groups_json_column(backend))
+                .build(backend);
+            assert_eq!(
+                crate::users::find_user_with_groups_statement(backend, &tenant, id),
+                fresh
+            );
             if backend == DbBackend::Postgres {
                 let fresh = stored_columns(user::Entity::find())
                     .filter(user::Column::TenantId.eq(t))
@@ -148,6 +157,24 @@ fn reused_patch_update_equals_fresh_rendering() {
                 .filter(user::Column::Id.eq(id.as_str()))
                 .build(backend);
             let reused = crate::users::patch_statement(backend, &input, now, &id).unwrap();
+            assert_eq!(reused, fresh);
+
+            let tenant = TenantId::new(format!("t{i}"));
+            let version = 7 + i64::try_from(i).unwrap();
+            let fresh = crate::users::update_attributes(&input, now)
+                .unwrap()
+                .filter(user::Column::TenantId.eq(tenant.as_str()))
+                .filter(user::Column::Id.eq(id.as_str()))
+                .filter(user::Column::Version.eq(version))
+                .build(backend);
+            let reused = crate::users::patch_if_version_statement(
+                backend,
+                &input,
+                now,
+                (&tenant, &id),
+                version,
+            )
+            .unwrap();
             assert_eq!(reused, fresh);
         }
     }

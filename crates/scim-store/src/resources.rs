@@ -17,7 +17,7 @@ use scim_db::{Prepared, ReadRows, Snapshot};
 use crate::cursor::Position;
 use crate::events::Capture;
 use crate::settings::IgnoredNote;
-use crate::stored::{stored_columns, StoredColumns, StoredRow, StoredWithInt};
+use crate::stored::{stored_columns, StoredColumns, StoredRow, StoredWithInt, StoredWithText};
 use crate::{
     entity::{group, user},
     filter::{Sql, Translator},
@@ -260,8 +260,10 @@ fn lookup_slot(
     kind: ResourceKind,
     query: &ListQuery<'_>,
     offset: u64,
+    with_groups: bool,
 ) -> Option<&'static Prepared> {
     static USERS: [Prepared; 3] = [Prepared::new(), Prepared::new(), Prepared::new()];
+    static USERS_WITH_GROUPS: [Prepared; 3] = [Prepared::new(), Prepared::new(), Prepared::new()];
     static GROUPS: [Prepared; 3] = [Prepared::new(), Prepared::new(), Prepared::new()];
     let Some(Filter::Compare {
         path,
@@ -275,6 +277,7 @@ fn lookup_slot(
         return None;
     }
     let slots = match kind {
+        ResourceKind::User if with_groups => &USERS_WITH_GROUPS,
         ResourceKind::User => &USERS,
         ResourceKind::Group => &GROUPS,
     };
@@ -392,6 +395,8 @@ where
         }
         None => None,
     };
+    // The groups of each user, when the page's statement read them (JSON text, row by row).
+    let mut read_groups: Option<Vec<String>> = None;
     let (mut models, total): (Vec<StoredRow>, _) = if let Some(found) = deep_page {
         found
     } else if let Some(snap) = snapshot {
@@ -403,7 +408,15 @@ where
         };
         (models, total)
     } else if is_point_lookup(query) {
-        let models = match lookup_slot(kind, query, offset) {
+        // A lookup of users that shows their groups reads them in its own statement (one round
+        // trip, not two on PostgreSQL).
+        let with_groups = kind == ResourceKind::User && query.with_relations;
+        let page = if with_groups {
+            page.expr(members::groups_json_column(backend))
+        } else {
+            page
+        };
+        let stmt = match lookup_slot(kind, query, offset, with_groups) {
             // The text of this shape of lookup is rendered once; only the values change.
             Some(slot) => {
                 let mut values = Vec::with_capacity(filter_values.len() + 3);
@@ -411,10 +424,22 @@ where
                 values.append(&mut filter_values);
                 values.push((count + 1).into());
                 values.push(offset.into());
-                let stmt = slot.statement(backend, values, || page.clone().build(backend));
-                store.db.read(stmt).await?
+                slot.statement(backend, values, || page.clone().build(backend))
             }
-            None => store.db.read(page.build(backend)).await?,
+            None => page.build(backend),
+        };
+        let models = if with_groups {
+            let rows: Vec<StoredWithText> = store.db.read(stmt).await?;
+            let mut models = Vec::with_capacity(rows.len());
+            let mut groups = Vec::with_capacity(rows.len());
+            for StoredWithText(row, text) in rows {
+                models.push(row);
+                groups.push(text);
+            }
+            read_groups = Some(groups);
+            models
+        } else {
+            store.db.read(stmt).await?
         };
         let total = if needs_count(models.len()) {
             Some(crate::count::run(count_stmt(), &store.db).await?)
@@ -437,6 +462,12 @@ where
         .into_iter()
         .map(|row| row.into_stored(kind))
         .collect();
+    let groups_read = read_groups.is_some();
+    if let Some(groups) = read_groups {
+        for (item, text) in items.iter_mut().zip(groups) {
+            item.groups = Some(members::parse_groups_json(&text)?);
+        }
+    }
     let next_position = match (more, query.sort) {
         (false, _) => None,
         (true, None) => items.last().map(|r| Position::After(r.id.clone())),
@@ -454,6 +485,8 @@ where
             items.iter().map(|r| r.id.clone()).collect()
         };
         match kind {
+            // Read with the page (a lookup's).
+            ResourceKind::User if groups_read => {}
             ResourceKind::User => {
                 // The groups of a page's users: index lookups bounded by the page, read on the
                 // caller's thread like a point read (a group's members are not bounded: a scan).

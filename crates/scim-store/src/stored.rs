@@ -111,3 +111,14 @@ impl scim_db::FromRow for StoredWithInt {
         Ok(Self(read_stored(row)?, row.int(5)?))
     }
 }
+
+/// A [`StoredRow`] followed by one text column (a user's groups as JSON text, see
+/// `members::groups_json_column`).
+#[derive(Debug)]
+pub(crate) struct StoredWithText(pub(crate) StoredRow, pub(crate) String);
+
+impl scim_db::FromRow for StoredWithText {
+    fn from_row(row: &dyn scim_db::Row) -> Result<Self, DbErr> {
+        Ok(Self(read_stored(row)?, row.text(5)?))
+    }
+}

@@ -12,7 +12,7 @@ use scim_db::{Prepared, ReadRows};
 
 use crate::events::{capture_written, rule_only, Capture, Written};
 use crate::settings::{write_ignored_notes, IgnoredNote};
-use crate::stored::{stored_columns, StoredRow};
+use crate::stored::{stored_columns, StoredRow, StoredWithText};
 use crate::{audit::begin_write, entity::user, members, Store, StoreError, StoreResult, TenantId};
 
 /// Unique indexes of `users` and the attribute each protects.
@@ -84,6 +84,21 @@ pub(crate) fn find_user_statement(backend: DbBackend, tenant: &TenantId, id: &st
     static SQL: Prepared = Prepared::new();
     SQL.statement(backend, vec![tenant.as_str().into(), id.into()], || {
         user_of(stored_columns(user::Entity::find()), tenant, id).build(backend)
+    })
+}
+
+/// [`find_user_statement`] with the user's groups as a sixth column
+/// (`members::groups_json_column`, read as a [`StoredWithText`]), rendered once.
+pub(crate) fn find_user_with_groups_statement(
+    backend: DbBackend,
+    tenant: &TenantId,
+    id: &str,
+) -> Statement {
+    static SQL: Prepared = Prepared::new();
+    SQL.statement(backend, vec![tenant.as_str().into(), id.into()], || {
+        user_of(stored_columns(user::Entity::find()), tenant, id)
+            .expr(members::groups_json_column(backend))
+            .build(backend)
     })
 }
 
@@ -159,6 +174,44 @@ pub(crate) fn delete_user_statement(backend: DbBackend, tenant: &TenantId, id: &
     })
 }
 
+/// PostgreSQL: user `id` of `tenant` (at `expected`, when given) and its memberships deleted in
+/// one statement, answering the row's `external_id`, its `version` and the groups it left as a
+/// JSON array (`left`, in group id order); no row when the user was not there (or not at that
+/// version). One round trip instead of two.
+pub(crate) fn delete_user_and_memberships_statement(
+    tenant: &TenantId,
+    id: &str,
+    expected: Option<i64>,
+) -> Statement {
+    static ANY: Prepared = Prepared::new();
+    static AT_VERSION: Prepared = Prepared::new();
+    let sql = |version: &str| {
+        format!(
+            "WITH \"d\" AS (DELETE FROM \"users\" WHERE \"tenant_id\" = $1 AND \"id\" = $2{version} \
+             RETURNING \"external_id\", \"version\"), \
+             \"m\" AS (DELETE FROM \"group_members\" WHERE \"tenant_id\" = $1 \
+             AND \"member_id\" = $2 AND EXISTS (SELECT 1 FROM \"d\") RETURNING \"group_id\") \
+             SELECT \"d\".\"external_id\", \"d\".\"version\", \
+             COALESCE((SELECT json_agg(\"m\".\"group_id\" ORDER BY \"m\".\"group_id\")::text \
+             FROM \"m\"), '[]') AS \"left\" FROM \"d\""
+        )
+    };
+    let backend = DbBackend::Postgres;
+    let mut values = vec![tenant.as_str().into(), id.into()];
+    match expected {
+        None => ANY.statement_from(backend, values, |values| {
+            Statement::from_sql_and_values(backend, sql(""), values.to_vec())
+        }),
+        Some(v) => {
+            values.push(v.into());
+            AT_VERSION.statement_from(backend, values, |values| {
+                let sql = sql(" AND \"version\" = $3");
+                Statement::from_sql_and_values(backend, sql, values.to_vec())
+            })
+        }
+    }
+}
+
 /// The `UPDATE` of a PATCH: [`update_attributes`] of row `id` (locked by the transaction),
 /// rendered once per backend.
 pub(crate) fn patch_statement(
@@ -183,6 +236,38 @@ pub(crate) fn patch_statement(
     Ok(SQL.statement(backend, values, || {
         update_with(s, input, now)
             .filter(user::Column::Id.eq(id))
+            .build(backend)
+    }))
+}
+
+/// [`patch_statement`] that writes only while user `id` of `tenant` is still at `version`
+/// (a PATCH read without a lock: none affected means another write came between), rendered
+/// once.
+pub(crate) fn patch_if_version_statement(
+    backend: DbBackend,
+    input: &ValidatedResource,
+    now: DateTime<Utc>,
+    (tenant, id): (&TenantId, &str),
+    version: i64,
+) -> StoreResult<Statement> {
+    static SQL: Prepared = Prepared::new();
+    let s = shadow(input)?;
+    let values = vec![
+        s.user_name.to_lowercase().into(),
+        s.user_name.clone().into(),
+        s.external_id.clone().into(),
+        s.display_name.clone().into(),
+        s.active.into(),
+        serde_json::Value::Object(input.attributes.clone()).into(),
+        1i32.into(),
+        now.into(),
+        tenant.as_str().into(),
+        id.into(),
+        version.into(),
+    ];
+    Ok(SQL.statement(backend, values, || {
+        user_of(update_with(s, input, now), tenant, id)
+            .filter(user::Column::Version.eq(version))
             .build(backend)
     }))
 }
@@ -297,10 +382,14 @@ impl Store {
         id: &str,
         with_groups: bool,
     ) -> StoreResult<StoredResource> {
-        let mut res = self.find_user(tenant, id).await?;
-        if with_groups {
-            res.groups = Some(members::groups_of_one(&self.db, tenant, &res.id).await?);
+        if !with_groups {
+            return self.find_user(tenant, id).await;
         }
+        let stmt = find_user_with_groups_statement(self.db.get_database_backend(), tenant, id);
+        let row: Option<StoredWithText> = self.db.read_one(stmt).await?;
+        let StoredWithText(row, groups) = row.ok_or(StoreError::NotFound)?;
+        let mut res = row.into_stored(ResourceKind::User);
+        res.groups = Some(members::parse_groups_json(&groups)?);
         Ok(res)
     }
 
@@ -369,6 +458,32 @@ impl Store {
     ) -> StoreResult<()> {
         let txn = begin_write(&self.db).await?;
         let backend = txn.get_database_backend();
+        if backend == DbBackend::Postgres {
+            let stmt = delete_user_and_memberships_statement(tenant, id, expected);
+            let Some(row) = txn.query_one(stmt).await? else {
+                drop(txn);
+                return Err(self.missing_or_changed_user(tenant, id).await);
+            };
+            let external_id: Option<String> = row.try_get("", "external_id")?;
+            let version: i64 = row.try_get("", "version")?;
+            let left: Vec<String> = serde_json::from_str(&row.try_get::<String>("", "left")?)
+                .map_err(|e| StoreError::InvalidValue(format!("the groups a user left: {e}")))?;
+            members::holders_lost_one(&txn, tenant, &left, now).await?;
+            let written = Written {
+                kind: ResourceKind::User,
+                id,
+                before: None,
+                after: None,
+                external_id: external_id.as_deref(),
+                version,
+                added: &[],
+                removed: &[],
+                left: &left,
+            };
+            capture_written(&txn, tenant, capture, written, now).await?;
+            txn.commit().await?;
+            return Ok(());
+        }
         let stmt = match expected {
             None => delete_user_statement(backend, tenant, id),
             Some(v) => backend.build(
