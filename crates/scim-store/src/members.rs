@@ -43,11 +43,17 @@ pub(crate) async fn resolve<C: ConnectionTrait>(
             .all(db)
             .await?;
         users.extend(found);
+        // Groups are looked for only among the ids that are no user (most members are users:
+        // one statement, not two).
+        let rest: Vec<&str> = ids.into_iter().filter(|id| !users.contains(*id)).collect();
+        if rest.is_empty() {
+            continue;
+        }
         let found: Vec<String> = group::Entity::find()
             .select_only()
             .column(group::Column::Id)
             .filter(group::Column::TenantId.eq(tenant.as_str()))
-            .filter(group::Column::Id.is_in(ids))
+            .filter(group::Column::Id.is_in(rest))
             .into_tuple()
             .all(db)
             .await?;

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use scim_model::{patch::MemberChange, Resource, ResourceKind, ValidatedResource};
 use sea_orm::{
-    sea_query::Expr, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::Expr, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, QueryTrait,
 };
 
 use std::collections::HashMap;
@@ -174,7 +175,8 @@ impl Store {
                 (resource, 0)
             }
             ResourceKind::Group => {
-                let (added, removed) = apply_member_changes(&txn, tenant, id, &changes).await?;
+                let (added, removed, count_change) =
+                    apply_member_changes(&txn, tenant, id, &changes).await?;
                 let members_changed = !added.is_empty() || !removed.is_empty();
                 if !members_changed && input.attributes == current.attributes {
                     // Adding members already there, removing absent ones: nothing changed,
@@ -186,11 +188,11 @@ impl Store {
                         member_count: count,
                     });
                 }
-                groups::update_attributes(&input, now)?
+                let backend = txn.get_database_backend();
+                let mut update = groups::update_attributes(&input, now)?
+                    .col_expr(group::Column::MemberCount, count_change.expr())
                     .filter(group::Column::Id.eq(id))
-                    .exec(&txn)
-                    .await
-                    .map_err(|e| StoreError::from_write(e, groups::UNIQUE))?;
+                    .build(backend);
                 let written = Written {
                     kind,
                     id,
@@ -202,8 +204,30 @@ impl Store {
                     removed: &removed,
                     left: &[],
                 };
-                capture_written(&txn, tenant, capture, written, now).await?;
-                read(&txn, tenant, kind, id).await?
+                // PostgreSQL, one event (a membership change of most PATCHes): the UPDATE and
+                // its event in one statement.
+                let mut written = Some(written);
+                if let (DbBackend::Postgres, Some(c), Some(w)) = (backend, capture, &written) {
+                    let list = c.events(w);
+                    if let ([event], true) = (list.as_slice(), c.write) {
+                        update = crate::events::with_event(update, tenant, c.origin, event, now)?;
+                        written = None;
+                    }
+                }
+                txn.execute(update)
+                    .await
+                    .map_err(|e| StoreError::from_write(e, groups::UNIQUE))?;
+                if let Some(written) = written {
+                    capture_written(&txn, tenant, capture, written, now).await?;
+                }
+                // What the row now holds, without reading it back.
+                let resource = Resource {
+                    attributes: input.attributes,
+                    version: current.version + 1,
+                    last_modified: now,
+                    ..current
+                };
+                (resource, count_change.applied(count))
             }
         };
         let resource = with_relations(&txn, tenant, resource, member_count, relations).await?;
@@ -364,17 +388,17 @@ async fn read(
     }
 }
 
-/// Applies member deltas in order and moves `member_count` by what actually changed.
-/// Returns the members added and the members removed, net of one another (a member removed
-/// and added back by one PATCH is in neither).
+/// Applies member deltas in order. Returns the members added and the members removed, net of
+/// one another (a member removed and added back by one PATCH is in neither), and how the
+/// member count moves by what actually changed (for the caller's `UPDATE` of the group).
 async fn apply_member_changes(
     txn: &Txn,
     tenant: &TenantId,
     id: &str,
     changes: &[MemberChange],
-) -> Result<(Vec<String>, Vec<String>), StoreError> {
+) -> Result<(Vec<String>, Vec<String>, CountChange), StoreError> {
     if changes.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
+        return Ok((Vec::new(), Vec::new(), CountChange { to: None, by: 0 }));
     }
     // Net effect per member, in first-seen order: true = now in (was out), false = now out.
     let mut net: Vec<(String, bool)> = Vec::new();
@@ -430,18 +454,36 @@ async fn apply_member_changes(
             (false, false) => removed.push(member),
         }
     }
-    if added.is_empty() && removed.is_empty() && !cleared {
-        return Ok((added, removed));
-    }
-    let count = if cleared {
-        Expr::value(delta)
-    } else {
-        Expr::col(group::Column::MemberCount).add(delta)
+    let count = CountChange {
+        to: cleared.then_some(delta),
+        by: delta,
     };
-    group::Entity::update_many()
-        .col_expr(group::Column::MemberCount, count)
-        .filter(group::Column::Id.eq(id))
-        .exec(txn)
-        .await?;
-    Ok((added, removed))
+    Ok((added, removed, count))
+}
+
+/// How a group's member count moves: set `to` a value (the members were cleared first, then
+/// some added), or moved `by` one (written with the group's other columns, in its `UPDATE`).
+#[derive(Debug, Clone, Copy)]
+struct CountChange {
+    to: Option<i64>,
+    by: i64,
+}
+
+impl CountChange {
+    /// The count after the change, from the count before.
+    fn applied(self, before: u64) -> u64 {
+        let before = i64::try_from(before).unwrap_or(i64::MAX);
+        self.to
+            .unwrap_or(before.saturating_add(self.by))
+            .max(0)
+            .unsigned_abs()
+    }
+
+    /// The `member_count` column after the change, as an expression of the `UPDATE`.
+    fn expr(self) -> sea_orm::sea_query::SimpleExpr {
+        match self.to {
+            Some(to) => Expr::value(to),
+            None => Expr::col(group::Column::MemberCount).add(self.by),
+        }
+    }
 }
