@@ -139,7 +139,7 @@ on_each_backend!(
                 body: None,
                 status: StatusCode::NO_CONTENT,
                 sqlite: 7,
-                postgres: 6,
+                postgres: 5,
             },
             Counted {
                 what: "delete a user in no group",

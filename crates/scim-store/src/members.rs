@@ -224,18 +224,6 @@ pub(crate) async fn remove_member_everywhere<C: ConnectionTrait>(
         .iter()
         .map(|row| row.try_get::<String>("", "group_id"))
         .collect::<Result<Vec<_>, _>>()?;
-    holders_lost_one(db, tenant, &holders, now).await?;
-    Ok(holders)
-}
-
-/// Moves the version, `lastModified` and member count of each of `holders`, which each lost one
-/// member.
-pub(crate) async fn holders_lost_one<C: ConnectionTrait>(
-    db: &C,
-    tenant: &TenantId,
-    holders: &[String],
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
     for chunk in holders.chunks(CHUNK) {
         group::Entity::update_many()
             .col_expr(
@@ -253,7 +241,7 @@ pub(crate) async fn holders_lost_one<C: ConnectionTrait>(
             .exec(db)
             .await?;
     }
-    Ok(())
+    Ok(holders)
 }
 
 /// `DELETE FROM group_members WHERE tenant_id = ? AND member_id = ? RETURNING group_id`,

@@ -174,14 +174,16 @@ pub(crate) fn delete_user_statement(backend: DbBackend, tenant: &TenantId, id: &
     })
 }
 
-/// PostgreSQL: user `id` of `tenant` (at `expected`, when given) and its memberships deleted in
-/// one statement, answering the row's `external_id`, its `version` and the groups it left as a
-/// JSON array (`left`, in group id order); no row when the user was not there (or not at that
-/// version). One round trip instead of two.
+/// PostgreSQL: user `id` of `tenant` (at `expected`, when given) and its memberships deleted,
+/// and the groups it left moved (version, `lastModified` at `now`, one member less), in one
+/// statement answering the row's `external_id`, its `version` and the groups it left as a JSON
+/// array (`left`, in group id order); no row when the user was not there (or not at that
+/// version). One round trip instead of three.
 pub(crate) fn delete_user_and_memberships_statement(
     tenant: &TenantId,
     id: &str,
     expected: Option<i64>,
+    now: DateTime<Utc>,
 ) -> Statement {
     static ANY: Prepared = Prepared::new();
     static AT_VERSION: Prepared = Prepared::new();
@@ -190,14 +192,17 @@ pub(crate) fn delete_user_and_memberships_statement(
             "WITH \"d\" AS (DELETE FROM \"users\" WHERE \"tenant_id\" = $1 AND \"id\" = $2{version} \
              RETURNING \"external_id\", \"version\"), \
              \"m\" AS (DELETE FROM \"group_members\" WHERE \"tenant_id\" = $1 \
-             AND \"member_id\" = $2 AND EXISTS (SELECT 1 FROM \"d\") RETURNING \"group_id\") \
+             AND \"member_id\" = $2 AND EXISTS (SELECT 1 FROM \"d\") RETURNING \"group_id\"), \
+             \"g\" AS (UPDATE \"groups\" SET \"version\" = \"version\" + 1, \"last_modified\" = $3, \
+             \"member_count\" = \"member_count\" - 1 \
+             WHERE \"tenant_id\" = $1 AND \"id\" IN (SELECT \"group_id\" FROM \"m\")) \
              SELECT \"d\".\"external_id\", \"d\".\"version\", \
              COALESCE((SELECT json_agg(\"m\".\"group_id\" ORDER BY \"m\".\"group_id\")::text \
              FROM \"m\"), '[]') AS \"left\" FROM \"d\""
         )
     };
     let backend = DbBackend::Postgres;
-    let mut values = vec![tenant.as_str().into(), id.into()];
+    let mut values = vec![tenant.as_str().into(), id.into(), now.into()];
     match expected {
         None => ANY.statement_from(backend, values, |values| {
             Statement::from_sql_and_values(backend, sql(""), values.to_vec())
@@ -205,7 +210,7 @@ pub(crate) fn delete_user_and_memberships_statement(
         Some(v) => {
             values.push(v.into());
             AT_VERSION.statement_from(backend, values, |values| {
-                let sql = sql(" AND \"version\" = $3");
+                let sql = sql(" AND \"version\" = $4");
                 Statement::from_sql_and_values(backend, sql, values.to_vec())
             })
         }
@@ -459,7 +464,7 @@ impl Store {
         let txn = begin_write(&self.db).await?;
         let backend = txn.get_database_backend();
         if backend == DbBackend::Postgres {
-            let stmt = delete_user_and_memberships_statement(tenant, id, expected);
+            let stmt = delete_user_and_memberships_statement(tenant, id, expected, now);
             let Some(row) = txn.query_one(stmt).await? else {
                 drop(txn);
                 return Err(self.missing_or_changed_user(tenant, id).await);
@@ -468,7 +473,6 @@ impl Store {
             let version: i64 = row.try_get("", "version")?;
             let left: Vec<String> = serde_json::from_str(&row.try_get::<String>("", "left")?)
                 .map_err(|e| StoreError::InvalidValue(format!("the groups a user left: {e}")))?;
-            members::holders_lost_one(&txn, tenant, &left, now).await?;
             let written = Written {
                 kind: ResourceKind::User,
                 id,
