@@ -338,6 +338,56 @@ pub(crate) fn with_event(
     event: &NewEvent,
     now: DateTime<Utc>,
 ) -> StoreResult<Statement> {
+    joined(
+        change,
+        tenant,
+        origin,
+        event,
+        now,
+        |change, names, placeholders| {
+            format!(
+                "WITH w AS ({change} RETURNING 1) INSERT INTO \"events\" ({names}) \
+             SELECT {placeholders} FROM w"
+            )
+        },
+    )
+}
+
+/// PostgreSQL: `change` (a data-modifying statement without `RETURNING`, in the caller's
+/// transaction) and the capture of `event` as one statement, `WITH c AS (change) INSERT INTO
+/// events … VALUES …`: the event is written whatever rows the change affects. So a change that
+/// takes a contended row lock (a large group's) holds it for this statement and the `COMMIT`
+/// only.
+pub(crate) fn event_after(
+    change: Statement,
+    tenant: &TenantId,
+    origin: &ChangeOrigin,
+    event: &NewEvent,
+    now: DateTime<Utc>,
+) -> StoreResult<Statement> {
+    joined(
+        change,
+        tenant,
+        origin,
+        event,
+        now,
+        |change, names, placeholders| {
+            format!("WITH c AS ({change}) INSERT INTO \"events\" ({names}) VALUES ({placeholders})")
+        },
+    )
+}
+
+/// `change` and `event`'s row in one PostgreSQL statement whose text `sql` makes of the
+/// change's text, the event columns' names and their placeholders (numbered after the
+/// change's).
+fn joined(
+    change: Statement,
+    tenant: &TenantId,
+    origin: &ChangeOrigin,
+    event: &NewEvent,
+    now: DateTime<Utc>,
+    sql: impl FnOnce(&str, &str, &str) -> String,
+) -> StoreResult<Statement> {
     let actor = json_value(DbBackend::Postgres, &origin.actor)?;
     let mut values = change.values.map(|v| v.0).unwrap_or_default();
     let first = values.len();
@@ -359,13 +409,9 @@ pub(crate) fn with_event(
         None,
         now,
     ));
-    let sql = format!(
-        "WITH w AS ({} RETURNING 1) INSERT INTO \"events\" ({names}) SELECT {placeholders} FROM w",
-        change.sql
-    );
     Ok(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        sql,
+        sql(&change.sql, &names, &placeholders),
         values,
     ))
 }

@@ -174,16 +174,14 @@ pub(crate) fn delete_user_statement(backend: DbBackend, tenant: &TenantId, id: &
     })
 }
 
-/// PostgreSQL: user `id` of `tenant` (at `expected`, when given) and its memberships deleted,
-/// and the groups it left moved (version, `lastModified` at `now`, one member less), in one
-/// statement answering the row's `external_id`, its `version` and the groups it left as a JSON
-/// array (`left`, in group id order); no row when the user was not there (or not at that
-/// version). One round trip instead of three.
+/// PostgreSQL: user `id` of `tenant` (at `expected`, when given) and its memberships deleted in
+/// one statement, answering the row's `external_id`, its `version` and the groups it left as a
+/// JSON array (`left`, in group id order); no row when the user was not there (or not at that
+/// version). One round trip instead of two.
 pub(crate) fn delete_user_and_memberships_statement(
     tenant: &TenantId,
     id: &str,
     expected: Option<i64>,
-    now: DateTime<Utc>,
 ) -> Statement {
     static ANY: Prepared = Prepared::new();
     static AT_VERSION: Prepared = Prepared::new();
@@ -192,17 +190,14 @@ pub(crate) fn delete_user_and_memberships_statement(
             "WITH \"d\" AS (DELETE FROM \"users\" WHERE \"tenant_id\" = $1 AND \"id\" = $2{version} \
              RETURNING \"external_id\", \"version\"), \
              \"m\" AS (DELETE FROM \"group_members\" WHERE \"tenant_id\" = $1 \
-             AND \"member_id\" = $2 AND EXISTS (SELECT 1 FROM \"d\") RETURNING \"group_id\"), \
-             \"g\" AS (UPDATE \"groups\" SET \"version\" = \"version\" + 1, \"last_modified\" = $3, \
-             \"member_count\" = \"member_count\" - 1 \
-             WHERE \"tenant_id\" = $1 AND \"id\" IN (SELECT \"group_id\" FROM \"m\")) \
+             AND \"member_id\" = $2 AND EXISTS (SELECT 1 FROM \"d\") RETURNING \"group_id\") \
              SELECT \"d\".\"external_id\", \"d\".\"version\", \
              COALESCE((SELECT json_agg(\"m\".\"group_id\" ORDER BY \"m\".\"group_id\")::text \
              FROM \"m\"), '[]') AS \"left\" FROM \"d\""
         )
     };
     let backend = DbBackend::Postgres;
-    let mut values = vec![tenant.as_str().into(), id.into(), now.into()];
+    let mut values = vec![tenant.as_str().into(), id.into()];
     match expected {
         None => ANY.statement_from(backend, values, |values| {
             Statement::from_sql_and_values(backend, sql(""), values.to_vec())
@@ -210,11 +205,23 @@ pub(crate) fn delete_user_and_memberships_statement(
         Some(v) => {
             values.push(v.into());
             AT_VERSION.statement_from(backend, values, |values| {
-                let sql = sql(" AND \"version\" = $4");
+                let sql = sql(" AND \"version\" = $3");
                 Statement::from_sql_and_values(backend, sql, values.to_vec())
             })
         }
     }
+}
+
+/// PostgreSQL: the groups of `tenant` named in `left` (a JSON array of ids) each lost one
+/// member: version, `lastModified` at `now`, member count.
+fn groups_lost_a_member_statement(tenant: &TenantId, left: &str, now: DateTime<Utc>) -> Statement {
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE \"groups\" SET \"version\" = \"version\" + 1, \"last_modified\" = $1, \
+         \"member_count\" = \"member_count\" - 1 WHERE \"tenant_id\" = $2 \
+         AND \"id\" IN (SELECT json_array_elements_text($3::json))",
+        [now.into(), tenant.as_str().into(), left.into()],
+    )
 }
 
 /// The `UPDATE` of a PATCH: [`update_attributes`] of row `id` (locked by the transaction),
@@ -464,14 +471,15 @@ impl Store {
         let txn = begin_write(&self.db).await?;
         let backend = txn.get_database_backend();
         if backend == DbBackend::Postgres {
-            let stmt = delete_user_and_memberships_statement(tenant, id, expected, now);
+            let stmt = delete_user_and_memberships_statement(tenant, id, expected);
             let Some(row) = txn.query_one(stmt).await? else {
                 drop(txn);
                 return Err(self.missing_or_changed_user(tenant, id).await);
             };
             let external_id: Option<String> = row.try_get("", "external_id")?;
             let version: i64 = row.try_get("", "version")?;
-            let left: Vec<String> = serde_json::from_str(&row.try_get::<String>("", "left")?)
+            let left_json: String = row.try_get("", "left")?;
+            let left: Vec<String> = serde_json::from_str(&left_json)
                 .map_err(|e| StoreError::InvalidValue(format!("the groups a user left: {e}")))?;
             let written = Written {
                 kind: ResourceKind::User,
@@ -484,7 +492,35 @@ impl Store {
                 removed: &[],
                 left: &left,
             };
-            capture_written(&txn, tenant, capture, written, now).await?;
+            // The groups it left are moved last, with its event when it has one: a large
+            // group's row lock (every delete of a member takes it) is held for that statement
+            // and the COMMIT only.
+            let groups =
+                (!left.is_empty()).then(|| groups_lost_a_member_statement(tenant, &left_json, now));
+            let event = capture.and_then(|c| {
+                let list = c.events(&written);
+                c.write.then_some((list, c.origin))
+            });
+            let one = event
+                .as_ref()
+                .and_then(|(list, origin)| match list.as_slice() {
+                    [event] => Some((event, *origin)),
+                    _ => None,
+                });
+            match (groups, one) {
+                (Some(groups), Some((event, origin))) => {
+                    let stmt = crate::events::event_after(groups, tenant, origin, event, now)?;
+                    txn.execute(stmt).await?;
+                }
+                (groups, _) => {
+                    if let Some(groups) = groups {
+                        txn.execute(groups).await?;
+                    }
+                    if let Some((list, origin)) = &event {
+                        crate::events::capture(&txn, tenant, origin, list, now).await?;
+                    }
+                }
+            }
             txn.commit().await?;
             return Ok(());
         }
