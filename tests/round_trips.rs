@@ -68,7 +68,7 @@ on_each_backend!(
                 path: user.clone(),
                 body: None,
                 status: StatusCode::OK,
-                sqlite: 2,
+                sqlite: 3,
                 postgres: 2,
             },
             Counted {
@@ -77,7 +77,7 @@ on_each_backend!(
                 path: lookup("userName", "member@contoso.com"),
                 body: None,
                 status: StatusCode::OK,
-                sqlite: 2,
+                sqlite: 3,
                 postgres: 2,
             },
             Counted {
@@ -86,7 +86,7 @@ on_each_backend!(
                 path: lookup("externalId", "ext-member@contoso.com"),
                 body: None,
                 status: StatusCode::OK,
-                sqlite: 2,
+                sqlite: 3,
                 postgres: 2,
             },
             Counted {

@@ -414,11 +414,13 @@ where
         };
         (models, total)
     } else if is_point_lookup(query) {
-        // A lookup of users that shows their groups reads them in its own statement (one round
-        // trip, not two on PostgreSQL).
-        let with_groups = kind == ResourceKind::User && query.with_relations;
+        // On PostgreSQL a lookup of users that shows their groups reads them in its own
+        // statement (one round trip, not two; on SQLite two prepared statements cost less).
+        let with_groups = kind == ResourceKind::User
+            && query.with_relations
+            && backend == sea_orm::DbBackend::Postgres;
         let page = if with_groups {
-            page.expr(members::groups_json_column(backend))
+            page.expr(members::groups_json_column())
         } else {
             page
         };

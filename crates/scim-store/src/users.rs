@@ -87,17 +87,14 @@ pub(crate) fn find_user_statement(backend: DbBackend, tenant: &TenantId, id: &st
     })
 }
 
-/// [`find_user_statement`] with the user's groups as a sixth column
+/// PostgreSQL: [`find_user_statement`] with the user's groups as a sixth column
 /// (`members::groups_json_column`, read as a [`StoredWithText`]), rendered once.
-pub(crate) fn find_user_with_groups_statement(
-    backend: DbBackend,
-    tenant: &TenantId,
-    id: &str,
-) -> Statement {
+pub(crate) fn find_user_with_groups_statement(tenant: &TenantId, id: &str) -> Statement {
     static SQL: Prepared = Prepared::new();
+    let backend = DbBackend::Postgres;
     SQL.statement(backend, vec![tenant.as_str().into(), id.into()], || {
         user_of(stored_columns(user::Entity::find()), tenant, id)
-            .expr(members::groups_json_column(backend))
+            .expr(members::groups_json_column())
             .build(backend)
     })
 }
@@ -394,10 +391,17 @@ impl Store {
         id: &str,
         with_groups: bool,
     ) -> StoreResult<StoredResource> {
-        if !with_groups {
-            return self.find_user(tenant, id).await;
+        let backend = self.db.get_database_backend();
+        if !with_groups || backend != DbBackend::Postgres {
+            // SQLite: no round trip to save, and two prepared statements cost ~8% fewer
+            // instructions than one with the groups' JSON aggregate (callgrind).
+            let mut res = self.find_user(tenant, id).await?;
+            if with_groups {
+                res.groups = Some(members::groups_of_one(&self.db, tenant, &res.id).await?);
+            }
+            return Ok(res);
         }
-        let stmt = find_user_with_groups_statement(self.db.get_database_backend(), tenant, id);
+        let stmt = find_user_with_groups_statement(tenant, id);
         let row: Option<StoredWithText> = self.db.read_one(stmt).await?;
         let StoredWithText(row, groups) = row.ok_or(StoreError::NotFound)?;
         let mut res = row.into_stored(ResourceKind::User);
