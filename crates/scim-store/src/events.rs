@@ -901,6 +901,26 @@ pub struct Written<'a> {
     pub left: &'a [String],
 }
 
+impl<'a> Written<'a> {
+    /// A user's change from `before` to `after` (a PATCH or a PUT: no membership moves).
+    pub(crate) fn user_change(
+        before: &'a scim_model::Resource,
+        after: &'a scim_model::ValidatedResource,
+    ) -> Self {
+        Self {
+            kind: ResourceKind::User,
+            id: &before.id,
+            before: Some(&before.attributes),
+            after: Some(&after.attributes),
+            external_id: after.str_attr("externalId"),
+            version: before.version + 1,
+            added: &[],
+            removed: &[],
+            left: &[],
+        }
+    }
+}
+
 /// The events of a write: who makes it, and the service's rule for what a write emits.
 #[derive(Clone, Copy)]
 pub struct Capture<'a> {

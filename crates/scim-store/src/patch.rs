@@ -132,17 +132,7 @@ impl Store {
         let (resource, member_count) = match kind {
             ResourceKind::User => {
                 let backend = txn.get_database_backend();
-                let written = Written {
-                    kind,
-                    id,
-                    before: Some(&current.attributes),
-                    after: Some(&input.attributes),
-                    external_id: input.str_attr("externalId"),
-                    version: current.version + 1,
-                    added: &[],
-                    removed: &[],
-                    left: &[],
-                };
+                let written = Written::user_change(&current, &input);
                 let mut update = users::patch_statement(backend, &input, now, id)?;
                 let mut events = capture.and_then(|c| {
                     let list = c.events(&written);
@@ -255,7 +245,7 @@ enum Unlocked {
 }
 
 impl Store {
-    /// A user's PATCH on PostgreSQL in two round trips instead of five: the user (and its
+    /// A user's PATCH on PostgreSQL in two statements instead of five: the user (and its
     /// groups, when the answer shows them) read in one statement without a lock, then the
     /// `UPDATE` with its event in one statement that applies only while the user is still at
     /// the version read. A write that came between makes it affect nothing: [`Unlocked::Raced`],
@@ -271,11 +261,9 @@ impl Store {
         decide: &mut impl FnMut(&Resource, u64) -> Result<PatchOutcome, E>,
     ) -> Result<Unlocked, PatchFailure<E>> {
         let backend = self.db.get_database_backend();
-        let mut current = if relations.wanted(0) {
-            self.get_user_stored(tenant, id, true).await?
-        } else {
-            self.get_user_stored(tenant, id, false).await?
-        };
+        let mut current = self
+            .get_user_stored(tenant, id, relations.wanted(0))
+            .await?;
         let groups = current.groups.take();
         let current = crate::stored::parsed(current)?;
         let (decision, notes) = decide(&current, 0).map_err(PatchFailure::Rejected)?;
@@ -288,17 +276,7 @@ impl Store {
                 member_count: 0,
             }));
         };
-        let written = Written {
-            kind: ResourceKind::User,
-            id,
-            before: Some(&current.attributes),
-            after: Some(&input.attributes),
-            external_id: input.str_attr("externalId"),
-            version: current.version + 1,
-            added: &[],
-            removed: &[],
-            left: &[],
-        };
+        let written = Written::user_change(&current, &input);
         let mut update =
             users::patch_if_version_statement(backend, &input, now, (tenant, id), current.version)?;
         if let Some(c) = capture {

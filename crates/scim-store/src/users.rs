@@ -231,7 +231,18 @@ pub(crate) fn patch_statement(
 ) -> StoreResult<Statement> {
     static SQL: Prepared = Prepared::new();
     let s = shadow(input)?;
-    let values = vec![
+    let mut values = set_values(&s, input, now);
+    values.push(id.into());
+    Ok(SQL.statement(backend, values, || {
+        update_with(s, input, now)
+            .filter(user::Column::Id.eq(id))
+            .build(backend)
+    }))
+}
+
+/// The values of [`update_with`]'s `SET`, in its order (the version's increment included).
+fn set_values(s: &Shadow, input: &ValidatedResource, now: DateTime<Utc>) -> Vec<sea_orm::Value> {
+    vec![
         s.user_name.to_lowercase().into(),
         s.user_name.clone().into(),
         s.external_id.clone().into(),
@@ -240,13 +251,7 @@ pub(crate) fn patch_statement(
         serde_json::Value::Object(input.attributes.clone()).into(),
         1i32.into(),
         now.into(),
-        id.into(),
-    ];
-    Ok(SQL.statement(backend, values, || {
-        update_with(s, input, now)
-            .filter(user::Column::Id.eq(id))
-            .build(backend)
-    }))
+    ]
 }
 
 /// [`patch_statement`] that writes only while user `id` of `tenant` is still at `version`
@@ -261,19 +266,8 @@ pub(crate) fn patch_if_version_statement(
 ) -> StoreResult<Statement> {
     static SQL: Prepared = Prepared::new();
     let s = shadow(input)?;
-    let values = vec![
-        s.user_name.to_lowercase().into(),
-        s.user_name.clone().into(),
-        s.external_id.clone().into(),
-        s.display_name.clone().into(),
-        s.active.into(),
-        serde_json::Value::Object(input.attributes.clone()).into(),
-        1i32.into(),
-        now.into(),
-        tenant.as_str().into(),
-        id.into(),
-        version.into(),
-    ];
+    let mut values = set_values(&s, input, now);
+    values.extend([tenant.as_str().into(), id.into(), version.into()]);
     Ok(SQL.statement(backend, values, || {
         user_of(update_with(s, input, now), tenant, id)
             .filter(user::Column::Version.eq(version))
@@ -427,17 +421,7 @@ impl Store {
             .filter(user::Column::TenantId.eq(tenant.as_str()))
             .filter(user::Column::Id.eq(id))
             .filter(user::Column::Version.eq(current.version));
-        let written = Written {
-            kind: ResourceKind::User,
-            id,
-            before: Some(&current.attributes),
-            after: Some(&input.attributes),
-            external_id: input.str_attr("externalId"),
-            version: current.version + 1,
-            added: &[],
-            removed: &[],
-            left: &[],
-        };
+        let written = Written::user_change(current, input);
         // One statement; a transaction only when audit or provisioning events go with it.
         let updated = if notes.is_empty() && !capture.is_some_and(|c| c.write) {
             let updated = update.exec(&self.db).await;
