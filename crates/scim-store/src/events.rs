@@ -902,6 +902,28 @@ pub struct Written<'a> {
 }
 
 impl<'a> Written<'a> {
+    /// The delete of resource `id` of `kind`, at its last `version`, which left the groups
+    /// `left`.
+    pub(crate) fn deleted(
+        kind: ResourceKind,
+        id: &'a str,
+        external_id: Option<&'a str>,
+        version: i64,
+        left: &'a [String],
+    ) -> Self {
+        Self {
+            kind,
+            id,
+            before: None,
+            after: None,
+            external_id,
+            version,
+            added: &[],
+            removed: &[],
+            left,
+        }
+    }
+
     /// A user's change from `before` to `after` (a PATCH or a PUT: no membership moves).
     pub(crate) fn user_change(
         before: &'a scim_model::Resource,

@@ -286,17 +286,13 @@ impl Store {
         };
         let external_id: Option<String> = row.try_get("", "external_id")?;
         let version: i64 = row.try_get("", "version")?;
-        let written = Written {
-            kind: ResourceKind::Group,
+        let written = Written::deleted(
+            ResourceKind::Group,
             id,
-            before: None,
-            after: None,
-            external_id: external_id.as_deref(),
+            external_id.as_deref(),
             version,
-            added: &[],
-            removed: &[],
-            left: &left,
-        };
+            &left,
+        );
         capture_written(&txn, tenant, capture, written, now).await?;
         txn.commit().await?;
         Ok(())

@@ -469,17 +469,13 @@ impl Store {
             let left_json: String = row.try_get("", "left")?;
             let left: Vec<String> = serde_json::from_str(&left_json)
                 .map_err(|e| StoreError::InvalidValue(format!("the groups a user left: {e}")))?;
-            let written = Written {
-                kind: ResourceKind::User,
+            let written = Written::deleted(
+                ResourceKind::User,
                 id,
-                before: None,
-                after: None,
-                external_id: external_id.as_deref(),
+                external_id.as_deref(),
                 version,
-                added: &[],
-                removed: &[],
-                left: &left,
-            };
+                &left,
+            );
             // The groups it left are moved last, with its event when it has one: a large
             // group's row lock (every delete of a member takes it) is held for that statement
             // and the COMMIT only.
@@ -533,17 +529,13 @@ impl Store {
         let external_id: Option<String> = row.try_get("", "external_id")?;
         let version: i64 = row.try_get("", "version")?;
         let left = members::remove_member_everywhere(&txn, tenant, id, now).await?;
-        let written = Written {
-            kind: ResourceKind::User,
+        let written = Written::deleted(
+            ResourceKind::User,
             id,
-            before: None,
-            after: None,
-            external_id: external_id.as_deref(),
+            external_id.as_deref(),
             version,
-            added: &[],
-            removed: &[],
-            left: &left,
-        };
+            &left,
+        );
         capture_written(&txn, tenant, capture, written, now).await?;
         txn.commit().await?;
         Ok(())
