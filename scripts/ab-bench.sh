@@ -10,7 +10,8 @@
 # default: beside the first scimd), AB_ENV (extra VAR=value settings for every scimd, e.g.
 # "SCIMD_EVENTS_CAPTURE=false SCIMD_ACTIVITY=false" to compare with a build older than them). Prints a Markdown table of each phase's mean ops/s and mean
 # server CPU ms per request per build, and the static responder's CPU per request (the
-# load generator's ceiling, which issue 23 compares reads with). Everything listens on 127.0.0.1.
+# load generator's ceiling, which issue 23 compares reads with), then a second table of each
+# phase's mean p99 latency per build. Everything listens on 127.0.0.1.
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 label=scimd label=scimd ..." >&2; exit 2; }
 RUNS=${AB_RUNS:-3}
@@ -93,5 +94,13 @@ for ph in phases:
     change = f"{(cpu[-1] / cpu[0] - 1) * 100:+.0f}%" if cpu[0] else "—"
     print(f"| {ph} | " + " | ".join(f"{o:,.0f}" for o in ops) + " | "
           + " | ".join(f"{c:.3f}" for c in cpu) + f" | {change} |")
+print("\n| phase | " + " | ".join(f"{l} p99 ms" for l in labels) + " |")
+print("| --- |" + " ---: |" * len(labels))
+for ph in phases:
+    p99 = []
+    for l in labels:
+        rs = [p for r in runs[l] for p in r["phases"] if p["phase"] == ph and not p.get("unsupported")]
+        p99.append(st.mean(p["p99_ms"] for p in rs) if rs else float("nan"))
+    print(f"| {ph} | " + " | ".join(f"{v:.2f}" for v in p99) + " |")
 print(f"\nstatic responder: {static:.4f} ms of server CPU per request; runs per build: {len(runs[labels[0]])}")
 PY
