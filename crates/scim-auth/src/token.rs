@@ -157,17 +157,37 @@ fn base62_fixed(mut n: u32) -> String {
     out.iter().map(|&b| char::from(b)).collect()
 }
 
-/// CRC-32 (IEEE 802.3, as zlib), bitwise: tokens are short, so no table is needed.
+/// CRC-32 (IEEE 802.3, as zlib).
 fn crc32(data: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
     for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
-        }
+        // One table step per byte instead of eight shifts: every request checks its token.
+        let index = usize::from(crc.to_le_bytes()[0] ^ byte);
+        crc = (crc >> 8) ^ CRC_TABLE.get(index).copied().unwrap_or_default();
     }
     !crc
+}
+
+/// The CRC-32 (IEEE, reflected) of each byte value, computed at compile time.
+const CRC_TABLE: [u32; 256] = crc_table();
+
+// `get_mut` is not callable in a constant; the index runs over the table's own length.
+#[allow(clippy::indexing_slicing)]
+const fn crc_table() -> [u32; 256] {
+    let mut table = [0u32; 256];
+    let mut byte = 0u32;
+    while byte < 256 {
+        let mut crc = byte;
+        let mut bit = 0;
+        while bit < 8 {
+            let mask = (crc & 1).wrapping_neg();
+            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+            bit += 1;
+        }
+        table[byte as usize] = crc;
+        byte += 1;
+    }
+    table
 }
 
 #[cfg(test)]
