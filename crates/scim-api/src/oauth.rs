@@ -491,7 +491,7 @@ async fn token(
                     );
                 }
             }
-            if let Some(seconds) = auth.client_failed(peer.as_deref(), tenant, &client_id) {
+            if let Some(seconds) = auth.client_failed(peer, tenant, &client_id) {
                 return Err(TokenError::retry_later(
                     StatusCode::TOO_MANY_REQUESTS,
                     "Too many failed client authentications; retry later",

@@ -158,7 +158,7 @@ pub struct Admin<P> {
 struct RequestParts {
     auth: Option<web::Data<Authenticator>>,
     header: Option<String>,
-    peer: Option<String>,
+    peer: Option<std::net::IpAddr>,
 }
 
 fn parts(req: &HttpRequest) -> RequestParts {
@@ -202,14 +202,14 @@ impl<P: Permission + 'static> FromRequest for Admin<P> {
                     tenant,
                     caller: Caller::operator(Actor {
                         name: "operator".into(),
-                        addr: peer,
+                        addr: peer.map(|a| a.to_string()),
                     }),
                     _permission: PhantomData,
                 });
             }
             let now = Utc::now();
             let key = auth
-                .authenticate_from(peer.as_deref(), header.as_deref(), now)
+                .authenticate_from(peer, header.as_deref(), now)
                 .await?;
             if path_tenant.as_deref() != Some(key.tenant_id.as_str()) {
                 return Err(AdminAuthError::NotFound);
@@ -226,13 +226,13 @@ impl<P: Permission + 'static> FromRequest for Admin<P> {
                     P::NAME
                 )));
             }
-            auth.note_use(&key, peer.clone(), now);
+            auth.note_use(&key, peer, now);
             Ok(Self {
                 tenant: key.tenant_id,
                 caller: Caller {
                     actor: Actor {
                         name: format!("key:{}", key.name),
-                        addr: peer,
+                        addr: peer.map(|a| a.to_string()),
                     },
                     granted: key.permissions,
                 },
@@ -264,12 +264,12 @@ impl FromRequest for Operator {
                 return Ok(Self {
                     actor: Actor {
                         name: "operator".into(),
-                        addr: peer,
+                        addr: peer.map(|a| a.to_string()),
                     },
                 });
             }
             // A valid key is told it lacks the operator's rights; anything else is the usual 401.
-            auth.authenticate_from(peer.as_deref(), header.as_deref(), Utc::now())
+            auth.authenticate_from(peer, header.as_deref(), Utc::now())
                 .await?;
             Err(AdminAuthError::Forbidden(
                 "This route requires the operator token".into(),

@@ -5,7 +5,7 @@
 //! gives the same `401` body, so the answer is no oracle; a good key without the permission the
 //! request needs gets `403`.
 
-use std::{future::Future, pin::Pin};
+use std::{future::Future, net::IpAddr, pin::Pin};
 
 use actix_web::{
     dev::Payload,
@@ -132,11 +132,14 @@ impl Authenticator {
     /// `client_id` of `tenant`; `Some(seconds)` when the address or the client id has no
     /// failures left (answer `429` with `Retry-After`). Only failures are counted, so a
     /// client presenting its correct secret is never throttled by others' failures.
-    pub fn client_failed(&self, peer: Option<&str>, tenant: &str, client_id: &str) -> Option<u64> {
+    pub fn client_failed(
+        &self,
+        peer: Option<IpAddr>,
+        tenant: &str,
+        client_id: &str,
+    ) -> Option<u64> {
         let now = std::time::Instant::now();
-        let by_addr = peer
-            .and_then(|p| p.parse::<std::net::IpAddr>().ok())
-            .and_then(|addr| self.failures.failed(addr, now));
+        let by_addr = peer.and_then(|addr| self.failures.failed(addr, now));
         // Ids longer than a UUID are not ours: count them under one bucket, not one each.
         let id = if client_id.len() <= 64 { client_id } else { "" };
         let by_client = self
@@ -150,7 +153,7 @@ impl Authenticator {
     /// valid key is always admitted.
     pub async fn authenticate_from(
         &self,
-        peer: Option<&str>,
+        peer: Option<IpAddr>,
         authorization: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<ApiKey, AuthError> {
@@ -164,7 +167,7 @@ impl Authenticator {
     /// every SCIM request sees the tenant-wide custom-attributes switch as it is stored now.
     pub async fn authenticate_scim_from(
         &self,
-        peer: Option<&str>,
+        peer: Option<IpAddr>,
         authorization: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(ApiKey, ScimSwitch), AuthError> {
@@ -175,7 +178,7 @@ impl Authenticator {
 
     async fn verify_from(
         &self,
-        peer: Option<&str>,
+        peer: Option<IpAddr>,
         authorization: Option<&str>,
         now: DateTime<Utc>,
         with_settings: bool,
@@ -187,7 +190,7 @@ impl Authenticator {
 
     async fn verify_attributed_from(
         &self,
-        peer: Option<&str>,
+        peer: Option<IpAddr>,
         authorization: Option<&str>,
         now: DateTime<Utc>,
         with_settings: bool,
@@ -201,7 +204,7 @@ impl Authenticator {
             Some(addr),
         ) = (
             &result,
-            peer.and_then(|p| p.parse::<std::net::IpAddr>().ok()),
+            peer,
         ) {
             if let Some(wait) = self.failures.failed(addr, std::time::Instant::now()) {
                 tracing::warn!(%addr, "failed authentications throttled");
@@ -242,7 +245,7 @@ impl Authenticator {
 
     /// Records that `key` was used by `addr`, at most once a minute per key, off the request's
     /// critical path (a spawned task; a failure is logged, never answered).
-    pub fn note_use(&self, key: &ApiKey, addr: Option<String>, now: DateTime<Utc>) {
+    pub fn note_use(&self, key: &ApiKey, addr: Option<IpAddr>, now: DateTime<Utc>) {
         let recent = key
             .last_used_at
             .is_some_and(|at| now - at < scim_store::LAST_USED_RESOLUTION);
@@ -255,6 +258,7 @@ impl Authenticator {
         let store = self.store.clone();
         let id = key.id.clone();
         actix_web::rt::spawn(async move {
+            let addr = addr.map(|a| a.to_string());
             if let Err(err) = store.touch_api_key(&id, addr.as_deref(), now).await {
                 tracing::warn!(error = %err, "could not record the key's last use");
             }
@@ -504,7 +508,7 @@ impl FromRequest for ScimPrincipal {
             };
             let now = Utc::now();
             let (key, scim_switch) = match auth
-                .verify_attributed_from(peer.as_deref(), header.as_deref(), now, true)
+                .verify_attributed_from(peer, header.as_deref(), now, true)
                 .await
             {
                 Ok((key, Some(settings))) => (key, settings),

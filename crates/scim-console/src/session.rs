@@ -303,7 +303,7 @@ async fn load(req: HttpRequest) -> Result<Ctx, ConsoleError> {
     if !within_timeouts(&config, session.created_at, session.last_seen_at, now) {
         return Err(end(store.clone(), id_hash).await);
     }
-    let peer = scim_auth::client_info(&req).addr;
+    let peer = scim_auth::client_info(&req).addr.map(|a| a.to_string());
     let caller = match &session.key_id {
         None => Caller::operator(Actor {
             name: "operator".into(),
@@ -571,7 +571,7 @@ pub async fn post_login(
         }
     } else {
         match auth
-            .authenticate_from(peer.as_deref(), Some(&authorization), now)
+            .authenticate_from(peer, Some(&authorization), now)
             .await
         {
             Ok(key) if key_usable(&key, now) => {
