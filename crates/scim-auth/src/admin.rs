@@ -208,9 +208,7 @@ impl<P: Permission + 'static> FromRequest for Admin<P> {
                 });
             }
             let now = Utc::now();
-            let key = auth
-                .authenticate_from(peer, header.as_deref(), now)
-                .await?;
+            let key = auth.authenticate_from(peer, header.as_deref(), now).await?;
             if path_tenant.as_deref() != Some(key.tenant_id.as_str()) {
                 return Err(AdminAuthError::NotFound);
             }

@@ -236,7 +236,10 @@ mod tests {
         ];
         let none = TrustedProxies::default();
         let info = none.client_info(&req("198.51.100.1:4000", &headers));
-        assert_eq!(info.addr.map(|a| a.to_string()).as_deref(), Some("198.51.100.1"));
+        assert_eq!(
+            info.addr.map(|a| a.to_string()).as_deref(),
+            Some("198.51.100.1")
+        );
         assert_eq!(
             (info.scheme.as_str(), info.host.as_str()),
             ("http", "scim.internal:8080")
@@ -244,14 +247,20 @@ mod tests {
 
         let trusted = TrustedProxies::parse("198.51.100.0/24").unwrap();
         let info = trusted.client_info(&req("198.51.100.1:4000", &headers));
-        assert_eq!(info.addr.map(|a| a.to_string()).as_deref(), Some("203.0.113.9"));
+        assert_eq!(
+            info.addr.map(|a| a.to_string()).as_deref(),
+            Some("203.0.113.9")
+        );
         assert_eq!(
             (info.scheme.as_str(), info.host.as_str()),
             ("https", "scim.example.com")
         );
         // Another peer's headers are ignored even with a list configured.
         let info = trusted.client_info(&req("192.0.2.50:4000", &headers));
-        assert_eq!(info.addr.map(|a| a.to_string()).as_deref(), Some("192.0.2.50"));
+        assert_eq!(
+            info.addr.map(|a| a.to_string()).as_deref(),
+            Some("192.0.2.50")
+        );
         assert_eq!(info.scheme, "http");
     }
 

@@ -202,10 +202,8 @@ impl Authenticator {
                 ..
             }),
             Some(addr),
-        ) = (
-            &result,
-            peer,
-        ) {
+        ) = (&result, peer)
+        {
             if let Some(wait) = self.failures.failed(addr, std::time::Instant::now()) {
                 tracing::warn!(%addr, "failed authentications throttled");
                 let attribution = result.err().and_then(|r| r.attribution);
