@@ -237,23 +237,31 @@ pub(crate) async fn capture(
         let stmt = match <[_; 1]>::try_from(rows) {
             Ok([mut row]) if inline => {
                 static ONE_NUMBERED: Prepared = Prepared::new();
-                // The sequence's place takes the tenant id of the purged-through subquery; the
-                // tenant id of the newest-event subquery comes last.
-                if let Some(sequence) = row.get_mut(2) {
-                    *sequence = tenant.as_str().into();
-                }
-                row.push(tenant.as_str().into());
+                // The sequence's place takes the two tenant ids of its subqueries; the time is
+                // followed by the tenant id of its own.
+                row.splice(2..3, [tenant.as_str().into(), tenant.as_str().into()]);
+                row.insert(5, tenant.as_str().into());
                 ONE_NUMBERED.statement_from(backend, row, |values| {
-                    Statement::from_sql_and_values(backend, numbered_insert_sql(), values.to_vec())
+                    // Back to the row: the sequence in its place, the subqueries' ids out.
+                    let row = values
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != 3 && *i != 5)
+                        .map(|(i, v)| match i {
+                            2 => Option::<i64>::None.into(),
+                            _ => v.clone(),
+                        })
+                        .collect();
+                    insert_statement(backend, vec![row], Some(tenant))
                 })
             }
             Ok([row]) => {
                 static ONE: Prepared = Prepared::new();
                 ONE.statement_from(backend, row, |values| {
-                    insert_statement(backend, vec![values.to_vec()])
+                    insert_statement(backend, vec![values.to_vec()], None)
                 })
             }
-            Err(rows) => insert_statement(backend, rows),
+            Err(rows) => insert_statement(backend, rows, None),
         };
         txn.execute(stmt).await?;
     }
@@ -408,39 +416,37 @@ fn joined(
     ))
 }
 
-/// `INSERT INTO events (…) VALUES (…), …` of `rows` (values in [`COLUMNS`] order).
-fn insert_statement(backend: DbBackend, rows: Vec<Vec<sea_orm::Value>>) -> Statement {
+/// `INSERT INTO events (…) VALUES (…), …` of `rows` (values in [`COLUMNS`] order). With
+/// `numbered_in`, the sequence is the next of that tenant, computed by the INSERT itself
+/// (SQLite, one row, under the write lock): after its newest event, or, when it has none,
+/// after the highest purged (the tenant's row is read only then: events are purged oldest
+/// sequence first, so every event kept is numbered above the highest purged); and its time
+/// is the later of its own and the newest event's, so that on SQLite time follows sequence
+/// (see [`first_at`]).
+fn insert_statement(
+    backend: DbBackend,
+    rows: Vec<Vec<sea_orm::Value>>,
+    numbered_in: Option<&TenantId>,
+) -> Statement {
     let mut insert = Query::insert();
     insert.into_table(event::Entity).columns(COLUMNS);
     for row in rows {
-        insert.values_panic(row.into_iter().map(|v| Expr::val(v).into()));
+        let exprs = row.into_iter().enumerate().map(|(i, v)| match numbered_in {
+            Some(tenant) if i == 2 => Expr::cust_with_values(
+                "(COALESCE((SELECT MAX(sequence) FROM events WHERE tenant_id = ?), \
+                 (SELECT events_purged_through FROM tenants WHERE id = ?), 0) + 1)",
+                [tenant.as_str(), tenant.as_str()],
+            ),
+            Some(tenant) if i == 3 => Expr::cust_with_values(
+                "MAX(?, COALESCE((SELECT time FROM events WHERE tenant_id = ? \
+                 ORDER BY sequence DESC LIMIT 1), ''))",
+                [v, tenant.as_str().into()],
+            ),
+            _ => Expr::val(v).into(),
+        });
+        insert.values_panic(exprs);
     }
     backend.build(&insert)
-}
-
-/// SQLite, one event, under the write lock: an `INSERT … SELECT` that numbers the event
-/// itself, from one read of the tenant's newest event (the last entry of its key). The
-/// sequence is the next after that event's or, when the tenant has none, after the highest
-/// purged (the tenant's row is read only then: events are purged oldest sequence first, so
-/// every event kept is numbered above the highest purged). The time is the later of the
-/// event's own and the newest event's, so that on SQLite time follows sequence (see
-/// [`first_at`]). Its values are a row's in [`COLUMNS`] order with the tenant id in the
-/// sequence's place, then the tenant id again.
-fn numbered_insert_sql() -> String {
-    let names = COLUMNS
-        .iter()
-        .map(|c| format!("\"{}\"", sea_orm::IdenStatic::as_str(c)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let rest = vec!["?"; COLUMNS.len() - 4].join(", ");
-    format!(
-        "INSERT INTO \"events\" ({names}) SELECT ?, ?, \
-         COALESCE(MAX(\"newest\".\"sequence\"), \
-         (SELECT \"events_purged_through\" FROM \"tenants\" WHERE \"id\" = ?), 0) + 1, \
-         MAX(?, COALESCE(MAX(\"newest\".\"time\"), '')), {rest} \
-         FROM (SELECT \"sequence\", \"time\" FROM \"events\" WHERE \"tenant_id\" = ? \
-         ORDER BY \"sequence\" DESC LIMIT 1) AS \"newest\""
-    )
 }
 
 /// The columns [`capture`] writes (`capture` itself is the database's default).
