@@ -381,13 +381,19 @@ async fn search(
     list: &ListParams,
 ) -> ApiResult {
     let query = list.query(kind);
+    // Both awaits are boxed: inlined, their states made this handler's future ~10 KB, which
+    // actix moves into its box on every list request (callgrind: ~9,500 instructions of
+    // `memcpy` per lookup).
     if kind == ResourceKind::Group && query.with_relations {
-        return search_groups_in_full(state, principal, req, list, &query).await;
+        return Box::pin(search_groups_in_full(state, principal, req, list, &query)).await;
     }
-    let page = state
-        .store
-        .list_resources_stored(&principal.tenant, kind, principal.registry(), &query)
-        .await?;
+    let page = Box::pin(state.store.list_resources_stored(
+        &principal.tenant,
+        kind,
+        principal.registry(),
+        &query,
+    ))
+    .await?;
     let base = state.base_url(req);
     let resources = page
         .items
