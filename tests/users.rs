@@ -291,6 +291,51 @@ on_each_backend!(filters_on_lookup_attributes, |app| {
     assert_eq!(r.body["Resources"], json!([]));
 });
 
+// A lookup by a non-unique attribute with more matches than its page: the matches are counted
+// (the prepared lookup reads one row more than asked and counts only then).
+on_each_backend!(lookups_with_more_matches_than_the_page_count_them, |app| {
+    let mut ids = Vec::new();
+    for name in [
+        "shared-a@example.com",
+        "shared-b@example.com",
+        "shared-c@example.com",
+    ] {
+        let r = app
+            .post(
+                "/scim/v2/Users",
+                json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": name,
+                    "externalId": "shared-ext",
+                }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        ids.push(r.body["id"].as_str().unwrap_or_default().to_owned());
+    }
+    ids.sort();
+    let filter = urlencode("externalId eq \"shared-ext\"");
+    for (query, total, page) in [
+        ("count=1", 3, vec![ids[0].clone()]),
+        ("count=2", 3, vec![ids[0].clone(), ids[1].clone()]),
+        ("count=3", 3, ids.clone()),
+        ("", 3, ids.clone()),
+        ("startIndex=3&count=1", 3, vec![ids[2].clone()]),
+        ("count=0", 3, vec![]),
+    ] {
+        let r = app
+            .get(&format!("/scim/v2/Users?filter={filter}&{query}"))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.body);
+        assert_eq!(r.body["totalResults"], total, "{query}: {}", r.body);
+        let got: Vec<&str> = r.body["Resources"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|u| u["id"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(got, page, "{query}");
+    }
+});
+
 on_each_backend!(malformed_or_unevaluable_filters_are_invalid_filter, |app| {
     app.create_user("someone").await;
     for filter in [
