@@ -7,7 +7,8 @@
 #
 # Knobs: AB_RUNS (3 runs per build), AB_N (5000 users and members), AB_BACKEND (sqlite or
 # postgres), AB_PG_URL, AB_C (16), AB_PHASES (1,2,3,4,5,6), AB_BENCH (the scim-bench binary,
-# default: beside the first scimd), AB_ENV (extra VAR=value settings for every scimd, e.g.
+# default: beside the first scimd), AB_LIMIT (seconds after which each phase but 1 and 4a stops
+# issuing requests: scim-bench's --phase-limit, 900 by default), AB_ENV (extra VAR=value settings for every scimd, e.g.
 # "SCIMD_EVENTS_CAPTURE=false SCIMD_ACTIVITY=false" to compare with a build older than them). Prints a Markdown table of each phase's mean ops/s and mean
 # server CPU ms per request per build, and the static responder's CPU per request (the
 # load generator's ceiling, which issue 23 compares reads with), then a second table of each
@@ -64,7 +65,7 @@ for run in $(seq "$RUNS"); do
         key=$(grep -o 'scimd_scim_[A-Za-z0-9]*' "$out" | head -1)
         echo "ab-bench: run $run, $label" >&2
         "$BENCH" run --base-url http://127.0.0.1:18180/scim/v2 --token "$key" -c "$C" -n "$N" \
-            -m "$N" --rfc-shapes --phases "$PHASES" --server-pid "$PID" --label "$label" \
+            -m "$N" --rfc-shapes --phases "$PHASES" --phase-limit "${AB_LIMIT:-900}" --server-pid "$PID" --label "$label" \
             --json-out "$W/$label-$run.json" >/dev/null
         kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
         if [ -n "$DB" ]; then
