@@ -320,7 +320,7 @@ fn lost() -> DbErr {
 
 /// Runs one transaction-control statement (`BEGIN IMMEDIATE`, `SAVEPOINT`, `RELEASE`,
 /// `COMMIT`) prepared once per connection: `execute_batch` parsed each again on every write,
-/// ~7,000 instructions per write that shared no commit (callgrind).
+/// ~3,000–4,000 instructions per write that shared no commit (callgrind, docs/PERFORMANCE.md).
 fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(drop)
 }
