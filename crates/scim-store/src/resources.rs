@@ -8,8 +8,8 @@ use scim_model::{
     ValidatedResource,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 
 use scim_db::{Prepared, ReadRows, Snapshot};
@@ -416,11 +416,7 @@ where
         };
         (models, total)
     } else if is_point_lookup(query) {
-        // On PostgreSQL a lookup of users that shows their groups reads them in its own
-        // statement (one round trip, not two; on SQLite two prepared statements cost less).
-        let with_groups = kind == ResourceKind::User
-            && query.with_relations
-            && backend == sea_orm::DbBackend::Postgres;
+        let with_groups = lookup_reads_groups(kind, query, backend);
         let page = if with_groups {
             page.expr(members::groups_json_column())
         } else {
@@ -428,20 +424,8 @@ where
         };
         // (The commonest shapes, with their text rendered once, were read by
         // `prepared_lookup`.)
-        let stmt = page.build(backend);
-        let models = if with_groups {
-            let rows: Vec<StoredWithText> = store.db.read(stmt).await?;
-            let mut models = Vec::with_capacity(rows.len());
-            let mut groups = Vec::with_capacity(rows.len());
-            for StoredWithText(row, text) in rows {
-                models.push(row);
-                groups.push(text);
-            }
-            read_groups = Some(groups);
-            models
-        } else {
-            store.db.read(stmt).await?
-        };
+        let (models, groups) = read_lookup(store, page.build(backend), with_groups).await?;
+        read_groups = groups;
         let total = if needs_count(models.len()) {
             Some(crate::count::run(count_stmt(), &store.db).await?)
         } else {
@@ -524,6 +508,31 @@ async fn read_relations(
     Ok(())
 }
 
+/// Whether a point lookup reads its users' groups in its own statement: on PostgreSQL, for
+/// users shown with them (one round trip, not two; on SQLite two prepared statements cost
+/// less).
+fn lookup_reads_groups(kind: ResourceKind, query: &ListQuery<'_>, backend: DbBackend) -> bool {
+    kind == ResourceKind::User && query.with_relations && backend == DbBackend::Postgres
+}
+
+/// A point lookup's rows, with each one's groups as JSON text when `with_groups` (its
+/// statement then has the groups' column, see [`lookup_reads_groups`]).
+async fn read_lookup(
+    store: &Store,
+    stmt: sea_orm::Statement,
+    with_groups: bool,
+) -> StoreResult<(Vec<StoredRow>, Option<Vec<String>>)> {
+    if !with_groups {
+        return Ok((store.db.read(stmt).await?, None));
+    }
+    let rows: Vec<StoredWithText> = store.db.read(stmt).await?;
+    let (models, groups) = rows
+        .into_iter()
+        .map(|StoredWithText(row, text)| (row, text))
+        .unzip();
+    Ok((models, Some(groups)))
+}
+
 /// A lookup of a [`lookup_slot`] shape (`userName eq "…"` and the like, from the first
 /// result on, not counted by `count=0`) read by the slot's text with this lookup's values:
 /// the page's sea-query select is built only to render that text the first time, or to count
@@ -544,11 +553,7 @@ async fn prepared_lookup<E: StoredColumns>(
     };
     let (offset, count) = (paging.offset(), paging.count);
     let backend = store.db.get_database_backend();
-    // On PostgreSQL a lookup of users that shows their groups reads them in its own statement
-    // (one round trip, not two; on SQLite two prepared statements cost less).
-    let with_groups = kind == ResourceKind::User
-        && query.with_relations
-        && backend == sea_orm::DbBackend::Postgres;
+    let with_groups = lookup_reads_groups(kind, query, backend);
     let slot = match lookup_slot(kind, query, offset, with_groups) {
         Some(slot) if count > 0 => slot,
         _ => return Ok(None),
@@ -571,16 +576,7 @@ async fn prepared_lookup<E: StoredColumns>(
         }
         .build(backend)
     });
-    let (mut models, groups): (Vec<StoredRow>, Option<Vec<String>>) = if with_groups {
-        let rows: Vec<StoredWithText> = store.db.read(stmt).await?;
-        let (models, groups) = rows
-            .into_iter()
-            .map(|StoredWithText(row, text)| (row, text))
-            .unzip();
-        (models, Some(groups))
-    } else {
-        (store.db.read(stmt).await?, None)
-    };
+    let (mut models, groups) = read_lookup(store, stmt, with_groups).await?;
     // One row more than asked: there are more matches than the page, so they are counted.
     let total = if models.len() as u64 > count {
         let stmt = crate::count::count_statement(select(), backend);
