@@ -1076,12 +1076,12 @@ async fn a_tenant_sees_only_its_own_activity() {
         let dump = app.dump_database().await;
         assert!(dump
             .lines()
-            .any(|l| l.starts_with("activity_records") && l.contains("globex")));
+            .any(|l| l.starts_with("activity_batches") && l.contains("globex")));
         app.store.delete_tenant(&other).await.unwrap();
         let dump = app.dump_database().await;
         assert!(!dump
             .lines()
-            .any(|l| l.starts_with("activity_records") && l.contains("globex")));
+            .any(|l| l.starts_with("activity_batches") && l.contains("globex")));
     }
 }
 
@@ -1235,6 +1235,37 @@ async fn records_written_before_the_packed_table_are_moved_over_and_back() {
         assert_eq!(newest.summary, "PATCH replace displayName");
         assert_eq!(newest.attributes, vec!["displayName".to_owned()]);
         assert_eq!(newest.time.to_rfc3339(), "2026-12-07T10:00:00.500+00:00");
+        // Their counts were moved too (migration 000190 counts them per minute).
+        let at = |t: &str| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let mut counts: Vec<(u16, u64, u64)> = store
+            .count_activity(
+                &acme,
+                at("2026-12-07T00:00:00Z"),
+                at("2026-12-07T10:00:00Z"),
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.status, c.day, c.hour))
+            .collect();
+        counts.sort_unstable();
+        assert_eq!(counts, [(200, 1, 1), (201, 1, 1), (409, 1, 1)]);
+        let later_hour = store
+            .count_activity(
+                &acme,
+                at("2026-12-07T00:00:00Z"),
+                at("2026-12-07T10:01:00Z"),
+            )
+            .await
+            .unwrap();
+        assert!(
+            later_hour.iter().all(|c| c.day == 1 && c.hour == 0),
+            "{later_hour:?}"
+        );
         let failure = store
             .last_activity(&acme, "entra", true)
             .await
@@ -1388,4 +1419,144 @@ async fn last_success_and_failure(
         last(false).await.unwrap().unwrap(),
         last(true).await.unwrap().unwrap(),
     )
+}
+
+/// A record of key `actor` of `acme` at `time`.
+fn made_at(time: chrono::DateTime<Utc>, actor: &str, method: &str, resource: &str) -> NewActivity {
+    NewActivity {
+        tenant: TenantId::parse("acme").unwrap(),
+        record: ActivityRecord {
+            id: scim_store::activity_id(time),
+            time,
+            request_id: None,
+            actor_kind: "key".into(),
+            actor: actor.into(),
+            identity_provider: "other".into(),
+            method: method.into(),
+            path: format!("/scim/v2/Users/{resource}"),
+            resource_type: Some("User".into()),
+            resource_id: Some(resource.into()),
+            filter: None,
+            status: 200,
+            scim_type: None,
+            detail: None,
+            latency_ms: 1,
+            summary: "get".into(),
+            attributes: Vec::new(),
+            has_body: false,
+        },
+        body: None,
+    }
+}
+
+/// Every record of a read, page after page of `limit`, with how many pages it took.
+async fn walk<S, B>(app: &TestApp<S>, query: &str, limit: usize) -> (Vec<String>, usize)
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let mut ids = Vec::new();
+    let mut pages = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut q = format!("{query}&limit={limit}");
+        if let Some(c) = &cursor {
+            q.push_str(&format!("&cursor={}", urlencode(c)));
+        }
+        let r = read(app, &q).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        pages += 1;
+        let records = r.body["records"].as_array().unwrap();
+        assert!(records.len() <= limit);
+        ids.extend(records.iter().map(|r| r["id"].as_str().unwrap().to_owned()));
+        match r.body["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return (ids, pages),
+        }
+        assert!(pages < 1_000, "no end to the pages");
+    }
+}
+
+/// Two processes flush on their own schedules, so their batches overlap in time: a read still
+/// answers records newest first, page after page, whatever the filter, and a read that has
+/// to decode many records without finding what it wants answers with a cursor where it
+/// stopped instead of reading on.
+#[actix_web::test]
+async fn batches_that_overlap_in_time_are_read_in_order_and_long_scans_stop_with_a_cursor() {
+    for backend in backends() {
+        let app = spawn_with(backend, HashMap::new()).await;
+        let t0 = Utc::now() - Duration::minutes(10);
+        let at = |ms: i64| t0 + Duration::milliseconds(ms);
+        // "Process" one writes even milliseconds, "process" two odd ones, each in two batches.
+        let mut all = Vec::new();
+        for (process, offsets) in [(0, [0, 2, 4, 6, 8, 10]), (1, [1, 3, 5, 7, 9, 11])] {
+            let records: Vec<NewActivity> = offsets
+                .iter()
+                .map(|ms| {
+                    let resource = if ms % 3 == 0 { "u3" } else { "ux" };
+                    made_at(at(*ms), ["entra", "okta"][process], "GET", resource)
+                })
+                .collect();
+            for half in records.chunks(3) {
+                let done = app.store.record_activity(half, &[]).await.unwrap();
+                assert_eq!(done.written, 3);
+            }
+            all.extend(records);
+        }
+        all.sort_by(|a, b| b.record.id.cmp(&a.record.id));
+        let newest_first: Vec<String> = all.iter().map(|r| r.record.id.clone()).collect();
+        for limit in [1, 2, 5, 12, 100] {
+            let (ids, _) = walk(&app, "x=1", limit).await;
+            assert_eq!(ids, newest_first, "limit {limit}");
+        }
+        let of = |keep: &dyn Fn(&NewActivity) -> bool| -> Vec<String> {
+            all.iter()
+                .filter(|r| keep(r))
+                .map(|r| r.record.id.clone())
+                .collect()
+        };
+        let (ids, _) = walk(&app, "key=okta", 2).await;
+        assert_eq!(ids, of(&|r| r.record.actor == "okta"));
+        let (ids, _) = walk(&app, "resourceId=u3", 1).await;
+        assert_eq!(ids, of(&|r| r.record.resource_id.as_deref() == Some("u3")));
+        let since = urlencode(&at(3).to_rfc3339());
+        let until = urlencode(&at(9).to_rfc3339());
+        let (ids, _) = walk(&app, &format!("since={since}&until={until}"), 2).await;
+        assert_eq!(
+            ids,
+            of(&|r| r.record.time >= at(3) && r.record.time < at(9))
+        );
+
+        // 50,100 reads, then (older than all of them) one DELETE: a read of DELETEs decodes
+        // 50,000 records, answers none and a cursor, and the next page finds it.
+        let old = made_at(t0 - Duration::minutes(5), "entra", "DELETE", "gone");
+        app.store
+            .record_activity(&[old.clone()], &[])
+            .await
+            .unwrap();
+        let many: Vec<NewActivity> = (0..50_100)
+            .map(|i| {
+                made_at(
+                    t0 - Duration::minutes(4) + Duration::microseconds(i * 10),
+                    "entra",
+                    "GET",
+                    "ux",
+                )
+            })
+            .collect();
+        for chunk in many.chunks(500) {
+            app.store.record_activity(chunk, &[]).await.unwrap();
+        }
+        let first = read(&app, "method=DELETE&limit=10").await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+        assert_eq!(
+            first.body["records"],
+            json!([]),
+            "the scan stopped before the DELETE"
+        );
+        assert!(first.body["nextCursor"].is_string(), "{}", first.body);
+        let (ids, pages) = walk(&app, "method=DELETE", 10).await;
+        assert_eq!(ids, vec![old.record.id.clone()]);
+        assert_eq!(pages, 2);
+    }
 }

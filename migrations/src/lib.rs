@@ -31,6 +31,7 @@ mod m20261207_000150_drop_sqlite_events_time_index;
 mod m20261207_000160_create_resource_counts;
 mod m20261207_000170_pack_activity_records;
 mod m20261207_000180_create_auth_epoch;
+mod m20261208_000190_batch_activity_records;
 
 /// The migrator run at start-up.
 pub struct Migrator;
@@ -66,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000160_create_resource_counts::Migration),
             Box::new(m20261207_000170_pack_activity_records::Migration),
             Box::new(m20261207_000180_create_auth_epoch::Migration),
+            Box::new(m20261208_000190_batch_activity_records::Migration),
         ]
     }
 }

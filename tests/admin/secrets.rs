@@ -296,7 +296,7 @@ async fn no_token_or_hash_in_any_response_or_log_line() {
         tokio::time::sleep(std::time::Duration::from_millis(800)).await; // the activity writer
         let dump = app.dump_database().await;
         assert!(
-            dump.lines().any(|l| l.starts_with("activity_records\t")),
+            dump.lines().any(|l| l.starts_with("activity_batches\t")),
             "the requests above were recorded"
         );
         let outside = |tables: &[&str]| {

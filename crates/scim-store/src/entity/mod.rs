@@ -2,9 +2,10 @@
 
 pub mod access_token;
 pub mod activity_actor;
+pub mod activity_batch;
 pub mod activity_body;
+pub mod activity_count;
 pub mod activity_drop;
-pub mod activity_record;
 pub mod api_key;
 pub mod audit_event;
 pub mod console_session;
