@@ -1531,7 +1531,7 @@ async fn batches_that_overlap_in_time_are_read_in_order_and_long_scans_stop_with
         // 50,000 records, answers none and a cursor, and the next page finds it.
         let old = made_at(t0 - Duration::minutes(5), "entra", "DELETE", "gone");
         app.store
-            .record_activity(&[old.clone()], &[])
+            .record_activity(std::slice::from_ref(&old), &[])
             .await
             .unwrap();
         let many: Vec<NewActivity> = (0..50_100)

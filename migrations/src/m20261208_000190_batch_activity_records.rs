@@ -13,6 +13,10 @@
 //! - `activity_counts` holds requests per tenant, minute, actor, status and `scimType`, added
 //!   to once per batch: the summary's counts without reading records.
 //!
+//! scimd writes a record's fields under short names (`t` its time in nanoseconds, `rq` the
+//! request id, `ak` the actor kind, …: see `scim_store::activity::batch`); the records moved
+//! here keep the long names of the packed table's `details`, and reads know both.
+//!
 //! The records there are moved over, one batch each; `down` moves them back.
 
 use sea_orm_migration::prelude::*;
@@ -120,31 +124,82 @@ impl MigrationTrait for Migration {
              \"details\" text NOT NULL, PRIMARY KEY (\"tenant_id\", \"id\") ){rowid}"
         ))
         .await?;
-        // `details` keeps the whole object: the fields of the packed table's `details` are
-        // in it under the same names.
+        // Records written since `up` name their fields short (`rq` for `requestId`, …);
+        // those moved by `up` keep the long names. `details` gets the long ones, as the packed
+        // table's reads (and migration 000170's `down`) know them.
         let insert = match backend {
             DbBackend::Postgres => {
-                "INSERT INTO \"activity_records\" (\"tenant_id\", \"id\", \"actor_kind\", \
-                 \"actor\", \"method\", \"resource_id\", \"status\", \"scim_type\", \"has_body\", \
-                 \"details\") SELECT b.\"tenant_id\", r ->> 'id', r ->> 'actorKind', \
-                 r ->> 'actor', r ->> 'method', r ->> 'resourceId', (r ->> 'status')::integer, \
-                 r ->> 'scimType', COALESCE((r ->> 'hasBody')::boolean, FALSE), r::text \
-                 FROM \"activity_batches\" b, jsonb_array_elements(b.\"records\"::jsonb) r \
-                 ON CONFLICT DO NOTHING"
+                let get =
+                    |short: &str, long: &str| format!("COALESCE(r -> '{short}', r -> '{long}')");
+                let text =
+                    |short: &str, long: &str| format!("COALESCE(r ->> '{short}', r ->> '{long}')");
+                format!(
+                    "INSERT INTO \"activity_records\" (\"tenant_id\", \"id\", \"actor_kind\", \
+                     \"actor\", \"method\", \"resource_id\", \"status\", \"scim_type\", \"has_body\", \
+                     \"details\") SELECT b.\"tenant_id\", r ->> 'id', {}, {}, {}, {}, ({})::integer, \
+                     {}, COALESCE(({})::boolean, FALSE), jsonb_build_object('time', r -> 'time', \
+                     'timeNs', {}, 'requestId', {}, 'identityProvider', {}, 'path', {}, \
+                     'resourceType', {}, 'filter', {}, 'detail', {}, 'latencyMs', {}, \
+                     'summary', {}, 'attributes', COALESCE({}, '[]'::jsonb))::text \
+                     FROM \"activity_batches\" b, jsonb_array_elements(b.\"records\"::jsonb) r \
+                     ON CONFLICT DO NOTHING",
+                    text("ak", "actorKind"),
+                    text("a", "actor"),
+                    text("m", "method"),
+                    text("ri", "resourceId"),
+                    text("s", "status"),
+                    text("st", "scimType"),
+                    text("hb", "hasBody"),
+                    get("t", "timeNs"),
+                    get("rq", "requestId"),
+                    get("ip", "identityProvider"),
+                    get("p", "path"),
+                    get("rt", "resourceType"),
+                    get("f", "filter"),
+                    get("d", "detail"),
+                    get("l", "latencyMs"),
+                    get("sm", "summary"),
+                    get("at", "attributes"),
+                )
             }
             _ => {
-                "INSERT OR IGNORE INTO \"activity_records\" (\"tenant_id\", \"id\", \
-                 \"actor_kind\", \"actor\", \"method\", \"resource_id\", \"status\", \
-                 \"scim_type\", \"has_body\", \"details\") SELECT b.\"tenant_id\", \
-                 json_extract(r.value, '$.id'), json_extract(r.value, '$.actorKind'), \
-                 json_extract(r.value, '$.actor'), json_extract(r.value, '$.method'), \
-                 json_extract(r.value, '$.resourceId'), json_extract(r.value, '$.status'), \
-                 json_extract(r.value, '$.scimType'), \
-                 COALESCE(json_extract(r.value, '$.hasBody'), 0), r.value \
-                 FROM \"activity_batches\" b, json_each(b.\"records\") r"
+                let get = |short: &str, long: &str| {
+                    format!(
+                        "COALESCE(json_extract(r.value, '$.{short}'), \
+                         json_extract(r.value, '$.{long}'))"
+                    )
+                };
+                format!(
+                    "INSERT OR IGNORE INTO \"activity_records\" (\"tenant_id\", \"id\", \
+                     \"actor_kind\", \"actor\", \"method\", \"resource_id\", \"status\", \
+                     \"scim_type\", \"has_body\", \"details\") SELECT b.\"tenant_id\", \
+                     json_extract(r.value, '$.id'), {}, {}, {}, {}, {}, {}, COALESCE({}, 0), \
+                     json_object('time', json_extract(r.value, '$.time'), 'timeNs', {}, \
+                     'requestId', {}, 'identityProvider', {}, 'path', {}, 'resourceType', {}, \
+                     'filter', {}, 'detail', {}, 'latencyMs', {}, 'summary', {}, \
+                     'attributes', json(COALESCE({}, '[]'))) \
+                     FROM \"activity_batches\" b, json_each(b.\"records\") r",
+                    get("ak", "actorKind"),
+                    get("a", "actor"),
+                    get("m", "method"),
+                    get("ri", "resourceId"),
+                    get("s", "status"),
+                    get("st", "scimType"),
+                    get("hb", "hasBody"),
+                    get("t", "timeNs"),
+                    get("rq", "requestId"),
+                    get("ip", "identityProvider"),
+                    get("p", "path"),
+                    get("rt", "resourceType"),
+                    get("f", "filter"),
+                    get("d", "detail"),
+                    get("l", "latencyMs"),
+                    get("sm", "summary"),
+                    get("at", "attributes"),
+                )
             }
         };
-        db.execute_unprepared(insert).await?;
+        db.execute_unprepared(&insert).await?;
         db.execute_unprepared(
             "CREATE INDEX \"ix_activity_tenant_resource\" ON \"activity_records\" \
              (\"tenant_id\", \"resource_id\", \"id\")",

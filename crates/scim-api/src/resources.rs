@@ -279,6 +279,10 @@ pub async fn list_resources(
     req: HttpRequest,
 ) -> ApiResult {
     let params = QueryParams::parse(req.query_string())?;
+    if let Some(filter) = params.get("filter") {
+        // Noted here, the activity record need not decode the query again.
+        principal.note().filter(filter);
+    }
     let list = ListParams::from_query(&params, &state)?;
     search(**kind, &state, &principal, &req, &list).await
 }

@@ -362,13 +362,13 @@ impl Note {
 
 /// The identity provider a `User-Agent` names: `entra`, `okta` or `other`.
 pub fn identity_provider(user_agent: Option<&str>) -> &'static str {
-    let ua = user_agent.unwrap_or_default().to_ascii_lowercase();
+    let ua = user_agent.unwrap_or_default();
     if ["azure", "microsoft", "entra", "aad"]
         .iter()
-        .any(|w| ua.contains(w))
+        .any(|w| contains_ignoring_case(ua, w))
     {
         "entra"
-    } else if ua.contains("okta") {
+    } else if contains_ignoring_case(ua, "okta") {
         "okta"
     } else {
         "other"
@@ -381,16 +381,26 @@ pub const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 /// A filter as it may be kept: a filter that names `password` could carry one, so it is
 /// replaced by a note (a password is never kept, not even inside a filter scimd refuses).
 pub fn keepable_filter(filter: &str) -> String {
-    if filter.to_ascii_lowercase().contains("password") {
+    if contains_ignoring_case(filter, "password") {
         "[not kept: the filter names password]".to_owned()
     } else {
         clip(filter, 1000)
     }
 }
 
+/// Whether `text` contains `word` (ASCII), whatever the case of either.
+fn contains_ignoring_case(text: &str, word: &str) -> bool {
+    word.is_empty()
+        || text
+            .as_bytes()
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+}
+
 /// Shortens `text` to at most `max` characters, marking a cut with `…`.
 pub fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
+    // No more bytes than `max`: no more characters either, without counting them.
+    if text.len() <= max || text.chars().count() <= max {
         return text.to_owned();
     }
     let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
