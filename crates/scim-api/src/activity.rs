@@ -91,8 +91,9 @@ fn error_of(
     (None, Some(activity::clip(&err.to_string(), 500)))
 }
 
-/// `(resource type, resource id)` of a `/scim/v2/{Users|Groups}[/{id}]` path.
-fn resource_of(path: &str) -> (Option<&'static str>, Option<String>) {
+/// `(resource type, resource id)` of a `/scim/v2/{Users|Groups}[/{id}]` path (the id only
+/// when `with_id`).
+fn resource_of(path: &str, with_id: bool) -> (Option<&'static str>, Option<String>) {
     let rest = path.strip_prefix("/scim/v2/").unwrap_or_default();
     let mut parts = rest.split('/');
     let kind = match parts.next() {
@@ -102,7 +103,7 @@ fn resource_of(path: &str) -> (Option<&'static str>, Option<String>) {
     };
     let id = parts
         .next()
-        .filter(|s| !s.is_empty() && *s != ".search")
+        .filter(|s| with_id && !s.is_empty() && *s != ".search")
         .map(|s| activity::clip(s, 128));
     (kind, id.filter(|_| kind.is_some()))
 }
@@ -133,7 +134,8 @@ fn gather(
     let status = res.status().as_u16();
     let noted = note.take();
     let path = req.path();
-    let (kind, id) = resource_of(path);
+    let (kind, id) = resource_of(path, noted.resource_id.is_none());
+    let with_id = id.is_some() || noted.resource_id.is_some();
     let method = req.method().as_str().to_owned();
     let (scim_type, detail) = error_of(res, &attribution);
     let filter = noted
@@ -143,7 +145,7 @@ fn gather(
     let summary = match (&attribution.refused, noted.summary) {
         (Some(why), _) => format!("refused: {why}"),
         (None, Some(s)) => s,
-        (None, None) => default_summary(&method, kind, id.is_some(), filter.as_deref(), path),
+        (None, None) => default_summary(&method, kind, with_id, filter.as_deref(), path),
     };
     let body = (status >= 400)
         .then(|| req.extensions().get::<RawBody>().cloned())
@@ -254,13 +256,20 @@ mod tests {
 
     #[test]
     fn resources_are_read_from_the_path() {
-        assert_eq!(resource_of("/scim/v2/Users"), (Some("User"), None));
+        assert_eq!(resource_of("/scim/v2/Users", true), (Some("User"), None));
         assert_eq!(
-            resource_of("/scim/v2/Groups/abc"),
+            resource_of("/scim/v2/Groups/abc", true),
             (Some("Group"), Some("abc".into()))
         );
-        assert_eq!(resource_of("/scim/v2/Users/.search"), (Some("User"), None));
-        assert_eq!(resource_of("/scim/v2/Schemas/x"), (None, None));
+        assert_eq!(
+            resource_of("/scim/v2/Groups/abc", false),
+            (Some("Group"), None)
+        );
+        assert_eq!(
+            resource_of("/scim/v2/Users/.search", true),
+            (Some("User"), None)
+        );
+        assert_eq!(resource_of("/scim/v2/Schemas/x", true), (None, None));
     }
 
     #[test]

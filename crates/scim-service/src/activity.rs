@@ -209,7 +209,7 @@ impl Writer {
             }
             let mut closed = false;
             loop {
-                let mut batch = Vec::new();
+                let mut batch = Vec::with_capacity(self.rx.len().min(MAX_BATCH));
                 while batch.len() < MAX_BATCH {
                     match self.rx.try_recv() {
                         Ok(r) => batch.push(r),

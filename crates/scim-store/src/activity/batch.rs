@@ -76,25 +76,35 @@ struct StoredIn {
     has_body: bool,
 }
 
+/// Whether `text` needs escaping in JSON (a control character, `"` or `\\`). Sixteen bytes at
+/// a time without an early exit, so that the compiler vectorises the loop.
+fn needs_escape(text: &[u8]) -> bool {
+    let special = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
+    let mut chunks = text.chunks_exact(16);
+    let mut found = false;
+    for chunk in &mut chunks {
+        found |= chunk.iter().fold(false, |acc, b| acc | special(*b));
+    }
+    found || chunks.remainder().iter().any(|b| special(*b))
+}
+
 /// Appends `s` as a JSON string. Most text needs no escaping: it is found so by one pass
-/// that the compiler vectorises and copied whole; the rest (and any NUL, which PostgreSQL
-/// refuses, replaced by U+FFFD) goes through serde_json.
-fn push_str(out: &mut Vec<u8>, s: &str) {
-    let plain = !s.bytes().fold(false, |acc, b| {
-        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
-    });
-    if plain {
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
+/// and copied whole; the rest (and any NUL, which PostgreSQL refuses, replaced by U+FFFD)
+/// goes through serde_json.
+fn push_str(out: &mut String, s: &str) {
+    if needs_escape(s.as_bytes()) {
+        // Writing a string cannot fail.
+        let escaped = serde_json::to_string(&s.replace('\0', "\u{FFFD}")).unwrap_or_default();
+        out.push_str(&escaped);
     } else {
-        // Writing a string into a vector cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &s.replace('\0', "\u{FFFD}"));
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
     }
 }
 
 /// Appends `n` in decimal.
-fn push_int(out: &mut Vec<u8>, n: i64) {
+fn push_int(out: &mut String, n: i64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut rest = n.unsigned_abs();
@@ -109,59 +119,60 @@ fn push_int(out: &mut Vec<u8>, n: i64) {
         }
     }
     if n < 0 {
-        out.push(b'-');
+        out.push('-');
     }
-    out.extend_from_slice(digits.get(at..).unwrap_or_default());
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(digits.get(at..).unwrap_or_default()).unwrap_or_default());
 }
 
 /// Appends `,"key":` and `value` when there is one.
-fn push_opt(out: &mut Vec<u8>, key: &[u8], value: Option<&str>) {
+fn push_opt(out: &mut String, key: &str, value: Option<&str>) {
     if let Some(v) = value {
-        out.extend_from_slice(key);
+        out.push_str(key);
         push_str(out, v);
     }
 }
 
 /// Appends record `r` as a batch stores it (the names [`StoredIn`] reads).
-fn write_record(out: &mut Vec<u8>, r: &ActivityRecord, has_body: bool) {
-    out.extend_from_slice(b"{\"id\":");
+fn write_record(out: &mut String, r: &ActivityRecord, has_body: bool) {
+    out.push_str("{\"id\":");
     push_str(out, &r.id);
-    out.extend_from_slice(b",\"t\":");
+    out.push_str(",\"t\":");
     push_int(out, r.time.timestamp_nanos_opt().unwrap_or_default());
-    push_opt(out, b",\"rq\":", r.request_id.as_deref());
-    out.extend_from_slice(b",\"ak\":");
+    push_opt(out, ",\"rq\":", r.request_id.as_deref());
+    out.push_str(",\"ak\":");
     push_str(out, &r.actor_kind);
-    out.extend_from_slice(b",\"a\":");
+    out.push_str(",\"a\":");
     push_str(out, &r.actor);
-    out.extend_from_slice(b",\"ip\":");
+    out.push_str(",\"ip\":");
     push_str(out, &r.identity_provider);
-    out.extend_from_slice(b",\"m\":");
+    out.push_str(",\"m\":");
     push_str(out, &r.method);
-    out.extend_from_slice(b",\"p\":");
+    out.push_str(",\"p\":");
     push_str(out, &r.path);
-    push_opt(out, b",\"rt\":", r.resource_type.as_deref());
-    push_opt(out, b",\"ri\":", r.resource_id.as_deref());
-    push_opt(out, b",\"f\":", r.filter.as_deref());
-    out.extend_from_slice(b",\"s\":");
+    push_opt(out, ",\"rt\":", r.resource_type.as_deref());
+    push_opt(out, ",\"ri\":", r.resource_id.as_deref());
+    push_opt(out, ",\"f\":", r.filter.as_deref());
+    out.push_str(",\"s\":");
     push_int(out, i64::from(r.status));
-    push_opt(out, b",\"st\":", r.scim_type.as_deref());
-    push_opt(out, b",\"d\":", r.detail.as_deref());
-    out.extend_from_slice(b",\"l\":");
+    push_opt(out, ",\"st\":", r.scim_type.as_deref());
+    push_opt(out, ",\"d\":", r.detail.as_deref());
+    out.push_str(",\"l\":");
     push_int(out, i64::try_from(r.latency_ms).unwrap_or(i64::MAX));
-    out.extend_from_slice(b",\"sm\":");
+    out.push_str(",\"sm\":");
     push_str(out, &r.summary);
-    out.extend_from_slice(b",\"at\":[");
+    out.push_str(",\"at\":[");
     for (i, a) in r.attributes.iter().enumerate() {
         if i > 0 {
-            out.push(b',');
+            out.push(',');
         }
         push_str(out, a);
     }
-    out.push(b']');
+    out.push(']');
     if has_body {
-        out.extend_from_slice(b",\"hb\":true");
+        out.push_str(",\"hb\":true");
     }
-    out.push(b'}');
+    out.push('}');
 }
 
 /// About the bytes [`write_record`] writes for `r`.
@@ -304,8 +315,8 @@ pub(super) fn cut(
 /// One batch of `run` (one tenant's records, ids ascending).
 fn encode(run: &[&NewActivity], kept: &impl Fn(&NewActivity) -> bool) -> NewBatch {
     let size: usize = run.iter().map(|r| size_of_record(&r.record) + 1).sum();
-    let mut json: Vec<u8> = Vec::with_capacity(size + 2);
-    json.push(b'[');
+    let mut json = String::with_capacity(size + 2);
+    json.push('[');
     let mut actors = String::from(" ");
     let mut resources = String::from(" ");
     let mut last_resource: Option<&str> = None;
@@ -314,7 +325,7 @@ fn encode(run: &[&NewActivity], kept: &impl Fn(&NewActivity) -> bool) -> NewBatc
     for (i, new) in run.iter().enumerate() {
         let r = &new.record;
         if i > 0 {
-            json.push(b',');
+            json.push(',');
         }
         write_record(&mut json, r, kept(new));
         failed += i32::from(r.status >= 400);
@@ -334,7 +345,7 @@ fn encode(run: &[&NewActivity], kept: &impl Fn(&NewActivity) -> bool) -> NewBatc
             }
         }
     }
-    json.push(b']');
+    json.push(']');
     let first = run
         .first()
         .map(|r| r.record.id.as_str())
@@ -359,8 +370,7 @@ fn encode(run: &[&NewActivity], kept: &impl Fn(&NewActivity) -> bool) -> NewBatc
         } else {
             resources
         },
-        // Only UTF-8 is written.
-        records: String::from_utf8(json).unwrap_or_default(),
+        records: json,
     }
 }
 
@@ -380,6 +390,8 @@ pub(super) type CountKey<'a> = (&'a str, i64, &'a str, &'a str, u16, &'a str);
 /// order every batch locks the rows in).
 pub(super) fn minute_counts(records: &[NewActivity]) -> BTreeMap<CountKey<'_>, i64> {
     let mut counts: BTreeMap<CountKey<'_>, i64> = BTreeMap::new();
+    // Most records count where the one before did: the map is searched when the key changes.
+    let mut run: Option<(CountKey<'_>, i64)> = None;
     for n in records {
         let r = &n.record;
         let key = (
@@ -390,7 +402,17 @@ pub(super) fn minute_counts(records: &[NewActivity]) -> BTreeMap<CountKey<'_>, i
             r.status,
             r.scim_type.as_deref().unwrap_or_default(),
         );
-        *counts.entry(key).or_default() += 1;
+        match &mut run {
+            Some((k, count)) if *k == key => *count += 1,
+            _ => {
+                if let Some((k, count)) = run.replace((key, 1)) {
+                    *counts.entry(k).or_default() += count;
+                }
+            }
+        }
+    }
+    if let Some((k, count)) = run {
+        *counts.entry(k).or_default() += count;
     }
     counts
 }
@@ -512,9 +534,8 @@ mod tests {
         r.request_id = None;
         r.attributes = vec!["a\"b".into(), String::new(), "\u{1f}".into()];
         r.latency_ms = u64::MAX;
-        let mut out = Vec::new();
-        write_record(&mut out, &r, false);
-        let text = String::from_utf8(out).unwrap();
+        let mut text = String::new();
+        write_record(&mut text, &r, false);
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["t"], r.time.timestamp_nanos_opt().unwrap());
         assert_eq!(
@@ -528,9 +549,9 @@ mod tests {
         r.latency_ms = i64::MAX as u64;
         assert_eq!(back, r);
         for n in [0, 7, -7, 10, 99, 100, i64::MAX, i64::MIN + 1] {
-            let mut out = Vec::new();
+            let mut out = String::new();
             push_int(&mut out, n);
-            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+            assert_eq!(out, n.to_string());
         }
     }
 

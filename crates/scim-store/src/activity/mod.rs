@@ -184,7 +184,11 @@ pub fn activity_id(time: DateTime<Utc>) -> String {
     bytes[7] = (fraction & 0xFF) as u8;
     bytes[8] = 0x80 | (random[8] & 0x3F);
     bytes[9..].copy_from_slice(&random[9..]);
-    uuid::Uuid::from_bytes(bytes).to_string()
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    uuid::Uuid::from_bytes(bytes)
+        .hyphenated()
+        .encode_lower(&mut text)
+        .to_owned()
 }
 
 /// The lowest id a record of `time` (or later) can have.
