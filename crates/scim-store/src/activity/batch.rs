@@ -121,8 +121,7 @@ fn push_int(out: &mut String, n: i64) {
     if n < 0 {
         out.push('-');
     }
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(digits.get(at..).unwrap_or_default()).unwrap_or_default());
+    out.extend(digits.get(at..).unwrap_or_default().iter().map(|d| char::from(*d)));
 }
 
 /// Appends `,"key":` and `value` when there is one.
