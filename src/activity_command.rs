@@ -114,7 +114,7 @@ pub async fn activity_command(store: &scim_store::Store, args: ActivityArgs) -> 
     for r in &records {
         let what = match &r.detail {
             Some(d) if r.status >= 400 => format!("{} — {d}", r.summary),
-            _ => r.summary.clone(),
+            _ => r.summary.to_string(),
         };
         println!(
             "{:<20} {:<16} {:<6} {:<40} {:>6} {:>6}  {}",

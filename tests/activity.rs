@@ -1422,7 +1422,12 @@ async fn last_success_and_failure(
 }
 
 /// A record of key `actor` of `acme` at `time`.
-fn made_at(time: chrono::DateTime<Utc>, actor: &str, method: &str, resource: &str) -> NewActivity {
+fn made_at(
+    time: chrono::DateTime<Utc>,
+    actor: &str,
+    method: &'static str,
+    resource: &str,
+) -> NewActivity {
     NewActivity {
         tenant: TenantId::parse("acme").unwrap(),
         record: ActivityRecord {

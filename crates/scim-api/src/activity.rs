@@ -8,7 +8,7 @@
 //! but `User-Agent`, no body unless the request failed and its tenant keeps failed bodies (then
 //! without passwords).
 
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc};
 
 use actix_web::{
     body::MessageBody,
@@ -52,7 +52,8 @@ pub async fn record(
     let note = Arc::new(Note::default());
     req.extensions_mut().insert(note.clone());
     let res = next.call(req).await?;
-    let attribution = res.request().extensions().get::<Attribution>().cloned();
+    // Taken, not cloned: nothing reads it after the response is made.
+    let attribution = res.request().extensions_mut().remove::<Attribution>();
     if let Some(attribution) = attribution {
         let record = gather(&res, attribution, &note, started);
         log.record(record);
@@ -136,15 +137,15 @@ fn gather(
     let path = req.path();
     let (kind, id) = resource_of(path, noted.resource_id.is_none());
     let with_id = id.is_some() || noted.resource_id.is_some();
-    let method = req.method().as_str().to_owned();
+    let method = method_name(req.method());
     let (scim_type, detail) = error_of(res, &attribution);
     let filter = noted
         .filter
         .clone()
         .or_else(|| filter_of(req.query_string()));
-    let summary = match (&attribution.refused, noted.summary) {
-        (Some(why), _) => format!("refused: {why}"),
-        (None, Some(s)) => s,
+    let summary: Cow<'static, str> = match (&attribution.refused, noted.summary) {
+        (Some(why), _) => format!("refused: {why}").into(),
+        (None, Some(s)) => s.into(),
         (None, None) => default_summary(&method, kind, with_id, filter.as_deref(), path),
     };
     let body = (status >= 400)
@@ -160,19 +161,19 @@ fn gather(
         id: scim_store::activity_id(time),
         time,
         request_id: scim_auth::request_id(req),
-        actor_kind: attribution.actor_kind.to_owned(),
+        actor_kind: attribution.actor_kind.into(),
         actor: attribution.actor,
-        identity_provider: activity::identity_provider(user_agent).to_owned(),
+        identity_provider: activity::identity_provider(user_agent).into(),
         method,
         path: activity::clip(path, 300),
-        resource_type: noted.resource_type.or(kind).map(str::to_owned),
+        resource_type: noted.resource_type.or(kind).map(Cow::Borrowed),
         resource_id: noted.resource_id.or(id),
         filter,
         status,
         scim_type,
         detail: detail.map(|d| activity::clip(&d, 1000)),
         latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        summary: activity::clip(&summary, 300),
+        summary: clip_cow(summary, 300),
         attributes: noted.attributes.unwrap_or_default(),
         has_body: false,
     };
@@ -189,15 +190,40 @@ fn default_summary(
     with_id: bool,
     filter: Option<&str>,
     path: &str,
-) -> String {
+) -> Cow<'static, str> {
     match (method, kind, with_id) {
         ("GET", Some(_), true) => "get".into(),
         ("DELETE", Some(_), true) => "delete".into(),
-        ("GET", Some(k), false) => activity::summarize_list(&format!("{k}s"), filter),
+        ("GET", Some(k), false) => activity::summarize_list(&format!("{k}s"), filter).into(),
         _ => format!(
             "{method} {}",
             activity::clip(path.strip_prefix("/scim/v2").unwrap_or(path), 120)
-        ),
+        )
+        .into(),
+    }
+}
+
+/// The name of `method`, without a copy for the standard ones.
+fn method_name(method: &actix_web::http::Method) -> Cow<'static, str> {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET".into(),
+        Method::POST => "POST".into(),
+        Method::PUT => "PUT".into(),
+        Method::PATCH => "PATCH".into(),
+        Method::DELETE => "DELETE".into(),
+        Method::HEAD => "HEAD".into(),
+        Method::OPTIONS => "OPTIONS".into(),
+        _ => method.as_str().to_owned().into(),
+    }
+}
+
+/// [`activity::clip`] that keeps `text` itself when it is short enough.
+fn clip_cow(text: Cow<'static, str>, max: usize) -> Cow<'static, str> {
+    if text.len() <= max {
+        text
+    } else {
+        activity::clip(&text, max).into()
     }
 }
 
@@ -229,8 +255,8 @@ pub(crate) fn record_token_request(
         request_id: scim_auth::request_id(req),
         actor_kind: "client".into(),
         actor: client_id.to_owned(),
-        identity_provider: activity::identity_provider(user_agent).to_owned(),
-        method: req.method().as_str().to_owned(),
+        identity_provider: activity::identity_provider(user_agent).into(),
+        method: method_name(req.method()),
         path: activity::clip(req.path(), 300),
         resource_type: None,
         resource_id: None,
@@ -239,7 +265,7 @@ pub(crate) fn record_token_request(
         scim_type: None,
         detail,
         latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        summary: activity::clip(&summary, 300),
+        summary: activity::clip(&summary, 300).into(),
         attributes: Vec::new(),
         has_body: false,
     };

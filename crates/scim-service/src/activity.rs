@@ -1026,7 +1026,7 @@ mod tests {
             scim_type: None,
             detail: None,
             latency_ms: 1,
-            summary: String::new(),
+            summary: "".into(),
             attributes: Vec::new(),
             has_body: false,
         }

@@ -121,7 +121,13 @@ fn push_int(out: &mut String, n: i64) {
     if n < 0 {
         out.push('-');
     }
-    out.extend(digits.get(at..).unwrap_or_default().iter().map(|d| char::from(*d)));
+    out.extend(
+        digits
+            .get(at..)
+            .unwrap_or_default()
+            .iter()
+            .map(|d| char::from(*d)),
+    );
 }
 
 /// Appends `,"key":` and `value` when there is one.
@@ -184,7 +190,7 @@ fn size_of_record(r: &ActivityRecord) -> usize {
         + r.identity_provider.len()
         + r.method.len()
         + r.path.len()
-        + opt(&r.resource_type)
+        + r.resource_type.as_ref().map_or(0, |t| t.len())
         + opt(&r.resource_id)
         + opt(&r.filter)
         + opt(&r.scim_type)
@@ -203,19 +209,19 @@ impl From<StoredIn> for ActivityRecord {
                 .unwrap_or_else(|| time_of_id(&s.id)),
             id: s.id,
             request_id: s.request_id,
-            actor_kind: s.actor_kind,
+            actor_kind: s.actor_kind.into(),
             actor: s.actor,
-            identity_provider: s.identity_provider,
-            method: s.method,
+            identity_provider: s.identity_provider.into(),
+            method: s.method.into(),
             path: s.path,
-            resource_type: s.resource_type,
+            resource_type: s.resource_type.map(Into::into),
             resource_id: s.resource_id,
             filter: s.filter,
             status: s.status,
             scim_type: s.scim_type,
             detail: s.detail,
             latency_ms: s.latency_ms,
-            summary: s.summary,
+            summary: s.summary.into(),
             attributes: s.attributes,
             has_body: s.has_body,
         }
@@ -396,7 +402,7 @@ pub(super) fn minute_counts(records: &[NewActivity]) -> BTreeMap<CountKey<'_>, i
         let key = (
             n.tenant.as_str(),
             r.time.timestamp().div_euclid(60),
-            r.actor_kind.as_str(),
+            &*r.actor_kind,
             r.actor.as_str(),
             r.status,
             r.scim_type.as_deref().unwrap_or_default(),

@@ -8,7 +8,7 @@
 
 mod batch;
 
-use std::collections::BinaryHeap;
+use std::{borrow::Cow, collections::BinaryHeap};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -62,17 +62,17 @@ pub struct ActivityRecord {
     /// The request's `X-Request-Id`.
     pub request_id: Option<String>,
     /// `key` or `client`.
-    pub actor_kind: String,
+    pub actor_kind: Cow<'static, str>,
     /// The key's name or the OAuth client's id.
     pub actor: String,
     /// `entra`, `okta` or `other`.
-    pub identity_provider: String,
+    pub identity_provider: Cow<'static, str>,
     /// The HTTP method.
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// The path.
     pub path: String,
     /// `User`, `Group`, or none.
-    pub resource_type: Option<String>,
+    pub resource_type: Option<Cow<'static, str>>,
     /// The resource's id.
     pub resource_id: Option<String>,
     /// The filter of a list or search.
@@ -86,7 +86,7 @@ pub struct ActivityRecord {
     /// Milliseconds the request took.
     pub latency_ms: u64,
     /// What the request did.
-    pub summary: String,
+    pub summary: Cow<'static, str>,
     /// The attribute paths it changed.
     pub attributes: Vec<String>,
     /// Whether the failed request's body is kept.
@@ -1151,7 +1151,7 @@ mod tests {
                 scim_type: None,
                 detail: None,
                 latency_ms: 0,
-                summary: String::new(),
+                summary: "".into(),
                 attributes: Vec::new(),
                 has_body: false,
             },
