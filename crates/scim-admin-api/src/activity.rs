@@ -152,7 +152,9 @@ pub struct ActivityRecordDetail {
 pub struct ActivityPageView {
     /// The records, newest first.
     pub records: Vec<ActivityRecordView>,
-    /// Where the next (older) page starts (`cursor=`); null on the last page.
+    /// Where the next (older) page starts (`cursor=`); null on the last page. A filter that
+    /// matches few records may answer a short (even empty) page with a cursor: a page reads at
+    /// most 50,000 records.
     pub next_cursor: Option<String>,
 }
 
@@ -380,9 +382,9 @@ pub struct ActorSummaryView {
     /// requests failed) or `silent` (no request for longer than the provider's cycle).
     #[schema(example = "healthy")]
     pub state: &'static str,
-    /// The last hour.
+    /// The last hour (counted per minute: from the start of the minute an hour ago).
     pub last_hour: TallyView,
-    /// The last 24 hours.
+    /// The last 24 hours (from the start of the minute a day ago).
     pub last_day: TallyView,
     /// The newest successful request.
     pub last_success: Option<ActivityRecordView>,
