@@ -127,41 +127,11 @@ impl MigrationTrait for Migration {
         // Records written since `up` name their fields short (`rq` for `requestId`, …);
         // those moved by `up` keep the long names. `details` gets the long ones, as the packed
         // table's reads (and migration 000170's `down`) know them.
-        let insert = match backend {
-            DbBackend::Postgres => {
-                let get =
-                    |short: &str, long: &str| format!("COALESCE(r -> '{short}', r -> '{long}')");
-                let text =
-                    |short: &str, long: &str| format!("COALESCE(r ->> '{short}', r ->> '{long}')");
-                format!(
-                    "INSERT INTO \"activity_records\" (\"tenant_id\", \"id\", \"actor_kind\", \
-                     \"actor\", \"method\", \"resource_id\", \"status\", \"scim_type\", \"has_body\", \
-                     \"details\") SELECT b.\"tenant_id\", r ->> 'id', {}, {}, {}, {}, ({})::integer, \
-                     {}, COALESCE(({})::boolean, FALSE), jsonb_build_object('time', r -> 'time', \
-                     'timeNs', {}, 'requestId', {}, 'identityProvider', {}, 'path', {}, \
-                     'resourceType', {}, 'filter', {}, 'detail', {}, 'latencyMs', {}, \
-                     'summary', {}, 'attributes', COALESCE({}, '[]'::jsonb))::text \
-                     FROM \"activity_batches\" b, jsonb_array_elements(b.\"records\"::jsonb) r \
-                     ON CONFLICT DO NOTHING",
-                    text("ak", "actorKind"),
-                    text("a", "actor"),
-                    text("m", "method"),
-                    text("ri", "resourceId"),
-                    text("s", "status"),
-                    text("st", "scimType"),
-                    text("hb", "hasBody"),
-                    get("t", "timeNs"),
-                    get("rq", "requestId"),
-                    get("ip", "identityProvider"),
-                    get("p", "path"),
-                    get("rt", "resourceType"),
-                    get("f", "filter"),
-                    get("d", "detail"),
-                    get("l", "latencyMs"),
-                    get("sm", "summary"),
-                    get("at", "attributes"),
-                )
-            }
+        let (get, text): (fn(&str, &str) -> String, fn(&str, &str) -> String) = match backend {
+            DbBackend::Postgres => (
+                |short, long| format!("COALESCE(r -> '{short}', r -> '{long}')"),
+                |short, long| format!("COALESCE(r ->> '{short}', r ->> '{long}')"),
+            ),
             _ => {
                 let get = |short: &str, long: &str| {
                     format!(
@@ -169,35 +139,61 @@ impl MigrationTrait for Migration {
                          json_extract(r.value, '$.{long}'))"
                     )
                 };
-                format!(
-                    "INSERT OR IGNORE INTO \"activity_records\" (\"tenant_id\", \"id\", \
-                     \"actor_kind\", \"actor\", \"method\", \"resource_id\", \"status\", \
-                     \"scim_type\", \"has_body\", \"details\") SELECT b.\"tenant_id\", \
-                     json_extract(r.value, '$.id'), {}, {}, {}, {}, {}, {}, COALESCE({}, 0), \
-                     json_object('time', json_extract(r.value, '$.time'), 'timeNs', {}, \
-                     'requestId', {}, 'identityProvider', {}, 'path', {}, 'resourceType', {}, \
-                     'filter', {}, 'detail', {}, 'latencyMs', {}, 'summary', {}, \
-                     'attributes', json(COALESCE({}, '[]'))) \
-                     FROM \"activity_batches\" b, json_each(b.\"records\") r",
-                    get("ak", "actorKind"),
-                    get("a", "actor"),
-                    get("m", "method"),
-                    get("ri", "resourceId"),
-                    get("s", "status"),
-                    get("st", "scimType"),
-                    get("hb", "hasBody"),
-                    get("t", "timeNs"),
-                    get("rq", "requestId"),
-                    get("ip", "identityProvider"),
-                    get("p", "path"),
-                    get("rt", "resourceType"),
-                    get("f", "filter"),
-                    get("d", "detail"),
-                    get("l", "latencyMs"),
-                    get("sm", "summary"),
-                    get("at", "attributes"),
-                )
+                (get, get)
             }
+        };
+        let postgres = backend == DbBackend::Postgres;
+        let columns = [
+            text("ak", "actorKind"),
+            text("a", "actor"),
+            text("m", "method"),
+            text("ri", "resourceId"),
+            match postgres {
+                true => format!("({})::integer", text("s", "status")),
+                false => text("s", "status"),
+            },
+            text("st", "scimType"),
+            match postgres {
+                true => format!("COALESCE(({})::boolean, FALSE)", text("hb", "hasBody")),
+                false => format!("COALESCE({}, 0)", text("hb", "hasBody")),
+            },
+        ]
+        .join(", ");
+        let details = [
+            ("t", "timeNs"),
+            ("rq", "requestId"),
+            ("ip", "identityProvider"),
+            ("p", "path"),
+            ("rt", "resourceType"),
+            ("f", "filter"),
+            ("d", "detail"),
+            ("l", "latencyMs"),
+            ("sm", "summary"),
+        ]
+        .iter()
+        .map(|(short, long)| format!("'{long}', {}", get(short, long)))
+        .collect::<Vec<_>>()
+        .join(", ");
+        let attributes = get("at", "attributes");
+        let insert = match backend {
+            DbBackend::Postgres => format!(
+                "INSERT INTO \"activity_records\" (\"tenant_id\", \"id\", \"actor_kind\", \
+                 \"actor\", \"method\", \"resource_id\", \"status\", \"scim_type\", \"has_body\", \
+                 \"details\") SELECT b.\"tenant_id\", r ->> 'id', {columns}, \
+                 jsonb_build_object('time', r -> 'time', {details}, 'attributes', \
+                 COALESCE({attributes}, '[]'::jsonb))::text \
+                 FROM \"activity_batches\" b, jsonb_array_elements(b.\"records\"::jsonb) r \
+                 ON CONFLICT DO NOTHING"
+            ),
+            _ => format!(
+                "INSERT OR IGNORE INTO \"activity_records\" (\"tenant_id\", \"id\", \
+                 \"actor_kind\", \"actor\", \"method\", \"resource_id\", \"status\", \
+                 \"scim_type\", \"has_body\", \"details\") SELECT b.\"tenant_id\", \
+                 json_extract(r.value, '$.id'), {columns}, json_object('time', \
+                 json_extract(r.value, '$.time'), {details}, 'attributes', \
+                 json(COALESCE({attributes}, '[]'))) \
+                 FROM \"activity_batches\" b, json_each(b.\"records\") r"
+            ),
         };
         db.execute_unprepared(&insert).await?;
         db.execute_unprepared(

@@ -373,19 +373,7 @@ fn actor_upsert_sql(backend: DbBackend) -> &'static str {
          OR \"excluded\".\"last_failure_id\" > \"activity_actors\".\"last_failure_id\" THEN \
          \"excluded\".\"last_failure_id\" ELSE \"activity_actors\".\"last_failure_id\" END";
     static TEXTS: std::sync::OnceLock<[String; 2]> = std::sync::OnceLock::new();
-    let texts = TEXTS.get_or_init(|| {
-        let mut pg = KEEP_NEWER.to_owned();
-        let mut sqlite = KEEP_NEWER.to_owned();
-        for i in 1..=5 {
-            pg = pg.replace(&format!("{{{i}}}"), &format!("${i}"));
-            sqlite = sqlite.replace(&format!("{{{i}}}"), "?");
-        }
-        [pg, sqlite]
-    });
-    match backend {
-        DbBackend::Postgres => &texts[0],
-        _ => &texts[1],
-    }
+    per_backend(&TEXTS, backend, KEEP_NEWER, 5)
 }
 
 /// The first hour of `time` (drops are counted per hour).
